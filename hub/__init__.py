@@ -1,0 +1,3 @@
+"""CARICC-style regional intelligence-sharing hub: connectors → Kafka → faust stages → feeds."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,252 @@
+"""The one codec: Avro single-object encoding (SPEC §3), schema catalogue and resolution.
+
+Wire format (default)::
+
+    C3 01 | 8-byte little-endian CRC-64-AVRO fingerprint of the writer's Parsing Canonical Form | body
+
+Every schema release ever shipped lives in ``schemas/vN/`` (one ``.avsc`` per named type). All of
+them are loaded, so a reader can resolve any writer schema by fingerprint and read it into its own
+(reader) schema -- evolution works without a registry server.
+
+With ``HUB_SCHEMA_REGISTRY_URL`` set, :class:`ConfluentCodec` writes the Confluent wire format
+(magic ``0`` + 4-byte big-endian schema id) so Kafka Connect / ksqlDB can read the topics.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import parse_schema, to_parsing_canonical_form
+
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+NAMESPACE = "org.caricc.hub"
+MARKER = b"\xc3\x01"
+HEADER_LEN = 10
+
+# Top-level record types that travel on topics.
+REPORT = f"{NAMESPACE}.Report"
+FEED_ITEM = f"{NAMESPACE}.FeedItem"
+AUDIT_EVENT = f"{NAMESPACE}.AuditEvent"
+DEAD_LETTER = f"{NAMESPACE}.DeadLetter"
+TOP_LEVEL = (REPORT, FEED_ITEM, AUDIT_EVENT, DEAD_LETTER)
+
+
+class DecodeError(ValueError):
+    """Bytes that cannot be decoded. ``problem`` is one of the ``PROBLEM_*`` constants."""
+
+    PROBLEM_EMPTY = "empty"
+    PROBLEM_MARKER = "wrong marker"
+    PROBLEM_FINGERPRINT = "unknown fingerprint"
+    PROBLEM_TRUNCATED = "truncated"
+    PROBLEM_BODY = "invalid body"
+    PROBLEM_TYPE = "unexpected type"
+
+    def __init__(self, problem: str, detail: str) -> None:
+        super().__init__(f"undecodable message ({problem}): {detail}")
+        self.problem = problem
+        self.detail = detail
+
+
+class EncodeError(ValueError):
+    """A value that does not match its schema (names the type and fastavro's complaint)."""
+
+
+_EMPTY = 0xC15D213AA4D7A795
+_TABLE: list[int] = []
+for _i in range(256):
+    _fp = _i
+    for _ in range(8):
+        _fp = (_fp >> 1) ^ (_EMPTY & -(_fp & 1))
+    _TABLE.append(_fp)
+
+
+def crc64_avro(data: bytes) -> int:
+    """CRC-64-AVRO (Rabin) fingerprint, as in the Avro specification."""
+    fp = _EMPTY
+    for b in data:
+        fp = (fp >> 8) ^ _TABLE[(fp ^ b) & 0xFF]
+    return fp
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    """One top-level schema of one release, fully expanded and parsed."""
+
+    name: str
+    release: int
+    expanded: dict[str, Any]
+    parsed: Any
+    canonical: str
+    fingerprint: int
+
+    @property
+    def fingerprint_bytes(self) -> bytes:
+        return struct.pack("<Q", self.fingerprint)
+
+
+def _release_dirs(root: Path) -> list[tuple[int, Path]]:
+    found = []
+    for d in root.iterdir():
+        m = re.fullmatch(r"v(\d+)", d.name)
+        if m and d.is_dir():
+            found.append((int(m.group(1)), d))
+    return sorted(found)
+
+
+def load_release(directory: Path) -> dict[str, dict[str, Any]]:
+    """Raw schemas of one release by full name (one ``.avsc`` file per named type)."""
+    raw: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.avsc")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        raw[f"{schema.get('namespace', NAMESPACE)}.{schema['name']}"] = schema
+    return raw
+
+
+_PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+def expand(schema: Any, raw: Mapping[str, Any], seen: set[str] | None = None, ns: str = NAMESPACE) -> Any:
+    """Inline named-type references (first use defined in full, later uses by full name)."""
+    seen = set() if seen is None else seen
+    if isinstance(schema, str):
+        if schema in _PRIMITIVES:
+            return schema
+        full = schema if "." in schema else f"{ns}.{schema}"
+        if full in seen:
+            return full
+        if full not in raw:
+            raise ValueError(f"unknown named type {schema!r}")
+        return expand(raw[full], raw, seen, ns)
+    if isinstance(schema, list):
+        return [expand(s, raw, seen, ns) for s in schema]
+    t = schema.get("type")
+    if t in ("record", "enum", "fixed", "error"):
+        ns = schema.get("namespace", ns)
+        full = f"{ns}.{schema['name']}"
+        seen.add(full)
+        out = dict(schema, namespace=ns)
+        if t in ("record", "error"):
+            out["fields"] = [dict(f, type=expand(f["type"], raw, seen, ns)) for f in schema["fields"]]
+        return out
+    if t == "array":
+        return dict(schema, items=expand(schema["items"], raw, seen, ns))
+    if t == "map":
+        return dict(schema, values=expand(schema["values"], raw, seen, ns))
+    if isinstance(t, (dict, list)) or (isinstance(t, str) and t not in _PRIMITIVES):
+        return expand(t, raw, seen, ns)
+    return schema
+
+
+class Catalogue:
+    """All shipped schema releases; latest release is the reader schema."""
+
+    def __init__(self, root: Path = SCHEMAS_DIR) -> None:
+        self.root = root
+        self.versions: dict[str, list[SchemaVersion]] = {}
+        self.by_fingerprint: dict[int, SchemaVersion] = {}
+        for release, directory in _release_dirs(root):
+            raw = load_release(directory)
+            for name in TOP_LEVEL:
+                if name not in raw:
+                    continue
+                expanded = expand(raw[name], raw)
+                parsed = parse_schema(expanded)
+                canonical = to_parsing_canonical_form(parsed)
+                fp = crc64_avro(canonical.encode("utf-8"))
+                sv = SchemaVersion(name, release, expanded, parsed, canonical, fp)
+                self.versions.setdefault(name, []).append(sv)
+                # identical canonical forms across releases share a fingerprint: keep the first
+                self.by_fingerprint.setdefault(fp, sv)
+        if not self.versions:
+            raise ValueError(f"no schemas found under {root}")
+
+    def latest(self, name: str) -> SchemaVersion:
+        return self.versions[name][-1]
+
+
+class Codec:
+    """Single-object encoding codec. Thread-safe, stateless after construction."""
+
+    def __init__(self, catalogue: Catalogue | None = None) -> None:
+        self.catalogue = catalogue or default_catalogue()
+
+    def encode(self, name: str, value: Mapping[str, Any]) -> bytes:
+        sv = self.catalogue.latest(name)
+        buf = io.BytesIO()
+        buf.write(MARKER)
+        buf.write(sv.fingerprint_bytes)
+        try:
+            fastavro.schemaless_writer(buf, sv.parsed, value)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise EncodeError(f"{name.rsplit('.', 1)[-1]} does not match its schema: {exc}") from exc
+        return buf.getvalue()
+
+    def writer_of(self, data: bytes) -> SchemaVersion:
+        """The writer schema of ``data`` (checks marker and fingerprint only)."""
+        if not data:
+            raise DecodeError(DecodeError.PROBLEM_EMPTY, "no bytes")
+        if len(data) < HEADER_LEN:
+            if data[:2] != MARKER[: len(data[:2])]:
+                raise DecodeError(DecodeError.PROBLEM_MARKER, f"starts with {data[:2].hex()}, expected c301")
+            raise DecodeError(DecodeError.PROBLEM_TRUNCATED, f"{len(data)} bytes, header needs {HEADER_LEN}")
+        if data[:2] != MARKER:
+            raise DecodeError(DecodeError.PROBLEM_MARKER, f"starts with {data[:2].hex()}, expected c301")
+        (fp,) = struct.unpack_from("<Q", data, 2)
+        sv = self.catalogue.by_fingerprint.get(fp)
+        if sv is None:
+            raise DecodeError(DecodeError.PROBLEM_FINGERPRINT, f"no shipped schema has fingerprint {fp:016x}")
+        return sv
+
+    def decode(self, data: bytes, expect: str | None = None) -> dict[str, Any]:
+        """Decode into the latest (reader) schema of the writer's type, or of ``expect``."""
+        writer = self.writer_of(data)
+        if expect is not None and writer.name != expect:
+            raise DecodeError(
+                DecodeError.PROBLEM_TYPE,
+                f"expected {expect.rsplit('.', 1)[-1]}, got {writer.name.rsplit('.', 1)[-1]}",
+            )
+        reader = self.catalogue.latest(writer.name)
+        buf = io.BytesIO(data)
+        buf.seek(HEADER_LEN)
+        try:
+            if reader.fingerprint == writer.fingerprint:
+                value = fastavro.schemaless_reader(buf, writer.parsed, None)
+            else:
+                value = fastavro.schemaless_reader(buf, writer.parsed, reader.parsed)
+        except EOFError as exc:
+            raise DecodeError(DecodeError.PROBLEM_TRUNCATED, "body ends early") from exc
+        except Exception as exc:  # fastavro raises assorted errors on garbage
+            raise DecodeError(DecodeError.PROBLEM_BODY, f"{type(exc).__name__}: {exc}") from exc
+        if buf.tell() != len(data):
+            raise DecodeError(DecodeError.PROBLEM_BODY, f"{len(data) - buf.tell()} trailing bytes")
+        return value  # type: ignore[return-value]
+
+
+_default: Catalogue | None = None
+
+
+def default_catalogue() -> Catalogue:
+    global _default
+    if _default is None:
+        _default = Catalogue()
+    return _default
+
+
+_codec: Codec | None = None
+
+
+def codec() -> Codec:
+    """The process-wide codec over the shipped schemas."""
+    global _codec
+    if _codec is None:
+        _codec = Codec()
+    return _codec

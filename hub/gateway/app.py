@@ -1,0 +1,46 @@
+"""Compose the gateway's FastAPI app from its parts.
+
+Each part is a module with ``router`` (an ``APIRouter``) and optionally ``async startup(app)`` /
+``async shutdown(app)``. Shared resources live on ``app.state``: ``settings``, ``db``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from hub.db import Database
+from hub.settings import Settings
+
+PARTS: tuple[str, ...] = (
+    "hub.gateway.ops",
+)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    modules = [importlib.import_module(name) for name in PARTS]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started = []
+        try:
+            for m in modules:
+                if hasattr(m, "startup"):
+                    await m.startup(app)
+                started.append(m)
+            yield
+        finally:
+            for m in reversed(started):
+                if hasattr(m, "shutdown"):
+                    await m.shutdown(app)
+            app.state.db.close()
+
+    app = FastAPI(title="CARICC intelligence-sharing hub", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db = Database(settings.db_url)
+    for m in modules:
+        app.include_router(m.router)
+    return app

@@ -1,0 +1,83 @@
+"""The one place for topic names and their configuration (SPEC §2).
+
+Every topic is created explicitly (``hub topics create``, idempotent; run by ``hub up`` and by
+workers at start) -- never by broker auto-create.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from hub.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+INTAKE = "hub.intake"
+DLQ = "hub.dlq"
+AUDIT = "hub.audit"
+FEED_PREFIX = "hub.feed."
+
+
+def feed(recipient: str) -> str:
+    """Feed topic of one recipient (a state code or the centre)."""
+    return f"{FEED_PREFIX}{recipient}"
+
+
+def recipient_of(topic: str) -> str:
+    if not topic.startswith(FEED_PREFIX):
+        raise ValueError(f"{topic} is not a feed topic")
+    return topic[len(FEED_PREFIX):]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def all_topics(settings: Settings) -> list[TopicSpec]:
+    """Every topic the hub uses, with partitions and configs."""
+    retention = {"retention.ms": str(settings.retention_ms), "cleanup.policy": "delete"}
+    forever = {"retention.ms": "-1", "cleanup.policy": "delete"}
+    p, r = settings.partitions, settings.replication_factor
+    specs = [
+        TopicSpec(INTAKE, p, r, retention),
+        TopicSpec(DLQ, 1, r, forever),
+        TopicSpec(AUDIT, p, r, forever),
+    ]
+    specs += [TopicSpec(feed(x), p, r, retention) for x in settings.recipients]
+    specs += [TopicSpec(name, p, r, cfg) for name, cfg in EXTRA_TOPICS.items()]
+    return specs
+
+
+# Internal topics of the pipeline stages (name -> config), registered by hub.pipeline.
+EXTRA_TOPICS: dict[str, dict[str, str]] = {}
+
+
+async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) -> list[str]:
+    """Create the topics that do not exist yet. Returns the names created. Safe to run twice."""
+    from hub.embedded import client_settings
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap, **(admin_kwargs or client_settings(settings).admin)
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in all_topics(settings) if t.name not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(t.name, t.partitions, t.replication, topic_configs=t.config)
+                    for t in missing
+                ]
+            )
+            log.info("topics created", topics=[t.name for t in missing])
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
