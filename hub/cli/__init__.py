@@ -14,6 +14,17 @@ COMMAND_MODULES = (
     "hub.cli.broker",
     "hub.cli.topics",
     "hub.cli.up",
+    "hub.cli.worker",  # pipeline
+    "hub.cli.dlq",  # pipeline
+    "hub.cli.agency",  # connectors
+    "hub.cli.publish",  # connectors
+    "hub.cli.connector",  # connectors
+    "hub.cli.simulate",  # connectors
+    "hub.cli.officer",  # feeds
+    "hub.cli.feed",  # feeds
+    "hub.cli.audit",  # audit store
+    "hub.cli.sink",  # audit store + feed store
+    "hub.cli.bench",  # performance
 )
 
 EPILOG = "Configuration (environment variables; also keys of the TOML file given by HUB_CONFIG):\n\n" + "\n\n".join(

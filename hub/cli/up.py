@@ -101,11 +101,11 @@ def up(settings: Settings, demo: bool, workers: int | None) -> None:
                     stopping = True
             time.sleep(0.5)
     finally:
-        for svc, p in reversed(procs):
+        for _svc, p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
-        for svc, p in reversed(procs):
+        for _svc, p in reversed(procs):
             try:
                 p.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

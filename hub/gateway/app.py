@@ -17,6 +17,10 @@ from hub.settings import Settings
 
 PARTS: tuple[str, ...] = (
     "hub.gateway.ops",
+    "hub.gateway.ingest",  # connectors: POST /v1/reports, /v1/reports/batch
+    "hub.gateway.feeds",  # feeds: SSE, JSON pages, acks
+    "hub.gateway.audit_api",  # audit trail/verify for auditor tokens
+    "hub.gateway.web",  # officer web page
 )
 
 

@@ -1,0 +1,3 @@
+"""`hub agency` — not built yet (see the open issues)."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""`hub audit` — not built yet (see the open issues)."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""`hub bench` — not built yet (see the open issues)."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""`hub connector` — not built yet (see the open issues)."""
+
+commands: list = []

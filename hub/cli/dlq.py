@@ -1,0 +1,3 @@
+"""`hub dlq` — not built yet (see the open issues)."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""`hub feed` — not built yet (see the open issues)."""
+
+commands: list = []

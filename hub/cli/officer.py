@@ -1,0 +1,3 @@
+"""`hub officer` — not built yet (see the open issues)."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""`hub publish` — not built yet (see the open issues)."""
+
+commands: list = []

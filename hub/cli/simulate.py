@@ -1,0 +1,3 @@
+"""`hub simulate` — not built yet (see the open issues)."""
+
+commands: list = []

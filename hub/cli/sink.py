@@ -1,0 +1,3 @@
+"""`hub sink` — not built yet (see the open issues)."""
+
+commands: list = []

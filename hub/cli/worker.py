@@ -1,0 +1,3 @@
+"""`hub worker` — not built yet (see the open issues)."""
+
+commands: list = []

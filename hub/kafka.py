@@ -1,0 +1,52 @@
+"""Thin Kafka I/O helpers shared by the gateway, sinks and tools (not by faust agents).
+
+Producers use the active profile's settings (:mod:`hub.embedded`), encode with the one codec and
+wait for the broker's acknowledgement (acks=all) before returning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from hub.codec import AUDIT_EVENT, codec
+from hub.embedded import client_settings
+from hub.settings import Settings
+from hub.topics import AUDIT
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
+    kwargs = client_settings(settings).producer | overrides
+    return AIOKafkaProducer(bootstrap_servers=settings.bootstrap, **kwargs)
+
+
+def consumer(settings: Settings, *topics: str, group_id: str | None, **overrides: Any) -> AIOKafkaConsumer:
+    kwargs = client_settings(settings).consumer | overrides
+    return AIOKafkaConsumer(*topics, bootstrap_servers=settings.bootstrap, group_id=group_id, **kwargs)
+
+
+def headers(**values: str | bytes | None) -> list[tuple[str, bytes]]:
+    return [(k, v if isinstance(v, bytes) else v.encode()) for k, v in values.items() if v is not None]
+
+
+async def send_avro(prod: AIOKafkaProducer, topic: str, schema: str, value: Mapping[str, Any], *,
+                    key: str | bytes | None = None, headers: Headers | None = None) -> Any:
+    """Encode and send one value; returns the RecordMetadata once the broker acknowledged it."""
+    data = codec().encode(schema, value)
+    k = key.encode() if isinstance(key, str) else key
+    return await prod.send_and_wait(topic, data, key=k, headers=list(headers or []))
+
+
+async def send_audit(prod: AIOKafkaProducer, events: Iterable[Mapping[str, Any]]) -> None:
+    """Send audit events (keyed by report id, else actor) and wait for all acknowledgements."""
+    futures = []
+    for ev in events:
+        key = (ev.get("report_id") or ev.get("actor") or ev["event_id"]).encode()
+        data = codec().encode(AUDIT_EVENT, ev)
+        futures.append(await prod.send(AUDIT, data, key=key, headers=[("event_id", ev["event_id"].encode())]))
+    for f in futures:
+        await f
