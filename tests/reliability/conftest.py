@@ -64,3 +64,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ledger_mod.merge(_ENTRIES)
     _ENTRIES.clear()
+
+
+@pytest.fixture(scope="module")
+def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A broker of this module alone (tests that stop it, or need empty topics)."""
+    from hub.embedded import EmbeddedBroker
+
+    log = tmp_path_factory.mktemp("broker") / "broker.log"
+    b = EmbeddedBroker(log_path=str(log)).start()
+    yield b
+    b.stop()
