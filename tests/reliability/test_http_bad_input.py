@@ -70,6 +70,28 @@ def _token_for(path: str, tokens: dict[str, str]) -> str:
     return tokens["officer"]
 
 
+def _fuzz_operation(op: Any, mode: GenerationMode, url: str, auth: dict[str, str], examples: int,
+                    statuses: Counter[str], problems: list[str]) -> Any:
+    @settings(max_examples=examples, deadline=None, phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=op.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        headers = dict(case.headers or {})
+        headers.setdefault("Authorization", auth["Authorization"])
+        resp = case.call(base_url=url, headers=headers, timeout=30)
+        statuses[str(resp.status_code)] += 1
+        where = f"{case.method} {case.formatted_path} ({mode.value})"
+        if resp.status_code >= 500:
+            body = case.body if not isinstance(case.body, (bytes, str)) else case.body[:300]
+            problems.append(f"{where}: {resp.status_code} {resp.text[:200]} <- body {body!r:.600}")
+        elif resp.status_code >= 400:
+            bad = _clear_rejection(resp.status_code, resp.text)
+            if bad:
+                problems.append(f"{where}: {bad}")
+
+    return run
+
+
 def test_schemathesis_finds_no_server_errors(ledger, gw: dict[str, Any]) -> None:
     """Schemathesis (positive and negative cases) on every operation: no 5xx, every 4xx explained"""
     schema = schemathesis.openapi.from_url(gw["url"] + "/openapi.json")
@@ -85,23 +107,7 @@ def test_schemathesis_finds_no_server_errors(ledger, gw: dict[str, Any]) -> None
         operations += 1
         auth = {"Authorization": f"Bearer {_token_for(op.path, gw['tokens'])}"}
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            @settings(max_examples=per_op, deadline=None, phases=[Phase.explicit, Phase.generate],
-                      suppress_health_check=list(HealthCheck))
-            @given(case=op.as_strategy(generation_mode=mode))
-            def run(case: Any, auth: dict[str, str] = auth, mode: GenerationMode = mode) -> None:
-                headers = dict(case.headers or {})
-                headers.setdefault("Authorization", auth["Authorization"])
-                resp = case.call(base_url=gw["url"], headers=headers, timeout=30)
-                statuses[str(resp.status_code)] += 1
-                where = f"{case.method} {case.formatted_path} ({mode.value})"
-                if resp.status_code >= 500:
-                    body = case.body if not isinstance(case.body, (bytes, str)) else case.body[:300]
-                    problems.append(f"{where}: {resp.status_code} {resp.text[:200]} <- body {body!r:.600}")
-                elif resp.status_code >= 400:
-                    bad = _clear_rejection(resp.status_code, resp.text)
-                    if bad:
-                        problems.append(f"{where}: {bad}")
-
+            run = _fuzz_operation(op, mode, gw["url"], auth, per_op, statuses, problems)
             try:
                 run()
             except Unsatisfiable:
