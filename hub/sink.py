@@ -73,10 +73,11 @@ def classify(records: Iterable[Any]) -> Sorted:
 
 
 class Sink:
-    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+    def __init__(self, settings: Settings, db: Database | None = None, group: str = GROUP) -> None:
         from hub.feedstore import FeedStore
 
         self.settings = settings
+        self.group = group
         self.db = db or Database(settings.db_url)
         self.feeds = FeedStore(self.db)
         self.audit = AuditStore(self.db)
@@ -101,11 +102,11 @@ class Sink:
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         await ensure_topics(self.settings)
-        cons: AIOKafkaConsumer = consumer(self.settings, *self.topics, group_id=GROUP, max_poll_records=500)
+        cons: AIOKafkaConsumer = consumer(self.settings, *self.topics, group_id=self.group, max_poll_records=500)
         prod = producer(self.settings)
         await prod.start()
         await cons.start()
-        log.info("sink started", topics=len(self.topics), database=self.db.dialect)
+        log.info("sink started", topics=len(self.topics), database=self.db.dialect, group=self.group)
         if ready:
             ready.set()
         try:

@@ -10,15 +10,16 @@ import structlog
 from prometheus_client import start_http_server
 
 from hub.settings import Settings
-from hub.sink import Sink
+from hub.sink import GROUP, Sink
 
 log = structlog.get_logger(__name__)
 
 
 @click.command()
 @click.option("--port", type=int, help="metrics port (default HUB_SINK_PORT; 0 = no metrics server)")
+@click.option("--group", default=GROUP, show_default=True, help="Kafka consumer group")
 @click.pass_obj
-def sink(settings: Settings, port: int | None) -> None:
+def sink(settings: Settings, port: int | None, group: str) -> None:
     """Store feed items (hub.feed.*) and audit events (hub.audit) in the hub database.
 
     Idempotent and at-least-once: offsets are committed after the database write. The database is
@@ -28,7 +29,7 @@ def sink(settings: Settings, port: int | None) -> None:
     if port:
         start_http_server(port, addr="127.0.0.1")
         log.info("sink metrics", url=f"http://127.0.0.1:{port}/metrics")
-    s = Sink(settings)
+    s = Sink(settings, group=group)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
