@@ -29,6 +29,7 @@
     $("lang").value = S.lang;
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
     if (S.me) $("who").textContent = `${t("signed_in_as")} ${S.me.name} (${S.me.state})`;
+    if ($("status").dataset.state) $("status").textContent = t($("status").dataset.state);
     render();
   }
 
