@@ -64,9 +64,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _as_time(value: Any) -> Any:
+    return datetime.fromtimestamp(value / 1000, UTC) if isinstance(value, int) else value
+
+
 def jsonable(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A decoded FeedItem as JSON data (timestamps as RFC 3339 UTC strings)."""
-    return _plain(dict(item))
+    """A FeedItem (decoded, or in its encodable form with epoch-millisecond ints) as JSON data,
+    with every timestamp-millis field as an RFC 3339 UTC string."""
+    out = dict(item)
+    out["routed_at"] = _as_time(out.get("routed_at"))
+    rep = dict(out["report"])
+    for k in ("event_time", "received_at"):
+        rep[k] = _as_time(rep.get(k))
+    out["report"] = rep
+    enr = dict(out.get("enrichment") or {})
+    for k in ("prior_reports", "also_reported_by"):
+        enr[k] = [{**ref, "event_time": _as_time(ref.get("event_time"))} for ref in enr.get(k) or []]
+    out["enrichment"] = enr
+    return _plain(out)
 
 
 def _ms(value: Any) -> int:

@@ -100,6 +100,21 @@ class Sink:
                      recipient=r["recipient"], cursor=r["seq"])
         return len(added_items), len(added_events)
 
+    async def write_until_done(self, batch: Sorted) -> None:
+        """Write a batch, retrying while the database is unavailable (offsets stay uncommitted)."""
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(self.write, batch)
+                return
+            except Exception as exc:
+                if self._stop.is_set():
+                    raise
+                log.error("database write failed; retrying", error=f"{type(exc).__name__}: {exc}",
+                          retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     async def run(self, ready: asyncio.Event | None = None) -> None:
         await ensure_topics(self.settings)
         cons: AIOKafkaConsumer = consumer(self.settings, *self.topics, group_id=self.group, max_poll_records=500)
@@ -121,7 +136,7 @@ class Sink:
                     metrics.DLQ_MESSAGES.labels("sink", dl["reason"].split(":", 1)[0]).inc()
                     log.warning("message sent to the DLQ", topic=dl["source_topic"], offset=dl["source_offset"],
                                 reason=dl["reason"])
-                await asyncio.to_thread(self.write, batch)
+                await self.write_until_done(batch)
                 await cons.commit()
         finally:
             await cons.stop()

@@ -110,3 +110,7 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
             sink.kill()
             sink.wait()
         db.close()
+
+
+# PostgreSQL fixtures shared with the audit tests (a throwaway cluster per session)
+from tests.audit.conftest import db_url, pg_server, pg_url  # noqa: E402,F401

@@ -197,3 +197,54 @@ def test_hub_feed_cli_tails_and_resumes(stack: Stack) -> None:
     wrong = subprocess.run([*HUB, "feed", "UZ", "--once", "--url", stack.base], env=env, capture_output=True,
                            text=True, timeout=60)
     assert wrong.returncode != 0 and "token" in wrong.stderr
+
+
+def test_undecodable_feed_message_goes_to_dlq(stack: Stack) -> None:
+    import asyncio
+
+    from hub.codec import DEAD_LETTER, codec
+    from hub.kafka import consumer, producer
+    from hub.topics import DLQ, feed
+
+    token = stack.officer("am-desk", "AM")
+
+    async def send_garbage() -> None:
+        prod = producer(stack.settings)
+        await prod.start()
+        try:
+            await prod.send_and_wait(feed("AM"), b"not avro at all", key=b"I-X")
+        finally:
+            await prod.stop()
+
+    asyncio.run(send_garbage())
+    good = item("AM", "AM-1")
+    stack.produce(good)
+    wait_for(lambda: stack.stored("AM"), what="good item after garbage")
+    page = httpx.get(f"{stack.base}/v1/feeds/AM/items", headers=auth(token)).json()["items"]
+    assert [v["item_id"] for v in page] == [good["item_id"]]
+
+    async def read_dlq() -> list[dict[str, Any]]:
+        cons = consumer(stack.settings, DLQ, group_id=None)
+        await cons.start()
+        try:
+            out = []
+            batches = await cons.getmany(timeout_ms=3000)
+            for recs in batches.values():
+                out += [codec().decode(r.value, expect=DEAD_LETTER) for r in recs]
+            return out
+        finally:
+            await cons.stop()
+
+    letters = wait_for(lambda: [d for d in asyncio.run(read_dlq()) if d["source_topic"] == feed("AM")],
+                       what="dead letter")
+    assert letters[0]["value"] == b"not avro at all" and letters[0]["stage"] == "sink"
+    assert "marker" in letters[0]["reason"] or "undecodable" in letters[0]["reason"]
+
+
+def test_revoked_token_is_refused(stack: Stack) -> None:
+    from hub.officers import Officers
+
+    token = stack.officer("ge-desk", "GE")
+    assert httpx.get(f"{stack.base}/v1/whoami", headers=auth(token)).json()["state"] == "GE"
+    Officers(stack.db, stack.settings).revoke("ge-desk")
+    assert httpx.get(f"{stack.base}/v1/feeds/GE/items", headers=auth(token)).status_code == 401
