@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -95,41 +95,41 @@ class Verdict:
         return f"audit chain BROKEN at record seq={self.bad_seq}: {self.problem}"
 
 
-def verify(rows: Sequence[Mapping[str, Any]], head: Mapping[str, Any] | None = None) -> Verdict:
-    """Check a chain (rows ordered by seq). Names the first record that is altered, missing,
-    inserted or out of order. ``head`` is the stored newest ``{seq, hash}`` (detects tail deletion)."""
+def verify(rows: Iterable[Mapping[str, Any]], head: Mapping[str, Any] | None = None) -> Verdict:
+    """Check a chain (rows ordered by seq; any iterable, so a large store can be streamed). Names
+    the first record that is altered, missing, inserted or out of order. ``head`` is the stored
+    newest ``{seq, hash}`` (detects deletion at the end)."""
     prev = GENESIS
+    count = 0
     for expected_seq, row in enumerate(rows, start=1):
+        count = expected_seq
         seq = int(row["seq"])
         if seq != expected_seq:
             what = "missing (deleted)" if seq > expected_seq else "duplicated/inserted"
-            return Verdict(False, len(rows), expected_seq,
+            return Verdict(False, count, expected_seq,
                            f"expected seq {expected_seq}, found {seq}: record {expected_seq} is {what}")
         if row["prev_hash"] != prev:
-            return Verdict(False, len(rows), seq,
+            return Verdict(False, count, seq,
                            "prev_hash does not match the previous record's hash "
                            "(a record before it was deleted, inserted or reordered)")
         try:
             event = json.loads(row["event"])
         except ValueError:
-            return Verdict(False, len(rows), seq, "event is not valid JSON (altered)")
-        if canonical(event) != row["event"]:
-            return Verdict(False, len(rows), seq, "event text is not canonical (altered)")
-        for col in ("event_id", "stage", "report_id"):
+            return Verdict(False, count, seq, "event is not valid JSON (altered)")
+        if not isinstance(event, dict) or canonical(event) != row["event"]:
+            return Verdict(False, count, seq, "event text is not canonical (altered)")
+        for col in ("event_id", "stage", "report_id", "occurred_at"):
             if event.get(col) != row[col]:
-                return Verdict(False, len(rows), seq, f"column {col} differs from the hashed event (altered)")
-        if event.get("occurred_at") != row["occurred_at"]:
-            return Verdict(False, len(rows), seq, "column occurred_at differs from the hashed event (altered)")
+                return Verdict(False, count, seq, f"column {col} differs from the hashed event (altered)")
         if chain_hash(prev, row["event"], seq) != row["hash"]:
-            return Verdict(False, len(rows), seq, "hash does not match the record's content (altered)")
+            return Verdict(False, count, seq, "hash does not match the record's content (altered)")
         prev = row["hash"]
-    if head is not None:
-        last_seq = int(rows[-1]["seq"]) if rows else 0
-        if int(head["seq"]) != last_seq or head["hash"] != prev:
-            return Verdict(False, len(rows), last_seq + 1 if int(head["seq"]) > last_seq else int(head["seq"]),
-                           f"chain head says seq {head['seq']} but the log ends at seq {last_seq} "
-                           "(records deleted at the end, or the head was altered)")
-    return Verdict(True, len(rows))
+    if head is not None and (int(head["seq"]) != count or head["hash"] != prev):
+        bad = count + 1 if int(head["seq"]) > count else int(head["seq"])
+        return Verdict(False, count, bad,
+                       f"chain head says seq {head['seq']} but the log ends at seq {count} "
+                       "(records deleted at the end, or the head was altered)")
+    return Verdict(True, count)
 
 
 # -- trail (pure) -------------------------------------------------------------------------------
@@ -152,6 +152,8 @@ def describe_event(ev: Mapping[str, Any]) -> str:
                      + ev["state"])
     if ev.get("actor"):
         parts.append("by " + ev["actor"])
+    elif ev.get("agency"):
+        parts.append("from " + ev["agency"])
     if ev.get("reason"):
         parts.append(f"— {ev['reason']}")
     return " ".join(parts)
@@ -202,9 +204,18 @@ class AuditStore:
         row = self.db.one("SELECT seq, hash FROM audit_head WHERE id = 1")
         return {"seq": int(row["seq"]), "hash": row["hash"]} if row else {"seq": 0, "hash": GENESIS}
 
-    def rows(self) -> list[dict[str, Any]]:
-        return self.db.query(
-            "SELECT seq, event_id, stage, report_id, occurred_at, event, prev_hash, hash FROM audit_log ORDER BY seq")
+    def rows(self, chunk: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every record in seq order, read in chunks."""
+        after: int | None = None
+        while True:
+            page = self.db.query(
+                "SELECT seq, event_id, stage, report_id, occurred_at, event, prev_hash, hash FROM audit_log "
+                + ("WHERE seq > ? " if after is not None else "") + "ORDER BY seq LIMIT ?",
+                (after, chunk) if after is not None else (chunk,))
+            yield from page
+            if len(page) < chunk:
+                return
+            after = int(page[-1]["seq"])
 
     def verify(self) -> Verdict:
         head_row = self.db.one("SELECT seq, hash FROM audit_head WHERE id = 1")

@@ -22,11 +22,12 @@ def audit() -> None:
 @click.pass_obj
 def verify(settings: Settings, as_json: bool) -> None:
     """Check the whole hash chain; exit 1 naming the first altered, deleted, inserted or
-    reordered record."""
-    verdict = AuditStore(Database(settings.db_url)).verify()
+    reordered record. --json also prints the chain head (seq, hash) to anchor elsewhere."""
+    store = AuditStore(Database(settings.db_url))
+    verdict = store.verify()
     if as_json:
         click.echo(json.dumps({"ok": verdict.ok, "records": verdict.records, "bad_seq": verdict.bad_seq,
-                               "problem": verdict.problem}))
+                               "problem": verdict.problem, "head": store.head()}))
     else:
         click.echo(verdict.describe(), err=not verdict.ok)
     sys.exit(0 if verdict.ok else 1)

@@ -90,3 +90,18 @@ def test_inserted_record_named() -> None:
     rows = [*rows[:2], forged, *({**r, "seq": r["seq"] + 1} for r in rows[2:])]
     v = verify(rows)
     assert not v.ok and v.bad_seq == 4 and "prev_hash" in v.problem
+
+
+def test_verify_streams_and_store_reads_in_chunks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hub.auditstore import AuditStore
+    from hub.db import Database
+
+    store = AuditStore(Database(f"sqlite:///{tmp_path / 'a.db'}"))
+    store.store(events(25))
+    assert [r["seq"] for r in store.rows(chunk=10)] == list(range(1, 26))
+    assert verify(iter(chain(3))).ok
+    assert store.verify().records == 25
+    store.db.execute("DELETE FROM audit_log WHERE seq = 11")  # on a chunk boundary
+    v = verify(store.rows(chunk=10), store.head())
+    assert not v.ok and v.bad_seq == 11
+    assert store.verify().bad_seq == 11
