@@ -27,8 +27,9 @@ COMMAND_MODULES = (
     "hub.cli.bench",  # performance
 )
 
-EPILOG = "Configuration (environment variables; also keys of the TOML file given by HUB_CONFIG):\n\n" + "\n\n".join(
-    settings_mod.help_table().splitlines()
+EPILOG = (
+    "Configuration (environment variables; also keys of the TOML file given by HUB_CONFIG):\n\n\b\n"
+    + settings_mod.help_table()
 )
 
 
