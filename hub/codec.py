@@ -172,17 +172,61 @@ class Catalogue:
         return self.versions[name][-1]
 
 
-class Codec:
-    """Single-object encoding codec. Thread-safe, stateless after construction."""
+class SchemaRegistry:
+    """Client of a Confluent-compatible Schema Registry (subjects by record name, ids cached)."""
 
-    def __init__(self, catalogue: Catalogue | None = None) -> None:
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(timeout=timeout)
+        self._ids: dict[int, int] = {}  # fingerprint -> registry id
+        self._schemas: dict[int, Any] = {}  # registry id -> parsed writer schema
+        self._names: dict[int, str] = {}  # registry id -> record full name
+
+    def id_for(self, sv: SchemaVersion) -> int:
+        if sv.fingerprint not in self._ids:
+            r = self._http.post(
+                f"{self.url}/subjects/{sv.name}/versions",
+                json={"schema": json.dumps(sv.expanded)},
+                headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+            )
+            r.raise_for_status()
+            sid = int(r.json()["id"])
+            self._ids[sv.fingerprint] = sid
+            self._schemas[sid] = sv.parsed
+            self._names[sid] = sv.name
+        return self._ids[sv.fingerprint]
+
+    def writer(self, sid: int) -> tuple[str, Any]:
+        if sid not in self._schemas:
+            r = self._http.get(f"{self.url}/schemas/ids/{sid}")
+            if r.status_code == 404:
+                raise DecodeError(DecodeError.PROBLEM_FINGERPRINT, f"schema id {sid} unknown to the registry")
+            r.raise_for_status()
+            schema = json.loads(r.json()["schema"])
+            self._schemas[sid] = parse_schema(schema)
+            self._names[sid] = f"{schema.get('namespace', NAMESPACE)}.{schema['name']}"
+        return self._names[sid], self._schemas[sid]
+
+
+class Codec:
+    """Avro codec. Writes single-object encoding, or the Confluent wire format when a registry is
+    given; reads both (the first byte tells which). Stateless after construction but for caches."""
+
+    def __init__(self, catalogue: Catalogue | None = None, registry: SchemaRegistry | None = None) -> None:
         self.catalogue = catalogue or default_catalogue()
+        self.registry = registry
 
     def encode(self, name: str, value: Mapping[str, Any]) -> bytes:
         sv = self.catalogue.latest(name)
         buf = io.BytesIO()
-        buf.write(MARKER)
-        buf.write(sv.fingerprint_bytes)
+        if self.registry is not None:
+            buf.write(b"\x00")
+            buf.write(struct.pack(">I", self.registry.id_for(sv)))
+        else:
+            buf.write(MARKER)
+            buf.write(sv.fingerprint_bytes)
         try:
             fastavro.schemaless_writer(buf, sv.parsed, value)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -207,20 +251,28 @@ class Codec:
 
     def decode(self, data: bytes, expect: str | None = None) -> dict[str, Any]:
         """Decode into the latest (reader) schema of the writer's type, or of ``expect``."""
-        writer = self.writer_of(data)
-        if expect is not None and writer.name != expect:
+        if data[:1] == b"\x00" and self.registry is not None:
+            if len(data) < 5:
+                raise DecodeError(DecodeError.PROBLEM_TRUNCATED, f"{len(data)} bytes, header needs 5")
+            name, writer_parsed = self.registry.writer(struct.unpack_from(">I", data, 1)[0])
+            offset, same = 5, False
+        else:
+            writer = self.writer_of(data)
+            name, writer_parsed, offset = writer.name, writer.parsed, HEADER_LEN
+            same = self.catalogue.latest(writer.name).fingerprint == writer.fingerprint
+        if expect is not None and name != expect:
             raise DecodeError(
                 DecodeError.PROBLEM_TYPE,
-                f"expected {expect.rsplit('.', 1)[-1]}, got {writer.name.rsplit('.', 1)[-1]}",
+                f"expected {expect.rsplit('.', 1)[-1]}, got {name.rsplit('.', 1)[-1]}",
             )
-        reader = self.catalogue.latest(writer.name)
+        reader = self.catalogue.latest(name)
         buf = io.BytesIO(data)
-        buf.seek(HEADER_LEN)
+        buf.seek(offset)
         try:
-            if reader.fingerprint == writer.fingerprint:
-                value = fastavro.schemaless_reader(buf, writer.parsed, None)
+            if same:
+                value = fastavro.schemaless_reader(buf, writer_parsed, None)
             else:
-                value = fastavro.schemaless_reader(buf, writer.parsed, reader.parsed)
+                value = fastavro.schemaless_reader(buf, writer_parsed, reader.parsed)
         except EOFError as exc:
             raise DecodeError(DecodeError.PROBLEM_TRUNCATED, "body ends early") from exc
         except Exception as exc:  # fastavro raises assorted errors on garbage
@@ -244,8 +296,12 @@ _codec: Codec | None = None
 
 
 def codec() -> Codec:
-    """The process-wide codec over the shipped schemas."""
+    """The process-wide codec over the shipped schemas (Confluent framing when
+    ``HUB_SCHEMA_REGISTRY_URL`` is set)."""
     global _codec
     if _codec is None:
-        _codec = Codec()
+        from hub.settings import load
+
+        url = load().schema_registry_url
+        _codec = Codec(registry=SchemaRegistry(url) if url else None)
     return _codec

@@ -6,8 +6,11 @@ report so every line about it carries them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import structlog
 
@@ -35,3 +38,26 @@ def configure(level: str = "INFO", fmt: str = "auto", service: str | None = None
     logging.basicConfig(level=max(lvl, logging.WARNING), stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
     if service:
         structlog.contextvars.bind_contextvars(service=service)
+
+
+@contextlib.contextmanager
+def report_context(report_id: str | None, trace_id: str | None = None, **extra: Any) -> Iterator[None]:
+    """Bind ``report_id`` and ``trace_id`` (and ``extra``) to every log line inside the block.
+
+    Uses ``structlog.contextvars`` so it follows the current asyncio task (concurrent reports in
+    other tasks keep their own ids) and is undone on exit, also when the block raises::
+
+        with report_context(report["report_id"], report["trace_id"]):
+            log.info("routed", recipients=...)
+    """
+    values: dict[str, Any] = {"report_id": report_id, "trace_id": trace_id, **extra}
+    with structlog.contextvars.bound_contextvars(**{k: v for k, v in values.items() if v is not None}):
+        yield
+
+
+def header_value(headers: Iterable[tuple[str, bytes]] | None, name: str) -> str | None:
+    """A Kafka header's value as text (e.g. ``trace_id``), or None."""
+    for k, v in headers or ():
+        if k == name:
+            return v.decode("utf-8", "replace")
+    return None

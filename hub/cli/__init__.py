@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "hub.cli.worker",  # pipeline
     "hub.cli.dlq",  # pipeline
     "hub.cli.agency",  # connectors
+    "hub.cli.gateway",  # connectors
     "hub.cli.publish",  # connectors
     "hub.cli.connector",  # connectors
     "hub.cli.simulate",  # connectors
@@ -27,8 +28,9 @@ COMMAND_MODULES = (
     "hub.cli.bench",  # performance
 )
 
-EPILOG = "Configuration (environment variables; also keys of the TOML file given by HUB_CONFIG):\n\n" + "\n\n".join(
-    settings_mod.help_table().splitlines()
+EPILOG = (
+    "Configuration (environment variables; also keys of the TOML file given by HUB_CONFIG):\n\n\b\n"
+    + settings_mod.help_table()
 )
 
 

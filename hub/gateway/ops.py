@@ -1,33 +1,95 @@
-"""Operations endpoints of the gateway: ``/healthz``, ``/readyz``, ``/metrics``."""
+"""Operations endpoints of the gateway: ``/healthz``, ``/readyz``, ``/metrics``.
+
+``/readyz`` answers from checks a background task refreshes every few seconds (broker reachable with
+the hub's topics, database answering), so probes and scrapes never wait on the broker. The same task
+sets ``hub_dependency_up{dependency}``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import asyncio
+import contextlib
+from importlib.metadata import PackageNotFoundError, version
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hub import topics
+from hub.health import BrokerProbe, database_check, readiness
+from hub.metrics import BUILD_INFO, DEPENDENCY_UP
+
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])
+CHECK_INTERVAL = 5.0
+
+
+def _version() -> str:
+    try:
+        return version("caricc-hub")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+async def refresh(app: FastAPI) -> dict[str, object]:
+    """Run every check once and publish the results (``app.state.health`` and the gauges)."""
+    results: dict[str, object] = {
+        "broker": await app.state.broker_probe.check(),
+        "database": await asyncio.to_thread(database_check, app.state.db),
+    }
+    for name, result in results.items():
+        DEPENDENCY_UP.labels(name).set(1 if result is True else 0)
+        if result is not True and app.state.health.get(name) is True:
+            log.warning("dependency check failed", dependency=name, problem=result)
+    app.state.health = results
+    return results
+
+
+async def _loop(app: FastAPI) -> None:
+    while True:
+        try:
+            await refresh(app)
+        except Exception as exc:  # never let the health loop die
+            log.warning("health check loop error", error=str(exc))
+        await asyncio.sleep(CHECK_INTERVAL)
+
+
+async def startup(app: FastAPI) -> None:
+    settings = app.state.settings
+    BUILD_INFO.labels(_version(), "gateway").set(1)
+    app.state.health = {"broker": None, "database": None}
+    app.state.broker_probe = BrokerProbe(settings, required_topics=(topics.INTAKE, topics.AUDIT))
+    app.state.health_task = asyncio.create_task(_loop(app))
+
+
+async def shutdown(app: FastAPI) -> None:
+    task = getattr(app.state, "health_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    probe = getattr(app.state, "broker_probe", None)
+    if probe is not None:
+        await probe.close()
 
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
-    """Alive."""
+    """Alive (the process answers HTTP)."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
 async def readyz(request: Request, response: Response) -> dict[str, object]:
-    """Ready: the database answers (broker checks are added by the parts that use it)."""
-    checks: dict[str, object] = {}
-    try:
-        request.app.state.db.query("SELECT 1")
-        checks["database"] = True
-    except Exception as exc:  # report, don't crash
-        checks["database"] = f"error: {exc}"
-    ready = all(v is True for v in checks.values())
+    """Ready: the broker answers and has the hub's topics, and the database answers (503 otherwise)."""
+    state = request.app.state
+    checks = getattr(state, "health", None) or {"broker": None, "database": None}
+    ready, body = readiness(checks)
     response.status_code = 200 if ready else 503
-    return {"ready": ready, "checks": checks}
+    return body
 
 
 @router.get("/metrics")
 async def metrics() -> Response:
+    """Prometheus text format (every ``hub_*`` series of this process)."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,108 @@
+"""docker-compose.yml checked without Docker (no compose plugin here): structure, healthchecks, named
+volumes, dependencies, real `hub` subcommands with valid arguments, real HUB_* settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import click
+import pytest
+import yaml
+
+from hub.cli import main
+from hub.settings import Settings, env_name
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict = COMPOSE["services"]
+HUB_IMAGE = "caricc-hub:latest"
+# Commands other helpers are still building (their modules are placeholders on main). Once a command is
+# registered in the click group it is checked fully below; the lead removes it from here after the merge.
+PENDING = {"worker": "hub.cli.worker", "gateway": "hub.cli.gateway", "sink": "hub.cli.sink"}
+
+
+def test_expected_services() -> None:
+    assert {"kafka", "postgres", "topics", "worker", "gateway", "sink", "prometheus", "grafana"} <= set(SERVICES)
+    assert SERVICES["kafka"]["image"].startswith("apache/kafka:")
+    env = SERVICES["kafka"]["environment"]
+    assert "controller" in env["KAFKA_PROCESS_ROLES"] and "broker" in env["KAFKA_PROCESS_ROLES"]  # KRaft
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # the hub creates its topics explicitly
+    # workers scale with --scale: no fixed container name or host port
+    assert "container_name" not in SERVICES["worker"] and "ports" not in SERVICES["worker"]
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_shape(name: str) -> None:
+    svc = SERVICES[name]
+    assert "image" in svc or "build" in svc, f"{name}: needs image or build"
+    hc = svc.get("healthcheck")
+    assert hc, f"{name}: no healthcheck"
+    if hc.get("disable"):
+        assert svc.get("restart") == "no", f"{name}: only one-shot jobs may go without a healthcheck"
+    else:
+        assert isinstance(hc["test"], list) and hc["test"][0] in ("CMD", "CMD-SHELL"), f"{name}: healthcheck.test"
+    for dep, cond in (svc.get("depends_on") or {}).items():
+        assert dep in SERVICES, f"{name}: depends_on unknown service {dep}"
+        assert cond["condition"] in ("service_started", "service_healthy", "service_completed_successfully")
+        if cond["condition"] == "service_healthy":
+            assert not SERVICES[dep]["healthcheck"].get("disable"), f"{name}: waits for health of {dep}"
+    for vol in svc.get("volumes") or []:
+        source = vol.split(":")[0]
+        if source.startswith((".", "/")):
+            assert (ROOT / source).exists(), f"{name}: bind mount {source} does not exist"
+        else:
+            assert source in COMPOSE["volumes"], f"{name}: volume {source} not declared at top level"
+
+
+def test_declared_volumes_are_used() -> None:
+    used = {v.split(":")[0] for s in SERVICES.values() for v in s.get("volumes") or []}
+    assert set(COMPOSE["volumes"]) <= used
+
+
+def _hub_services() -> list[str]:
+    return [n for n, s in SERVICES.items() if s.get("image") == HUB_IMAGE]
+
+
+def test_hub_services_use_the_dockerfile() -> None:
+    assert set(_hub_services()) == {"topics", "worker", "gateway", "sink"}
+    for n in _hub_services():
+        build = SERVICES[n]["build"]
+        assert (ROOT / build["context"] / build["dockerfile"]).is_file()
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert re.search(r'^ENTRYPOINT \["hub"\]', dockerfile, re.M)
+
+
+@pytest.mark.parametrize("name", ["topics", "worker", "gateway", "sink"])
+def test_commands_are_real_hub_subcommands(name: str) -> None:
+    argv = SERVICES[name]["command"]
+    cmd_name = argv[0]
+    if cmd_name not in main.commands:
+        assert cmd_name in PENDING, f"{name}: `hub {cmd_name}` is not a hub command"
+        return
+    cmd = main.commands[cmd_name]
+    args = argv[1:]
+    while isinstance(cmd, click.Group):  # e.g. topics create
+        assert args and args[0] in cmd.commands, f"{name}: `hub {' '.join(argv)}`: unknown subcommand"
+        cmd, args = cmd.commands[args[0]], args[1:]
+    cmd.make_context(cmd_name, list(args))  # raises click.UsageError on unknown options/arguments
+
+
+def test_topics_command_parses_against_the_click_group() -> None:
+    # proves the check above has teeth on a command that exists today
+    with pytest.raises(click.UsageError):
+        main.commands["topics"].commands["create"].make_context("create", ["--no-such-option"])
+
+
+def test_env_vars_are_real_settings() -> None:
+    known = {env_name(f.name) for f in fields(Settings)}
+    for name, svc in SERVICES.items():
+        for var in svc.get("environment") or {}:
+            if var.startswith("HUB_"):
+                assert var in known, f"{name}: {var} is not a hub setting"
+    env = SERVICES["worker"]["environment"]
+    for var in ("HUB_KAFKA_BOOTSTRAP", "HUB_DATABASE_URL", "HUB_PARTITIONS", "HUB_REPLICATION_FACTOR"):
+        assert var in env
+    assert env["HUB_DATABASE_URL"].startswith("postgresql://")
+    assert env["HUB_KAFKA_BOOTSTRAP"].split(":")[0] == "kafka"
