@@ -51,12 +51,19 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(AUDIT, p, r, forever),
     ]
     specs += [TopicSpec(feed(x), p, r, retention) for x in settings.recipients]
-    specs += [TopicSpec(name, p, r, cfg) for name, cfg in EXTRA_TOPICS.items()]
+    specs += [TopicSpec(name, 1 if name in SEQUENCED_TOPICS else p, r, cfg) for name, cfg in EXTRA_TOPICS.items()]
     return specs
 
 
 # Internal topics of the pipeline stages (name -> config), registered by hub.pipeline.
-EXTRA_TOPICS: dict[str, dict[str, str]] = {}
+# hub.pipeline.validated: accepted reports keyed by report_id, on ONE partition -- the sequencer of
+# dedup/correlate/enrich/route, whose state (identifier index, incidents, party names) is global.
+VALIDATED = "hub.pipeline.validated"
+EXTRA_TOPICS: dict[str, dict[str, str]] = {
+    VALIDATED: {"retention.ms": str(7 * 24 * 3600 * 1000), "cleanup.policy": "delete"},
+}
+# internal topics that must have exactly one partition (global order)
+SEQUENCED_TOPICS = frozenset({VALIDATED})
 
 
 async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) -> list[str]:

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "hub.cli.worker",  # pipeline
     "hub.cli.dlq",  # pipeline
     "hub.cli.agency",  # connectors
+    "hub.cli.gateway",  # connectors
     "hub.cli.publish",  # connectors
     "hub.cli.connector",  # connectors
     "hub.cli.simulate",  # connectors

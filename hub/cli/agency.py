@@ -1,3 +1,77 @@
-"""`hub agency` — not built yet (see the open issues)."""
+"""``hub agency add|list|key|revoke``: the agency directory and its keys (stored hashed)."""
 
-commands: list = []
+from __future__ import annotations
+
+import click
+
+from hub.agencies import AgencyError, Directory
+from hub.db import Database
+from hub.settings import Settings
+
+
+def _directory(settings: Settings) -> Directory:
+    return Directory(Database(settings.db_url), settings.states)
+
+
+@click.group()
+def agency() -> None:
+    """Manage the agencies allowed to publish reports, and their keys."""
+
+
+@agency.command("add")
+@click.argument("code")
+@click.option("--state", required=True, help="ISO 3166-1 alpha-2 state of the agency (a member or partner)")
+@click.option("--name", required=True, help="human-readable name, e.g. 'State Revenue Committee (Customs)'")
+@click.option("--key/--no-key", "with_key", default=False, help="also issue a first key and show it once")
+@click.pass_obj
+def add(settings: Settings, code: str, state: str, name: str, with_key: bool) -> None:
+    """Register agency CODE (e.g. KZ-CUSTOMS) in STATE."""
+    d = _directory(settings)
+    try:
+        a = d.add(code, state, name)
+    except AgencyError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"agency {a.code} ({a.state}) {a.name}")
+    if with_key:
+        click.echo(f"key (shown once, store it safely): {d.issue_key(a.code)}")
+
+
+@agency.command("list")
+@click.pass_obj
+def list_(settings: Settings) -> None:
+    """List registered agencies with their number of active keys."""
+    agencies = _directory(settings).list()
+    if not agencies:
+        click.echo("no agencies registered (hub agency add CODE --state XX --name ...)")
+    for a in agencies:
+        click.echo(f"{a.code:24} {a.state:3} keys={a.active_keys}  {a.name}")
+
+
+@agency.command("key")
+@click.argument("code")
+@click.option("--revoke", "revoke_old", is_flag=True, help="revoke the agency's existing keys first (rotation)")
+@click.pass_obj
+def key(settings: Settings, code: str, revoke_old: bool) -> None:
+    """Issue a new key for agency CODE. The key is shown once; only its hash is stored."""
+    try:
+        token = _directory(settings).issue_key(code, revoke_old=revoke_old)
+    except AgencyError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if revoke_old:
+        click.echo(f"earlier keys of {code.upper()} revoked", err=True)
+    click.echo(token)
+
+
+@agency.command("revoke")
+@click.argument("code")
+@click.pass_obj
+def revoke(settings: Settings, code: str) -> None:
+    """Revoke every key of agency CODE (it can no longer publish until a new key is issued)."""
+    try:
+        n = _directory(settings).revoke(code)
+    except AgencyError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"{n} key(s) of {code.upper()} revoked")
+
+
+commands = [agency]

@@ -1,3 +1,75 @@
-"""`hub officer` — not built yet (see the open issues)."""
+"""``hub officer``: liaison officers and auditors, and their tokens."""
 
-commands: list = []
+from __future__ import annotations
+
+import click
+
+from hub.db import Database
+from hub.officers import OfficerError, Officers
+from hub.settings import Settings
+
+
+def _officers(settings: Settings) -> Officers:
+    return Officers(Database(settings.db_url), settings)
+
+
+@click.group()
+def officer() -> None:
+    """Liaison officers (bound to one state or the centre) and auditors.
+
+    Tokens are printed once and stored hashed in the hub database (HUB_DATABASE_URL).
+    """
+
+
+@officer.command("add")
+@click.argument("name")
+@click.option("--state", help="the officer's state (ISO code) or CARICC")
+@click.option("--auditor", is_flag=True, help="an auditor (reads the audit trail; no state)")
+@click.pass_obj
+def add(settings: Settings, name: str, state: str | None, auditor: bool) -> None:
+    """Register NAME and print a first token."""
+    try:
+        token = _officers(settings).add(name, state, auditor)
+    except OfficerError as exc:
+        raise click.UsageError(str(exc)) from exc
+    who = "auditor" if auditor else f"officer for {state.upper() if state else ''}"
+    click.echo(f"# {who} {name}; keep this token secret (shown once)", err=True)
+    click.echo(token)
+
+
+@officer.command("token")
+@click.argument("name")
+@click.pass_obj
+def token(settings: Settings, name: str) -> None:
+    """Issue an additional token for NAME (earlier tokens stay valid until revoked)."""
+    try:
+        click.echo(_officers(settings).token(name))
+    except OfficerError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@officer.command("revoke")
+@click.argument("name")
+@click.option("--disable", is_flag=True, help="also refuse new tokens for NAME")
+@click.pass_obj
+def revoke(settings: Settings, name: str, disable: bool) -> None:
+    """Revoke every token of NAME."""
+    try:
+        n = _officers(settings).revoke(name, disable)
+    except OfficerError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"{n} token(s) of {name} revoked" + ("; disabled" if disable else ""))
+
+
+@officer.command("list")
+@click.pass_obj
+def list_(settings: Settings) -> None:
+    """List officers and auditors."""
+    rows = _officers(settings).list()
+    click.echo(f"{'NAME':24} {'KIND':8} {'STATE':7} STATUS")
+    for r in rows:
+        click.echo(f"{r['name']:24} {r['kind']:8} {r['state'] or '-':7} "
+                   f"{'disabled' if r['disabled_at'] else 'active'}")
+
+
+commands = [officer]

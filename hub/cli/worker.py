@@ -1,3 +1,46 @@
-"""`hub worker` — not built yet (see the open issues)."""
+"""`hub worker` — the stream pipeline (faust app ``hub-pipeline``)."""
 
-commands: list = []
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from pathlib import Path
+
+import click
+
+from hub.settings import Settings
+
+
+def default_store() -> str:
+    return "rocksdb://" if importlib.util.find_spec("rocksdict") else "memory://"
+
+
+@click.command("worker")
+@click.option("--port", type=int, default=None, help="web port for /metrics, /healthz, /readyz "
+              "(default: HUB_WORKER_PORT).")
+@click.option("--store", type=click.Choice(["auto", "memory", "rocksdb"]), default="auto", show_default=True,
+              help="table store: RocksDB (rocksdict) when installed, else memory.")
+@click.option("--loglevel", default="warning", show_default=True, help="faust's own log level.")
+@click.pass_obj
+def worker(settings: Settings, port: int | None, store: str, loglevel: str) -> None:
+    """Run the pipeline worker: validate → dedup/correlate → enrich → route.
+
+    Creates the hub's topics first (idempotent), then consumes hub.intake and produces the feed
+    topics, hub.dlq and hub.audit. Serves /metrics, /healthz and /readyz (503 while tables
+    recover) on the web port. Run more workers to scale validation across intake partitions.
+    """
+    from faust import Worker
+
+    from hub.pipeline.app import create_app
+    from hub.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    url = default_store() if store == "auto" else f"{store}://"
+    port = port or settings.worker_port
+    data_dir = Path(settings.data_dir) / f"faust-{port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings, store=url, web_port=port, data_dir=str(data_dir))
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+commands = [worker]

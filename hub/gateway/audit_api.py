@@ -1,5 +1,42 @@
-"""Gateway part: audit_api — not built yet (see the open issues)."""
+"""Gateway part: the audit trail over HTTP for auditor tokens (SPEC §9).
 
-from fastapi import APIRouter
+* ``GET /v1/audit/trail/{report_id}`` — every stored event about a report, oldest first.
+* ``GET /v1/audit/verify`` — the hash-chain verdict (``ok`` false names the first bad record).
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+
+from hub.auditstore import AuditStore
+from hub.auth import AUDITOR, Principal
+from hub.gateway.feeds import principal
+
+router = APIRouter(tags=["audit"])
+
+
+async def startup(app: FastAPI) -> None:
+    app.state.audit_store = AuditStore(app.state.db)
+
+
+def auditor(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if who.kind != AUDITOR:
+        raise HTTPException(403, "authorization: an auditor token is required")
+    return who
+
+
+@router.get("/v1/audit/trail/{report_id}")
+async def trail(request: Request, report_id: str, who: Annotated[Principal, Depends(auditor)]) -> dict[str, Any]:
+    events = request.app.state.audit_store.trail(report_id)
+    if not events:
+        raise HTTPException(404, f"report_id: no audit events for {report_id}")
+    return {"report_id": report_id, "events": events}
+
+
+@router.get("/v1/audit/verify")
+async def verify(request: Request, who: Annotated[Principal, Depends(auditor)]) -> dict[str, Any]:
+    v = request.app.state.audit_store.verify()
+    return {"ok": v.ok, "records": v.records, "bad_seq": v.bad_seq, "problem": v.problem,
+            "message": v.describe()}

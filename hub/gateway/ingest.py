@@ -1,5 +1,508 @@
-"""Gateway part: ingest — not built yet (see the open issues)."""
+"""Gateway part: REST ingest for agency connectors (SPEC §7).
 
-from fastapi import APIRouter
+``POST /v1/reports`` (one JSON report) and ``POST /v1/reports/batch`` (JSON array or NDJSON,
+at most 1000). The reporter's identity comes from the bearer agency key. Each accepted report is
+produced as Avro to ``hub.intake`` (key ``agency:source_ref``, headers ``trace_id`` and
+``idempotency_key``) and answered 202 only after the broker acknowledged it (acks=all). The
+idempotency ledger (table ``ingest_ledger``) is written *after* the acknowledgement, so a crash in
+between means at most a resend that the pipeline deduplicates again.
 
-router = APIRouter()
+The decisions are pure functions (:func:`ledger_decision`, :func:`parse_batch`); the handlers are
+the shell around them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from hub import metrics
+from hub.agencies import DDL as AGENCY_DDL
+from hub.audit_events import audit_event
+from hub.auth import AGENCY, Credentials, Principal
+from hub.codec import REPORT, codec
+from hub.db import Database
+from hub.kafka import headers as kafka_headers
+from hub.kafka import producer as make_producer
+from hub.kafka import send_audit
+from hub.report import AgencyMismatch, FieldError, ReportInvalid, from_json, idempotency_key
+from hub.report import report_id as make_report_id
+from hub.settings import Settings
+from hub.topics import INTAKE, ensure_topics
+
+log = structlog.get_logger(__name__)
+
+MAX_REPORT_BYTES = 512 * 1024  # one report (narrative ≤ 20 000 chars leaves plenty of room)
+MAX_BATCH_BYTES = 32 * 1024 * 1024
+MAX_BATCH_ITEMS = 1000
+BROKER_TIMEOUT_S = 10.0  # how long a request waits for the broker before answering 503
+RETRY_AFTER_S = 5
+
+LEDGER_DDL = [
+    """CREATE TABLE IF NOT EXISTS ingest_ledger (
+        agency TEXT NOT NULL,
+        source_ref TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        report_id TEXT NOT NULL,
+        trace_id TEXT,
+        recorded_at {bigint} NOT NULL,
+        PRIMARY KEY (agency, source_ref, version)
+    )""",
+]
+
+router = APIRouter(tags=["ingest"])
+
+# --------------------------------------------------------------------------- OpenAPI documentation
+
+_STR = {"type": "string"}
+REPORT_SCHEMA: dict[str, Any] = {
+    "title": "Report",
+    "type": "object",
+    "description": "An ALERT or SEIZURE report (SPEC §3). The agency and its state come from the key; "
+                   "a body naming another agency (`agency`, `reporter_state`) is rejected with 403.",
+    "required": ["kind", "source_ref", "event_time", "location"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["ALERT", "SEIZURE"]},
+        "source_ref": {"type": "string", "maxLength": 128,
+                       "description": "the agency's own reference; with the agency and version the idempotency key"},
+        "version": {"type": "integer", "minimum": 1, "default": 1,
+                    "description": "a higher version is an update of the same report"},
+        "event_time": {"type": "string", "format": "date-time", "description": "RFC 3339, ≤ 1 h in the future"},
+        "tlp": {"type": "string", "enum": ["CLEAR", "GREEN", "AMBER", "AMBER_STRICT", "RED"], "default": "AMBER"},
+        "addressees": {"type": "array", "items": _STR, "description": "member/partner states or CARICC"},
+        "location": {"type": "object", "required": ["country"], "properties": {
+            "country": _STR, "place": _STR, "unlocode": _STR, "lat": {"type": "number"}, "lon": {"type": "number"}}},
+        "route": {"type": "array", "items": {"type": "object", "required": ["country"],
+                                             "properties": {"country": _STR, "place": _STR}}},
+        "conveyance": {"type": "object", "required": ["mode"], "properties": {
+            "mode": {"type": "string", "enum": ["SEA", "RAIL", "ROAD", "AIR", "POSTAL", "PEDESTRIAN"]},
+            "container_numbers": {"type": "array", "items": _STR,
+                                  "description": "ISO 6346, any formatting; the check digit must be right"},
+            "transport_document": _STR, "vehicle_plate": _STR, "wagon_number": _STR, "flight": _STR}},
+        "goods": {"type": "object", "properties": {
+            "description": _STR, "hs_code": {"type": "string", "description": "6-10 digits"},
+            "declared_weight_kg": {"type": "number"}}},
+        "parties": {"type": "array", "items": {"type": "object", "required": ["role", "name"], "properties": {
+            "role": {"type": "string", "enum": ["SHIPPER", "CONSIGNEE", "CARRIER", "DRIVER", "COURIER",
+                                                "SUSPECT", "OTHER"]},
+            "name": _STR, "country": _STR, "identifier": _STR}}},
+        "substances": {"type": "array", "description": "a SEIZURE needs at least one", "items": {
+            "type": "object", "required": ["type", "quantity", "unit", "concealment"], "properties": {
+                "type": {"type": "string", "enum": ["HEROIN", "OPIUM", "HASHISH", "CANNABIS", "COCAINE",
+                                                    "METHAMPHETAMINE", "AMPHETAMINE", "TRAMADOL", "NPS",
+                                                    "PRECURSOR", "OTHER"]},
+                "name": _STR, "quantity": {"type": "number", "exclusiveMinimum": 0},
+                "unit": {"type": "string", "enum": ["KG", "G", "L", "TABLETS", "UNITS"]},
+                "concealment": {"type": "string", "enum": ["CONVEYANCE", "CARGO", "BAGGAGE", "CLOTHING", "BODY",
+                                                           "POSTAL", "CONSUMER_GOODS", "OTHER"]},
+                "concealment_detail": _STR}}},
+        "risk_indicators": {"type": "array", "items": _STR, "description": "an ALERT needs at least one"},
+        "narrative": {"type": "string", "maxLength": 20000},
+        "handling_code": {"type": "string", "enum": ["H0", "H1", "H2", "H3"], "default": "H0"},
+        "handling_note": {"type": "string", "description": "required with H3"},
+        "evaluation": {"type": "object", "properties": {
+            "source": {"type": "string", "enum": ["A", "B", "C", "X"]},
+            "information": {"type": "integer", "minimum": 1, "maximum": 4}}},
+        "trace_id": {"type": "string", "description": "optional; generated when absent"},
+    },
+    "example": {
+        "kind": "SEIZURE", "source_ref": "KZ-CUS-2026-00042", "version": 1,
+        "event_time": "2026-03-01T10:00:00Z", "tlp": "AMBER",
+        "location": {"country": "KZ", "place": "Khorgos", "unlocode": "KZKHG"},
+        "route": [{"country": "AF"}, {"country": "TJ"}, {"country": "KZ"}, {"country": "RU"}],
+        "conveyance": {"mode": "ROAD", "container_numbers": ["CSQU 305438-3"], "vehicle_plate": "01 A 123 BC"},
+        "substances": [{"type": "HEROIN", "quantity": 12.5, "unit": "KG", "concealment": "CARGO"}],
+    },
+}
+
+ERRORS_DOC = {
+    "400": {"description": "malformed JSON"},
+    "401": {"description": "no key, or an unknown/revoked key"},
+    "403": {"description": "the key is not an agency key, or the body claims another agency/state"},
+    "413": {"description": "body too large (or a batch of more than 1000 reports)"},
+    "503": {"description": "the broker is unreachable; retry after the Retry-After header"},
+}
+
+# --------------------------------------------------------------------------- pure core
+
+
+@dataclass
+class Outcome:
+    """What happens to one report: accepted (to produce), duplicate, or an error."""
+
+    status: int
+    report_id: str | None = None
+    duplicate: bool = False
+    error: str | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+    reason: str | None = None  # metrics/audit reason class
+    report: dict[str, Any] | None = None
+    trace_id: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        if self.status == 202:
+            return {"report_id": self.report_id, "duplicate": self.duplicate, "trace_id": self.trace_id}
+        out: dict[str, Any] = {"error": self.error}
+        if self.errors:
+            out["errors"] = self.errors
+        if self.report_id:
+            out["report_id"] = self.report_id
+        return out
+
+
+def ledger_decision(version: int, known_versions: set[int]) -> str:
+    """``duplicate`` (this version was accepted), ``stale`` (a higher one was, this one never) or ``new``."""
+    if version in known_versions:
+        return "duplicate"
+    if known_versions and max(known_versions) > version:
+        return "stale"
+    return "new"
+
+
+def parse_batch(raw: bytes) -> list[Any]:
+    """A batch body: a JSON array, or NDJSON (one JSON value per non-blank line).
+
+    Raises ValueError naming the line for malformed NDJSON.
+    """
+    text = raw.strip()
+    if text.startswith(b"["):
+        value = orjson.loads(text)
+        if not isinstance(value, list):
+            raise ValueError("a batch should be a JSON array or NDJSON")
+        return value
+    items = []
+    for n, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"line {n}: malformed JSON ({exc})") from exc
+    return items
+
+
+def check_item(body: Any, principal: Principal, settings: Settings, trace_id: str) -> Outcome:
+    """Validate one JSON report for the authenticated agency (no I/O)."""
+    try:
+        report = from_json(body, agency=principal.subject, state=principal.state or "", settings=settings,
+                           trace_id=trace_id)
+    except AgencyMismatch as exc:
+        return Outcome(403, error=str(exc), reason="spoofed", trace_id=trace_id)
+    except ReportInvalid as exc:
+        rid = None
+        if isinstance(body, dict) and isinstance(body.get("source_ref"), str) and body["source_ref"].strip():
+            rid = make_report_id(principal.subject, body["source_ref"].strip())
+        return Outcome(422, report_id=rid, error=f"the report has {len(exc.errors)} invalid field(s): {exc}",
+                       errors=[e.as_dict() for e in exc.errors], reason="invalid", trace_id=trace_id)
+    return Outcome(202, report_id=report["report_id"], report=report, trace_id=report["trace_id"])
+
+
+# --------------------------------------------------------------------------- shell
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+class Ingest:
+    """Per-app state: the producer (started lazily, restarted after failures) and the DB tables."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        db.migrate(AGENCY_DDL)
+        db.migrate(LEDGER_DDL)
+        self.credentials = Credentials(db)
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self.topics_ready = False
+
+    async def producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                if not self.topics_ready:
+                    try:
+                        await asyncio.wait_for(ensure_topics(self.settings), BROKER_TIMEOUT_S)
+                        self.topics_ready = True
+                    except Exception as exc:
+                        raise BrokerUnavailable(f"cannot create topics: {exc!r}") from exc
+                p = make_producer(self.settings, request_timeout_ms=int(BROKER_TIMEOUT_S * 1000))
+                try:
+                    await asyncio.wait_for(p.start(), BROKER_TIMEOUT_S)
+                except Exception as exc:
+                    await _quiet_stop(p)
+                    raise BrokerUnavailable(f"cannot connect to the broker: {exc!r}") from exc
+                self._producer = p
+            return self._producer
+
+    async def reset(self) -> None:
+        async with self._lock:
+            p, self._producer = self._producer, None
+        if p is not None:
+            await _quiet_stop(p)
+
+    async def close(self) -> None:
+        await self.reset()
+
+    def authenticate(self, request: Request) -> tuple[Principal | None, JSONResponse | None]:
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if not auth:
+            return None, _error(401, "missing key: send 'Authorization: Bearer <agency key>'",
+                                {"WWW-Authenticate": "Bearer"})
+        if scheme.lower() != "bearer" or not token.strip():
+            return None, _error(401, "malformed Authorization header: expected 'Bearer <agency key>'",
+                                {"WWW-Authenticate": "Bearer"})
+        principal = self.credentials.authenticate(token.strip())
+        if principal is None:
+            return None, _error(401, "unknown or revoked key", {"WWW-Authenticate": "Bearer"})
+        if principal.kind != AGENCY:
+            return None, _error(403, f"a {principal.kind} key cannot publish reports; use an agency key")
+        return principal, None
+
+    def known_versions(self, agency: str, source_ref: str) -> dict[int, str]:
+        rows = self.db.query("SELECT version, report_id FROM ingest_ledger WHERE agency = ? AND source_ref = ?",
+                             (agency, source_ref))
+        return {int(r["version"]): r["report_id"] for r in rows}
+
+    def record(self, reports: list[dict[str, Any]]) -> None:
+        now = int(time.time() * 1000)
+        ins = ("INSERT INTO ingest_ledger (agency, source_ref, version, report_id, trace_id, recorded_at) "
+               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agency, source_ref, version) DO NOTHING")
+        with self.db.transaction():
+            for r in reports:
+                self.db.execute(ins, (r["agency"], r["source_ref"], r["version"], r["report_id"], r["trace_id"], now))
+
+    def apply_ledger(self, outcomes: list[Outcome]) -> None:
+        """Turn accepted outcomes into duplicates or stale rejections (also within one batch)."""
+        seen: dict[tuple[str, str], dict[int, str]] = {}
+        for o in outcomes:
+            if o.status != 202 or o.report is None:
+                continue
+            r = o.report
+            k = (r["agency"], r["source_ref"])
+            if k not in seen:
+                seen[k] = self.known_versions(*k)
+            decision = ledger_decision(r["version"], set(seen[k]))
+            if decision == "duplicate":
+                o.duplicate, o.report = True, None
+            elif decision == "stale":
+                o.status, o.reason, o.report = 409, "stale", None
+                o.error = (f"stale version {r['version']} of {r['source_ref']}: version {max(seen[k])} was already "
+                           "accepted and this version never was")
+            else:
+                seen[k][r["version"]] = r["report_id"]
+
+    async def produce(self, outcomes: list[Outcome]) -> None:
+        """Send every accepted report and wait for all acknowledgements (raises BrokerUnavailable)."""
+        todo = [o.report for o in outcomes if o.status == 202 and o.report is not None]
+        if not todo:
+            return
+        prod = await self.producer()
+        enc = codec()
+        try:
+            futures = []
+            for r in todo:
+                hdrs = kafka_headers(trace_id=r["trace_id"],
+                                     idempotency_key=idempotency_key(r["agency"], r["source_ref"], r["version"]),
+                                     report_id=r["report_id"])
+                futures.append(await asyncio.wait_for(
+                    prod.send(INTAKE, enc.encode(REPORT, r), key=f"{r['agency']}:{r['source_ref']}".encode(),
+                              headers=hdrs), BROKER_TIMEOUT_S))
+            await asyncio.wait_for(asyncio.gather(*futures), BROKER_TIMEOUT_S)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await self.reset()
+            raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc
+        self.record(todo)
+
+    async def audit(self, principal: Principal, outcomes: list[Outcome]) -> None:
+        events = []
+        for o in outcomes:
+            if o.status == 202 and not o.duplicate and o.report is not None:
+                r = o.report
+                events.append(audit_event("RECEIVED", report_id=r["report_id"], version=r["version"],
+                                          agency=principal.subject, state=principal.state, actor=principal.label,
+                                          trace_id=r["trace_id"], detail={"source_ref": r["source_ref"]}))
+            elif o.status != 202:
+                events.append(audit_event("REJECTED", report_id=o.report_id, agency=principal.subject,
+                                          state=principal.state, actor=principal.label, reason=o.reason,
+                                          trace_id=o.trace_id, detail={"status": o.status, "error": (o.error or "")[:500]},
+                                          unique=o.trace_id))
+        if not events:
+            return
+        try:
+            await asyncio.wait_for(send_audit(await self.producer(), events), BROKER_TIMEOUT_S)
+        except Exception as exc:  # the reports are safe; an audit gap is logged loudly
+            log.error("audit events not sent", error=repr(exc), events=len(events))
+
+
+async def _quiet_stop(p: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(p.stop(), 5)
+    except Exception as exc:
+        log.warning("producer stop failed", error=repr(exc))
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=dict(headers or {}))
+
+
+def _unavailable(exc: Exception) -> JSONResponse:
+    log.warning("broker unavailable", error=str(exc))
+    return _error(503, "the hub cannot reach its broker right now; nothing was accepted, retry later",
+                  {"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _ingest(request: Request) -> Ingest:
+    return request.app.state.ingest
+
+
+def _count(outcomes: list[Outcome], principal: Principal) -> None:
+    for o in outcomes:
+        kind = (o.report or {}).get("kind") or "UNKNOWN"
+        if o.status == 202:
+            if not o.duplicate:
+                metrics.REPORTS_RECEIVED.labels(kind, principal.subject).inc()
+            else:
+                metrics.REPORTS_DUPLICATE.labels(kind, principal.subject).inc()
+        else:
+            metrics.REPORTS_REJECTED.labels(kind, principal.subject, o.reason or "error").inc()
+
+
+def _observe(route: str, status: int, started: float) -> None:
+    metrics.HTTP_REQUESTS.labels(route, "POST", str(status)).inc()
+    metrics.HTTP_SECONDS.labels(route).observe(time.perf_counter() - started)
+
+
+async def _read(request: Request, limit: int) -> bytes | JSONResponse:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return _error(413, f"body of {int(declared)} bytes is larger than the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return _error(413, f"body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/v1/reports", status_code=202, responses=ERRORS_DOC | {
+    "202": {"description": "accepted (on hub.intake): {report_id, duplicate}"},
+    "409": {"description": "stale version: a higher version was accepted and this one never was"},
+    "422": {"description": "field errors: every failing field path with the problem in plain words"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": REPORT_SCHEMA}}}})
+async def post_report(request: Request) -> JSONResponse:
+    """Publish one report. Idempotent on (agency, source_ref, version): resubmitting answers the original
+    `report_id` with `duplicate: true`."""
+    started = time.perf_counter()
+    resp = await _post_report(request)
+    _observe("/v1/reports", resp.status_code, started)
+    return resp
+
+
+async def _post_report(request: Request) -> JSONResponse:
+    ing = _ingest(request)
+    principal, denied = ing.authenticate(request)
+    if denied is not None:
+        return denied
+    assert principal is not None
+    raw = await _read(request, MAX_REPORT_BYTES)
+    if isinstance(raw, JSONResponse):
+        metrics.REPORTS_REJECTED.labels("UNKNOWN", principal.subject, "too_large").inc()
+        return raw
+    trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        o = Outcome(400, error=f"malformed JSON: {exc}", reason="malformed", trace_id=trace_id)
+        _count([o], principal)
+        await ing.audit(principal, [o])
+        return _error(400, o.error or "")
+    o = check_item(body, principal, ing.settings, trace_id)
+    with structlog.contextvars.bound_contextvars(report_id=o.report_id, trace_id=o.trace_id,
+                                                 agency=principal.subject):
+        ing.apply_ledger([o])
+        try:
+            await ing.produce([o])
+        except BrokerUnavailable as exc:
+            return _unavailable(exc)
+        _count([o], principal)
+        await ing.audit(principal, [o])
+        log.info("report answered", status=o.status, duplicate=o.duplicate, reason=o.reason)
+    return JSONResponse(o.body(), status_code=o.status)
+
+
+@router.post("/v1/reports/batch", responses=ERRORS_DOC | {
+    "202": {"description": "per-item results: {accepted, duplicates, rejected, results: [{index, status, ...}]}"}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "array", "maxItems": MAX_BATCH_ITEMS, "items": REPORT_SCHEMA}},
+        "application/x-ndjson": {"schema": {"type": "string", "description": "one report per line"}}}}})
+async def post_batch(request: Request) -> JSONResponse:
+    """Publish up to 1000 reports (JSON array or NDJSON). Each item gets its own result with the status it
+    would have had alone (202, 403, 409, 422); good items are accepted even when others fail."""
+    started = time.perf_counter()
+    resp = await _post_batch(request)
+    _observe("/v1/reports/batch", resp.status_code, started)
+    return resp
+
+
+async def _post_batch(request: Request) -> JSONResponse:
+    ing = _ingest(request)
+    principal, denied = ing.authenticate(request)
+    if denied is not None:
+        return denied
+    assert principal is not None
+    raw = await _read(request, MAX_BATCH_BYTES)
+    if isinstance(raw, JSONResponse):
+        return raw
+    try:
+        items = parse_batch(raw)
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        return _error(400, f"malformed batch: {exc}")
+    if len(items) > MAX_BATCH_ITEMS:
+        return _error(413, f"a batch may hold at most {MAX_BATCH_ITEMS} reports, this one has {len(items)}")
+    if not items:
+        return _error(422, "the batch is empty", errors=[FieldError("", "at least one report is required").as_dict()])
+    base = request.headers.get("x-trace-id") or uuid.uuid4().hex
+    outcomes = [check_item(body, principal, ing.settings, f"{base}-{i}") for i, body in enumerate(items)]
+    ing.apply_ledger(outcomes)
+    try:
+        await ing.produce(outcomes)
+    except BrokerUnavailable as exc:
+        return _unavailable(exc)
+    _count(outcomes, principal)
+    await ing.audit(principal, outcomes)
+    results = [{"index": i, "status": o.status, **o.body()} for i, o in enumerate(outcomes)]
+    accepted = sum(1 for o in outcomes if o.status == 202 and not o.duplicate)
+    dups = sum(1 for o in outcomes if o.duplicate)
+    log.info("batch answered", agency=principal.subject, items=len(items), accepted=accepted, duplicates=dups)
+    return JSONResponse({"accepted": accepted, "duplicates": dups, "rejected": len(outcomes) - accepted - dups,
+                         "results": results}, status_code=202)
+
+
+async def startup(app: FastAPI) -> None:
+    ing = Ingest(app.state.settings, app.state.db)
+    app.state.ingest = ing
+    try:
+        await ing.producer()  # creates the topics (the broker may have restarted empty) and connects
+        log.info("ingest ready", bootstrap=ing.settings.bootstrap)
+    except BrokerUnavailable as exc:
+        log.warning("broker not reachable at startup; requests answer 503 until it is", error=str(exc))
+
+
+async def shutdown(app: FastAPI) -> None:
+    ing: Ingest | None = getattr(app.state, "ingest", None)
+    if ing is not None:
+        await ing.close()

@@ -1,0 +1,214 @@
+"""Reading report files: JSON (one report or an array), NDJSON (one per line) and CSV (one per row).
+
+Pure functions over bytes. Each report comes back as a :class:`Row` with a label (``line 3``,
+``row 7``, ``item 2``) for error reports; a row that cannot be read carries the problem instead.
+CSV columns are documented in docs/connectors.md and in :data:`CSV_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+LIST_SEP = ";"
+
+# column -> meaning (the order is the suggested header order)
+CSV_COLUMNS: dict[str, str] = {
+    "kind": "ALERT or SEIZURE (required)",
+    "source_ref": "the agency's reference (required)",
+    "version": "1, 2, ... (default 1)",
+    "event_time": "RFC 3339, e.g. 2026-03-01T10:00:00Z (required)",
+    "tlp": "CLEAR, GREEN, AMBER, AMBER_STRICT, RED (default AMBER)",
+    "addressees": "states or CARICC, ';'-separated",
+    "location_country": "ISO alpha-2 (required)",
+    "location_place": "place name",
+    "location_unlocode": "UN/LOCODE",
+    "location_lat": "latitude",
+    "location_lon": "longitude",
+    "route": "countries in order, ';'-separated, each optionally COUNTRY:place (AF;TJ:Dushanbe;KZ)",
+    "mode": "SEA, RAIL, ROAD, AIR, POSTAL, PEDESTRIAN (required when any conveyance column is set)",
+    "container_numbers": "ISO 6346 numbers, ';'-separated",
+    "transport_document": "bill of lading / CMR / waybill number",
+    "vehicle_plate": "plate number",
+    "wagon_number": "rail wagon number",
+    "flight": "flight number",
+    "goods_description": "declared goods",
+    "hs_code": "6-10 digits",
+    "declared_weight_kg": "number",
+    "parties": "';'-separated parties, each ROLE|name|country|identifier (country, identifier optional)",
+    "substance_type": "HEROIN, OPIUM, HASHISH, ... (one substance per row; SEIZURE needs it)",
+    "substance_name": "name as seized",
+    "quantity": "number > 0",
+    "unit": "KG, G, L, TABLETS, UNITS",
+    "concealment": "CONVEYANCE, CARGO, BAGGAGE, CLOTHING, BODY, POSTAL, CONSUMER_GOODS, OTHER",
+    "concealment_detail": "free text",
+    "risk_indicators": "';'-separated (ALERT needs at least one)",
+    "narrative": "free text, any language",
+    "handling_code": "H0, H1, H2, H3 (default H0)",
+    "handling_note": "required with H3",
+    "evaluation_source": "A, B, C, X",
+    "evaluation_information": "1-4",
+}
+
+FORMATS = (".json", ".ndjson", ".csv")
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    body: dict[str, Any] | None
+    problem: str | None = None
+
+
+def read(name: str, data: bytes) -> list[Row]:
+    """Reports in a file, by its extension. Raises ValueError for an unreadable file as a whole."""
+    lower = name.lower()
+    if lower.endswith(".ndjson") or lower.endswith(".jsonl"):
+        return read_ndjson(data)
+    if lower.endswith(".json"):
+        return read_json(data)
+    if lower.endswith(".csv"):
+        return read_csv(data)
+    raise ValueError(f"{name}: unsupported file type (use {', '.join(FORMATS)})")
+
+
+def _obj(label: str, value: Any) -> Row:
+    if isinstance(value, dict):
+        return Row(label, value)
+    return Row(label, None, f"should be a JSON object, not {type(value).__name__}")
+
+
+def read_json(data: bytes) -> list[Row]:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc}") from exc
+    if isinstance(value, list):
+        return [_obj(f"item {i + 1}", v) for i, v in enumerate(value)]
+    return [_obj("report", value)]
+
+
+def read_ndjson(data: bytes) -> list[Row]:
+    rows = []
+    for n, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(_obj(f"line {n}", orjson.loads(line)))
+        except orjson.JSONDecodeError as exc:
+            rows.append(Row(f"line {n}", None, f"malformed JSON: {exc}"))
+    return rows
+
+
+def _num(value: str) -> Any:
+    """A number when it reads as one; otherwise the text, so the hub names the field in its 422."""
+    try:
+        f = float(value)
+    except ValueError:
+        return value
+    return int(f) if f.is_integer() and "." not in value and "e" not in value.lower() else f
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(LIST_SEP) if v.strip()]
+
+
+def csv_row_to_report(row: dict[str, str]) -> dict[str, Any]:
+    """One CSV row (column -> text) as a JSON report body. Unknown columns raise ValueError."""
+    unknown = sorted(k for k in row if k and k not in CSV_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown column(s) {', '.join(unknown)}")
+    v = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
+    body: dict[str, Any] = {}
+    for k in ("kind", "source_ref", "event_time", "tlp", "narrative", "handling_code", "handling_note"):
+        if v[k]:
+            body[k] = v[k]
+    if v["version"]:
+        body["version"] = _num(v["version"])
+    if v["addressees"]:
+        body["addressees"] = _split(v["addressees"])
+    loc = {"country": v["location_country"], "place": v["location_place"], "unlocode": v["location_unlocode"]}
+    loc = {k: x for k, x in loc.items() if x}
+    for k in ("lat", "lon"):
+        if v[f"location_{k}"]:
+            loc[k] = _num(v[f"location_{k}"])
+    if loc:
+        body["location"] = loc
+    if v["route"]:
+        body["route"] = []
+        for point in _split(v["route"]):
+            country, _, place = point.partition(":")
+            body["route"].append({"country": country.strip(), **({"place": place.strip()} if place.strip() else {})})
+    conv_keys = ("container_numbers", "transport_document", "vehicle_plate", "wagon_number", "flight")
+    if v["mode"] or any(v[k] for k in conv_keys):
+        conv: dict[str, Any] = {"mode": v["mode"] or None}
+        if v["container_numbers"]:
+            conv["container_numbers"] = _split(v["container_numbers"])
+        for k in conv_keys[1:]:
+            if v[k]:
+                conv[k] = v[k]
+        body["conveyance"] = conv
+    goods: dict[str, Any] = {}
+    if v["goods_description"]:
+        goods["description"] = v["goods_description"]
+    if v["hs_code"]:
+        goods["hs_code"] = v["hs_code"]
+    if v["declared_weight_kg"]:
+        goods["declared_weight_kg"] = _num(v["declared_weight_kg"])
+    if goods:
+        body["goods"] = goods
+    if v["parties"]:
+        parties = []
+        for p in _split(v["parties"]):
+            parts = [x.strip() for x in p.split("|")]
+            party = {"role": parts[0], "name": parts[1] if len(parts) > 1 else ""}
+            if len(parts) > 2 and parts[2]:
+                party["country"] = parts[2]
+            if len(parts) > 3 and parts[3]:
+                party["identifier"] = parts[3]
+            parties.append(party)
+        body["parties"] = parties
+    sub_keys = ("substance_type", "substance_name", "quantity", "unit", "concealment", "concealment_detail")
+    if any(v[k] for k in sub_keys):
+        s: dict[str, Any] = {"type": v["substance_type"] or None, "quantity": _num(v["quantity"]) if v["quantity"] else None,
+                             "unit": v["unit"] or None, "concealment": v["concealment"] or None}
+        if v["substance_name"]:
+            s["name"] = v["substance_name"]
+        if v["concealment_detail"]:
+            s["concealment_detail"] = v["concealment_detail"]
+        body["substances"] = [s]
+    if v["risk_indicators"]:
+        body["risk_indicators"] = _split(v["risk_indicators"])
+    if v["evaluation_source"] or v["evaluation_information"]:
+        body["evaluation"] = {"source": v["evaluation_source"] or None,
+                              "information": _num(v["evaluation_information"]) if v["evaluation_information"] else None}
+    return body
+
+
+def read_csv(data: bytes) -> list[Row]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"CSV should be UTF-8: {exc}") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise ValueError("CSV has no header row")
+    unknown = sorted(f for f in reader.fieldnames if f and f.strip() not in CSV_COLUMNS)
+    if unknown:
+        raise ValueError(f"CSV header has unknown column(s): {', '.join(unknown)} (see docs/connectors.md)")
+    rows = []
+    for n, raw in enumerate(reader, start=2):  # row 1 is the header
+        if not any((x or "").strip() for k, x in raw.items() if k):
+            continue
+        if None in raw:
+            rows.append(Row(f"row {n}", None, f"has {len(raw[None]) if raw[None] else 0} more cells than the header"))  # type: ignore[index]
+            continue
+        try:
+            rows.append(Row(f"row {n}", csv_row_to_report({k.strip(): x for k, x in raw.items() if k})))
+        except ValueError as exc:
+            rows.append(Row(f"row {n}", None, str(exc)))
+    return rows

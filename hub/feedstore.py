@@ -1,0 +1,178 @@
+"""Feed store (SPEC §8): routed feed items per recipient, deduplicated by their deterministic id.
+
+The sink (:mod:`hub.sink`) inserts every FeedItem it consumes from ``hub.feed.<RECIPIENT>``;
+``item_id`` (``report_id:version:recipient``) is UNIQUE, so a redelivery inside the hub is stored —
+and therefore shown — once. Each recipient's items get ``seq`` 1, 2, 3, … in insertion order: that
+number is the officer's resumable cursor (SSE ``id`` / ``Last-Event-ID``, ``?after=``).
+Rows are only ever appended by one writer transaction at a time, so a reader that has seen ``seq``
+N never later finds a new item with ``seq`` ≤ N (no gap on resume).
+
+Pure helpers (:func:`jsonable`, :func:`to_row`, :func:`view`) turn Avro dicts into rows and API
+views; :class:`FeedStore` is the thin database shell.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.db import Database
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS feed_items (
+        recipient TEXT NOT NULL,
+        seq {bigint} NOT NULL,
+        item_id TEXT NOT NULL UNIQUE,
+        report_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        incident_id TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        tlp TEXT NOT NULL,
+        routed_at {bigint} NOT NULL,
+        stored_at {bigint} NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (recipient, seq)
+    )""",
+    "CREATE INDEX IF NOT EXISTS feed_items_report ON feed_items (recipient, report_id, version)",
+    """CREATE TABLE IF NOT EXISTS feed_acks (
+        recipient TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        acked_at {bigint} NOT NULL,
+        PRIMARY KEY (recipient, report_id, version)
+    )""",
+]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _as_time(value: Any) -> Any:
+    return datetime.fromtimestamp(value / 1000, UTC) if isinstance(value, int) else value
+
+
+def jsonable(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A FeedItem (decoded, or in its encodable form with epoch-millisecond ints) as JSON data,
+    with every timestamp-millis field as an RFC 3339 UTC string."""
+    out = dict(item)
+    out["routed_at"] = _as_time(out.get("routed_at"))
+    rep = dict(out["report"])
+    for k in ("event_time", "received_at"):
+        rep[k] = _as_time(rep.get(k))
+    out["report"] = rep
+    enr = dict(out.get("enrichment") or {})
+    for k in ("prior_reports", "also_reported_by"):
+        enr[k] = [{**ref, "event_time": _as_time(ref.get("event_time"))} for ref in enr.get(k) or []]
+    out["enrichment"] = enr
+    return _plain(out)
+
+
+def _ms(value: Any) -> int:
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+def to_row(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Columns of one feed item (without ``seq``, assigned on insert)."""
+    report = item["report"]
+    return {
+        "recipient": item["recipient"], "item_id": item["item_id"], "report_id": report["report_id"],
+        "version": int(report["version"]), "incident_id": item["incident_id"], "delivery": item["delivery"],
+        "kind": report["kind"], "tlp": report["tlp"], "routed_at": _ms(item["routed_at"]),
+        "item": json.dumps(jsonable(item), ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+def view(row: Mapping[str, Any], acked: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The API view of a stored row: cursor, the item itself and its acknowledgement (if any)."""
+    item = json.loads(row["item"])
+    return {"cursor": int(row["seq"]), "item_id": row["item_id"], "report_id": row["report_id"],
+            "version": int(row["version"]), "incident_id": row["incident_id"], "delivery": row["delivery"],
+            "item": item,
+            "acknowledged": ({"by": acked["actor"], "at": _plain(datetime.fromtimestamp(acked["acked_at"] / 1000, UTC))}
+                             if acked else None)}
+
+
+class FeedStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate(DDL)
+
+    def add(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Insert items not stored yet (by item_id). Returns the rows actually added, with seq."""
+        added: list[dict[str, Any]] = []
+        rows = [to_row(i) for i in items]
+        if not rows:
+            return added
+        now = int(time.time() * 1000)
+        with self.db.transaction():
+            next_seq: dict[str, int] = {}
+            for r in rows:
+                if self.db.one("SELECT 1 AS x FROM feed_items WHERE item_id = ?", (r["item_id"],)):
+                    continue
+                rcp = r["recipient"]
+                if rcp not in next_seq:
+                    top = self.db.one("SELECT MAX(seq) AS m FROM feed_items WHERE recipient = ?", (rcp,))
+                    next_seq[rcp] = int(top["m"] or 0) if top else 0
+                next_seq[rcp] += 1
+                r = r | {"seq": next_seq[rcp], "stored_at": now}
+                self.db.execute(
+                    "INSERT INTO feed_items (recipient, seq, item_id, report_id, version, incident_id, delivery, "
+                    "kind, tlp, routed_at, stored_at, item) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [r[c] for c in ("recipient", "seq", "item_id", "report_id", "version", "incident_id",
+                                    "delivery", "kind", "tlp", "routed_at", "stored_at", "item")],
+                )
+                added.append(r)
+        return added
+
+    def page(self, recipient: str, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Items of one recipient with cursor > ``after``, oldest first (API views)."""
+        rows = self.db.query(
+            "SELECT seq, item_id, report_id, version, incident_id, delivery, item FROM feed_items "
+            "WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?", (recipient, after, limit))
+        if not rows:
+            return []
+        acks = self.acks(recipient, {r["report_id"] for r in rows})
+        return [view(r, acks.get((r["report_id"], int(r["version"])))) for r in rows]
+
+    def acks(self, recipient: str, report_ids: set[str]) -> dict[tuple[str, int], dict[str, Any]]:
+        ids = sorted(report_ids)
+        marks = ",".join("?" * len(ids))
+        rows = self.db.query(
+            f"SELECT report_id, version, actor, acked_at FROM feed_acks WHERE recipient = ? AND report_id IN ({marks})",
+            (recipient, *ids))
+        return {(r["report_id"], int(r["version"])): r for r in rows}
+
+    def latest(self, recipient: str, report_id: str) -> dict[str, Any] | None:
+        """The newest version of a report in a recipient's feed (for acknowledgements)."""
+        return self.db.one(
+            "SELECT seq, item_id, report_id, version, incident_id, routed_at FROM feed_items "
+            "WHERE recipient = ? AND report_id = ? ORDER BY version DESC LIMIT 1", (recipient, report_id))
+
+    def acknowledge(self, recipient: str, report_id: str, version: int, actor: str, at_ms: int) -> bool:
+        """Record an acknowledgement; False when this version was already acknowledged."""
+        with self.db.transaction():
+            if self.db.one("SELECT 1 AS x FROM feed_acks WHERE recipient = ? AND report_id = ? AND version = ?",
+                           (recipient, report_id, version)):
+                return False
+            self.db.execute("INSERT INTO feed_acks (recipient, report_id, version, actor, acked_at) "
+                            "VALUES (?, ?, ?, ?, ?)", (recipient, report_id, version, actor, at_ms))
+            return True

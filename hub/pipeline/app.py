@@ -1,0 +1,254 @@
+"""The faust app ``hub-pipeline``: the stages of SPEC §2 as thin agents over pure functions.
+
+Topology (see docs/pipeline.md for the partitioning argument):
+
+    hub.intake (N partitions, key agency:source_ref)
+        └─ agent ``validate``  (stateless; scales with intake partitions)
+              ├─ hub.dlq + audit REJECTED            (undecodable / invalid)
+              └─ hub.pipeline.validated (1 partition, key report_id) + audit RECEIVED, VALIDATED
+                    └─ agent ``process``: dedup → correlate → enrich → route (tables, 1 partition)
+                          ├─ hub.feed.<R> (key incident_id, headers trace_id, item_id)
+                          ├─ hub.dlq (stale versions)
+                          └─ hub.audit: DUPLICATE / REJECTED / CORRELATED / ENRICHED / ROUTED
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import structlog
+
+from hub import metrics
+from hub.audit_events import audit_event
+from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, REPORT, codec
+from hub.embedded import faust_settings, patch_faust_fetch_wait
+from hub.pipeline import correlate, dedup, enrich, route
+from hub.pipeline.validate import Message, dead_letter, normalize, validate
+from hub.settings import Settings
+from hub.topics import AUDIT, DLQ, INTAKE, VALIDATED, feed
+
+log = structlog.get_logger("hub.pipeline")
+APP_ID = "hub-pipeline"
+ACTOR = "pipeline"
+PARTY_BLOCK_CAP = 300  # party names kept per block key (newest)
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes]]:
+    if not raw:
+        return []
+    items = raw.items() if isinstance(raw, Mapping) else raw
+    return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def create_app(settings: Settings, *, store: str = "memory://", web_port: int | None = None,
+               data_dir: str | None = None) -> faust.App:
+    """Build the app. ``store``: ``memory://`` or ``rocksdb://`` (uses rocksdict when installed)."""
+    patch_faust_fetch_wait(settings)
+    app = faust.App(
+        APP_ID,
+        **faust_settings(settings),
+        store=store,
+        topic_partitions=settings.partitions,
+        web_port=web_port or settings.worker_port,
+        web_bind="127.0.0.1",
+        web_enabled=web_port is not None,
+        datadir=data_dir or f"{settings.data_dir}/faust",
+        table_cleanup_interval=600.0,
+    )
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+    intake = app.topic(INTAKE, internal=False, **raw)
+    validated = app.topic(VALIDATED, partitions=1, internal=False, **raw)
+    dlq = app.topic(DLQ, **raw)
+    audit = app.topic(AUDIT, **raw)
+    feeds = {r: app.topic(feed(r), **raw) for r in settings.recipients}
+    tbl: dict[str, Any] = {"partitions": 1, "schema": faust.Schema(key_type=str, key_serializer="json",
+                                                                   value_serializer="json")}
+    reports = app.Table("reports", **tbl)  # report_id -> dedup state
+    keys = app.Table("correlation-keys", **tbl)  # correlation key -> index entries
+    incidents = app.Table("incidents", **tbl)  # incident_id -> {reports, holders}
+    parties = app.Table("party-names", **tbl)  # block key -> [{name, report_id}]
+    c = codec()
+    data = enrich.refdata()
+
+    async def send_audit(events: Iterable[Mapping[str, Any]]) -> None:
+        for ev in events:
+            key = (ev.get("report_id") or ev["event_id"]).encode()
+            await audit.send(key=key, value=c.encode(AUDIT_EVENT, ev),
+                             headers=[("event_id", ev["event_id"].encode())])
+
+    async def send_dead(dl: Mapping[str, Any]) -> None:
+        await dlq.send(key=dl["dead_letter_id"].encode(), value=c.encode(DEAD_LETTER, dl))
+        metrics.DLQ_MESSAGES.labels(dl["stage"], dl["reason"].split(":")[0][:40]).inc()
+
+    @app.agent(intake)
+    async def validate_agent(stream: Any) -> None:
+        async for event in stream.events():
+            m = event.message
+            msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers),
+                          int(m.timestamp * 1000) if m.timestamp else None)
+            t0 = time.perf_counter()
+            try:
+                out = validate(msg, settings=settings, now=datetime.now(UTC))
+            except Exception as e:  # never die on input
+                log.exception("validate failed", offset=m.offset)
+                out = None
+                dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=_now_ms())
+                await send_dead(dl)
+                continue
+            metrics.STAGE_SECONDS.labels("validate").observe(time.perf_counter() - t0)
+            await send_audit(out.audit)
+            if out.report is None:
+                r = out.dead_letter or {}
+                kind = agency = "unknown"
+                metrics.REPORTS_REJECTED.labels(kind, agency, out.reason or "invalid").inc()
+                log.warning("report rejected", reason=r.get("reason"), report_id=r.get("report_id"),
+                            offset=m.offset, partition=m.partition)
+                await send_dead(r)
+                continue
+            rep = out.report
+            metrics.REPORTS_RECEIVED.labels(rep["kind"], rep["agency"]).inc()
+            hdrs = [("trace_id", (rep.get("trace_id") or "").encode()),
+                    ("source", f"{m.topic}/{m.partition}/{m.offset}".encode())]
+            await validated.send(key=rep["report_id"].encode(), value=c.encode(REPORT, rep), headers=hdrs)
+
+    @app.agent(validated)
+    async def process_agent(stream: Any) -> None:
+        async for event in stream.events():
+            m = event.message
+            try:
+                await process_one(m)
+            except Exception as e:  # never die on input
+                log.exception("process failed", offset=m.offset)
+                msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
+                await send_dead(dead_letter(msg, stage="process", reason=f"internal error: {e}",
+                                            now_ms=_now_ms()))
+
+    async def process_one(m: Any) -> None:
+        rep = normalize(c.decode(m.value, expect=REPORT))
+        rid, ver = rep["report_id"], rep["version"]
+        blog = log.bind(report_id=rid, trace_id=rep.get("trace_id"), version=ver)
+        common = {"report_id": rid, "version": ver, "agency": rep["agency"], "state": rep["reporter_state"],
+                  "trace_id": rep.get("trace_id")}
+        now_ms = _now_ms()
+        # ---- dedup
+        t0 = time.perf_counter()
+        state = reports.get(rid)
+        verdict = dedup.classify(rep, state)
+        metrics.STAGE_SECONDS.labels("dedup").observe(time.perf_counter() - t0)
+        if verdict == dedup.DUPLICATE:
+            metrics.REPORTS_DUPLICATE.labels(rep["kind"], rep["agency"]).inc()
+            blog.info("duplicate dropped")
+            await send_audit([audit_event("DUPLICATE", **common, actor=ACTOR, occurred_at=now_ms,
+                                          unique=f"{m.partition}/{m.offset}")])
+            return
+        if verdict == dedup.STALE:
+            reason = f"stale: version {ver} arrived after version {max(state['versions'])}"
+            metrics.REPORTS_REJECTED.labels(rep["kind"], rep["agency"], "stale").inc()
+            blog.warning("stale version rejected", reason=reason)
+            msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
+            await send_dead(dead_letter(msg, stage="dedup", reason=reason, now_ms=now_ms, report_id_=rid))
+            await send_audit([audit_event("REJECTED", **common, actor=ACTOR, reason=reason,
+                                          occurred_at=now_ms, unique=f"{m.partition}/{m.offset}")])
+            return
+        # ---- correlate
+        t0 = time.perf_counter()
+        ckeys = correlate.correlation_keys(rep)
+        index = {k: keys.get(k) or [] for k in ckeys}
+        incident_id, matches = correlate.find_incident(rep, index, state.get("incident_id") if state else None)
+        opened = incident_id == correlate.new_incident_id(rid)
+        inc = incidents.get(incident_id) or {"reports": [], "holders": []}
+        entry = correlate.index_entry(rep, incident_id, m.offset)
+        horizon = rep["event_time"] - 2 * correlate.WINDOW_MS
+        for k in ckeys:
+            keys[k] = correlate.add_to_index(index[k], entry, horizon)
+        metrics.STAGE_SECONDS.labels("correlate").observe(time.perf_counter() - t0)
+        audits = []
+        if not opened:
+            metrics.REPORTS_CORRELATED.labels(rep["kind"], rep["agency"]).inc()
+            audits.append(audit_event(
+                "CORRELATED", **common, actor=ACTOR, occurred_at=now_ms,
+                reason=f"shares {', '.join(sorted({x['key'] for x in matches})) or 'identifiers'} with "
+                       f"{len(matches)} report(s) within 7 days",
+                detail={"incident_id": incident_id,
+                        "matched": ",".join(sorted({x['report_id'] for x in matches}))}))
+        # ---- enrich
+        t0 = time.perf_counter()
+        candidates: dict[tuple[str, str], dict[str, Any]] = {}
+        pkeys = sorted({b for p in rep.get("parties") or [] for b in enrich.block_keys(p["name"])})
+        for b in pkeys:
+            for cand in parties.get(b) or []:
+                candidates[(cand["name"], cand["report_id"])] = cand
+        enrichment = enrich.enrich(rep, matches=matches, incident_reports=inc["reports"],
+                                   party_candidates=candidates.values(), data=data)
+        metrics.STAGE_SECONDS.labels("enrich").observe(time.perf_counter() - t0)
+        audits.append(audit_event("ENRICHED", **common, actor=ACTOR, occurred_at=now_ms,
+                                  detail={"risk_score": enrichment["risk_score"],
+                                          "watchlist_hits": len(enrichment["watchlist_hits"]),
+                                          "entity_links": len(enrichment["entity_links"])}))
+        # ---- route
+        t0 = time.perf_counter()
+        refs = {r["report_id"] for f in ("prior_reports", "also_reported_by", "entity_links")
+                for r in enrichment[f] if r.get("report_id")}
+        allowed = {}
+        for ref in refs:
+            st = reports.get(ref) or {}
+            allowed[ref] = {*st.get("recipients", []), *([st["state"]] if st.get("state") else [])}
+        items = route.feed_items(rep, enrichment, incident_id=incident_id, settings=settings,
+                                 earlier_recipients=state["recipients"] if state else [],
+                                 incident_holders=inc["holders"], allowed=allowed, routed_at=now_ms)
+        metrics.STAGE_SECONDS.labels("route").observe(time.perf_counter() - t0)
+        trace = (rep.get("trace_id") or "").encode()
+        for it in items:
+            await feeds[it["recipient"]].send(
+                key=incident_id.encode(), value=c.encode(FEED_ITEM, it),
+                headers=[("trace_id", trace), ("item_id", it["item_id"].encode())])
+            metrics.REPORTS_ROUTED.labels(rep["kind"], it["recipient"], it["delivery"]).inc()
+        who = {it["recipient"]: f"{it['delivery']}: {it['routing']['reason']}" for it in items}
+        audits.append(audit_event(
+            "ROUTED", **common, actor=ACTOR, occurred_at=now_ms, recipients=list(who),
+            reason=f"TLP {rep['tlp']}: " + ("; ".join(f"{r} {w}" for r, w in who.items()) or "no recipients"),
+            detail={"incident_id": incident_id, "redacted": ",".join(
+                it["recipient"] for it in items if it["routing"]["redacted"])}))
+        await send_audit(audits)
+        metrics.END_TO_END_SECONDS.observe(max(0.0, (_now_ms() - rep["received_at"]) / 1000))
+        # ---- state (after the sends: a crash in between re-delivers the same deterministic items)
+        recips = [it["recipient"] for it in items]
+        reports[rid] = dedup.accept(rep, state, incident_id=incident_id, recipients=recips)
+        ref = {k: entry[k] for k in ("report_id", "agency", "state", "kind", "event_time", "incident_id")}
+        inc_reports = [r for r in inc["reports"] if r["report_id"] != rid] + [ref]
+        incidents[incident_id] = {"reports": inc_reports[-200:],
+                                  "holders": sorted({*inc["holders"], *recips})}
+        for p in rep.get("parties") or []:
+            for b in enrich.block_keys(p["name"]):
+                lst = [x for x in (parties.get(b) or []) if x["report_id"] != rid or x["name"] != p["name"]]
+                lst.append({"name": p["name"], "report_id": rid})
+                parties[b] = lst[-PARTY_BLOCK_CAP:]
+        blog.info("routed", incident_id=incident_id, recipients=recips, verdict=verdict,
+                  risk_score=enrichment["risk_score"])
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "alive"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        recovered = app.tables.recovery.completed.is_set() and not app.in_recovery
+        body = {"ready": recovered, "tables_recovered": recovered}
+        return web.json(body, status=200 if recovered else 503)
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    app.hub_agents = (validate_agent, process_agent)  # type: ignore[attr-defined]
+    return app

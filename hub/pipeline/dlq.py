@@ -1,0 +1,94 @@
+"""Dead-letter tools (read and re-inject), used by ``hub dlq``. Pure helpers + thin Kafka I/O."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.codec import DEAD_LETTER, REPORT, DecodeError, codec
+from hub.kafka import consumer, producer
+from hub.report import from_json, idempotency_key
+from hub.settings import Settings
+from hub.topics import DLQ, INTAKE
+
+
+def summary(dl: Mapping[str, Any]) -> dict[str, Any]:
+    """A dead letter as JSON-friendly data (bytes shown as text when they are UTF-8, else hex)."""
+    value: bytes = dl["value"]
+    try:
+        shown = value.decode("utf-8")
+    except UnicodeDecodeError:
+        shown = "hex:" + value.hex()
+    failed = dl["failed_at"]
+    return {
+        "dead_letter_id": dl["dead_letter_id"],
+        "source": f"{dl['source_topic']}/{dl['source_partition']}/{dl['source_offset']}",
+        "stage": dl["stage"],
+        "reason": dl["reason"],
+        "report_id": dl.get("report_id"),
+        "failed_at": failed.isoformat() if isinstance(failed, datetime) else failed,
+        "key": (dl.get("key") or b"").decode("utf-8", "replace"),
+        "headers": {h["key"]: h["value"].decode("utf-8", "replace") for h in dl.get("headers") or []},
+        "value_bytes": len(value),
+        "value": shown if len(shown) <= 400 else shown[:400] + "…",
+    }
+
+
+def replay_record(dl: Mapping[str, Any], *, fixed: Any | None, agency: str | None, state: str | None,
+                  settings: Settings, now: datetime | None = None) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) to put back on hub.intake: the raw bytes, or a fixed JSON report
+    validated like any connector input (raises ReportInvalid/AgencyMismatch with field errors)."""
+    headers = [(h["key"], h["value"]) for h in dl.get("headers") or [] if h["key"] != "replayed_from"]
+    headers.append(("replayed_from", dl["dead_letter_id"].encode()))
+    if fixed is None:
+        return dl.get("key"), dl["value"], headers
+    if not agency or not state:
+        raise ValueError("a fixed report needs --agency and --state (the credential it is published under)")
+    report = from_json(fixed, agency=agency, state=state, settings=settings, now=now or datetime.now(UTC))
+    idem = idempotency_key(agency, report["source_ref"], report["version"])
+    headers = [h for h in headers if h[0] not in ("idempotency_key", "trace_id")]
+    headers += [("idempotency_key", idem.encode()), ("trace_id", (report.get("trace_id") or "").encode())]
+    return f"{agency}:{report['source_ref']}".encode(), codec().encode(REPORT, report), headers
+
+
+async def read_all(settings: Settings, idle_seconds: float = 2.0) -> list[dict[str, Any]]:
+    """Every dead letter from the beginning, reading until the topic has been idle for a while
+    (end offsets are not trusted: the embedded broker reports them wrongly)."""
+    c = consumer(settings, DLQ, group_id=None)
+    await c.start()
+    out: list[dict[str, Any]] = []
+    try:
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < idle_seconds:
+            batch = await c.getmany(timeout_ms=200)
+            for msgs in batch.values():
+                for m in msgs:
+                    idle_since = time.monotonic()
+                    try:
+                        out.append(codec().decode(m.value, expect=DEAD_LETTER))
+                    except DecodeError as e:
+                        out.append({"dead_letter_id": f"?{m.partition}/{m.offset}", "source_topic": DLQ,
+                                    "source_partition": m.partition, "source_offset": m.offset, "key": m.key,
+                                    "value": m.value or b"", "headers": [], "stage": "dlq",
+                                    "reason": f"undecodable dead letter: {e.problem}", "failed_at": 0})
+    finally:
+        await c.stop()
+    return out
+
+
+async def send_intake(settings: Settings, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+    p = producer(settings)
+    await p.start()
+    try:
+        for key, value, headers in records:
+            await p.send_and_wait(INTAKE, value, key=key, headers=headers)
+    finally:
+        await p.stop()
+
+
+def load_fixed(path: str) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

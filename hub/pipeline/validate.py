@@ -1,0 +1,132 @@
+"""Validate stage (SPEC §2, §3): raw intake bytes -> an accepted report or a dead letter. Pure.
+
+Everything that arrives on ``hub.intake`` is checked, whoever produced it: the value must decode
+as a v1 Report, and the report must satisfy :func:`hub.report.rule_errors`. The report id must be
+the deterministic id of (agency, source_ref). Failures become a DeadLetter carrying the raw bytes,
+the reason and where the message came from, plus an audit REJECTED.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hub.audit_events import audit_event
+from hub.codec import REPORT, DecodeError, codec
+from hub.report import report_id, rule_errors, to_millis
+from hub.settings import Settings
+
+ACTOR = "pipeline.validate"
+
+
+@dataclass
+class Message:
+    """One consumed Kafka record, as plain data."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
+    timestamp_ms: int | None = None
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k == name and v is not None:
+                return v.decode("utf-8", "replace")
+        return None
+
+
+@dataclass
+class Validated:
+    report: dict[str, Any] | None = None
+    dead_letter: dict[str, Any] | None = None
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None  # short reason label for metrics when rejected
+
+
+def dead_letter(msg: Message, *, stage: str, reason: str, now_ms: int,
+                report_id_: str | None = None) -> dict[str, Any]:
+    """A DeadLetter dict with a deterministic id from the source position."""
+    ident = hashlib.sha256(f"{msg.topic}\x1f{msg.partition}\x1f{msg.offset}\x1f{stage}".encode()).hexdigest()[:24]
+    return {
+        "dead_letter_id": f"D-{ident}",
+        "source_topic": msg.topic,
+        "source_partition": msg.partition,
+        "source_offset": msg.offset,
+        "key": msg.key,
+        "value": msg.value or b"",
+        "headers": [{"key": k, "value": v or b""} for k, v in msg.headers],
+        "stage": stage,
+        "reason": reason,
+        "failed_at": now_ms,
+        "report_id": report_id_,
+    }
+
+
+def _millis(v: Any) -> int:
+    return to_millis(v) if isinstance(v, datetime) else int(v)
+
+
+def normalize(report: dict[str, Any]) -> dict[str, Any]:
+    """Timestamps back to int milliseconds, so the report is plain data (and re-encodable)."""
+    out = dict(report)
+    out["event_time"] = _millis(report["event_time"])
+    out["received_at"] = _millis(report["received_at"])
+    return out
+
+
+def validate(msg: Message, *, settings: Settings, now: datetime) -> Validated:
+    """Decode and check one intake record."""
+    now_ms = to_millis(now)
+    trace = msg.header("trace_id")
+    position = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+    if msg.value is None:
+        return _reject(msg, "empty message value (tombstone)", "empty", now_ms, None, trace, position)
+    try:
+        decoded = codec().decode(msg.value, expect=REPORT)
+    except DecodeError as e:
+        return _reject(msg, f"undecodable: {e.problem}", "undecodable", now_ms, None, trace, position)
+    except Exception as e:  # an agent never dies on bad input
+        return _reject(msg, f"undecodable: {type(e).__name__}: {e}", "undecodable", now_ms, None, trace,
+                       position)
+    report = normalize(decoded)
+    report["trace_id"] = report.get("trace_id") or trace
+    rid = report["report_id"]
+    errors = [str(e) for e in rule_errors(report, settings=settings, now=now)]
+    expected = report_id(report["agency"], report["source_ref"])
+    if rid != expected:
+        errors.append(f"report_id: should be {expected} for agency {report['agency']} and this source_ref")
+    if report["version"] < 1:
+        errors.append("version: should be at least 1")
+    if report["reporter_state"] not in settings.states:
+        errors.append(f"reporter_state: {report['reporter_state']!r} is not a member or partner state")
+    received = audit_event("RECEIVED", report_id=rid, version=report["version"], agency=report["agency"],
+                           state=report["reporter_state"], actor=ACTOR, trace_id=report["trace_id"],
+                           occurred_at=now_ms, detail=position)
+    if errors:
+        out = _reject(msg, "invalid: " + "; ".join(errors), "invalid", now_ms, report, report["trace_id"],
+                      position)
+        out.audit.insert(0, received)
+        return out
+    validated = audit_event("VALIDATED", report_id=rid, version=report["version"], agency=report["agency"],
+                            state=report["reporter_state"], actor=ACTOR, trace_id=report["trace_id"],
+                            occurred_at=now_ms)
+    return Validated(report=report, audit=[received, validated])
+
+
+def _reject(msg: Message, reason: str, label: str, now_ms: int, report: dict[str, Any] | None,
+            trace: str | None, position: dict[str, Any]) -> Validated:
+    rid = report["report_id"] if report else None
+    ev = audit_event(
+        "REJECTED", report_id=rid, version=report["version"] if report else None,
+        agency=report["agency"] if report else None, state=report["reporter_state"] if report else None,
+        actor=ACTOR, reason=reason[:2000], trace_id=trace, occurred_at=now_ms, detail=position,
+        unique=f"{msg.topic}/{msg.partition}/{msg.offset}",
+    )
+    return Validated(dead_letter=dead_letter(msg, stage="validate", reason=reason, now_ms=now_ms, report_id_=rid),
+                     audit=[ev], reason=label)

@@ -1,0 +1,144 @@
+"""The sink (``hub sink``): ``hub.feed.*`` → feed store, ``hub.audit`` → audit store.
+
+At-least-once: a batch is written to the database (idempotent inserts keyed by ``item_id`` /
+``event_id``) and only then are the Kafka offsets committed. A crash between the two replays the
+batch, which the unique ids absorb. Messages that cannot be decoded go to ``hub.dlq`` with their raw
+bytes and the reason; they never block the sink.
+
+:func:`classify` is the pure core (records → feed items, audit events, dead letters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer
+
+from hub import metrics
+from hub.auditstore import AuditStore
+from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, DecodeError, codec
+from hub.db import Database
+from hub.kafka import consumer, producer, send_avro
+from hub.settings import Settings
+from hub.topics import AUDIT, DLQ, FEED_PREFIX, ensure_topics, feed, recipient_of
+
+log = structlog.get_logger(__name__)
+
+GROUP = "hub-sink"
+
+
+@dataclass
+class Sorted:
+    feed_items: list[dict[str, Any]] = field(default_factory=list)
+    audit_events: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+
+def dead_letter(record: Any, reason: str) -> dict[str, Any]:
+    ident = f"{record.topic}:{record.partition}:{record.offset}"
+    return {
+        "dead_letter_id": "D-" + hashlib.sha256(ident.encode()).hexdigest()[:32],
+        "source_topic": record.topic, "source_partition": record.partition, "source_offset": record.offset,
+        "key": record.key, "value": record.value or b"",
+        "headers": [{"key": k, "value": v or b""} for k, v in (record.headers or [])],
+        "stage": "sink", "reason": reason, "failed_at": int(time.time() * 1000), "report_id": None,
+    }
+
+
+def classify(records: Iterable[Any]) -> Sorted:
+    """Decode consumed records (objects with topic/partition/offset/key/value/headers)."""
+    out = Sorted()
+    c = codec()
+    for rec in records:
+        try:
+            if rec.topic == AUDIT:
+                out.audit_events.append(c.decode(rec.value, expect=AUDIT_EVENT))
+            elif rec.topic.startswith(FEED_PREFIX):
+                item = c.decode(rec.value, expect=FEED_ITEM)
+                if item["recipient"] != recipient_of(rec.topic):
+                    raise DecodeError("wrong_recipient",
+                                      f"recipient {item['recipient']} on topic {rec.topic}")
+                out.feed_items.append(item)
+        except DecodeError as exc:
+            out.dead_letters.append(dead_letter(rec, f"{exc.problem}: {exc}"))
+        except Exception as exc:  # nothing is lost: anything undecodable goes to the DLQ
+            out.dead_letters.append(dead_letter(rec, f"undecodable: {type(exc).__name__}: {exc}"))
+    return out
+
+
+class Sink:
+    def __init__(self, settings: Settings, db: Database | None = None, group: str = GROUP) -> None:
+        from hub.feedstore import FeedStore
+
+        self.settings = settings
+        self.group = group
+        self.db = db or Database(settings.db_url)
+        self.feeds = FeedStore(self.db)
+        self.audit = AuditStore(self.db)
+        self.topics = [AUDIT, *(feed(r) for r in settings.recipients)]
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def write(self, batch: Sorted) -> tuple[int, int]:
+        """Write one decoded batch (blocking DB work). Returns (feed items added, audit events added)."""
+        added_items = self.feeds.add(batch.feed_items)
+        added_events = self.audit.store(batch.audit_events)
+        for row in added_events:
+            metrics.AUDIT_STORED.labels(row["stage"]).inc()
+        if added_events:
+            metrics.AUDIT_SINK_LAG.set(max(0.0, time.time() - added_events[-1]["occurred_at"] / 1000))
+        for r in added_items:
+            log.info("feed item stored", item_id=r["item_id"], report_id=r["report_id"],
+                     recipient=r["recipient"], cursor=r["seq"])
+        return len(added_items), len(added_events)
+
+    async def write_until_done(self, batch: Sorted) -> None:
+        """Write a batch, retrying while the database is unavailable (offsets stay uncommitted)."""
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(self.write, batch)
+                return
+            except Exception as exc:
+                if self._stop.is_set():
+                    raise
+                log.error("database write failed; retrying", error=f"{type(exc).__name__}: {exc}",
+                          retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        await ensure_topics(self.settings)
+        cons: AIOKafkaConsumer = consumer(self.settings, *self.topics, group_id=self.group, max_poll_records=500)
+        prod = producer(self.settings)
+        await prod.start()
+        await cons.start()
+        log.info("sink started", topics=len(self.topics), database=self.db.dialect, group=self.group)
+        if ready:
+            ready.set()
+        try:
+            while not self._stop.is_set():
+                batches = await cons.getmany(timeout_ms=500, max_records=500)
+                records = [r for recs in batches.values() for r in recs]
+                if not records:
+                    continue
+                batch = classify(records)
+                for dl in batch.dead_letters:
+                    await send_avro(prod, DLQ, DEAD_LETTER, dl, key=dl["dead_letter_id"])
+                    metrics.DLQ_MESSAGES.labels("sink", dl["reason"].split(":", 1)[0]).inc()
+                    log.warning("message sent to the DLQ", topic=dl["source_topic"], offset=dl["source_offset"],
+                                reason=dl["reason"])
+                await self.write_until_done(batch)
+                await cons.commit()
+        finally:
+            await cons.stop()
+            await prod.stop()
+            log.info("sink stopped")

@@ -1,0 +1,82 @@
+"""Fixtures for the connector tests: a real gateway process (uvicorn on a free port) on the session broker."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub import settings as settings_mod
+from hub.agencies import Directory
+from hub.db import Database
+from hub.embedded import EmbeddedBroker, free_port
+from hub.settings import Settings
+from tests.conftest import HUB, hub_env
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> Gateway:
+        out = open(self.log, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([*HUB, "gateway", "--port", str(self.port)], env=hub_env(self.settings),
+                                     stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"gateway did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def module_settings(broker: EmbeddedBroker, data_dir: Path) -> Settings:
+    return settings_mod.load({}, embedded_port=broker.port, data_dir=str(data_dir), partitions=2)
+
+
+@pytest.fixture(scope="module")
+def gw_settings(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return module_settings(broker, tmp_path_factory.mktemp("gw") / "hub")
+
+
+@pytest.fixture(scope="module")
+def gateway(gw_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    directory = Directory(Database(gw_settings.db_url), gw_settings.states)  # creates the tables first
+    directory.add("KZ-CUSTOMS", "KZ", "State Revenue Committee (Customs)")
+    g = Gateway(gw_settings, free_port(), tmp_path_factory.mktemp("gwlog") / "gateway.log").start()
+    yield g
+    g.stop()
+
+
+@pytest.fixture(scope="module")
+def directory(gw_settings: Settings, gateway: Gateway) -> Directory:
+    return Directory(Database(gw_settings.db_url), gw_settings.states)

@@ -1,0 +1,52 @@
+"""Reading hub.intake from the beginning in tests (never end offsets: the embedded broker gets them wrong)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from hub.codec import REPORT, codec
+from hub.kafka import consumer
+from hub.settings import Settings
+from hub.topics import INTAKE
+
+
+async def read_intake(settings: Settings, want: Callable[[dict[str, Any]], bool], count: int,
+                      timeout: float = 20.0, settle: float = 1.0) -> list[dict[str, Any]]:
+    """Messages on hub.intake that match ``want`` (dicts with key, headers, report), reading until ``count``
+    matched and then ``settle`` more seconds (so duplicates would show), or until ``timeout``."""
+    c = consumer(settings, group_id=None)
+    await c.start()
+    try:
+        parts = c.partitions_for_topic(INTAKE) or set()
+        tps = [TopicPartition(INTAKE, p) for p in sorted(parts)]
+        c.assign(tps)
+        await c.seek_to_beginning(*tps)
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while time.monotonic() < deadline and (settle_until is None or time.monotonic() < settle_until):
+            batch = await c.getmany(timeout_ms=200, max_records=2000)
+            for records in batch.values():
+                for m in records:
+                    msg = {"key": m.key.decode() if m.key else None,
+                           "headers": {k: v.decode() for k, v in m.headers},
+                           "raw": m.value}
+                    if not want(msg):
+                        continue
+                    msg["report"] = codec().decode(m.value, expect=REPORT)
+                    found.append(msg)
+            if settle_until is None and len(found) >= count:
+                settle_until = time.monotonic() + settle
+        return found
+    finally:
+        await c.stop()
+
+
+def read_intake_sync(settings: Settings, want: Callable[[dict[str, Any]], bool], count: int,
+                     **kw: Any) -> list[dict[str, Any]]:
+    return asyncio.run(read_intake(settings, want, count, **kw))

@@ -1,0 +1,113 @@
+"""File drop: a good file, a partly bad CSV and a duplicate file, through a real gateway."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import orjson
+
+from connectors.formats import CSV_COLUMNS, read_csv
+from hub.agencies import Directory
+from tests.conftest import HUB, hub_env
+from tests.connectors.conftest import Gateway
+from tests.connectors.intake import read_intake_sync
+from tests.factories import json_report
+
+
+def csv_bytes(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    return out.getvalue().encode()
+
+
+def csv_row(ref: str, **over: str) -> dict[str, str]:
+    row = {"kind": "SEIZURE", "source_ref": ref, "event_time": "2026-11-01T08:30:00Z", "tlp": "GREEN",
+           "location_country": "TJ", "location_place": "Nizhniy Panj", "route": "AF;TJ:Dushanbe;KZ;RU",
+           "mode": "ROAD", "container_numbers": "CSQU 305438-3", "vehicle_plate": "0123 АВ 01",
+           "parties": "DRIVER|Рахимов Фаррух|TJ|TJ1234567;SHIPPER|Kunduz Trading", "substance_type": "HEROIN",
+           "quantity": "4.2", "unit": "KG", "concealment": "CONVEYANCE", "concealment_detail": "fuel tank",
+           "narrative": "Героин в топливном баке", "evaluation_source": "B", "evaluation_information": "2"}
+    row.update(over)
+    return row
+
+
+def test_csv_row_maps_to_a_report() -> None:
+    rows = read_csv(csv_bytes([csv_row("C-1")]))
+    body = rows[0].body
+    assert rows[0].label == "row 2" and body is not None
+    assert body["route"] == [{"country": "AF"}, {"country": "TJ", "place": "Dushanbe"}, {"country": "KZ"},
+                             {"country": "RU"}]
+    assert body["parties"][0] == {"role": "DRIVER", "name": "Рахимов Фаррух", "country": "TJ", "identifier": "TJ1234567"}
+    assert body["substances"] == [{"type": "HEROIN", "quantity": 4.2, "unit": "KG", "concealment": "CONVEYANCE",
+                                   "concealment_detail": "fuel tank"}]
+    assert body["evaluation"] == {"source": "B", "information": 2}
+
+
+def run_filedrop(settings, url: str, key: str, drop: Path) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run([*HUB, "connector", "filedrop", "--agency", "KZ-CUSTOMS", "--dir", str(drop), "--url", url,
+                           "--once", "--settle", "0"], env=hub_env(settings, HUB_AGENCY_KEY=key),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_good_file_partly_bad_csv_and_duplicate(gateway: Gateway, directory: Directory, tmp_path: Path) -> None:
+    key = directory.issue_key("KZ-CUSTOMS")
+    p = f"FD-{uuid.uuid4().hex[:8]}"
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    good = orjson.dumps([json_report(source_ref=f"{p}-j1"), json_report(source_ref=f"{p}-j2")])
+    (drop / "good.json").write_bytes(good)
+    (drop / "mixed.csv").write_bytes(csv_bytes([
+        csv_row(f"{p}-c1"),
+        csv_row(f"{p}-c2", container_numbers="CSQU3054384", quantity="lots"),
+        csv_row(f"{p}-c3", kind="ALERT", substance_type="", quantity="", unit="", concealment="",
+                concealment_detail="", risk_indicators="route via Afghanistan;new shipper"),
+    ]))
+    (drop / "notes.txt").write_text("ignored")
+    first = run_filedrop(gateway.settings, gateway.url, key, drop)
+    assert first.returncode == 0, first.stderr
+    assert "good.json: done" in first.stdout and "mixed.csv: failed" in first.stdout
+
+    assert (drop / "done" / "good.json").read_bytes() == good
+    report = orjson.loads((drop / "done" / "good.json.report.json").read_bytes())
+    assert [r["status"] for r in report["rows"]] == ["accepted", "accepted"]
+    assert (drop / "failed" / "mixed.csv").exists()
+    errors = (drop / "failed" / "mixed.csv.errors.txt").read_text()
+    assert f"row 3 ({p}-c2): conveyance.container_numbers[0]: check digit should be 3" in errors
+    assert f"row 3 ({p}-c2): substances[0].quantity: should be a number, not 'lots'" in errors
+    assert "row 2" not in errors and "row 4" not in errors
+    rows = orjson.loads((drop / "failed" / "mixed.csv.report.json").read_bytes())["rows"]
+    assert [r["status"] for r in rows] == ["accepted", "rejected", "accepted"]
+    assert (drop / "notes.txt").exists()
+
+    # the same content again (another name), after a restart of the connector: not sent again
+    shutil.copy(drop / "done" / "good.json", drop / "good-again.json")
+    second = run_filedrop(gateway.settings, gateway.url, key, drop)
+    assert second.returncode == 0, second.stderr
+    assert "good-again.json: duplicate" in second.stdout
+    dup = orjson.loads((drop / "done" / "good-again.json.report.json").read_bytes())
+    assert dup["status"] == "duplicate" and "good.json" in dup["problem"]
+
+    msgs = read_intake_sync(gateway.settings, lambda m: (m["key"] or "").startswith(f"KZ-CUSTOMS:{p}-"), 4)
+    assert sorted(m["report"]["source_ref"] for m in msgs) == [f"{p}-c1", f"{p}-c3", f"{p}-j1", f"{p}-j2"]
+    c1 = next(m["report"] for m in msgs if m["report"]["source_ref"] == f"{p}-c1")
+    assert c1["substances"][0]["quantity"] == 4.2 and c1["tlp"] == "GREEN"
+
+
+def test_unreadable_file_goes_to_failed(gateway: Gateway, directory: Directory, tmp_path: Path) -> None:
+    key = directory.issue_key("KZ-CUSTOMS")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "broken.json").write_text('{"kind": ')
+    (drop / "odd.csv").write_text("kind,colour\nSEIZURE,red\n")
+    r = run_filedrop(gateway.settings, gateway.url, key, drop)
+    assert r.returncode == 0, r.stderr
+    assert "malformed JSON" in (drop / "failed" / "broken.json.errors.txt").read_text()
+    assert "unknown column(s): colour" in (drop / "failed" / "odd.csv.errors.txt").read_text()

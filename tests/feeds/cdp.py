@@ -1,0 +1,104 @@
+"""A minimal Chrome DevTools Protocol driver for the Debian `chromium` (no browser downloads)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.sync.client import connect
+
+from hub.embedded import free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1400,1000"]
+
+
+class Browser:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.profile = tempfile.mkdtemp(prefix="hub-chromium-")
+        self.proc = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", f"--remote-debugging-port={self.port}",
+             "--remote-allow-origins=*", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        ws_url = None
+        while ws_url is None:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("chromium did not start its DevTools endpoint")
+            try:
+                pages = httpx.get(f"http://127.0.0.1:{self.port}/json/list", timeout=1).json()
+                ws_url = next((p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page"), None)
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.ws = connect(ws_url, max_size=50 * 1024 * 1024, open_timeout=10)
+        self._id = 0
+        self.console: list[str] = []
+        self.call("Page.enable")
+        self.call("Runtime.enable")
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._id += 1
+        my = self._id
+        self.ws.send(json.dumps({"id": my, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv(timeout=30))
+            if msg.get("id") == my:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg["result"]
+            if msg.get("method") == "Runtime.consoleAPICalled":
+                self.console.append(" ".join(str(a.get("value")) for a in msg["params"]["args"]))
+            elif msg.get("method") == "Runtime.exceptionThrown":
+                self.console.append("EXCEPTION " + json.dumps(msg["params"]["exceptionDetails"])[:500])
+
+    def js(self, expression: str) -> Any:
+        # a block, so that `const` declarations of separate calls do not collide
+        r = self.call("Runtime.evaluate", expression="{" + expression + "}", returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError(f"{expression}: {r['exceptionDetails']}")
+        return r["result"].get("value")
+
+    def wait(self, expression: str, timeout: float = 30, what: str = "") -> Any:
+        """Poll a JS expression until truthy (a hang guard, not a performance assertion)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.js(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what or expression}; console: {self.console}")
+            time.sleep(0.1)
+
+    def goto(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+        self.wait("document.readyState === 'complete'", what="page load")
+
+    def screenshot(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)

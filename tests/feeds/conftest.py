@@ -1,0 +1,116 @@
+"""Feed fixtures: one real stack per module — `hub sink` as a subprocess and the gateway under
+uvicorn (in a thread) on a free port — on the session's embedded broker, with a private database."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from hub import settings as settings_mod
+from hub.auditstore import AuditStore
+from hub.codec import FEED_ITEM
+from hub.db import Database
+from hub.embedded import EmbeddedBroker, free_port, port_open
+from hub.feedstore import FeedStore
+from hub.gateway.app import create_app
+from hub.kafka import headers, producer, send_avro
+from hub.officers import Officers
+from hub.settings import Settings
+from hub.topics import ensure_topics, feed
+from tests.conftest import HUB, hub_env
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll until ``check()`` is truthy (a hang guard, not a performance assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    base: str
+    db: Database
+    app: Any
+    sink_log: Path
+
+    @property
+    def feeds(self) -> FeedStore:
+        return FeedStore(self.db)
+
+    @property
+    def audit(self) -> AuditStore:
+        return AuditStore(self.db)
+
+    def officer(self, name: str, state: str | None, auditor: bool = False) -> str:
+        return Officers(self.db, self.settings).add(name, state, auditor)
+
+    def produce(self, *items: dict[str, Any]) -> None:
+        async def go() -> None:
+            prod = producer(self.settings)
+            await prod.start()
+            try:
+                for it in items:
+                    await send_avro(prod, feed(it["recipient"]), FEED_ITEM, it, key=it["incident_id"],
+                                    headers=headers(trace_id=it["report"].get("trace_id"), item_id=it["item_id"]))
+            finally:
+                await prod.stop()
+
+        asyncio.run(go())
+
+    def stored(self, state: str) -> list[dict[str, Any]]:
+        return self.feeds.page(state, 0, 1000)
+
+
+@pytest.fixture(scope="module")
+def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data = tmp_path_factory.mktemp("feeds-stack")
+    s = settings_mod.load({}, embedded_port=broker.port, data_dir=str(data / "hub"), partitions=2,
+                          gateway_port=free_port())
+    asyncio.run(ensure_topics(s))
+    db = Database(s.db_url)
+    FeedStore(db), AuditStore(db)  # create the tables before two processes race to do it
+    sink_log = data / "sink.log"
+    with open(sink_log, "wb") as out:
+        sink = subprocess.Popen([*HUB, "sink", "--port", "0", "--group", f"sink-{data.name}"],
+                                env=hub_env(s), stdout=out, stderr=subprocess.STDOUT)
+    app = create_app(s)
+    app.state.feed_keepalive = 0.5
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=s.gateway_port, log_level="warning",
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started and port_open(s.gateway_port), 20, "gateway")
+    wait_for(lambda: b"sink started" in sink_log.read_bytes() or sink.poll() is not None, 30, "sink")
+    assert sink.poll() is None, sink_log.read_text()
+    try:
+        yield Stack(s, f"http://127.0.0.1:{s.gateway_port}", db, app, sink_log)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sink.terminate()
+        try:
+            sink.wait(10)
+        except subprocess.TimeoutExpired:
+            sink.kill()
+            sink.wait()
+        db.close()
+
+
+# PostgreSQL fixtures shared with the audit tests (a throwaway cluster per session)
+from tests.audit.conftest import db_url, pg_server, pg_url  # noqa: E402,F401

@@ -1,0 +1,72 @@
+"""Enrichment pieces (SPEC §6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.pipeline import enrich
+from tests.factories import report
+
+
+@pytest.mark.parametrize(("cyr", "lat"), [
+    ("қ ғ ү ұ ө ә һ ң ў ҳ ҷ ӣ", "q gh u u o a h ng o h j i"),
+    ("Рахимов Фаррух", "Rakhimov Farrukh"),
+    ("Қўшмақов Ғайратжон", "Qoshmaqov Ghayratzhon"),
+    ("Ҷалолов Ӯткир", "Jalolov Utkir"),
+])
+def test_transliteration_of_central_asian_letters(cyr: str, lat: str) -> None:
+    assert enrich.latin(cyr) == lat
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Рахимов Фаррух", "Farrukh Rahimov"),
+    ("Рахимов Фаррух", "RAKHIMOV FARRUKH"),
+    ("Қўшмақов Ғайратжон", "Qo'shmaqov G'ayratjon"),
+    ("Сейткали Нурлан", "Nurlan Seitkali"),
+    ("ООО Восток Транзит", "Vostok Tranzit LLC"),
+])
+def test_names_link_across_scripts_and_word_order(a: str, b: str) -> None:
+    assert enrich.name_score(a, b) >= enrich.NAME_MATCH_THRESHOLD
+    assert set(enrich.block_keys(a)) & set(enrich.block_keys(b))
+
+
+@pytest.mark.parametrize(("a", "b"), [("Рахимов Фаррух", "Karimov Bakhtiyor"), ("Silk Way Cargo", "Sughd Fruit")])
+def test_different_names_do_not_link(a: str, b: str) -> None:
+    assert enrich.name_score(a, b) < enrich.NAME_MATCH_THRESHOLD
+
+
+def test_enrichment_of_a_report() -> None:
+    r = report(substances=[
+        {"type": "HEROIN", "name": "героин", "quantity": 12.5, "unit": "KG", "concealment": "CARGO",
+         "concealment_detail": "false floor"},
+        {"type": "HEROIN", "name": None, "quantity": 500, "unit": "G", "concealment": "CARGO",
+         "concealment_detail": None},
+        {"type": "TRAMADOL", "name": None, "quantity": 3000, "unit": "TABLETS", "concealment": "CARGO",
+         "concealment_detail": None},
+    ], conveyance={"mode": "SEA", "container_numbers": ["CSQU3054383"], "transport_document": None,
+                   "vehicle_plate": None, "wagon_number": None, "flight": None})
+    other = {"report_id": "R-other", "agency": "UZ-CUSTOMS", "state": "UZ", "kind": "ALERT",
+             "event_time": r["event_time"] - 1000, "incident_id": "I-1"}
+    e = enrich.enrich(r, matches=[other], incident_reports=[other],
+                      party_candidates=[{"name": "FARRUKH RAHIMOV", "report_id": "R-other"}])
+    assert e["containers"] == [{"number": "CSQU3054383", "valid": True, "owner_code": "CSQ", "check_digit": 3}]
+    assert e["hs_description"] == "Fruit, edible; apricots, dried"
+    assert {(t["type"], t["unit"]): t["quantity_kg"] for t in e["substance_totals"]} == {
+        ("HEROIN", "KG"): 12.5, ("HEROIN", "G"): 0.5, ("TRAMADOL", "TABLETS"): None}
+    assert e["party_names"] == [{"name": "Рахимов Фаррух", "latin": "Rakhimov Farrukh"}]
+    assert [h["watchlist"] for h in e["watchlist_hits"]] == ["regional_suspects"]
+    assert [(x["report_id"], x["matched_name"]) for x in e["entity_links"]] == [("R-other", "FARRUKH RAHIMOV")]
+    assert [x["report_id"] for x in e["prior_reports"]] == ["R-other"]
+    assert [x["report_id"] for x in e["also_reported_by"]] == ["R-other"]
+    assert 0 <= e["risk_score"] <= 100 and e["risk_score"] >= 80
+    assert any("watchlist" in x for x in e["risk_reasons"])
+    assert any("false floor" in x for x in e["risk_reasons"])
+    assert any("also reported by 1 other agency" in x for x in e["risk_reasons"])
+
+
+def test_low_risk_alert_scores_low() -> None:
+    r = report(kind="ALERT", substances=[], parties=[], risk_indicators=["under-declared weight"],
+               route=[], location={"country": "GE", "place": None, "unlocode": None, "lat": None, "lon": None})
+    e = enrich.enrich(r, matches=[], incident_reports=[], party_candidates=[])
+    assert e["risk_score"] == 25
+    assert e["risk_reasons"] == ["+20 alert report", "+5 1 risk indicator(s)"]

@@ -1,0 +1,61 @@
+"""Validate stage: decode + rules; failures become dead letters with the raw bytes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hub import settings as settings_mod
+from hub.codec import REPORT, codec
+from hub.pipeline.validate import Message, validate
+from tests.factories import report
+
+S = settings_mod.load({})
+NOW = datetime.now(UTC)
+
+
+def msg(value: bytes | None, offset: int = 7) -> Message:
+    return Message("hub.intake", 1, offset, b"KZ-CUSTOMS:x", value, [("trace_id", b"t-9")])
+
+
+def test_valid_report_passes_with_received_and_validated() -> None:
+    out = validate(msg(codec().encode(REPORT, report())), settings=S, now=NOW)
+    assert out.report is not None and out.dead_letter is None
+    assert [a["stage"] for a in out.audit] == ["RECEIVED", "VALIDATED"]
+    assert isinstance(out.report["event_time"], int)
+
+
+def test_undecodable_bytes_go_to_the_dead_letter_unchanged() -> None:
+    out = validate(msg(b"\x00not avro"), settings=S, now=NOW)
+    assert out.report is None
+    dl = out.dead_letter
+    assert dl["value"] == b"\x00not avro" and dl["key"] == b"KZ-CUSTOMS:x"
+    assert (dl["source_topic"], dl["source_partition"], dl["source_offset"]) == ("hub.intake", 1, 7)
+    assert dl["headers"] == [{"key": "trace_id", "value": b"t-9"}]
+    assert dl["reason"].startswith("undecodable")
+    assert [a["stage"] for a in out.audit] == ["REJECTED"]
+    codec().encode("org.caricc.hub.DeadLetter", dl)  # it is a valid DeadLetter
+
+
+def test_rule_failures_are_named() -> None:
+    bad = report(kind="ALERT", risk_indicators=[], handling_code="H3", handling_note=None,
+                 event_time=int((NOW + timedelta(hours=3)).timestamp() * 1000),
+                 conveyance={"mode": "SEA", "container_numbers": ["CSQU3054384"], "transport_document": None,
+                             "vehicle_plate": None, "wagon_number": None, "flight": None},
+                 addressees=["XX"], reporter_state="ZZ")
+    out = validate(msg(codec().encode(REPORT, bad)), settings=S, now=NOW)
+    reason = out.dead_letter["reason"]
+    for needle in ("risk_indicators", "handling_note", "event_time", "check digit should be 3", "addressees[0]",
+                   "reporter_state"):
+        assert needle in reason, needle
+    assert [a["stage"] for a in out.audit] == ["RECEIVED", "REJECTED"]
+    assert out.audit[1]["report_id"] == bad["report_id"]
+
+
+def test_forged_report_id_is_rejected() -> None:
+    out = validate(msg(codec().encode(REPORT, report(report_id="R-forged"))), settings=S, now=NOW)
+    assert "report_id: should be" in out.dead_letter["reason"]
+
+
+def test_seizure_without_substances_is_rejected() -> None:
+    out = validate(msg(codec().encode(REPORT, report(substances=[]))), settings=S, now=NOW)
+    assert "a SEIZURE needs at least one substance" in out.dead_letter["reason"]
