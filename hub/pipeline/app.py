@@ -35,6 +35,9 @@ log = structlog.get_logger("hub.pipeline")
 APP_ID = "hub-pipeline"
 ACTOR = "pipeline"
 PARTY_BLOCK_CAP = 300  # party names kept per block key (newest)
+KEY_RETENTION_MS = 2 * correlate.WINDOW_MS  # correlation keys older than this (event time) expire
+SWEEP_INTERVAL_S = 600.0
+STAGE = {s: metrics.STAGE_SECONDS.labels(s) for s in ("validate", "dedup", "correlate", "enrich", "route")}
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:
@@ -103,12 +106,12 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                 dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=_now_ms())
                 await send_dead(dl)
                 continue
-            metrics.STAGE_SECONDS.labels("validate").observe(time.perf_counter() - t0)
+            STAGE["validate"].observe(time.perf_counter() - t0)
             await send_audit(out.audit)
             if out.report is None:
                 r = out.dead_letter or {}
-                kind = agency = "unknown"
-                metrics.REPORTS_REJECTED.labels(kind, agency, out.reason or "invalid").inc()
+                metrics.REPORTS_REJECTED.labels(out.kind or "unknown", out.agency or "unknown",
+                                                out.reason or "invalid").inc()
                 log.warning("report rejected", reason=r.get("reason"), report_id=r.get("report_id"),
                             offset=m.offset, partition=m.partition)
                 await send_dead(r)
@@ -119,11 +122,32 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                     ("source", f"{m.topic}/{m.partition}/{m.offset}".encode())]
             await validated.send(key=rep["report_id"].encode(), value=c.encode(REPORT, rep), headers=hdrs)
 
+    last_sweep = [time.monotonic()]
+
+    def sweep_keys() -> None:
+        """Expire correlation keys whose reports are all older than KEY_RETENTION_MS (event time).
+        Runs inside the agent (an event is current, so the changelog partition is known)."""
+        horizon = _now_ms() - KEY_RETENTION_MS
+        removed = 0
+        for k, entries in list(keys.items()):
+            kept = correlate.sweep(entries or [], horizon)
+            if kept is None:
+                continue
+            if kept:
+                keys[k] = kept
+            else:
+                del keys[k]
+                removed += 1
+        log.info("correlation keys swept", removed=removed)
+
     @app.agent(validated)
     async def process_agent(stream: Any) -> None:
         async for event in stream.events():
             m = event.message
             try:
+                if time.monotonic() - last_sweep[0] > SWEEP_INTERVAL_S:
+                    last_sweep[0] = time.monotonic()
+                    sweep_keys()
                 await process_one(m)
             except Exception as e:  # never die on input
                 log.exception("process failed", offset=m.offset)
@@ -142,7 +166,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         t0 = time.perf_counter()
         state = reports.get(rid)
         verdict = dedup.classify(rep, state)
-        metrics.STAGE_SECONDS.labels("dedup").observe(time.perf_counter() - t0)
+        STAGE["dedup"].observe(time.perf_counter() - t0)
         if verdict == dedup.DUPLICATE:
             metrics.REPORTS_DUPLICATE.labels(rep["kind"], rep["agency"]).inc()
             blog.info("duplicate dropped")
@@ -169,7 +193,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         horizon = rep["event_time"] - 2 * correlate.WINDOW_MS
         for k in ckeys:
             keys[k] = correlate.add_to_index(index[k], entry, horizon)
-        metrics.STAGE_SECONDS.labels("correlate").observe(time.perf_counter() - t0)
+        STAGE["correlate"].observe(time.perf_counter() - t0)
         audits = []
         if not opened:
             metrics.REPORTS_CORRELATED.labels(rep["kind"], rep["agency"]).inc()
@@ -188,7 +212,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                 candidates[(cand["name"], cand["report_id"])] = cand
         enrichment = enrich.enrich(rep, matches=matches, incident_reports=inc["reports"],
                                    party_candidates=candidates.values(), data=data)
-        metrics.STAGE_SECONDS.labels("enrich").observe(time.perf_counter() - t0)
+        STAGE["enrich"].observe(time.perf_counter() - t0)
         audits.append(audit_event("ENRICHED", **common, actor=ACTOR, occurred_at=now_ms,
                                   detail={"risk_score": enrichment["risk_score"],
                                           "watchlist_hits": len(enrichment["watchlist_hits"]),
@@ -204,7 +228,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         items = route.feed_items(rep, enrichment, incident_id=incident_id, settings=settings,
                                  earlier_recipients=state["recipients"] if state else [],
                                  incident_holders=inc["holders"], allowed=allowed, routed_at=now_ms)
-        metrics.STAGE_SECONDS.labels("route").observe(time.perf_counter() - t0)
+        STAGE["route"].observe(time.perf_counter() - t0)
         trace = (rep.get("trace_id") or "").encode()
         for it in items:
             await feeds[it["recipient"]].send(
@@ -225,7 +249,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         ref = {k: entry[k] for k in ("report_id", "agency", "state", "kind", "event_time", "incident_id")}
         inc_reports = [r for r in inc["reports"] if r["report_id"] != rid] + [ref]
         incidents[incident_id] = {"reports": inc_reports[-200:],
-                                  "holders": sorted({*inc["holders"], *recips})}
+                                  "holders": sorted({*inc["holders"], *recips, rep["reporter_state"]})}
         for p in rep.get("parties") or []:
             for b in enrich.block_keys(p["name"]):
                 lst = [x for x in (parties.get(b) or []) if x["report_id"] != rid or x["name"] != p["name"]]

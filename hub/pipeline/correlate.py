@@ -75,3 +75,9 @@ def add_to_index(entries: Sequence[Mapping[str, Any]], entry: Mapping[str, Any],
     kept.append(dict(entry))
     kept.sort(key=lambda e: e["seq"])
     return kept[-MAX_ENTRIES_PER_KEY:]
+
+
+def sweep(entries: Sequence[Mapping[str, Any]], horizon_ms: int) -> list[dict[str, Any]] | None:
+    """Expiry of one index key: the entries still inside the horizon, or None if nothing changed."""
+    kept = [dict(e) for e in entries if e["event_time"] >= horizon_ms]
+    return None if len(kept) == len(entries) else kept

@@ -79,3 +79,10 @@ def test_dedup_verdicts() -> None:
     assert dedup.classify(r2, s) == dedup.STALE
     assert dedup.classify(report(version=4), s) == dedup.UPDATE
     assert s["recipients"] == ["TJ", "UZ"] and s["versions"] == [1, 3]
+
+
+def test_sweep_expires_whole_keys_and_reports_no_change() -> None:
+    entries = [{"report_id": "R-1", "event_time": 0, "seq": 1}, {"report_id": "R-2", "event_time": 5 * DAY, "seq": 2}]
+    assert correlate.sweep(entries, horizon_ms=1) == [entries[1]]
+    assert correlate.sweep(entries, horizon_ms=6 * DAY) == []
+    assert correlate.sweep(entries, horizon_ms=0) is None
