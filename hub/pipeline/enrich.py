@@ -11,7 +11,7 @@ import csv
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ def latin(name: str) -> str:
     return re.sub(r"\s+", " ", anyascii(name.translate(_TRANSLIT_FIX))).strip()
 
 
+@lru_cache(maxsize=65536)
 def match_form(name: str) -> str:
     """Lower-case, variant-folded, legal forms dropped, word order normalised (sorted tokens)."""
     text = latin(name).lower()
