@@ -65,6 +65,10 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         web_enabled=web_port is not None,
         datadir=data_dir or f"{settings.data_dir}/faust",
         table_cleanup_interval=600.0,
+        # batch what the agents produce: a fetch returns whole batches, so one-message batches
+        # would cost one fetch round trip per message downstream
+        producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
     )
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     intake = app.topic(INTAKE, internal=False, **raw)

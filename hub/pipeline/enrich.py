@@ -22,6 +22,7 @@ from hub.identifiers import check_container
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NAME_MATCH_THRESHOLD = 85.0
+MAX_REFS = 25  # references kept per list (most recent), so a huge incident does not bloat every item
 
 # Letters where anyascii's choice is not the national Latin spelling used in documents.
 # (Uzbek ў is o' -> "o"; Cyrillic ё is "yo"). Checked: қ q, ғ gh, ү u, ұ u, ө o, ә a, һ h, ң ng,
@@ -244,8 +245,8 @@ def enrich(report: Mapping[str, Any], *, matches: Sequence[Mapping[str, Any]],
         "hs_description": hs_description((report.get("goods") or {}).get("hs_code")),
         "substance_totals": totals,
         "party_names": [{"name": p["name"], "latin": latin(p["name"])} for p in report.get("parties") or []],
-        "entity_links": entity_links(report, party_candidates),
-        "prior_reports": sorted(prior.values(), key=lambda r: (r["event_time"], r["report_id"])),
+        "entity_links": entity_links(report, party_candidates)[:MAX_REFS * 2],
+        "prior_reports": sorted(prior.values(), key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:],
         "watchlist_hits": hits,
-        "also_reported_by": sorted(also, key=lambda r: (r["event_time"], r["report_id"])),
+        "also_reported_by": sorted(also, key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:],
     }
