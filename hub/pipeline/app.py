@@ -52,7 +52,7 @@ def _now_ms() -> int:
 
 
 def create_app(settings: Settings, *, store: str = "memory://", web_port: int | None = None,
-               data_dir: str | None = None) -> faust.App:
+               web_bind: str = "127.0.0.1", data_dir: str | None = None) -> faust.App:
     """Build the app. ``store``: ``memory://`` or ``rocksdb://`` (uses rocksdict when installed)."""
     patch_faust_fetch_wait(settings)
     app = faust.App(
@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         store=store,
         topic_partitions=settings.partitions,
         web_port=web_port or settings.worker_port,
-        web_bind="127.0.0.1",
+        web_bind=web_bind,
         web_enabled=web_port is not None,
         datadir=data_dir or f"{settings.data_dir}/faust",
         table_cleanup_interval=600.0,
