@@ -106,7 +106,6 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                 out = validate(msg, settings=settings, now=datetime.now(UTC))
             except Exception as e:  # never die on input
                 log.exception("validate failed", offset=m.offset)
-                out = None
                 dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=_now_ms())
                 await send_dead(dl)
                 continue
