@@ -108,6 +108,8 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                 log.exception("validate failed", offset=m.offset)
                 dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=_now_ms())
                 await send_dead(dl)
+                await send_audit([audit_event("REJECTED", actor=ACTOR, reason=dl["reason"][:2000],
+                                              unique=f"{m.topic}/{m.partition}/{m.offset}")])
                 continue
             STAGE["validate"].observe(time.perf_counter() - t0)
             await send_audit(out.audit)
@@ -155,8 +157,12 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
             except Exception as e:  # never die on input
                 log.exception("process failed", offset=m.offset)
                 msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
-                await send_dead(dead_letter(msg, stage="process", reason=f"internal error: {e}",
-                                            now_ms=_now_ms()))
+                rid = m.key.decode("utf-8", "replace") if m.key else None
+                dl = dead_letter(msg, stage="process", reason=f"internal error: {e}", now_ms=_now_ms(),
+                                 report_id_=rid)
+                await send_dead(dl)
+                await send_audit([audit_event("REJECTED", report_id=rid, actor=ACTOR, reason=dl["reason"][:2000],
+                                              unique=f"{m.topic}/{m.partition}/{m.offset}")])
 
     async def process_one(m: Any) -> None:
         rep = normalize(c.decode(m.value, expect=REPORT))
