@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         **faust_settings(settings),
         store=store,
         topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,  # changelog topics faust creates
         web_port=web_port or settings.worker_port,
         web_bind=web_bind,
         web_enabled=web_port is not None,
