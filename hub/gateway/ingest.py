@@ -484,6 +484,9 @@ async def _post_batch(request: Request) -> JSONResponse:
         return _unavailable(exc)
     _count(outcomes, principal)
     await ing.audit(principal, outcomes)
+    for o in outcomes:
+        log.debug("batch item answered", agency=principal.subject, report_id=o.report_id, trace_id=o.trace_id,
+                  status=o.status, duplicate=o.duplicate, reason=o.reason)
     results = [{"index": i, "status": o.status, **o.body()} for i, o in enumerate(outcomes)]
     accepted = sum(1 for o in outcomes if o.status == 202 and not o.duplicate)
     dups = sum(1 for o in outcomes if o.duplicate)
