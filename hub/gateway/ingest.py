@@ -247,8 +247,11 @@ class Ingest:
             return self._producer
 
     async def reset(self) -> None:
+        """Drop the producer after a failure; the next request reconnects and re-creates missing topics
+        (an embedded broker that restarted has forgotten them, and auto-create would get them wrong)."""
         async with self._lock:
             p, self._producer = self._producer, None
+            self.topics_ready = False
         if p is not None:
             await _quiet_stop(p)
 
