@@ -133,13 +133,20 @@ class KafkaTransport:
         from hub.kafka import producer
 
         if self._producer is None:
-            p = producer(self.settings, request_timeout_ms=10_000)
+
+            async def start() -> Any:  # aiokafka clients must be created inside the running loop
+                p = producer(self.settings, request_timeout_ms=10_000)
+                try:
+                    await asyncio.wait_for(p.start(), 10)
+                except BaseException:
+                    await p.stop()
+                    raise
+                return p
+
             try:
-                self.loop.run_until_complete(asyncio.wait_for(p.start(), 10))
+                self._producer = self.loop.run_until_complete(start())
             except Exception as exc:
-                self.loop.run_until_complete(p.stop())
                 raise TransportDown(f"broker unreachable: {exc!r}") from exc
-            self._producer = p
         return self._producer
 
     def send(self, bodies: Sequence[dict[str, Any]]) -> list[Result]:
@@ -174,19 +181,23 @@ class KafkaTransport:
             try:
                 self.loop.run_until_complete(go())
             except Exception as exc:
-                self.close()
+                self.stop_producer()
                 raise TransportDown(f"broker did not acknowledge: {exc!r}") from exc
             for i, r in todo:
                 results[i] = Result(SENT, r["report_id"])
         return [r for r in results if r is not None]
 
-    def close(self) -> None:
+    def stop_producer(self) -> None:
         if self._producer is not None:
             try:
                 self.loop.run_until_complete(asyncio.wait_for(self._producer.stop(), 5))
             except Exception as exc:
                 log.warning("producer stop failed", error=repr(exc))
             self._producer = None
+
+    def close(self) -> None:
+        self.stop_producer()
+        self.loop.close()
 
 
 DDL = """CREATE TABLE IF NOT EXISTS outbox (
