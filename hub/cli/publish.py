@@ -14,6 +14,7 @@ from hub.settings import Settings
 
 
 def default_outbox(settings: Settings, target: str) -> Path:
+    """One outbox per destination and credential, so two agencies never share one (their source_refs may clash)."""
     return Path(settings.data_dir) / "outbox" / f"publish-{hashlib.sha256(target.encode()).hexdigest()[:12]}.db"
 
 
@@ -23,7 +24,7 @@ def default_outbox(settings: Settings, target: str) -> Path:
               help="gateway base URL (or HUB_URL)")
 @click.option("--key", envvar="HUB_AGENCY_KEY", help="agency key (or HUB_AGENCY_KEY)")
 @click.option("--outbox", type=click.Path(dir_okay=False, path_type=Path),
-              help="outbox file (default HUB_DATA_DIR/outbox/publish-<hash of url>.db)")
+              help="outbox file (default HUB_DATA_DIR/outbox/publish-<hash of url and key>.db)")
 @click.option("--kafka", "kafka_agency", metavar="AGENCY:STATE",
               help="send Avro straight to hub.intake as AGENCY of STATE (agencies inside the network)")
 @click.option("--batch", type=int, default=200, show_default=True, help="reports per request")
@@ -54,7 +55,7 @@ def publish(settings: Settings, file: Path, url: str, key: str | None, outbox: P
         if not key:
             raise click.UsageError("an agency key is required: --key or HUB_AGENCY_KEY")
         transport = RestTransport(url, key)
-        target = url
+        target = f"{url}|{key}"
     pub = Publisher(outbox or default_outbox(settings, target), transport, batch_size=batch, max_backoff=max_backoff)
     bad = 0
     keys: list[tuple[str, str]] = []

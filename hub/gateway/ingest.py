@@ -36,7 +36,7 @@ from hub.db import Database
 from hub.kafka import headers as kafka_headers
 from hub.kafka import producer as make_producer
 from hub.kafka import send_audit
-from hub.report import AgencyMismatch, FieldError, ReportInvalid, from_json, idempotency_key
+from hub.report import KINDS, AgencyMismatch, FieldError, ReportInvalid, from_json, idempotency_key
 from hub.report import report_id as make_report_id
 from hub.settings import Settings
 from hub.topics import INTAKE, ensure_topics
@@ -149,6 +149,7 @@ class Outcome:
     reason: str | None = None  # metrics/audit reason class
     report: dict[str, Any] | None = None
     trace_id: str | None = None
+    kind: str = "UNKNOWN"  # metrics label (a valid kind, else UNKNOWN)
 
     def body(self) -> dict[str, Any]:
         if self.status == 202:
@@ -194,18 +195,20 @@ def parse_batch(raw: bytes) -> list[Any]:
 
 def check_item(body: Any, principal: Principal, settings: Settings, trace_id: str) -> Outcome:
     """Validate one JSON report for the authenticated agency (no I/O)."""
+    kind = body.get("kind") if isinstance(body, dict) else None
+    kind = kind if kind in KINDS else "UNKNOWN"
     try:
         report = from_json(body, agency=principal.subject, state=principal.state or "", settings=settings,
                            trace_id=trace_id)
     except AgencyMismatch as exc:
-        return Outcome(403, error=str(exc), reason="spoofed", trace_id=trace_id)
+        return Outcome(403, error=str(exc), reason="spoofed", trace_id=trace_id, kind=kind)
     except ReportInvalid as exc:
         rid = None
         if isinstance(body, dict) and isinstance(body.get("source_ref"), str) and body["source_ref"].strip():
             rid = make_report_id(principal.subject, body["source_ref"].strip())
         return Outcome(422, report_id=rid, error=f"the report has {len(exc.errors)} invalid field(s): {exc}",
-                       errors=[e.as_dict() for e in exc.errors], reason="invalid", trace_id=trace_id)
-    return Outcome(202, report_id=report["report_id"], report=report, trace_id=report["trace_id"])
+                       errors=[e.as_dict() for e in exc.errors], reason="invalid", trace_id=trace_id, kind=kind)
+    return Outcome(202, report_id=report["report_id"], report=report, trace_id=report["trace_id"], kind=report["kind"])
 
 
 # --------------------------------------------------------------------------- shell
@@ -373,7 +376,7 @@ def _ingest(request: Request) -> Ingest:
 
 def _count(outcomes: list[Outcome], principal: Principal) -> None:
     for o in outcomes:
-        kind = (o.report or {}).get("kind") or "UNKNOWN"
+        kind = o.kind
         if o.status == 202:
             if not o.duplicate:
                 metrics.REPORTS_RECEIVED.labels(kind, principal.subject).inc()
