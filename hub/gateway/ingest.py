@@ -424,11 +424,13 @@ async def _post_report(request: Request) -> JSONResponse:
     if denied is not None:
         return denied
     assert principal is not None
+    trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
     raw = await _read(request, MAX_REPORT_BYTES)
     if isinstance(raw, JSONResponse):
-        metrics.REPORTS_REJECTED.labels("UNKNOWN", principal.subject, "too_large").inc()
+        o = Outcome(413, error="body too large", reason="too_large", trace_id=trace_id)
+        _count([o], principal)
+        await ing.audit(principal, [o])
         return raw
-    trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -470,18 +472,27 @@ async def _post_batch(request: Request) -> JSONResponse:
     if denied is not None:
         return denied
     assert principal is not None
+    base = request.headers.get("x-trace-id") or uuid.uuid4().hex
+
+    async def whole_batch_rejected(status: int, reason: str, message: str) -> JSONResponse:
+        o = Outcome(status, error=message, reason=reason, trace_id=base)
+        _count([o], principal)
+        await ing.audit(principal, [o])
+        return _error(status, message)
+
     raw = await _read(request, MAX_BATCH_BYTES)
     if isinstance(raw, JSONResponse):
+        await whole_batch_rejected(413, "too_large", "batch body too large")
         return raw
     try:
         items = parse_batch(raw)
     except (ValueError, orjson.JSONDecodeError) as exc:
-        return _error(400, f"malformed batch: {exc}")
+        return await whole_batch_rejected(400, "malformed", f"malformed batch: {exc}")
     if len(items) > MAX_BATCH_ITEMS:
-        return _error(413, f"a batch may hold at most {MAX_BATCH_ITEMS} reports, this one has {len(items)}")
+        return await whole_batch_rejected(
+            413, "too_large", f"a batch may hold at most {MAX_BATCH_ITEMS} reports, this one has {len(items)}")
     if not items:
         return _error(422, "the batch is empty", errors=[FieldError("", "at least one report is required").as_dict()])
-    base = request.headers.get("x-trace-id") or uuid.uuid4().hex
     outcomes = [check_item(body, principal, ing.settings, f"{base}-{i}") for i, body in enumerate(items)]
     ing.apply_ledger(outcomes)
     try:
