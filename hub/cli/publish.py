@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from connectors.formats import read
-from connectors.sdk import KafkaTransport, Publisher, RestTransport, Transport
+from connectors.sdk import KafkaTransport, Publisher, RestTransport, Transport, outbox_key
 from hub.settings import Settings
 
 
@@ -59,16 +59,19 @@ def publish(settings: Settings, file: Path, url: str, key: str | None, outbox: P
     pub = Publisher(outbox or default_outbox(settings, target), transport, batch_size=batch, max_backoff=max_backoff)
     bad = 0
     keys: list[tuple[str, str]] = []
+    bodies = []
     for row in rows:
         if row.body is None:
             click.echo(f"{row.label}: {row.problem}", err=True)
             bad += 1
             continue
         try:
-            keys.append((row.label, pub.publish(row.body)))
+            keys.append((row.label, outbox_key(row.body)))
+            bodies.append(row.body)
         except ValueError as exc:
             click.echo(f"{row.label}: {exc}", err=True)
             bad += 1
+    pub.publish_many(bodies)  # one durable transaction for the whole file
     click.echo(f"{len(keys)} report(s) queued in {pub.path}", err=True)
     try:
         pub.drain(timeout=timeout)
