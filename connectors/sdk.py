@@ -46,6 +46,10 @@ MAX_BATCH_BYTES = 8 * 1024 * 1024
 class TransportDown(RuntimeError):
     """The hub or the link is unavailable; pending reports stay in the outbox and are retried."""
 
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # the hub's Retry-After, when it sent one
+
 
 class TransportRefused(RuntimeError):
     """The hub refuses the credential (401/403 for the whole request): retrying will not help until fixed."""
@@ -100,7 +104,9 @@ class RestTransport:
         if resp.status_code in (401, 403):
             raise TransportRefused(f"hub refused the key ({resp.status_code}): {_error_text(resp)}")
         if resp.status_code != 202:
-            raise TransportDown(f"hub answered {resp.status_code}: {_error_text(resp)}")
+            retry = resp.headers.get("retry-after", "")
+            raise TransportDown(f"hub answered {resp.status_code}: {_error_text(resp)}",
+                                retry_after=float(retry) if retry.isdigit() else None)
         results = []
         for item in resp.json()["results"]:
             if item["status"] == 202:
@@ -335,6 +341,9 @@ class Publisher:
                 log.warning("hub not taking reports; will retry", error=str(exc), retry_in=round(delay, 2),
                             pending=self.pending())
                 wait = delay * random.uniform(0.8, 1.2)
+                hinted = getattr(exc, "retry_after", None)
+                if hinted:  # the hub said when to come back (503 Retry-After); never wait past max_backoff
+                    wait = max(wait, min(hinted, self.max_backoff))
                 if deadline is not None:
                     wait = min(wait, max(0.0, deadline - time.monotonic()))
                 self._stop.wait(wait)
