@@ -225,8 +225,7 @@ async def test_broker_restart_503_then_topics_recreated(tmp_path: Path) -> None:
             own.stop()
             down = post(g, k, json_report(source_ref=ref()))
             assert down.status_code == 503 and down.headers["retry-after"] == "5"
-            EmbeddedBroker(own.port).start()  # same port, empty
-            own.proc = None
+            own = EmbeddedBroker(own.port).start()  # same port, empty (stopped in the outer finally)
             r_ref = ref()
             up = post(g, k, json_report(source_ref=r_ref))
             assert up.status_code == 202, up.text
