@@ -84,6 +84,30 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
     return False
 
 
+DEMO_OFFICERS = (("demo-kz", "KZ", False), ("demo-uz", "UZ", False), ("demo-caricc", "CARICC", False),
+                 ("demo-auditor", None, True))
+
+
+def demo_officers(settings: Settings) -> list[tuple[str, str | None, str]]:
+    """Officers (and an auditor) for the demo, with fresh tokens; written to demo-tokens.txt."""
+    from hub.db import Database
+    from hub.officers import Officers
+
+    db = Database(settings.db_url)
+    try:
+        officers = Officers(db, settings)
+        out = []
+        for name, state, auditor in DEMO_OFFICERS:
+            token = officers.token(name) if officers.get(name) else officers.add(name, state, auditor=auditor)
+            out.append((name, state, token))
+    finally:
+        db.close()
+    path = Path(settings.data_dir) / "demo-tokens.txt"
+    path.write_text("".join(f"{n}\t{s or 'auditor'}\t{t}\n" for n, s, t in out), encoding="utf-8")
+    path.chmod(0o600)
+    return out
+
+
 @click.command()
 @click.option("--demo", is_flag=True, help="also run simulated agencies sending a realistic scenario")
 @click.option("--demo-rate", type=float, default=0.5, show_default=True, help="simulated reports per second")
@@ -133,6 +157,11 @@ def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) ->
         gw = next((p for s, p in procs if s.name == "gateway"), None)
         if gw is not None and not _wait_http(f"{base}/healthz", gw, 60):
             lines.append("gateway did not answer /healthz within 60 s; see its log")
+        if demo:
+            tokens = demo_officers(settings)
+            lines += ["", "demo sign-in tokens for the officer page (also in "
+                      f"{Path(settings.data_dir) / 'demo-tokens.txt'}):"]
+            lines += [f"  {name:14} {state or 'auditor':8} {token}" for name, state, token in tokens]
         click.echo("\n".join(["", "CARICC hub is up", *lines, "",
                               f"officer page   {base}/",
                               f"API docs       {base}/docs",

@@ -60,6 +60,18 @@ def test_hub_up_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
                 if line.startswith("hub_reports_received_total{"):
                     received += float(line.rsplit(" ", 1)[1])
             time.sleep(0.5)
+        # demo officers can sign in, and simulated reports travel the whole hub to the centre's feed
+        tokens = dict(line.split()[0:3:2] for line in banner.splitlines() if line.strip().startswith("demo-"))
+        assert set(tokens) == {"demo-kz", "demo-uz", "demo-caricc", "demo-auditor"}, banner
+        headers = {"Authorization": f"Bearer {tokens['demo-caricc']}"}
+        items: list = []
+        while not items:
+            assert time.monotonic() < deadline + 60, "no routed item reached the CARICC feed"
+            r = httpx.get(f"{base}/v1/feeds/CARICC/items", headers=headers)
+            assert r.status_code == 200, r.text
+            items = r.json()["items"]
+            time.sleep(0.5)
+        assert items[0]["item"]["recipient"] == "CARICC"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0, out.read_text()
         assert "hub stopped" in out.read_text()
