@@ -47,6 +47,11 @@ def _headers(raw: Any) -> list[tuple[str, bytes]]:
     return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
 
 
+def _sent(fut: Any) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("produce failed", error=repr(fut.exception()))
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -74,9 +79,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     intake = app.topic(INTAKE, internal=False, **raw)
     validated = app.topic(VALIDATED, partitions=1, internal=False, **raw)
-    dlq = app.topic(DLQ, **raw)
-    audit = app.topic(AUDIT, **raw)
-    feeds = {r: app.topic(feed(r), **raw) for r in settings.recipients}
+    feeds = {r: feed(r) for r in settings.recipients}  # produced to directly (see emit)
     tbl: dict[str, Any] = {"partitions": 1, "schema": faust.Schema(key_type=str, key_serializer="json",
                                                                    value_serializer="json")}
     reports = app.Table("reports", **tbl)  # report_id -> dedup state
@@ -86,14 +89,20 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     c = codec()
     data = enrich.refdata()
 
+    async def emit(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Hand one record to the producer (no per-record delivery wait). faust flushes the producer
+        before it commits consumed offsets, so a record is delivered before its input is committed
+        (at-least-once) — the same guarantee ``Topic.send`` gives, without its per-record layers."""
+        fut = await app.producer.send(topic, key, value, None, None, headers)
+        fut.add_done_callback(_sent)
+
     async def send_audit(events: Iterable[Mapping[str, Any]]) -> None:
         for ev in events:
             key = (ev.get("report_id") or ev["event_id"]).encode()
-            await audit.send(key=key, value=c.encode(AUDIT_EVENT, ev),
-                             headers=[("event_id", ev["event_id"].encode())])
+            await emit(AUDIT, key, c.encode(AUDIT_EVENT, ev), [("event_id", ev["event_id"].encode())])
 
     async def send_dead(dl: Mapping[str, Any]) -> None:
-        await dlq.send(key=dl["dead_letter_id"].encode(), value=c.encode(DEAD_LETTER, dl))
+        await emit(DLQ, dl["dead_letter_id"].encode(), c.encode(DEAD_LETTER, dl))
         metrics.DLQ_MESSAGES.labels(dl["stage"], dl["reason"].split(":")[0][:40]).inc()
 
     @app.agent(intake)
@@ -126,7 +135,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
             metrics.REPORTS_RECEIVED.labels(rep["kind"], rep["agency"]).inc()
             hdrs = [("trace_id", (rep.get("trace_id") or "").encode()),
                     ("source", f"{m.topic}/{m.partition}/{m.offset}".encode())]
-            await validated.send(key=rep["report_id"].encode(), value=c.encode(REPORT, rep), headers=hdrs)
+            await emit(VALIDATED, rep["report_id"].encode(), c.encode(REPORT, rep), hdrs)
 
     last_sweep = [time.monotonic()]
 
@@ -241,9 +250,8 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         STAGE["route"].observe(time.perf_counter() - t0)
         trace = (rep.get("trace_id") or "").encode()
         for it in items:
-            await feeds[it["recipient"]].send(
-                key=incident_id.encode(), value=c.encode(FEED_ITEM, it),
-                headers=[("trace_id", trace), ("item_id", it["item_id"].encode())])
+            await emit(feeds[it["recipient"]], incident_id.encode(), c.encode(FEED_ITEM, it),
+                       [("trace_id", trace), ("item_id", it["item_id"].encode())])
             metrics.REPORTS_ROUTED.labels(rep["kind"], it["recipient"], it["delivery"]).inc()
         who = {it["recipient"]: f"{it['delivery']}: {it['routing']['reason']}" for it in items}
         audits.append(audit_event(
