@@ -52,6 +52,48 @@ def _sent(fut: Any) -> None:
         log.error("produce failed", error=repr(fut.exception()))
 
 
+class TableCache:
+    """Write-through read cache over a faust Table written ONLY by the process agent.
+
+    Every table get on the RocksDB store decodes JSON (and checks the key first): the no-leak rule
+    alone reads up to ~100 report states per report. The cache keeps the values this process read
+    or wrote (None for missing keys); it is cleared on every rebalance (``create_app`` wires that),
+    so a worker that gets the partition back never sees values another worker has since replaced.
+    """
+
+    def __init__(self, table: Any, cap: int = 200_000) -> None:
+        self.table = table
+        self.cap = cap
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any:
+        try:
+            return self.data[key]
+        except KeyError:
+            value = self.table.get(key)
+            self._put(key, value)
+            return value
+
+    def _put(self, key: str, value: Any) -> None:
+        if len(self.data) >= self.cap:
+            self.data.clear()  # crude bound; misses fall through to the table
+        self.data[key] = value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[key] = value
+        self._put(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key]
+        self.data.pop(key, None)
+
+    def items(self) -> Any:
+        return self.table.items()
+
+    def clear(self) -> None:
+        self.data.clear()
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -82,10 +124,18 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     feeds = {r: feed(r) for r in settings.recipients}  # produced to directly (see emit)
     tbl: dict[str, Any] = {"partitions": 1, "schema": faust.Schema(key_type=str, key_serializer="json",
                                                                    value_serializer="json")}
-    reports = app.Table("reports", **tbl)  # report_id -> dedup state
-    keys = app.Table("correlation-keys", **tbl)  # correlation key -> index entries
-    incidents = app.Table("incidents", **tbl)  # incident_id -> {reports, holders}
-    parties = app.Table("party-names", **tbl)  # block key -> [{name, report_id}]
+    reports = TableCache(app.Table("reports", **tbl))  # report_id -> dedup state
+    keys = TableCache(app.Table("correlation-keys", **tbl))  # correlation key -> index entries
+    incidents = TableCache(app.Table("incidents", **tbl))  # incident_id -> {reports, holders}
+    parties = TableCache(app.Table("party-names", **tbl))  # block key -> [{name, report_id}]
+    caches = (reports, keys, incidents, parties)
+
+    async def _drop_caches(*args: Any, **kwargs: Any) -> None:
+        for cache in caches:
+            cache.clear()
+
+    app.on_partitions_revoked.connect(_drop_caches)
+    app.on_partitions_assigned.connect(_drop_caches)
     c = codec()
     data = enrich.refdata()
 
