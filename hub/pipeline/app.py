@@ -27,6 +27,7 @@ from hub.audit_events import audit_event
 from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, REPORT, codec
 from hub.embedded import faust_settings, patch_faust_fetch_wait
 from hub.pipeline import correlate, dedup, enrich, route
+from hub.pipeline.parties import PartyIndex, record_names
 from hub.pipeline.validate import Message, dead_letter, normalize, validate
 from hub.settings import Settings
 from hub.topics import AUDIT, DLQ, INTAKE, VALIDATED, feed
@@ -34,7 +35,6 @@ from hub.topics import AUDIT, DLQ, INTAKE, VALIDATED, feed
 log = structlog.get_logger("hub.pipeline")
 APP_ID = "hub-pipeline"
 ACTOR = "pipeline"
-PARTY_BLOCK_CAP = 300  # party names kept per block key (newest)
 KEY_RETENTION_MS = 2 * correlate.WINDOW_MS  # correlation keys older than this (event time) expire
 SWEEP_INTERVAL_S = 600.0
 STAGE = {s: metrics.STAGE_SECONDS.labels(s) for s in ("validate", "dedup", "correlate", "enrich", "route")}
@@ -127,12 +127,14 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     reports = TableCache(app.Table("reports", **tbl))  # report_id -> dedup state
     keys = TableCache(app.Table("correlation-keys", **tbl))  # correlation key -> index entries
     incidents = TableCache(app.Table("incidents", **tbl))  # incident_id -> {reports, holders}
-    parties = TableCache(app.Table("party-names", **tbl))  # block key -> [{name, report_id}]
-    caches = (reports, keys, incidents, parties)
+    parties = app.Table("party-entries", **tbl)  # report_id -> [[party name, seq]] (see parties.py)
+    caches = (reports, keys, incidents)
+    party_index: list[PartyIndex | None] = [None]  # rebuilt from ``parties`` when None
 
     async def _drop_caches(*args: Any, **kwargs: Any) -> None:
         for cache in caches:
             cache.clear()
+        party_index[0] = None
 
     app.on_partitions_revoked.connect(_drop_caches)
     app.on_partitions_assigned.connect(_drop_caches)
@@ -274,13 +276,12 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                         "matched": ",".join(sorted({x['report_id'] for x in matches}))}))
         # ---- enrich
         t0 = time.perf_counter()
-        candidates: dict[tuple[str, str], dict[str, Any]] = {}
-        pkeys = sorted({b for p in rep.get("parties") or [] for b in enrich.block_keys(p["name"])})
-        for b in pkeys:
-            for cand in parties.get(b) or []:
-                candidates[(cand["name"], cand["report_id"])] = cand
+        if party_index[0] is None:
+            party_index[0] = PartyIndex.rebuild(parties.items())
+            log.info("party index rebuilt", blocks=len(party_index[0].blocks))
+        names = [p["name"] for p in rep.get("parties") or []]
         enrichment = enrich.enrich(rep, matches=matches, incident_reports=inc["reports"],
-                                   party_candidates=candidates.values(), data=data)
+                                   party_candidates=party_index[0].candidates(names), data=data)
         STAGE["enrich"].observe(time.perf_counter() - t0)
         audits.append(audit_event("ENRICHED", **common, actor=ACTOR, occurred_at=now_ms,
                                   detail={"risk_score": enrichment["risk_score"],
@@ -318,11 +319,10 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         inc_reports = [r for r in inc["reports"] if r["report_id"] != rid] + [ref]
         incidents[incident_id] = {"reports": inc_reports[-200:],
                                   "holders": sorted({*inc["holders"], *recips, rep["reporter_state"]})}
-        for p in rep.get("parties") or []:
-            for b in enrich.block_keys(p["name"]):
-                lst = [x for x in (parties.get(b) or []) if x["report_id"] != rid or x["name"] != p["name"]]
-                lst.append({"name": p["name"], "report_id": rid})
-                parties[b] = lst[-PARTY_BLOCK_CAP:]
+        if names:
+            parties[rid] = record_names(parties.get(rid), names, m.offset)
+            for name in names:
+                party_index[0].add(rid, name)
         blog.info("routed", incident_id=incident_id, recipients=recips, verdict=verdict,
                   risk_score=enrichment["risk_score"])
 
