@@ -155,7 +155,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
 
     async def send_dead(dl: Mapping[str, Any]) -> None:
         await emit(DLQ, dl["dead_letter_id"].encode(), c.encode(DEAD_LETTER, dl))
-        metrics.DLQ_MESSAGES.labels(dl["stage"], dl["reason"].split(":")[0][:40]).inc()
+        metrics.child(metrics.DLQ_MESSAGES, dl["stage"], dl["reason"].split(":")[0][:40]).inc()
 
     @app.agent(intake)
     async def validate_agent(stream: Any) -> None:
@@ -177,14 +177,14 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
             await send_audit(out.audit)
             if out.report is None:
                 r = out.dead_letter or {}
-                metrics.REPORTS_REJECTED.labels(out.kind or "unknown", out.agency or "unknown",
+                metrics.child(metrics.REPORTS_REJECTED, out.kind or "unknown", out.agency or "unknown",
                                                 out.reason or "invalid").inc()
                 log.warning("report rejected", reason=r.get("reason"), report_id=r.get("report_id"),
                             offset=m.offset, partition=m.partition)
                 await send_dead(r)
                 continue
             rep = out.report
-            metrics.REPORTS_RECEIVED.labels(rep["kind"], rep["agency"]).inc()
+            metrics.child(metrics.REPORTS_RECEIVED, rep["kind"], rep["agency"]).inc()
             hdrs = [("trace_id", (rep.get("trace_id") or "").encode()),
                     ("source", f"{m.topic}/{m.partition}/{m.offset}".encode())]
             await emit(VALIDATED, rep["report_id"].encode(), c.encode(REPORT, rep), hdrs)
@@ -239,14 +239,14 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         verdict = dedup.classify(rep, state)
         STAGE["dedup"].observe(time.perf_counter() - t0)
         if verdict == dedup.DUPLICATE:
-            metrics.REPORTS_DUPLICATE.labels(rep["kind"], rep["agency"]).inc()
+            metrics.child(metrics.REPORTS_DUPLICATE, rep["kind"], rep["agency"]).inc()
             blog.info("duplicate dropped")
             await send_audit([audit_event("DUPLICATE", **common, actor=ACTOR, occurred_at=now_ms,
                                           unique=f"{m.partition}/{m.offset}")])
             return
         if verdict == dedup.STALE:
             reason = f"stale: version {ver} arrived after version {max(state['versions'])}"
-            metrics.REPORTS_REJECTED.labels(rep["kind"], rep["agency"], "stale").inc()
+            metrics.child(metrics.REPORTS_REJECTED, rep["kind"], rep["agency"], "stale").inc()
             blog.warning("stale version rejected", reason=reason)
             msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
             await send_dead(dead_letter(msg, stage="dedup", reason=reason, now_ms=now_ms, report_id_=rid))
@@ -267,7 +267,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         STAGE["correlate"].observe(time.perf_counter() - t0)
         audits = []
         if not opened:
-            metrics.REPORTS_CORRELATED.labels(rep["kind"], rep["agency"]).inc()
+            metrics.child(metrics.REPORTS_CORRELATED, rep["kind"], rep["agency"]).inc()
             audits.append(audit_event(
                 "CORRELATED", **common, actor=ACTOR, occurred_at=now_ms,
                 reason=f"shares {', '.join(sorted({x['key'] for x in matches})) or 'identifiers'} with "
@@ -303,7 +303,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         for it in items:
             await emit(feeds[it["recipient"]], incident_id.encode(), c.encode(FEED_ITEM, it),
                        [("trace_id", trace), ("item_id", it["item_id"].encode())])
-            metrics.REPORTS_ROUTED.labels(rep["kind"], it["recipient"], it["delivery"]).inc()
+            metrics.child(metrics.REPORTS_ROUTED, rep["kind"], it["recipient"], it["delivery"]).inc()
         who = {it["recipient"]: f"{it['delivery']}: {it['routing']['reason']}" for it in items}
         audits.append(audit_event(
             "ROUTED", **common, actor=ACTOR, occurred_at=now_ms, recipients=list(who),
