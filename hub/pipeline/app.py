@@ -24,9 +24,10 @@ import structlog
 
 from hub import metrics
 from hub.audit_events import audit_event
-from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, REPORT, codec
+from hub.codec import AUDIT_EVENT, DEAD_LETTER, REPORT, codec
 from hub.embedded import faust_settings, patch_faust_fetch_wait
 from hub.pipeline import correlate, dedup, enrich, route
+from hub.pipeline.feedcodec import FeedItemEncoder
 from hub.pipeline.parties import PartyIndex, record_names
 from hub.pipeline.validate import Message, dead_letter, normalize, validate
 from hub.settings import Settings
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     app.on_partitions_revoked.connect(_drop_caches)
     app.on_partitions_assigned.connect(_drop_caches)
     c = codec()
+    feed_encoder = FeedItemEncoder(c)
     data = enrich.refdata()
 
     async def emit(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
@@ -300,8 +302,8 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                                  incident_holders=inc["holders"], allowed=allowed, routed_at=now_ms)
         STAGE["route"].observe(time.perf_counter() - t0)
         trace = (rep.get("trace_id") or "").encode()
-        for it in items:
-            await emit(feeds[it["recipient"]], incident_id.encode(), c.encode(FEED_ITEM, it),
+        for it, value in zip(items, feed_encoder.encode(items), strict=True):
+            await emit(feeds[it["recipient"]], incident_id.encode(), value,
                        [("trace_id", trace), ("item_id", it["item_id"].encode())])
             metrics.child(metrics.REPORTS_ROUTED, rep["kind"], it["recipient"], it["delivery"]).inc()
         who = {it["recipient"]: f"{it['delivery']}: {it['routing']['reason']}" for it in items}

@@ -152,16 +152,20 @@ def entity_links(report: Mapping[str, Any], candidates: Iterable[Mapping[str, An
                  limit: int | None = None) -> list[dict[str, Any]]:
     """Links from this report's party names to names in earlier reports (candidates:
     {name, report_id}), best score per (name, other report); the first ``limit`` in sort order."""
-    others = [c for c in candidates if c["report_id"] != report["report_id"]]
-    forms = [match_form(c["name"]) for c in others]
+    by_name: dict[str, list[str]] = {}  # each distinct candidate name is scored once
+    for c in candidates:
+        if c["report_id"] != report["report_id"]:
+            by_name.setdefault(c["name"], []).append(c["report_id"])
+    names = list(by_name)
+    forms = [match_form(n) for n in names]
     best: dict[tuple[str, str, str], float] = {}
     for p in report.get("parties") or []:
         # rapidfuzz's C loop over all candidates; score_cutoff keeps scores >= the threshold
         for _form, score, i in process.extract(match_form(p["name"]), forms, scorer=fuzz.token_sort_ratio,
                                                score_cutoff=NAME_MATCH_THRESHOLD, limit=None):
-            c = others[i]
-            k = (p["name"], c["report_id"], c["name"])
-            best[k] = max(float(score), best.get(k, 0.0))
+            for rid in by_name[names[i]]:
+                k = (p["name"], rid, names[i])
+                best[k] = max(float(score), best.get(k, 0.0))
     return [{"name": n, "matched_name": m, "score": round(s, 1), "report_id": r, "watchlist": None}
             for (n, r, m), s in sorted(best.items())[:limit]]
 
