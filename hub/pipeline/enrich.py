@@ -8,6 +8,7 @@ versioned files in hub/data/ (crossing points, drug synonyms, concealment catalo
 from __future__ import annotations
 
 import csv
+import heapq
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -167,7 +168,7 @@ def entity_links(report: Mapping[str, Any], candidates: Iterable[Mapping[str, An
                 k = (p["name"], rid, names[i])
                 best[k] = max(float(score), best.get(k, 0.0))
     return [{"name": n, "matched_name": m, "score": round(s, 1), "report_id": r, "watchlist": None}
-            for (n, r, m), s in sorted(best.items())[:limit]]
+            for (n, r, m), s in (sorted(best.items()) if limit is None else heapq.nsmallest(limit, best.items()))]
 
 
 def _ref(entry: Mapping[str, Any]) -> dict[str, Any]:
