@@ -14,6 +14,8 @@ Topology (see docs/pipeline.md for the partitioning argument):
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -48,9 +50,39 @@ def _headers(raw: Any) -> list[tuple[str, bytes]]:
     return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
 
 
-def _sent(fut: Any) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        log.error("produce failed", error=repr(fut.exception()))
+class DeliveryGuard:
+    """At-least-once across produce failures.
+
+    Records are handed to the producer without a per-record wait; faust flushes the producer before
+    it commits consumed offsets. A record whose delivery *failed* would still let that commit go
+    through and be lost, so the guard wraps the producer's flush: if any delivery failed since the
+    last flush, the worker exits (code 70) before the commit — a restarted worker processes the
+    input again from the last committed offsets, and every consumer downstream is idempotent.
+    """
+
+    EXIT_CODE = 70
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def sent(self, fut: Any) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            self.failures += 1
+            log.error("produce failed", error=repr(fut.exception()))
+
+    def install(self, producer: Any) -> None:
+        original = producer.flush
+
+        async def flush_checked() -> None:
+            await original()
+            for _ in range(2):  # let the delivery callbacks scheduled by the flush run
+                await asyncio.sleep(0)
+            if self.failures:
+                log.critical("records were not delivered; exiting before offsets are committed",
+                             failures=self.failures)
+                os._exit(self.EXIT_CODE)
+
+        producer.flush = flush_checked
 
 
 class TableCache:
@@ -142,13 +174,15 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     c = codec()
     feed_encoder = FeedItemEncoder(c)
     data = enrich.refdata()
+    guard = DeliveryGuard()
+    guard.install(app.producer)
 
     async def emit(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
         """Hand one record to the producer (no per-record delivery wait). faust flushes the producer
         before it commits consumed offsets, so a record is delivered before its input is committed
         (at-least-once) — the same guarantee ``Topic.send`` gives, without its per-record layers."""
         fut = await app.producer.send(topic, key, value, None, None, headers)
-        fut.add_done_callback(_sent)
+        fut.add_done_callback(guard.sent)
 
     async def send_audit(events: Iterable[Mapping[str, Any]]) -> None:
         for ev in events:
