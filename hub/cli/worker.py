@@ -11,7 +11,11 @@ import click
 from hub.settings import Settings
 
 
-def default_store() -> str:
+def default_store(settings: Settings) -> str:
+    """RocksDB (rocksdict) on a real Kafka cluster; memory on the embedded broker, which is memory-only
+    itself: table state kept on disk would outlive the changelog it was recovered from."""
+    if settings.embedded:
+        return "memory://"
     return "rocksdb://" if importlib.util.find_spec("rocksdict") else "memory://"
 
 
@@ -19,7 +23,7 @@ def default_store() -> str:
 @click.option("--port", type=int, default=None, help="web port for /metrics, /healthz, /readyz "
               "(default: HUB_WORKER_PORT).")
 @click.option("--store", type=click.Choice(["auto", "memory", "rocksdb"]), default="auto", show_default=True,
-              help="table store: RocksDB (rocksdict) when installed, else memory.")
+              help="table store; auto = RocksDB (rocksdict) on Kafka, memory on the embedded broker.")
 @click.option("--bind", default="127.0.0.1", envvar="HUB_WORKER_BIND", show_default=True,
               help="address the web port listens on (0.0.0.0 in containers so Prometheus can scrape it).")
 @click.option("--loglevel", default="warning", show_default=True, help="faust's own log level.")
@@ -37,7 +41,7 @@ def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel
     from hub.topics import ensure_topics
 
     asyncio.run(ensure_topics(settings))
-    url = default_store() if store == "auto" else f"{store}://"
+    url = default_store(settings) if store == "auto" else f"{store}://"
     port = port or settings.worker_port
     data_dir = Path(settings.data_dir) / f"faust-{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
