@@ -86,23 +86,25 @@ async def fetch_highwaters(bootstrap: str, tps: list[Any]) -> dict[Any, int]:
     the last batch holds more than one record. The high watermark carried by a fetch response is
     right; fetching from just below ``end_offsets`` keeps the response tiny.
     """
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    keys = {TopicPartition(tp.topic, tp.partition): tp for tp in tps}  # faust passes its own TP type
+    parts = list(keys)
     c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                          fetch_max_wait_ms=EMBEDDED_FETCH_MAX_WAIT_MS, max_partition_fetch_bytes=1024)
     await c.start()
     try:
-        c.assign(list(tps))
-        lower = await c.end_offsets(list(tps))
-        for tp in tps:
+        c.assign(parts)
+        lower = await c.end_offsets(parts)
+        for tp in parts:
             c.seek(tp, max(0, lower[tp] - 1))
-        pending = set(tps)
+        pending = set(parts)
         for _ in range(50):
             if not pending:
                 break
             await c.getmany(*pending, timeout_ms=200, max_records=len(pending))
             pending = {tp for tp in pending if c.highwater(tp) is None}
-        return {tp: max(lower[tp], c.highwater(tp) or 0) for tp in tps}
+        return {keys[tp]: max(lower[tp], c.highwater(tp) or 0) for tp in parts}
     finally:
         await c.stop()
 

@@ -27,6 +27,11 @@ async def test_fetch_highwaters_counts_every_record(settings) -> None:
     tps = [TopicPartition("hw.test", 0), TopicPartition("hw.test", 1)]
     got = await fetch_highwaters(settings.bootstrap, tps)
     assert got == {tps[0]: 57, tps[1]: 0}
+    # faust hands in its own TP named tuples: answered under the same keys
+    from faust.types import TP
+
+    ftps = [TP("hw.test", 0), TP("hw.test", 1)]
+    assert await fetch_highwaters(settings.bootstrap, ftps) == {ftps[0]: 57, ftps[1]: 0}
     # and the reason the function exists: the broker's own end offsets fall short when batched
     c = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap)
     await c.start()
