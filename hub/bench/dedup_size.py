@@ -37,13 +37,24 @@ def _state(i: int) -> tuple[bytes, bytes]:
     return json.dumps(rid).encode(), json.dumps(st).encode()
 
 
-def measure(keys: int, path: Path, lookups: int = 100_000) -> dict[str, float | int]:
+def table_options() -> dict[str, int]:
+    """The RocksDB options the pipeline gives its tables (faust's defaults when it sets none)."""
+    try:
+        from hub.pipeline.app import TABLE_OPTIONS
+    except ImportError:
+        return {}
+    return dict(TABLE_OPTIONS)
+
+
+def measure(keys: int, path: Path, lookups: int = 100_000,
+            options: dict[str, int] | None = None) -> dict[str, float | int]:
     import rocksdict
     from faust.stores.rocksdb import RocksDBOptions
 
     if path.exists():
         shutil.rmtree(path)
-    db = RocksDBOptions().open(path)
+    opts = table_options() if options is None else options
+    db = RocksDBOptions(**opts).open(path)
     t0 = time.perf_counter()
     batch = rocksdict.WriteBatch(raw_mode=True)
     key_bytes = value_bytes = 0
@@ -69,18 +80,20 @@ def measure(keys: int, path: Path, lookups: int = 100_000) -> dict[str, float | 
     disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     return {"keys": keys, "write_seconds": round(write_s, 2), "lookups": lookups, "lookup_hits": hits,
             "lookups_per_s": round(lookups / lookup_s), "raw_bytes_per_key": round((key_bytes + value_bytes) / keys, 1),
-            "disk_mb": round(disk / 2**20, 1), "peak_rss_mb": round(peak_rss_mb(os.getpid()) or 0, 1)}
+            "disk_mb": round(disk / 2**20, 1), "rocksdb_options": opts, "peak_rss_mb": round(peak_rss_mb(os.getpid()) or 0, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keys", type=int, required=True, help="number of dedup keys to write")
     ap.add_argument("--dir", required=True, help="directory for the store (removed afterwards)")
+    ap.add_argument("--options", help="JSON object of faust RocksDBOptions overrides (default: the pipeline's)")
     ap.add_argument("--lookups", type=int, default=100_000, help="random lookups after the writes")
     a = ap.parse_args(argv)
     path = Path(a.dir) / f"dedup-{a.keys}.db"
     try:
-        print(json.dumps(measure(a.keys, path, min(a.lookups, a.keys))))
+        opts = json.loads(a.options) if a.options else None
+        print(json.dumps(measure(a.keys, path, min(a.lookups, a.keys), opts)))
     finally:
         shutil.rmtree(path, ignore_errors=True)
     return 0

@@ -9,6 +9,7 @@ does the full work: auth, validation, ledger lookup, produce with acks=all, ledg
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ import orjson
 
 from hub.agencies import Directory
 from hub.bench.pipeline import percentile
-from hub.bench.procs import cluster, wait_http
+from hub.bench.procs import cluster, cpu_seconds, wait_http
 from hub.db import Database
 from hub.settings import Settings
 from hub.topics import ensure_topics
@@ -82,10 +83,15 @@ def rest(base: Settings, workdir: Path, items: Sequence[Any], *, single: int, ba
         keys = _keys(c.settings, {(it.agency, it.state) for it in items})
         gw = c.start_gateway()
         wait_http(f"http://127.0.0.1:{gw.port}/readyz", gw, timeout=60)
+        if os.environ.get("HUB_BENCH_PROFILE"):
+            c.profile(gw, Path(os.environ["HUB_BENCH_PROFILE"]) / c.workdir.name)
         base_url = f"http://127.0.0.1:{gw.port}"
         jobs = [(keys[it.agency], orjson.dumps(it.body), "application/json") for it in items[:single]]
+        cpu0 = cpu_seconds(gw.pid) or 0.0
         out: dict[str, Any] = {"single": asyncio.run(_drive(f"{base_url}/v1/reports", jobs, concurrency, 202,
                                                             progress, "single"))}
+        cpu1 = cpu_seconds(gw.pid) or 0.0
+        out["single"]["gateway_cpu_ms_per_request"] = round(1000 * (cpu1 - cpu0) / max(1, len(jobs)), 3)
         by_agency: dict[str, list[Any]] = {}
         for it in items[single:]:
             by_agency.setdefault(it.agency, []).append(it)
@@ -99,6 +105,7 @@ def rest(base: Settings, workdir: Path, items: Sequence[Any], *, single: int, ba
         batch = asyncio.run(_drive(f"{base_url}/v1/reports/batch", [j[:3] for j in bjobs],
                                    max(1, concurrency // 8), 202, progress, "batch"))
         reports = sum(j[3] for j in bjobs)
+        batch["gateway_cpu_ms_per_report"] = round(1000 * ((cpu_seconds(gw.pid) or 0.0) - cpu1) / max(1, reports), 3)
         batch["reports"] = reports
         batch["reports_per_s"] = round(reports / batch["seconds"], 1) if batch["seconds"] else None
         batch["batch_size"] = round(reports / max(1, len(bjobs)), 1)

@@ -24,8 +24,8 @@ def _ints(value: str) -> tuple[int, ...]:
 @click.option("--smoke", is_flag=True, help="tiny sizes: proves every section works in well under a minute.")
 @click.option("--reports", type=int, help="reports for the throughput runs (default 20000).")
 @click.option("--workers", "workers", help="worker counts for the throughput runs, comma list (default 1,2).")
-@click.option("--rate", type=float, help="offered load of the latency run, reports/s (default 1000).")
-@click.option("--latency-seconds", type=float, help="length of the latency run (default 20).")
+@click.option("--rate", "rates", help="offered loads of the latency runs, reports/s, comma list (default 1000,100).")
+@click.option("--latency-seconds", type=float, help="length of each latency run (default 10).")
 @click.option("--rest-requests", type=int, help="single-report requests in the REST run (default 3000).")
 @click.option("--rest-concurrency", type=int, help="concurrent REST clients (default 32).")
 @click.option("--dedup-keys", help="dedup-state sizes to measure, comma list (default 1000000,10000000).")
@@ -40,7 +40,7 @@ def _ints(value: str) -> tuple[int, ...]:
 @click.option("--profile", "profile", type=click.Path(file_okay=False),
               help="sample every worker with py-spy (collapsed stacks in this directory; slows the run).")
 @click.pass_obj
-def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | None, rate: float | None,
+def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | None, rates: str | None,
           latency_seconds: float | None, rest_requests: int | None, rest_concurrency: int | None,
           dedup_keys: str | None, partitions: int | None, only: str | None, bootstrap: str | None,
           out: str | None, write_md: str | None, profile: str | None) -> None:
@@ -63,8 +63,11 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
         changes["reports"] = reports
     if workers:
         changes["workers"] = _ints(workers)
-    if rate:
-        changes["latency_rate"] = rate
+    if rates:
+        try:
+            changes["latency_rates"] = tuple(float(x) for x in rates.split(",") if x.strip())
+        except ValueError as exc:
+            raise click.BadParameter(f"expected a comma list of numbers, got {rates!r}", param_hint="--rate") from exc
     if latency_seconds:
         changes["latency_seconds"] = latency_seconds
     if rest_requests:

@@ -43,13 +43,15 @@ def test_every_section_ran(smoke: tuple[dict, str, Path]) -> None:
         assert all(v > 0 for v in t["peak_rss_mb"].values())
         assert set(t["ratios"] if "ratios" in t else res["ratios"][f"{t['workers']}_worker"]) == {
             "to_codec_floor", "to_passthrough"}
-    lat = res["latency"]
+    (lat,) = res["latency"]
+    assert not lat["saturated"] and lat["processed"] >= lat["reports"]
     assert 0 < lat["with_feed_items"] <= lat["reports"]
     assert lat["p50_ms"] <= lat["p95_ms"] <= lat["p99_ms"] <= lat["max_ms"]
     rest = res["rest"]
     assert rest["single"]["all_accepted"], rest["single"]["statuses"]
     assert rest["batch"]["all_accepted"], rest["batch"]["statuses"]
     assert rest["batch"]["reports"] > rest["batch"]["requests"]
+    assert rest["single"]["gateway_cpu_ms_per_request"] > 0
     for d in res["dedup"]:
         assert d["lookup_hits"] == d["lookups"] > 0
         assert d["disk_mb"] >= 0 and d["peak_rss_mb"] > 0
