@@ -222,6 +222,8 @@ def _unicode_errors(value: Any, path: str, out: list[FieldError], depth: int = 0
             out.append(FieldError(path, "contains invalid Unicode (a lone surrogate)"))
     elif isinstance(value, dict):
         for k, v in value.items():
+            if depth == 0 and k not in REPORT_FIELDS:
+                continue  # reported as "is not a known field"
             p = f"{path}.{k}" if path else str(k)
             try:
                 str(k).encode("utf-8")
