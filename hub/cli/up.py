@@ -84,6 +84,8 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
     return False
 
 
+RESTART_LIMIT = 5  # restarts of one service within a minute before `hub up` gives up
+
 DEMO_OFFICERS = (("demo-kz", "KZ", False), ("demo-uz", "UZ", False), ("demo-caricc", "CARICC", False),
                  ("demo-auditor", None, True))
 
@@ -143,10 +145,13 @@ def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) ->
                  f"{len(created)} topic(s) created"]
         env = child_env(settings, config)
         run = services(settings, demo, demo_rate)
-        for svc in run:
+        def spawn(svc: Service) -> subprocess.Popen[bytes]:
             log_file = open(logs / f"{svc.name}.log", "ab")  # noqa: SIM115
-            p = subprocess.Popen([sys.executable, "-m", "hub", *svc.argv], env=env, stdout=log_file,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen([sys.executable, "-m", "hub", *svc.argv], env=env, stdout=log_file,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+        for svc in run:
+            p = spawn(svc)
             procs.append((svc, p))
             lines.append(f"{svc.name:10} pid {p.pid:<7} log {logs / (svc.name + '.log')}"
                          + (f"  {svc.url}" if svc.url else ""))
@@ -170,11 +175,21 @@ def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) ->
                               "",
                               "agency keys:   hub agency add CODE --state XX --name ... && hub agency key CODE",
                               "Ctrl-C stops everything."]))
+        restarts: dict[str, list[float]] = {}
         while not stopping:
-            for svc, p in procs:
-                if p.poll() is not None and not svc.demo_only:
-                    click.echo(f"{svc.name} exited with code {p.returncode}; see its log. Stopping.", err=True)
+            for i, (svc, p) in enumerate(procs):
+                if p.poll() is None or svc.demo_only:
+                    continue
+                # a crashed service is restarted (it resumes from committed offsets); a crash loop
+                # (more than RESTART_LIMIT restarts in a minute) stops the hub
+                recent = [t for t in restarts.get(svc.name, []) if time.monotonic() - t < 60]
+                if len(recent) >= RESTART_LIMIT:
+                    click.echo(f"{svc.name} keeps exiting (code {p.returncode}); see its log. Stopping.", err=True)
                     stopping = True
+                    break
+                restarts[svc.name] = [*recent, time.monotonic()]
+                click.echo(f"{svc.name} exited with code {p.returncode}; restarting it", err=True)
+                procs[i] = (svc, spawn(svc))
             time.sleep(0.2)
     finally:
         click.echo("stopping ...")
