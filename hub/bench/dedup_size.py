@@ -4,8 +4,9 @@ It writes ``keys`` entries into a RocksDB opened with faust's own options
 (:class:`faust.stores.rocksdb.RocksDBOptions`, i.e. what ``hub worker`` uses for its tables with
 rocksdict installed), in the pipeline's representation of the ``reports`` table: key = the JSON of
 the report id, value = the JSON of :func:`hub.pipeline.dedup.accept`'s state. Then it looks up
-random keys (what the dedup stage does per report) and prints one JSON line: seconds, peak RSS
-(VmHWM) and the on-disk size after a flush.
+random keys through the pipeline's ``TableCache`` (decoded values kept in memory up to its cap, as
+the worker does), enough to fill it, and prints one JSON line: seconds, peak RSS (VmHWM) of the store
+alone and with the full cache, and the on-disk size after a flush.
 """
 
 from __future__ import annotations
@@ -46,6 +47,26 @@ def table_options() -> dict[str, int]:
     return dict(TABLE_OPTIONS)
 
 
+class _Store:
+    """The faust table as the TableCache sees it: ``get(report_id)`` -> decoded state."""
+
+    def __init__(self, db: object) -> None:
+        self.db = db
+
+    def get(self, key: str) -> object:
+        raw = self.db.get(json.dumps(key).encode())  # type: ignore[attr-defined]
+        return json.loads(raw) if raw is not None else None
+
+
+def _table_cache(db: object) -> tuple[object, int]:
+    try:
+        from hub.pipeline.app import TableCache
+    except ImportError:  # a pipeline without the cache reads the store directly
+        return _Store(db), 0
+    cache = TableCache(_Store(db))
+    return cache, int(getattr(cache, "cap", 0))
+
+
 def measure(keys: int, path: Path, lookups: int = 100_000,
             options: dict[str, int] | None = None) -> dict[str, float | int]:
     import rocksdict
@@ -68,19 +89,26 @@ def measure(keys: int, path: Path, lookups: int = 100_000,
             batch = rocksdict.WriteBatch(raw_mode=True)
     db.write(batch)
     write_s = time.perf_counter() - t0
+    rss_store = peak_rss_mb(os.getpid())
+    # the worker reads the table through the pipeline's TableCache (decoded values kept in memory, up
+    # to its cap): look keys up through one, enough of them to fill it, as the process agent would
+    cache, cap = _table_cache(db)
     rng = random.Random(1)
     t1 = time.perf_counter()
     hits = 0
-    for _ in range(lookups):
-        k, _v = _state(rng.randrange(keys))
-        hits += db.get(k) is not None
+    n = max(lookups, min(keys, cap))
+    for _ in range(n):
+        _k, _v = _state(rng.randrange(keys))
+        hits += cache.get(json.loads(_k)) is not None
     lookup_s = time.perf_counter() - t1
+    lookups = n
     db.flush()
     db.close()
     disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     return {"keys": keys, "write_seconds": round(write_s, 2), "lookups": lookups, "lookup_hits": hits,
             "lookups_per_s": round(lookups / lookup_s), "raw_bytes_per_key": round((key_bytes + value_bytes) / keys, 1),
-            "disk_mb": round(disk / 2**20, 1), "rocksdb_options": opts, "peak_rss_mb": round(peak_rss_mb(os.getpid()) or 0, 1)}
+            "disk_mb": round(disk / 2**20, 1), "rocksdb_options": opts,
+            "table_cache_entries": cap, "peak_rss_store_only_mb": round(rss_store or 0, 1), "peak_rss_mb": round(peak_rss_mb(os.getpid()) or 0, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
