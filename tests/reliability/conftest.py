@@ -99,4 +99,7 @@ def fresh(tmp_path: Path) -> Iterator[Any]:
     finally:
         if cluster is not None:
             cluster.stop_all()
+            current = getattr(cluster, "broker", b)
+            if current is not b:  # a test restarted the broker: stop the one running now
+                current.stop()
         b.stop()
