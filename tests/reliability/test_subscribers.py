@@ -94,6 +94,28 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _read_some(client: httpx.Client, headers: dict[str, str], take: int, cut: bool, rng: random.Random,
+               seen: list[str], last_id: str | None) -> str | None:
+    """One connection: read ``take`` events (or, with ``cut``, a few raw bytes and hang up)."""
+    with client.stream("GET", f"/v1/feeds/{STATE}", headers=headers) as r:
+        assert r.status_code == 200, r.read()[:300]
+        if cut:
+            # a few bytes (likely ending inside an event), then hang up without counting anything:
+            # those events must all come again after reconnecting
+            want, got = rng.randint(1, 4000), 0
+            for chunk in r.iter_raw(512):
+                got += len(chunk)
+                if got >= want:
+                    break
+            return last_id
+        for n, ev in enumerate(sse_events(r.iter_lines()), start=1):
+            seen.append(httpx.Response(200, content=ev["data"]).json()["item_id"])
+            last_id = ev["id"]
+            if n >= take or len(seen) >= ITEMS:
+                break
+    return last_id
+
+
 def test_reconnecting_sse_client_never_loses_or_repeats(ledger: Any, served: dict[str, Any]) -> None:
     """An SSE client that disconnects every few events (some mid-event) and resumes with Last-Event-ID"""
     cl: Cluster = served["cluster"]
@@ -106,41 +128,26 @@ def test_reconnecting_sse_client_never_loses_or_repeats(ledger: Any, served: dic
     rng = random.Random(7)
     seen: list[str] = []
     last_id: str | None = None
-    reconnects = cut_mid_event = 0
+    reconnects = cuts = idle_timeouts = 0
     headers = {"Authorization": f"Bearer {served['token']}"}
     deadline = time.monotonic() + 300 + ITEMS / 10
-    with httpx.Client(base_url=served["url"], timeout=30) as client:
+    # a 5 s read timeout: an idle stream (nothing left to send) ends the connection, not the test
+    with httpx.Client(base_url=served["url"], timeout=httpx.Timeout(30, read=5)) as client:
         while len(seen) < ITEMS and time.monotonic() < deadline:
-            h = dict(headers)
-            if last_id is not None:
-                h["Last-Event-ID"] = last_id
-            take = rng.randint(1, 40)
-            with client.stream("GET", f"/v1/feeds/{STATE}", headers=h) as r:
-                assert r.status_code == 200, r.text
-                if rng.random() < 0.3:
-                    # read a few bytes (likely ending inside an event), then hang up without
-                    # counting anything: the events must all come again after reconnecting
-                    want, got_bytes = rng.randint(1, 4000), 0
-                    for chunk in r.iter_raw(512):
-                        got_bytes += len(chunk)
-                        if got_bytes >= want:
-                            break
-                    cut_mid_event += 1
-                    reconnects += 1
-                    continue
-                for n, ev in enumerate(sse_events(r.iter_lines()), start=1):
-                    data = httpx.Response(200, content=ev["data"]).json()
-                    seen.append(data["item_id"])
-                    last_id = ev["id"]
-                    if n >= take:
-                        break
+            h = dict(headers) | ({"Last-Event-ID": last_id} if last_id is not None else {})
+            cut = rng.random() < 0.3
+            try:
+                last_id = _read_some(client, h, rng.randint(1, 40), cut, rng, seen, last_id)
+            except httpx.ReadTimeout:
+                idle_timeouts += 1
             reconnects += 1
+            cuts += cut
     live.join()
     wait_until(lambda: store.items() >= ITEMS, 120, "every item stored")
     repeats = len(seen) - len(set(seen))
     expected = {i["item_id"] for i in first + rest}
-    ledger.record(items=ITEMS, reconnects=reconnects, cut_mid_event=cut_mid_event, items_seen=len(seen),
-                  repeats=repeats, missing=len(expected - set(seen)))
+    ledger.record(items=ITEMS, reconnects=reconnects, cut_mid_event=cuts, idle_timeouts=idle_timeouts,
+                  items_seen=len(seen), repeats=repeats, missing=len(expected - set(seen)))
     assert repeats == 0, "an item was delivered twice across reconnects"
     assert set(seen) == expected, f"{len(expected - set(seen))} items never seen"
 
