@@ -27,7 +27,7 @@ import orjson
 import structlog
 
 from connectors.formats import FORMATS, read
-from connectors.sdk import PENDING, Publisher
+from connectors.sdk import PENDING, Publisher, outbox_key
 
 log = structlog.get_logger(__name__)
 
@@ -130,6 +130,7 @@ class FileDrop:
         self.db.execute("INSERT OR REPLACE INTO files (sha256, name, status, processed_at) VALUES (?, ?, 'processing', ?)",
                         (digest, path.name, time.time()))
         keyed: list[tuple[int, str]] = []
+        bodies: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
         for i, row in enumerate(rows):
             entry: dict[str, Any] = {"row": row.label}
@@ -140,11 +141,13 @@ class FileDrop:
                 entry |= {"status": "unreadable", "errors": [{"field": "", "problem": row.problem}]}
             else:
                 try:
-                    keyed.append((i, self.publisher.publish(row.body)))
+                    keyed.append((i, outbox_key(row.body)))
+                    bodies.append(row.body)
                 except ValueError as exc:
                     field_name, _, problem = str(exc).partition(": ")
                     entry |= {"status": "rejected", "errors": [{"field": field_name, "problem": problem or str(exc)}]}
             results.append(entry)
+        self.publisher.publish_many(bodies)  # one durable transaction per file
         bound.info("file queued", rows=len(rows), queued=len(keyed))
         keys = [k for _, k in keyed]
         while True:

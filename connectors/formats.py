@@ -201,7 +201,8 @@ def read_csv(data: bytes) -> list[Row]:
     if unknown:
         raise ValueError(f"CSV header has unknown column(s): {', '.join(unknown)} (see docs/connectors.md)")
     rows = []
-    for n, raw in enumerate(reader, start=2):  # row 1 is the header
+    for raw in reader:
+        n = reader.line_num  # the file's line number (blank lines and the header counted), as a spreadsheet shows it
         if not any((x or "").strip() for k, x in raw.items() if k):
             continue
         if None in raw:

@@ -46,6 +46,10 @@ MAX_BATCH_BYTES = 8 * 1024 * 1024
 class TransportDown(RuntimeError):
     """The hub or the link is unavailable; pending reports stay in the outbox and are retried."""
 
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # the hub's Retry-After, when it sent one
+
 
 class TransportRefused(RuntimeError):
     """The hub refuses the credential (401/403 for the whole request): retrying will not help until fixed."""
@@ -100,7 +104,9 @@ class RestTransport:
         if resp.status_code in (401, 403):
             raise TransportRefused(f"hub refused the key ({resp.status_code}): {_error_text(resp)}")
         if resp.status_code != 202:
-            raise TransportDown(f"hub answered {resp.status_code}: {_error_text(resp)}")
+            retry = resp.headers.get("retry-after", "")
+            raise TransportDown(f"hub answered {resp.status_code}: {_error_text(resp)}",
+                                retry_after=float(retry) if retry.isdigit() else None)
         results = []
         for item in resp.json()["results"]:
             if item["status"] == 202:
@@ -133,13 +139,20 @@ class KafkaTransport:
         from hub.kafka import producer
 
         if self._producer is None:
-            p = producer(self.settings, request_timeout_ms=10_000)
+
+            async def start() -> Any:  # aiokafka clients must be created inside the running loop
+                p = producer(self.settings, request_timeout_ms=10_000)
+                try:
+                    await asyncio.wait_for(p.start(), 10)
+                except BaseException:
+                    await p.stop()
+                    raise
+                return p
+
             try:
-                self.loop.run_until_complete(asyncio.wait_for(p.start(), 10))
+                self._producer = self.loop.run_until_complete(start())
             except Exception as exc:
-                self.loop.run_until_complete(p.stop())
                 raise TransportDown(f"broker unreachable: {exc!r}") from exc
-            self._producer = p
         return self._producer
 
     def send(self, bodies: Sequence[dict[str, Any]]) -> list[Result]:
@@ -174,19 +187,23 @@ class KafkaTransport:
             try:
                 self.loop.run_until_complete(go())
             except Exception as exc:
-                self.close()
+                self.stop_producer()
                 raise TransportDown(f"broker did not acknowledge: {exc!r}") from exc
             for i, r in todo:
                 results[i] = Result(SENT, r["report_id"])
         return [r for r in results if r is not None]
 
-    def close(self) -> None:
+    def stop_producer(self) -> None:
         if self._producer is not None:
             try:
                 self.loop.run_until_complete(asyncio.wait_for(self._producer.stop(), 5))
             except Exception as exc:
                 log.warning("producer stop failed", error=repr(exc))
             self._producer = None
+
+    def close(self) -> None:
+        self.stop_producer()
+        self.loop.close()
 
 
 DDL = """CREATE TABLE IF NOT EXISTS outbox (
@@ -324,6 +341,9 @@ class Publisher:
                 log.warning("hub not taking reports; will retry", error=str(exc), retry_in=round(delay, 2),
                             pending=self.pending())
                 wait = delay * random.uniform(0.8, 1.2)
+                hinted = getattr(exc, "retry_after", None)
+                if hinted:  # the hub said when to come back (503 Retry-After); never wait past max_backoff
+                    wait = max(wait, min(hinted, self.max_backoff))
                 if deadline is not None:
                     wait = min(wait, max(0.0, deadline - time.monotonic()))
                 self._stop.wait(wait)

@@ -11,7 +11,7 @@ group coordinator (OffsetFetch via ``consumer.committed``; the admin client's va
 Usage, in a worker or sink process (a background task next to the real consumer)::
 
     from hub.lag import LagMonitor
-    monitor = LagMonitor(settings, group_id="hub-pipeline", topics=[topics.INTAKE])
+    monitor = LagMonitor(settings, group_id="hub-pipeline", topics=[topics.INTAKE], size_topics=[topics.DLQ])
     task = asyncio.create_task(monitor.run())     # updates the gauges every ``interval`` seconds
     ...
     await monitor.stop(); await task
@@ -66,10 +66,13 @@ class LagMonitor:
     """Measures a consumer group's lag on ``topics`` and publishes it as Prometheus gauges."""
 
     def __init__(self, settings: Settings, group_id: str, topics: Iterable[str], *, interval: float = 5.0,
-                 fetch_wait_ms: int | None = None) -> None:
+                 fetch_wait_ms: int | None = None, size_topics: Iterable[str] = ()) -> None:
+        """``topics``: lag of ``group_id`` on them (and their size); ``size_topics``: size only
+        (``hub_topic_messages``), e.g. ``[topics.DLQ]`` which the group does not consume."""
         self.settings = settings
         self.group_id = group_id
-        self.topics = tuple(topics)
+        self.lag_topics = tuple(topics)
+        self.topics = self.lag_topics + tuple(t for t in size_topics if t not in self.lag_topics)
         self.interval = interval
         cs = client_settings(settings)
         self.fetch_wait_ms = fetch_wait_ms or (cs.consumer.get("fetch_max_wait_ms") or 100)
@@ -123,9 +126,10 @@ class LagMonitor:
                 mark = self._next[tp]
             self._next[tp] = max(self._next[tp], mark)
             hw[(tp.topic, tp.partition)] = self._next[tp]
-        committed = {(tp.topic, tp.partition): await c.committed(tp) for tp in self._tps}
+        lagged = [tp for tp in self._tps if tp.topic in self.lag_topics]
+        committed = {(tp.topic, tp.partition): await c.committed(tp) for tp in lagged}
         starts = {(tp.topic, tp.partition): self._start_offsets[tp] for tp in self._tps}
-        result = lag(hw, committed, starts)
+        result = lag({k: v for k, v in hw.items() if k[0] in self.lag_topics}, committed, starts)
         for (topic, p), n in result.items():
             CONSUMER_LAG.labels(self.group_id, topic, str(p)).set(n)
         for topic, n in topic_sizes(hw, starts).items():

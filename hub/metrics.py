@@ -62,14 +62,16 @@ def child(metric: Any, *labels: str) -> Any:
 
 
 def faust_sensor(app: Any, name_prefix: str = "faust") -> None:
-    """Attach faust's own Prometheus sensor (events, commit latency, assignments…) to a faust app.
+    """Attach faust's own Prometheus sensor (events, commit latency, assignments, …) to a faust app.
 
-    It registers on the default registry, so the worker's ``/metrics`` shows ``hub_*`` and
-    ``faust_*`` series together; faust's sensor also adds a ``/metrics`` page to the faust web server.
+    Its ``faust_*`` series go to the default registry, so the worker's existing ``/metrics`` page shows
+    them next to ``hub_*``. Unlike ``faust.sensors.prometheus.setup_prometheus_sensors`` this registers
+    no second ``/metrics`` page. Call once per process, before the app starts.
     """
-    from faust.sensors.prometheus import setup_prometheus_sensors
+    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+    from prometheus_client import REGISTRY
 
-    setup_prometheus_sensors(app, name_prefix=name_prefix)
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, name_prefix))
 
 
 def serve(port: int, host: str = "0.0.0.0") -> None:

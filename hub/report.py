@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -199,9 +200,40 @@ def _json_type(value: Any) -> str:
             dict: "an object"}.get(type(value), type(value).__name__)
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 40, 40, 4, 4
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A short, safe rendering of a bad value for an error message (bounded depth and length)."""
+    text = _REPR.repr(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _unicode_errors(value: Any, path: str, out: list[FieldError], depth: int = 0) -> None:
+    """Strings that cannot be UTF-8 encoded (lone surrogates are legal in JSON text)."""
+    if depth > 20:
+        return
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            out.append(FieldError(path, "contains invalid Unicode (a lone surrogate)"))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if depth == 0 and k not in REPORT_FIELDS:
+                continue  # reported as "is not a known field"
+            p = f"{path}.{k}" if path else str(k)
+            try:
+                str(k).encode("utf-8")
+            except UnicodeEncodeError:
+                out.append(FieldError(path or "", "has a field name with invalid Unicode"))
+                continue
+            _unicode_errors(v, p, out, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value[:MAX_LIST]):
+            _unicode_errors(v, f"{path}[{i}]", out, depth + 1)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -237,6 +269,10 @@ def from_json(body: Any, *, agency: str, state: str, settings: Settings,
     now = now or datetime.now(UTC)
     if not isinstance(body, dict):
         raise ReportInvalid([FieldError("", f"a report should be a JSON object, not {_json_type(body)}")])
+    bad_unicode: list[FieldError] = []
+    _unicode_errors(body, "", bad_unicode)
+    if bad_unicode:
+        raise ReportInvalid(bad_unicode)
     claimed = body.get("agency")
     if claimed is not None and claimed != agency:
         raise AgencyMismatch(f"body claims agency {_show(claimed)} but the credential is for {agency}")
@@ -383,7 +419,7 @@ def from_json(body: Any, *, agency: str, state: str, settings: Settings,
             "risk_indicators": indicators, "handling_code": handling, "handling_note": handling_note,
             "evaluation": evaluation, "event_time": None, "source_ref": source_ref,
         }
-        raw_containers = conv.get("container_numbers") if isinstance(conv, dict) else None
+        raw_containers = _raw_containers(conv)
         extra = rule_errors(partial, settings=settings, now=now, raw_containers=raw_containers)
         known = {e.path for e in c.errors}
         raise ReportInvalid(c.errors + [e for e in extra if e.path not in known])
@@ -412,11 +448,17 @@ def from_json(body: Any, *, agency: str, state: str, settings: Settings,
         "evaluation": evaluation,
         "trace_id": trace,
     }
-    raw_containers = conv.get("container_numbers") if isinstance(conv, dict) else None
+    raw_containers = _raw_containers(conv)
     errors = rule_errors(report, settings=settings, now=now, raw_containers=raw_containers)
     if errors:
         raise ReportInvalid(errors)
     return report
+
+
+def _raw_containers(conv: Any) -> list[Any] | None:
+    """The container numbers as sent (for error messages), when they are a list at all."""
+    numbers = conv.get("container_numbers") if isinstance(conv, dict) else None
+    return numbers if isinstance(numbers, list) else None
 
 
 # --------------------------------------------------------------------------- rules
@@ -457,7 +499,7 @@ def rule_errors(report: Mapping[str, Any], *, settings: Settings, now: datetime 
             err(FieldError(f"parties[{i}].country", f"{_show(party['country'])} is not an ISO 3166-1 alpha-2 code"))
     conv = report.get("conveyance") or {}
     numbers = raw_containers if raw_containers is not None else conv.get("container_numbers") or []
-    for i, raw in enumerate(numbers):
+    for i, raw in enumerate(numbers if isinstance(numbers, list) else []):
         if isinstance(raw, str):
             result = check_container(raw)
             if not result.valid:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _split(value: str | list[str]) -> tuple[str, ...]:
-    if isinstance(value, list):
+def _split(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
         return tuple(v.strip().upper() for v in value if v.strip())
     return tuple(v.strip().upper() for v in value.split(",") if v.strip())
 

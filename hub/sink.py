@@ -25,6 +25,7 @@ from hub.auditstore import AuditStore
 from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, DecodeError, codec
 from hub.db import Database
 from hub.kafka import consumer, producer, send_avro
+from hub.lag import LagMonitor
 from hub.settings import Settings
 from hub.topics import AUDIT, DLQ, FEED_PREFIX, ensure_topics, feed, recipient_of
 
@@ -122,6 +123,8 @@ class Sink:
         await prod.start()
         await cons.start()
         log.info("sink started", topics=len(self.topics), database=self.db.dialect, group=self.group)
+        monitor = LagMonitor(self.settings, group_id=self.group, topics=self.topics)
+        lag_task = asyncio.create_task(monitor.run())
         if ready:
             ready.set()
         try:
@@ -139,6 +142,8 @@ class Sink:
                 await self.write_until_done(batch)
                 await cons.commit()
         finally:
+            await monitor.stop()
+            await lag_task
             await cons.stop()
             await prod.stop()
             log.info("sink stopped")

@@ -40,3 +40,9 @@ def test_embedded_broker_starts_and_stops() -> None:
     assert port_open(b.port)
     b.stop()
     assert not port_open(b.port)
+
+
+def test_replace_keeps_lists_and_changes_one_setting() -> None:
+    s = settings_mod.load({"HUB_MEMBERS": "KZ,UZ"})
+    t = s.replace(workers=3)
+    assert t.workers == 3 and t.members == ("KZ", "UZ") and t.partners == s.partners

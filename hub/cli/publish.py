@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 
 from connectors.formats import read
-from connectors.sdk import KafkaTransport, Publisher, RestTransport, Transport
+from connectors.sdk import KafkaTransport, Publisher, RestTransport, Transport, outbox_key
 from hub.settings import Settings
 
 
 def default_outbox(settings: Settings, target: str) -> Path:
+    """One outbox per destination and credential, so two agencies never share one (their source_refs may clash)."""
     return Path(settings.data_dir) / "outbox" / f"publish-{hashlib.sha256(target.encode()).hexdigest()[:12]}.db"
 
 
@@ -23,7 +24,7 @@ def default_outbox(settings: Settings, target: str) -> Path:
               help="gateway base URL (or HUB_URL)")
 @click.option("--key", envvar="HUB_AGENCY_KEY", help="agency key (or HUB_AGENCY_KEY)")
 @click.option("--outbox", type=click.Path(dir_okay=False, path_type=Path),
-              help="outbox file (default HUB_DATA_DIR/outbox/publish-<hash of url>.db)")
+              help="outbox file (default HUB_DATA_DIR/outbox/publish-<hash of url and key>.db)")
 @click.option("--kafka", "kafka_agency", metavar="AGENCY:STATE",
               help="send Avro straight to hub.intake as AGENCY of STATE (agencies inside the network)")
 @click.option("--batch", type=int, default=200, show_default=True, help="reports per request")
@@ -54,20 +55,23 @@ def publish(settings: Settings, file: Path, url: str, key: str | None, outbox: P
         if not key:
             raise click.UsageError("an agency key is required: --key or HUB_AGENCY_KEY")
         transport = RestTransport(url, key)
-        target = url
+        target = f"{url}|{key}"
     pub = Publisher(outbox or default_outbox(settings, target), transport, batch_size=batch, max_backoff=max_backoff)
     bad = 0
     keys: list[tuple[str, str]] = []
+    bodies = []
     for row in rows:
         if row.body is None:
             click.echo(f"{row.label}: {row.problem}", err=True)
             bad += 1
             continue
         try:
-            keys.append((row.label, pub.publish(row.body)))
+            keys.append((row.label, outbox_key(row.body)))
+            bodies.append(row.body)
         except ValueError as exc:
             click.echo(f"{row.label}: {exc}", err=True)
             bad += 1
+    pub.publish_many(bodies)  # one durable transaction for the whole file
     click.echo(f"{len(keys)} report(s) queued in {pub.path}", err=True)
     try:
         pub.drain(timeout=timeout)

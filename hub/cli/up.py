@@ -1,12 +1,14 @@
-"""``hub up``: the whole hub on one machine (embedded broker, topics, workers, gateway, sinks).
+"""``hub up``: the whole hub on one machine (embedded broker, topics, workers, gateway, sinks, simulator).
 
 It supervises child processes (``python -m hub …``); Ctrl-C (or SIGTERM) stops them all, in
-reverse order. Each service is described once in :data:`SERVICES`.
+reverse order, then the broker. Each service is described once in :func:`services`; commands that
+do not exist in this build are skipped (and said so in the banner).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -16,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import httpx
 
 from hub import topics as topics_mod
-from hub.embedded import EmbeddedBroker
+from hub.embedded import EmbeddedBroker, port_open
 from hub.settings import Settings, env_name
 
 
@@ -27,17 +30,24 @@ class Service:
     name: str
     argv: tuple[str, ...]
     demo_only: bool = False
+    url: str | None = None  # what to show in the banner
 
 
-def services(settings: Settings, demo: bool) -> list[Service]:
+def planned(settings: Settings, demo: bool, demo_rate: float = 0.5) -> list[Service]:
+    host = settings.gateway_host
     out: list[Service] = []
     for i in range(settings.workers):
-        out.append(Service(f"worker-{i + 1}", ("worker", "--port", str(settings.worker_port + i))))
-    out.append(Service("sink", ("sink",)))
-    out.append(Service("gateway", ("gateway",)))
+        port = settings.worker_port + i
+        out.append(Service(f"worker-{i + 1}", ("worker", "--port", str(port)), url=f"http://{host}:{port}/metrics"))
+    out.append(Service("sink", ("sink",), url=f"http://{host}:{settings.sink_port}/metrics"))
+    out.append(Service("gateway", ("gateway",), url=f"http://{host}:{settings.gateway_port}/"))
     if demo:
-        out.append(Service("simulator", ("simulate", "--demo"), demo_only=True))
-    return [s for s in out if _available(s.argv[0])]
+        out.append(Service("simulator", ("simulate", "--demo", "--rate", f"{demo_rate:g}"), demo_only=True))
+    return out
+
+
+def services(settings: Settings, demo: bool, demo_rate: float = 0.5) -> list[Service]:
+    return [s for s in planned(settings, demo, demo_rate) if _available(s.argv[0])]
 
 
 def _available(command: str) -> bool:
@@ -46,10 +56,15 @@ def _available(command: str) -> bool:
     return command in main.commands
 
 
-def child_env(settings: Settings) -> dict[str, str]:
+def child_env(settings: Settings, config: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env[env_name("kafka_bootstrap")] = settings.kafka_bootstrap
     env[env_name("embedded_port")] = str(settings.embedded_port)
+    env[env_name("data_dir")] = settings.data_dir
+    env[env_name("gateway_port")] = str(settings.gateway_port)
+    env[env_name("gateway_host")] = settings.gateway_host
+    if config:
+        env["HUB_CONFIG"] = str(Path(config).resolve())
     env["HUB_EMBEDDED_RUNNING"] = "1"
     env.setdefault("HUB_LOG_FORMAT", "json")
     root = str(Path(__file__).resolve().parents[2])
@@ -57,21 +72,35 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 @click.command()
 @click.option("--demo", is_flag=True, help="also run simulated agencies sending a realistic scenario")
+@click.option("--demo-rate", type=float, default=0.5, show_default=True, help="simulated reports per second")
 @click.option("--workers", type=int, help="worker processes (default HUB_WORKERS)")
-@click.pass_obj
-def up(settings: Settings, demo: bool, workers: int | None) -> None:
-    """Run everything on one machine until Ctrl-C."""
+@click.pass_context
+def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) -> None:
+    """Run everything on one machine until Ctrl-C: embedded broker (unless HUB_KAFKA_BOOTSTRAP is set),
+    topics, pipeline workers, audit/feed sink, HTTP gateway and, with --demo, the simulator."""
+    settings: Settings = ctx.obj
     if workers:
-        settings = settings.replace(workers=workers)
+        settings = dataclasses.replace(settings, workers=workers)
+    config = ctx.parent.params.get("config") if ctx.parent else None
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     logs = Path(settings.data_dir) / "logs"
     logs.mkdir(exist_ok=True)
-    broker = None
-    if settings.embedded:
-        broker = EmbeddedBroker(settings.embedded_port, log_path=str(logs / "broker.log")).start()
-    procs: list[tuple[Service, subprocess.Popen[bytes]]] = []
+    if port_open(settings.gateway_port, settings.gateway_host):
+        raise click.ClickException(f"port {settings.gateway_port} is in use; choose another with HUB_GATEWAY_PORT")
     stopping = False
 
     def stop(*_: object) -> None:
@@ -80,36 +109,57 @@ def up(settings: Settings, demo: bool, workers: int | None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    broker = None
+    procs: list[tuple[Service, subprocess.Popen[bytes]]] = []
     try:
+        if settings.embedded:
+            broker = EmbeddedBroker(settings.embedded_port, log_path=str(logs / "broker.log")).start()
         created = asyncio.run(topics_mod.ensure_topics(settings))
-        click.echo(f"broker  {settings.bootstrap} ({'embedded Tansu, memory only' if broker else 'external'}); "
-                   f"{len(created)} topics created")
-        env = child_env(settings)
-        for svc in services(settings, demo):
+        lines = [f"broker     {settings.bootstrap} ({'embedded Tansu, memory only' if broker else 'external Kafka'}); "
+                 f"{len(created)} topic(s) created"]
+        env = child_env(settings, config)
+        run = services(settings, demo, demo_rate)
+        for svc in run:
             log_file = open(logs / f"{svc.name}.log", "ab")  # noqa: SIM115
             p = subprocess.Popen([sys.executable, "-m", "hub", *svc.argv], env=env, stdout=log_file,
                                  stderr=subprocess.STDOUT, start_new_session=True)
             procs.append((svc, p))
-            click.echo(f"started {svc.name:10} pid {p.pid}  log {logs / (svc.name + '.log')}")
+            lines.append(f"{svc.name:10} pid {p.pid:<7} log {logs / (svc.name + '.log')}"
+                         + (f"  {svc.url}" if svc.url else ""))
+        missing = [s.name for s in planned(settings, demo, demo_rate) if s not in run]
+        if missing:
+            lines.append(f"not in this build: {', '.join(missing)}")
         base = f"http://{settings.gateway_host}:{settings.gateway_port}"
-        click.echo(f"\nofficer page  {base}/\nAPI docs      {base}/docs\nmetrics       {base}/metrics\n"
-                   "Ctrl-C stops everything.")
+        gw = next((p for s, p in procs if s.name == "gateway"), None)
+        if gw is not None and not _wait_http(f"{base}/healthz", gw, 60):
+            lines.append("gateway did not answer /healthz within 60 s; see its log")
+        click.echo("\n".join(["", "CARICC hub is up", *lines, "",
+                              f"officer page   {base}/",
+                              f"API docs       {base}/docs",
+                              f"metrics        {base}/metrics",
+                              f"database       {settings.db_url}",
+                              "",
+                              "agency keys:   hub agency add CODE --state XX --name ... && hub agency key CODE",
+                              "Ctrl-C stops everything."]))
         while not stopping:
             for svc, p in procs:
                 if p.poll() is not None and not svc.demo_only:
                     click.echo(f"{svc.name} exited with code {p.returncode}; see its log. Stopping.", err=True)
                     stopping = True
-            time.sleep(0.5)
+            time.sleep(0.2)
     finally:
+        click.echo("stopping ...")
         for _svc, p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for _svc, p in reversed(procs):
+        deadline = time.monotonic() + 15
+        for svc, p in reversed(procs):
             try:
                 p.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                click.echo(f"{svc.name} did not stop in time; killing it", err=True)
                 p.kill()
+                p.wait()
         if broker:
             broker.stop()
         click.echo("hub stopped")

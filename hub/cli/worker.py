@@ -20,9 +20,11 @@ def default_store() -> str:
               "(default: HUB_WORKER_PORT).")
 @click.option("--store", type=click.Choice(["auto", "memory", "rocksdb"]), default="auto", show_default=True,
               help="table store: RocksDB (rocksdict) when installed, else memory.")
+@click.option("--bind", default="127.0.0.1", envvar="HUB_WORKER_BIND", show_default=True,
+              help="address the web port listens on (0.0.0.0 in containers so Prometheus can scrape it).")
 @click.option("--loglevel", default="warning", show_default=True, help="faust's own log level.")
 @click.pass_obj
-def worker(settings: Settings, port: int | None, store: str, loglevel: str) -> None:
+def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel: str) -> None:
     """Run the pipeline worker: validate → dedup/correlate → enrich → route.
 
     Creates the hub's topics first (idempotent), then consumes hub.intake and produces the feed
@@ -39,7 +41,7 @@ def worker(settings: Settings, port: int | None, store: str, loglevel: str) -> N
     port = port or settings.worker_port
     data_dir = Path(settings.data_dir) / f"faust-{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, store=url, web_port=port, data_dir=str(data_dir))
+    app = create_app(settings, store=url, web_port=port, web_bind=bind, data_dir=str(data_dir))
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 

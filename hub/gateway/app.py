@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hub.db import Database
+from hub.gateway.denials import AuditDenials
 from hub.settings import Settings
 
 PARTS: tuple[str, ...] = (
@@ -47,4 +48,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.db = Database(settings.db_url)
     for m in modules:
         app.include_router(m.router)
+    app.add_middleware(AuditDenials)
     return app

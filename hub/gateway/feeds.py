@@ -90,6 +90,7 @@ async def officer_for(request: Request, state: str, who: Principal) -> str:
               else f"officer of {who.state} asked for the feed of {state}")
     ev = audit_event("ACCESS_DENIED", state=state, actor=who.label, reason=reason,
                      detail={"path": request.url.path, "method": request.method}, unique=uuid.uuid4().hex)
+    request.state.audited = True  # hub.gateway.denials need not audit it again
     try:
         await emit_audit(request.app, [ev])
     except Exception as exc:  # still deny; the log keeps the attempt

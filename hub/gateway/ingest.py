@@ -36,7 +36,7 @@ from hub.db import Database
 from hub.kafka import headers as kafka_headers
 from hub.kafka import producer as make_producer
 from hub.kafka import send_audit
-from hub.report import AgencyMismatch, FieldError, ReportInvalid, from_json, idempotency_key
+from hub.report import KINDS, AgencyMismatch, FieldError, ReportInvalid, from_json, idempotency_key
 from hub.report import report_id as make_report_id
 from hub.settings import Settings
 from hub.topics import INTAKE, ensure_topics
@@ -149,6 +149,7 @@ class Outcome:
     reason: str | None = None  # metrics/audit reason class
     report: dict[str, Any] | None = None
     trace_id: str | None = None
+    kind: str = "UNKNOWN"  # metrics label (a valid kind, else UNKNOWN)
 
     def body(self) -> dict[str, Any]:
         if self.status == 202:
@@ -194,18 +195,20 @@ def parse_batch(raw: bytes) -> list[Any]:
 
 def check_item(body: Any, principal: Principal, settings: Settings, trace_id: str) -> Outcome:
     """Validate one JSON report for the authenticated agency (no I/O)."""
+    kind = body.get("kind") if isinstance(body, dict) else None
+    kind = kind if kind in KINDS else "UNKNOWN"
     try:
         report = from_json(body, agency=principal.subject, state=principal.state or "", settings=settings,
                            trace_id=trace_id)
     except AgencyMismatch as exc:
-        return Outcome(403, error=str(exc), reason="spoofed", trace_id=trace_id)
+        return Outcome(403, error=str(exc), reason="spoofed", trace_id=trace_id, kind=kind)
     except ReportInvalid as exc:
         rid = None
         if isinstance(body, dict) and isinstance(body.get("source_ref"), str) and body["source_ref"].strip():
             rid = make_report_id(principal.subject, body["source_ref"].strip())
         return Outcome(422, report_id=rid, error=f"the report has {len(exc.errors)} invalid field(s): {exc}",
-                       errors=[e.as_dict() for e in exc.errors], reason="invalid", trace_id=trace_id)
-    return Outcome(202, report_id=report["report_id"], report=report, trace_id=report["trace_id"])
+                       errors=[e.as_dict() for e in exc.errors], reason="invalid", trace_id=trace_id, kind=kind)
+    return Outcome(202, report_id=report["report_id"], report=report, trace_id=report["trace_id"], kind=report["kind"])
 
 
 # --------------------------------------------------------------------------- shell
@@ -247,8 +250,11 @@ class Ingest:
             return self._producer
 
     async def reset(self) -> None:
+        """Drop the producer after a failure; the next request reconnects and re-creates missing topics
+        (an embedded broker that restarted has forgotten them, and auto-create would get them wrong)."""
         async with self._lock:
             p, self._producer = self._producer, None
+            self.topics_ready = False
         if p is not None:
             await _quiet_stop(p)
 
@@ -370,7 +376,7 @@ def _ingest(request: Request) -> Ingest:
 
 def _count(outcomes: list[Outcome], principal: Principal) -> None:
     for o in outcomes:
-        kind = (o.report or {}).get("kind") or "UNKNOWN"
+        kind = o.kind
         if o.status == 202:
             if not o.duplicate:
                 metrics.REPORTS_RECEIVED.labels(kind, principal.subject).inc()
@@ -418,11 +424,13 @@ async def _post_report(request: Request) -> JSONResponse:
     if denied is not None:
         return denied
     assert principal is not None
+    trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
     raw = await _read(request, MAX_REPORT_BYTES)
     if isinstance(raw, JSONResponse):
-        metrics.REPORTS_REJECTED.labels("UNKNOWN", principal.subject, "too_large").inc()
+        o = Outcome(413, error="body too large", reason="too_large", trace_id=trace_id)
+        _count([o], principal)
+        await ing.audit(principal, [o])
         return raw
-    trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -464,18 +472,27 @@ async def _post_batch(request: Request) -> JSONResponse:
     if denied is not None:
         return denied
     assert principal is not None
+    base = request.headers.get("x-trace-id") or uuid.uuid4().hex
+
+    async def whole_batch_rejected(status: int, reason: str, message: str) -> JSONResponse:
+        o = Outcome(status, error=message, reason=reason, trace_id=base)
+        _count([o], principal)
+        await ing.audit(principal, [o])
+        return _error(status, message)
+
     raw = await _read(request, MAX_BATCH_BYTES)
     if isinstance(raw, JSONResponse):
+        await whole_batch_rejected(413, "too_large", "batch body too large")
         return raw
     try:
         items = parse_batch(raw)
     except (ValueError, orjson.JSONDecodeError) as exc:
-        return _error(400, f"malformed batch: {exc}")
+        return await whole_batch_rejected(400, "malformed", f"malformed batch: {exc}")
     if len(items) > MAX_BATCH_ITEMS:
-        return _error(413, f"a batch may hold at most {MAX_BATCH_ITEMS} reports, this one has {len(items)}")
+        return await whole_batch_rejected(
+            413, "too_large", f"a batch may hold at most {MAX_BATCH_ITEMS} reports, this one has {len(items)}")
     if not items:
         return _error(422, "the batch is empty", errors=[FieldError("", "at least one report is required").as_dict()])
-    base = request.headers.get("x-trace-id") or uuid.uuid4().hex
     outcomes = [check_item(body, principal, ing.settings, f"{base}-{i}") for i, body in enumerate(items)]
     ing.apply_ledger(outcomes)
     try:
@@ -484,6 +501,9 @@ async def _post_batch(request: Request) -> JSONResponse:
         return _unavailable(exc)
     _count(outcomes, principal)
     await ing.audit(principal, outcomes)
+    for o in outcomes:
+        log.debug("batch item answered", agency=principal.subject, report_id=o.report_id, trace_id=o.trace_id,
+                  status=o.status, duplicate=o.duplicate, reason=o.reason)
     results = [{"index": i, "status": o.status, **o.body()} for i, o in enumerate(outcomes)]
     accepted = sum(1 for o in outcomes if o.status == 202 and not o.duplicate)
     dups = sum(1 for o in outcomes if o.duplicate)

@@ -35,6 +35,9 @@ log = structlog.get_logger("hub.pipeline")
 APP_ID = "hub-pipeline"
 ACTOR = "pipeline"
 PARTY_BLOCK_CAP = 300  # party names kept per block key (newest)
+KEY_RETENTION_MS = 2 * correlate.WINDOW_MS  # correlation keys older than this (event time) expire
+SWEEP_INTERVAL_S = 600.0
+STAGE = {s: metrics.STAGE_SECONDS.labels(s) for s in ("validate", "dedup", "correlate", "enrich", "route")}
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:
@@ -49,7 +52,7 @@ def _now_ms() -> int:
 
 
 def create_app(settings: Settings, *, store: str = "memory://", web_port: int | None = None,
-               data_dir: str | None = None) -> faust.App:
+               web_bind: str = "127.0.0.1", data_dir: str | None = None) -> faust.App:
     """Build the app. ``store``: ``memory://`` or ``rocksdb://`` (uses rocksdict when installed)."""
     patch_faust_fetch_wait(settings)
     app = faust.App(
@@ -57,11 +60,16 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         **faust_settings(settings),
         store=store,
         topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,  # changelog topics faust creates
         web_port=web_port or settings.worker_port,
-        web_bind="127.0.0.1",
+        web_bind=web_bind,
         web_enabled=web_port is not None,
         datadir=data_dir or f"{settings.data_dir}/faust",
         table_cleanup_interval=600.0,
+        # batch what the agents produce: a fetch returns whole batches, so one-message batches
+        # would cost one fetch round trip per message downstream
+        producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
     )
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     intake = app.topic(INTAKE, internal=False, **raw)
@@ -99,16 +107,17 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                 out = validate(msg, settings=settings, now=datetime.now(UTC))
             except Exception as e:  # never die on input
                 log.exception("validate failed", offset=m.offset)
-                out = None
                 dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=_now_ms())
                 await send_dead(dl)
+                await send_audit([audit_event("REJECTED", actor=ACTOR, reason=dl["reason"][:2000],
+                                              unique=f"{m.topic}/{m.partition}/{m.offset}")])
                 continue
-            metrics.STAGE_SECONDS.labels("validate").observe(time.perf_counter() - t0)
+            STAGE["validate"].observe(time.perf_counter() - t0)
             await send_audit(out.audit)
             if out.report is None:
                 r = out.dead_letter or {}
-                kind = agency = "unknown"
-                metrics.REPORTS_REJECTED.labels(kind, agency, out.reason or "invalid").inc()
+                metrics.REPORTS_REJECTED.labels(out.kind or "unknown", out.agency or "unknown",
+                                                out.reason or "invalid").inc()
                 log.warning("report rejected", reason=r.get("reason"), report_id=r.get("report_id"),
                             offset=m.offset, partition=m.partition)
                 await send_dead(r)
@@ -119,17 +128,42 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                     ("source", f"{m.topic}/{m.partition}/{m.offset}".encode())]
             await validated.send(key=rep["report_id"].encode(), value=c.encode(REPORT, rep), headers=hdrs)
 
+    last_sweep = [time.monotonic()]
+
+    def sweep_keys() -> None:
+        """Expire correlation keys whose reports are all older than KEY_RETENTION_MS (event time).
+        Runs inside the agent (an event is current, so the changelog partition is known)."""
+        horizon = _now_ms() - KEY_RETENTION_MS
+        removed = 0
+        for k, entries in list(keys.items()):
+            kept = correlate.sweep(entries or [], horizon)
+            if kept is None:
+                continue
+            if kept:
+                keys[k] = kept
+            else:
+                del keys[k]
+                removed += 1
+        log.info("correlation keys swept", removed=removed)
+
     @app.agent(validated)
     async def process_agent(stream: Any) -> None:
         async for event in stream.events():
             m = event.message
             try:
+                if time.monotonic() - last_sweep[0] > SWEEP_INTERVAL_S:
+                    last_sweep[0] = time.monotonic()
+                    sweep_keys()
                 await process_one(m)
             except Exception as e:  # never die on input
                 log.exception("process failed", offset=m.offset)
                 msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
-                await send_dead(dead_letter(msg, stage="process", reason=f"internal error: {e}",
-                                            now_ms=_now_ms()))
+                rid = m.key.decode("utf-8", "replace") if m.key else None
+                dl = dead_letter(msg, stage="process", reason=f"internal error: {e}", now_ms=_now_ms(),
+                                 report_id_=rid)
+                await send_dead(dl)
+                await send_audit([audit_event("REJECTED", report_id=rid, actor=ACTOR, reason=dl["reason"][:2000],
+                                              unique=f"{m.topic}/{m.partition}/{m.offset}")])
 
     async def process_one(m: Any) -> None:
         rep = normalize(c.decode(m.value, expect=REPORT))
@@ -142,7 +176,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         t0 = time.perf_counter()
         state = reports.get(rid)
         verdict = dedup.classify(rep, state)
-        metrics.STAGE_SECONDS.labels("dedup").observe(time.perf_counter() - t0)
+        STAGE["dedup"].observe(time.perf_counter() - t0)
         if verdict == dedup.DUPLICATE:
             metrics.REPORTS_DUPLICATE.labels(rep["kind"], rep["agency"]).inc()
             blog.info("duplicate dropped")
@@ -169,7 +203,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         horizon = rep["event_time"] - 2 * correlate.WINDOW_MS
         for k in ckeys:
             keys[k] = correlate.add_to_index(index[k], entry, horizon)
-        metrics.STAGE_SECONDS.labels("correlate").observe(time.perf_counter() - t0)
+        STAGE["correlate"].observe(time.perf_counter() - t0)
         audits = []
         if not opened:
             metrics.REPORTS_CORRELATED.labels(rep["kind"], rep["agency"]).inc()
@@ -188,7 +222,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                 candidates[(cand["name"], cand["report_id"])] = cand
         enrichment = enrich.enrich(rep, matches=matches, incident_reports=inc["reports"],
                                    party_candidates=candidates.values(), data=data)
-        metrics.STAGE_SECONDS.labels("enrich").observe(time.perf_counter() - t0)
+        STAGE["enrich"].observe(time.perf_counter() - t0)
         audits.append(audit_event("ENRICHED", **common, actor=ACTOR, occurred_at=now_ms,
                                   detail={"risk_score": enrichment["risk_score"],
                                           "watchlist_hits": len(enrichment["watchlist_hits"]),
@@ -204,7 +238,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         items = route.feed_items(rep, enrichment, incident_id=incident_id, settings=settings,
                                  earlier_recipients=state["recipients"] if state else [],
                                  incident_holders=inc["holders"], allowed=allowed, routed_at=now_ms)
-        metrics.STAGE_SECONDS.labels("route").observe(time.perf_counter() - t0)
+        STAGE["route"].observe(time.perf_counter() - t0)
         trace = (rep.get("trace_id") or "").encode()
         for it in items:
             await feeds[it["recipient"]].send(
@@ -225,7 +259,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         ref = {k: entry[k] for k in ("report_id", "agency", "state", "kind", "event_time", "incident_id")}
         inc_reports = [r for r in inc["reports"] if r["report_id"] != rid] + [ref]
         incidents[incident_id] = {"reports": inc_reports[-200:],
-                                  "holders": sorted({*inc["holders"], *recips})}
+                                  "holders": sorted({*inc["holders"], *recips, rep["reporter_state"]})}
         for p in rep.get("parties") or []:
             for b in enrich.block_keys(p["name"]):
                 lst = [x for x in (parties.get(b) or []) if x["report_id"] != rid or x["name"] != p["name"]]

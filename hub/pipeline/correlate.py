@@ -69,9 +69,20 @@ def index_entry(report: Mapping[str, Any], incident_id: str, seq: int) -> dict[s
 
 def add_to_index(entries: Sequence[Mapping[str, Any]], entry: Mapping[str, Any],
                  horizon_ms: int) -> list[dict[str, Any]]:
-    """The key's entries with ``entry`` added (replacing the same report) and expired ones dropped:
+    """The key's entries with ``entry`` added (replacing the same report, keeping its first ``seq``)
+    and expired ones dropped:
     entries whose event time is older than ``horizon_ms`` go, and at most MAX_ENTRIES_PER_KEY stay."""
+    new = dict(entry)
+    for e in entries:  # an update keeps the processing position of the report's first version
+        if e["report_id"] == entry["report_id"]:
+            new["seq"] = min(new["seq"], e["seq"])
     kept = [dict(e) for e in entries if e["report_id"] != entry["report_id"] and e["event_time"] >= horizon_ms]
-    kept.append(dict(entry))
+    kept.append(new)
     kept.sort(key=lambda e: e["seq"])
     return kept[-MAX_ENTRIES_PER_KEY:]
+
+
+def sweep(entries: Sequence[Mapping[str, Any]], horizon_ms: int) -> list[dict[str, Any]] | None:
+    """Expiry of one index key: the entries still inside the horizon, or None if nothing changed."""
+    kept = [dict(e) for e in entries if e["event_time"] >= horizon_ms]
+    return None if len(kept) == len(entries) else kept

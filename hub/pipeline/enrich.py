@@ -11,7 +11,7 @@ import csv
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from hub.identifiers import check_container
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NAME_MATCH_THRESHOLD = 85.0
+MAX_REFS = 25  # references kept per list (most recent), so a huge incident does not bloat every item
 
 # Letters where anyascii's choice is not the national Latin spelling used in documents.
 # (Uzbek ў is o' -> "o"; Cyrillic ё is "yo"). Checked: қ q, ғ gh, ү u, ұ u, ө o, ә a, һ h, ң ng,
@@ -40,6 +41,7 @@ def latin(name: str) -> str:
     return re.sub(r"\s+", " ", anyascii(name.translate(_TRANSLIT_FIX))).strip()
 
 
+@lru_cache(maxsize=65536)
 def match_form(name: str) -> str:
     """Lower-case, variant-folded, legal forms dropped, word order normalised (sorted tokens)."""
     text = latin(name).lower()
@@ -243,8 +245,8 @@ def enrich(report: Mapping[str, Any], *, matches: Sequence[Mapping[str, Any]],
         "hs_description": hs_description((report.get("goods") or {}).get("hs_code")),
         "substance_totals": totals,
         "party_names": [{"name": p["name"], "latin": latin(p["name"])} for p in report.get("parties") or []],
-        "entity_links": entity_links(report, party_candidates),
-        "prior_reports": sorted(prior.values(), key=lambda r: (r["event_time"], r["report_id"])),
+        "entity_links": entity_links(report, party_candidates)[:MAX_REFS * 2],
+        "prior_reports": sorted(prior.values(), key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:],
         "watchlist_hits": hits,
-        "also_reported_by": sorted(also, key=lambda r: (r["event_time"], r["report_id"])),
+        "also_reported_by": sorted(also, key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:],
     }

@@ -47,6 +47,8 @@ class Validated:
     dead_letter: dict[str, Any] | None = None
     audit: list[dict[str, Any]] = field(default_factory=list)
     reason: str | None = None  # short reason label for metrics when rejected
+    kind: str | None = None  # of a decoded but rejected report (metrics labels)
+    agency: str | None = None
 
 
 def dead_letter(msg: Message, *, stage: str, reason: str, now_ms: int,
@@ -129,4 +131,5 @@ def _reject(msg: Message, reason: str, label: str, now_ms: int, report: dict[str
         unique=f"{msg.topic}/{msg.partition}/{msg.offset}",
     )
     return Validated(dead_letter=dead_letter(msg, stage="validate", reason=reason, now_ms=now_ms, report_id_=rid),
-                     audit=[ev], reason=label)
+                     audit=[ev], reason=label, kind=report["kind"] if report else None,
+                     agency=report["agency"] if report else None)

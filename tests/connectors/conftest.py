@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,3 +84,33 @@ def gateway(gw_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def directory(gw_settings: Settings, gateway: Gateway) -> Directory:
     return Directory(Database(gw_settings.db_url), gw_settings.states)
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"PostgreSQL's {name} is not installed (./dev test installs it)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL server (initdb in a temp dir, free port), stopped at the end of the module."""
+    base = Path(tempfile.mkdtemp(prefix="hub-pg-"))  # not under pytest's 0700 root-owned dirs
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_pg:
+        shutil.chown(base, "postgres")
+    port = free_port()
+    data = base / "data"
+    subprocess.run([*as_pg, _pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "hub"], check=True,
+                   capture_output=True)
+    subprocess.run([*as_pg, _pg_bin("pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "start", "-o",
+                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://hub@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_pg, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)

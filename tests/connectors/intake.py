@@ -16,14 +16,15 @@ from hub.topics import INTAKE
 
 
 async def read_intake(settings: Settings, want: Callable[[dict[str, Any]], bool], count: int,
-                      timeout: float = 20.0, settle: float = 1.0) -> list[dict[str, Any]]:
-    """Messages on hub.intake that match ``want`` (dicts with key, headers, report), reading until ``count``
+                      timeout: float = 20.0, settle: float = 1.0, topic: str = INTAKE,
+                      schema: str = REPORT) -> list[dict[str, Any]]:
+    """Messages on ``topic`` (default hub.intake) that match ``want`` (dicts with key, headers, report), reading until ``count``
     matched and then ``settle`` more seconds (so duplicates would show), or until ``timeout``."""
     c = consumer(settings, group_id=None)
     await c.start()
     try:
-        parts = c.partitions_for_topic(INTAKE) or set()
-        tps = [TopicPartition(INTAKE, p) for p in sorted(parts)]
+        parts = c.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
         c.assign(tps)
         await c.seek_to_beginning(*tps)
         found: list[dict[str, Any]] = []
@@ -38,7 +39,7 @@ async def read_intake(settings: Settings, want: Callable[[dict[str, Any]], bool]
                            "raw": m.value}
                     if not want(msg):
                         continue
-                    msg["report"] = codec().decode(m.value, expect=REPORT)
+                    msg["report"] = codec().decode(m.value, expect=schema)
                     found.append(msg)
             if settle_until is None and len(found) >= count:
                 settle_until = time.monotonic() + settle

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import orjson
 
 from connectors.formats import CSV_COLUMNS, read_csv
 from hub.agencies import Directory
+from hub.embedded import free_port
+from hub.settings import Settings
 from tests.conftest import HUB, hub_env
 from tests.connectors.conftest import Gateway
 from tests.connectors.intake import read_intake_sync
@@ -111,3 +115,36 @@ def test_unreadable_file_goes_to_failed(gateway: Gateway, directory: Directory, 
     assert r.returncode == 0, r.stderr
     assert "malformed JSON" in (drop / "failed" / "broken.json.errors.txt").read_text()
     assert "unknown column(s): colour" in (drop / "failed" / "odd.csv.errors.txt").read_text()
+
+
+def test_watcher_keeps_the_file_while_the_hub_is_down_then_publishes_it(gw_settings: Settings, directory: Directory,
+                                                                        tmp_path: Path) -> None:
+    key = directory.issue_key("KZ-CUSTOMS")
+    p = f"FW-{uuid.uuid4().hex[:8]}"
+    drop = tmp_path / "drop"
+    g = Gateway(gw_settings, free_port(), tmp_path / "gw.log")  # not started yet: the hub is down
+    watcher = subprocess.Popen([*HUB, "connector", "filedrop", "--agency", "KZ-CUSTOMS", "--dir", str(drop),
+                                "--url", g.url, "--poll", "0.2", "--settle", "0.2", "--max-backoff", "0.5"],
+                               env=hub_env(gw_settings, HUB_AGENCY_KEY=key), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not (drop / ".filedrop" / "outbox.db").exists():
+            assert time.monotonic() < deadline and watcher.poll() is None
+            time.sleep(0.05)
+        (drop / "late.ndjson").write_bytes(orjson.dumps(json_report(source_ref=f"{p}-1")) + b"\n")
+        time.sleep(1.5)
+        assert (drop / "late.ndjson").exists() and not (drop / "done" / "late.ndjson").exists()
+        g.start()
+        while not (drop / "done" / "late.ndjson").exists():
+            assert time.monotonic() < deadline + 30, "file not published after the hub came back"
+            time.sleep(0.1)
+        watcher.send_signal(signal.SIGTERM)
+        assert watcher.wait(20) == 0
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+        g.stop()
+    msgs = read_intake_sync(gw_settings, lambda m: m["key"] == f"KZ-CUSTOMS:{p}-1", 1)
+    assert len(msgs) == 1

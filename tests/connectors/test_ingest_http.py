@@ -9,11 +9,14 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from hub.agencies import Directory
 from hub.auth import OFFICER
+from hub.codec import AUDIT_EVENT
 from hub.db import Database
 from hub.embedded import EmbeddedBroker, free_port
+from hub.topics import AUDIT, INTAKE
 from tests.connectors.conftest import Gateway, module_settings
 from tests.connectors.intake import read_intake
 from tests.factories import json_report
@@ -60,6 +63,20 @@ async def test_accepted_report_is_on_intake_and_resubmission_is_a_duplicate(gate
     msgs = await read_intake(gateway.settings, lambda m: m["key"] == f"KZ-CUSTOMS:{r_ref}", 2)
     assert sorted(m["headers"]["idempotency_key"] for m in msgs) == [
         f"KZ-CUSTOMS|{r_ref}|1", f"KZ-CUSTOMS|{r_ref}|2"]
+    audit = await read_intake(gateway.settings, lambda m: m["key"] == rid, 2, topic=AUDIT, schema=AUDIT_EVENT)
+    received = sorted((a["report"]["stage"], a["report"]["version"]) for a in audit)
+    assert received == [("RECEIVED", 1), ("RECEIVED", 2)]
+    assert {a["report"]["actor"] for a in audit} == {"agency:KZ-CUSTOMS"}
+
+
+async def test_rejections_are_audited(gateway: Gateway, key: str) -> None:
+    r_ref = ref()
+    r = post(gateway, key, json_report(source_ref=r_ref, substances=[]))
+    assert r.status_code == 422
+    rid = r.json()["report_id"]
+    audit = await read_intake(gateway.settings, lambda m: m["key"] == rid, 1, topic=AUDIT, schema=AUDIT_EVENT)
+    assert [a["report"]["stage"] for a in audit] == ["REJECTED"]
+    assert audit[0]["report"]["reason"] == "invalid" and "substances" in audit[0]["report"]["detail"]["error"]
 
 
 def test_stale_version_is_409_but_an_accepted_lower_version_is_a_duplicate(gateway: Gateway, key: str) -> None:
@@ -190,3 +207,38 @@ def test_broker_unreachable_is_503_with_retry_after(tmp_path: Path, broker: Embe
         assert "cannot reach its broker" in r.json()["error"]
     finally:
         g.stop()
+
+
+@pytest.mark.slow
+async def test_broker_restart_503_then_topics_recreated(tmp_path: Path) -> None:
+    """The embedded broker forgets everything on restart: the gateway answers 503 while it is down, then
+    re-creates the topics itself (with the configured partitions, not broker auto-create)."""
+    own = EmbeddedBroker().start()
+    try:
+        settings = module_settings(own, tmp_path / "hub")
+        d = Directory(Database(settings.db_url), settings.states)
+        d.add("KZ-CUSTOMS", "KZ", "Customs")
+        k = d.issue_key("KZ-CUSTOMS")
+        g = Gateway(settings, free_port(), tmp_path / "gw.log").start()
+        try:
+            assert post(g, k, json_report(source_ref=ref())).status_code == 202
+            own.stop()
+            down = post(g, k, json_report(source_ref=ref()))
+            assert down.status_code == 503 and down.headers["retry-after"] == "5"
+            own = EmbeddedBroker(own.port).start()  # same port, empty (stopped in the outer finally)
+            r_ref = ref()
+            up = post(g, k, json_report(source_ref=r_ref))
+            assert up.status_code == 202, up.text
+            msgs = await read_intake(settings, lambda m: m["key"] == f"KZ-CUSTOMS:{r_ref}", 1, settle=0)
+            assert len(msgs) == 1
+            admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+            await admin.start()
+            try:
+                [topic] = await admin.describe_topics([INTAKE])
+                assert len(topic["partitions"]) == settings.partitions == 2
+            finally:
+                await admin.close()
+        finally:
+            g.stop()
+    finally:
+        own.stop()

@@ -109,3 +109,18 @@ def test_outbox_key_names_the_bad_field() -> None:
     with pytest.raises(ValueError, match="version: should be a whole number"):
         outbox_key({"source_ref": "x", "version": "2"})
     assert outbox_key({"source_ref": " a ", "version": 3}) == "a|3"
+
+
+def test_publish_kafka_native_validates_locally_and_produces_avro(gw_settings: Settings, tmp_path: Path) -> None:
+    prefix = f"KN-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "r.ndjson"
+    file.write_bytes(b"\n".join(orjson.dumps(b) for b in [
+        json_report(source_ref=f"{prefix}-1"), json_report(source_ref=f"{prefix}-2", tlp="PURPLE")]))
+    r = subprocess.run([*HUB, "publish", str(file), "--kafka", "KZ-CUSTOMS:KZ", "--outbox", str(tmp_path / "o.db")],
+                       env=hub_env(gw_settings), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr  # one rejected
+    assert "accepted 1" in r.stdout and "rejected 1" in r.stdout
+    assert f"line 2 ({prefix}-2|1): rejected: tlp: should be one of" in r.stderr
+    msgs = read_intake_sync(gw_settings, lambda m: (m["key"] or "").startswith(f"KZ-CUSTOMS:{prefix}-"), 1)
+    assert [m["headers"]["idempotency_key"] for m in msgs] == [f"KZ-CUSTOMS|{prefix}-1|1"]
+    assert msgs[0]["report"]["reporter_state"] == "KZ"

@@ -120,11 +120,18 @@ def test_cross_state_access_denied_and_audited(stack: Stack) -> None:
         return [json.loads(r["event"]) for r in stack.db.query(
             "SELECT event FROM audit_log WHERE stage = 'ACCESS_DENIED'")]
 
-    events = wait_for(lambda: [e for e in denied() if e["actor"] == "officer:uz-intruder"] if len(
-        [e for e in denied() if e["actor"] == "officer:uz-intruder"]) == 3 else None, what="3 ACCESS_DENIED")
-    assert {e["state"] for e in events} == {"TJ"}
+    def intruder_on_tj() -> list[dict[str, Any]]:
+        return [e for e in denied() if e["actor"] == "officer:uz-intruder" and e["state"] == "TJ"]
+
+    events = wait_for(lambda: intruder_on_tj() if len(intruder_on_tj()) == 3 else None, what="3 ACCESS_DENIED")
     assert all("UZ" in e["reason"] for e in events)
     assert any(e["actor"] == "auditor:oversight" for e in denied())
+    # the denials outside the feeds (audit API, no token, forged token) are audited too
+    wait_for(lambda: [e for e in denied() if e["actor"] == "officer:uz-intruder"
+                      and e["detail"]["path"] == "/v1/audit/verify"], what="audit API denial audited")
+    wait_for(lambda: [e for e in denied() if e["actor"] == "anonymous"], what="401 without token audited")
+    wait_for(lambda: [e for e in denied() if e["actor"] == "invalid-token"], what="401 forged token audited")
+    assert not any("hko_forged" in json.dumps(e) for e in denied()), "a presented token is never stored"
     # the auditor sees a clean chain over HTTP
     v = httpx.get(f"{stack.base}/v1/audit/verify", headers=auth(auditor)).json()
     assert v["ok"] is True and v["records"] >= 4

@@ -96,3 +96,19 @@ def test_dashboard_covers_the_issue_panels() -> None:
     prov = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
     uid = prov["datasources"][0]["uid"]
     assert all(p["datasource"]["uid"] == uid for p in d["panels"])
+
+
+def test_dashboard_json_is_generated_from_generate_py() -> None:
+    import runpy
+
+    ns = runpy.run_path(str(ROOT / "deploy" / "grafana" / "generate.py"))  # not as __main__: writes nothing
+    assert DASHBOARD.read_text(encoding="utf-8") == ns["TEXT"], "run python3 deploy/grafana/generate.py"
+
+
+def test_job_names_in_queries_exist_in_scrape_config() -> None:
+    jobs = {j["job_name"] for j in yaml.safe_load((PROM / "prometheus.yml").read_text())["scrape_configs"]}
+    for where, expr in _exprs().items():
+        for job in re.findall(r'job="([^"]+)"', expr):
+            assert job in jobs, f"{where}: job {job!r} is not scraped"
+        for pattern in re.findall(r'job=~"([^"]+)"', expr):
+            assert any(re.fullmatch(pattern, j) for j in jobs), f"{where}: {pattern!r} matches no job"

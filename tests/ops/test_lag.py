@@ -90,3 +90,15 @@ async def test_group_that_never_committed_lags_by_everything(settings: Settings)
     await _produce(settings, topic, 9)
     async with LagMonitor(settings, "nobody", [topic]) as monitor:
         assert await monitor.measure() == {(topic, 0): 5, (topic, 1): 4}
+
+
+async def test_size_only_topics_have_no_lag_series(settings: Settings) -> None:
+    lagged, sized = f"ops.lag.{uuid.uuid4().hex[:8]}", f"ops.dlq.{uuid.uuid4().hex[:8]}"
+    await _create(settings, lagged, 2)
+    await _create(settings, sized, 2)
+    await _produce(settings, lagged, 4)
+    await _produce(settings, sized, 7)
+    async with LagMonitor(settings, "g-size", [lagged], size_topics=[sized]) as monitor:
+        assert await monitor.measure() == {(lagged, 0): 2, (lagged, 1): 2}
+    assert TOPIC_MESSAGES.labels(sized)._value.get() == 7
+    assert TOPIC_MESSAGES.labels(lagged)._value.get() == 4

@@ -79,3 +79,18 @@ def test_dedup_verdicts() -> None:
     assert dedup.classify(r2, s) == dedup.STALE
     assert dedup.classify(report(version=4), s) == dedup.UPDATE
     assert s["recipients"] == ["TJ", "UZ"] and s["versions"] == [1, 3]
+
+
+def test_sweep_expires_whole_keys_and_reports_no_change() -> None:
+    entries = [{"report_id": "R-1", "event_time": 0, "seq": 1}, {"report_id": "R-2", "event_time": 5 * DAY, "seq": 2}]
+    assert correlate.sweep(entries, horizon_ms=1) == [entries[1]]
+    assert correlate.sweep(entries, horizon_ms=6 * DAY) == []
+    assert correlate.sweep(entries, horizon_ms=0) is None
+
+
+def test_update_keeps_its_first_processing_position() -> None:
+    a1 = {"report_id": "R-a", "event_time": DAY, "seq": 1}
+    b = {"report_id": "R-b", "event_time": DAY, "seq": 2}
+    a2 = {"report_id": "R-a", "event_time": DAY, "seq": 3}
+    out = correlate.add_to_index([a1, b], a2, horizon_ms=0)
+    assert [(e["report_id"], e["seq"]) for e in out] == [("R-a", 1), ("R-b", 2)]

@@ -1,0 +1,71 @@
+"""`hub up --demo`: one command starts broker, topics, gateway (and whatever else this build has) and the
+simulator; reports flow in; Ctrl-C stops every child process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.embedded import free_port
+from tests.conftest import HUB, ROOT
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_hub_up_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
+    gw_port = free_port()
+    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "hub"), HUB_EMBEDDED_PORT=str(free_port()),
+               HUB_GATEWAY_PORT=str(gw_port), HUB_WORKER_PORT=str(free_port()), HUB_SINK_PORT=str(free_port()),
+               HUB_PARTITIONS="2", HUB_LOG_FORMAT="json", PYTHONPATH=str(ROOT))
+    env.pop("HUB_KAFKA_BOOTSTRAP", None)
+    out = tmp_path / "up.out"
+    with open(out, "wb") as f:
+        proc = subprocess.Popen([*HUB, "up", "--demo", "--demo-rate", "5"], env=env, stdout=f,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "Ctrl-C stops everything" not in out.read_text():
+            assert proc.poll() is None, out.read_text()
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.2)
+        banner = out.read_text()
+        base = f"http://127.0.0.1:{gw_port}"
+        for text in (f"{base}/docs", f"{base}/metrics", "embedded Tansu", "gateway", "simulator"):
+            assert text in banner, banner
+        pids = [int(line.split()[2]) for line in banner.splitlines() if " pid " in line]
+        assert len(pids) >= 2
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        # the simulator's reports reach the gateway and are accepted
+        received = 0.0
+        while received == 0:
+            assert time.monotonic() < deadline + 30, "no simulated report was received"
+            for line in httpx.get(f"{base}/metrics").text.splitlines():
+                if line.startswith("hub_reports_received_total{"):
+                    received += float(line.rsplit(" ", 1)[1])
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0, out.read_text()
+        assert "hub stopped" in out.read_text()
+        time.sleep(0.2)
+        assert not [p for p in pids if alive(p)], out.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

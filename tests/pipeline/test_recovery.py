@@ -1,0 +1,109 @@
+"""A restarted worker recovers its tables from the changelogs (real processes, private broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub import settings as settings_mod
+from hub.codec import AUDIT_EVENT, REPORT, codec
+from hub.embedded import EmbeddedBroker, free_port
+from hub.kafka import consumer, producer
+from hub.settings import Settings
+from hub.topics import AUDIT, INTAKE, ensure_topics
+from tests.conftest import HUB, hub_env
+from tests.factories import report
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def broker_port() -> Iterator[int]:
+    broker = EmbeddedBroker().start()
+    try:
+        yield broker.port
+    finally:
+        broker.stop()
+
+
+def start(s: Settings, port: int, log: Path, store: str) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([*HUB, "worker", "--port", str(port), "--store", store], env=hub_env(s),
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(p: subprocess.Popen[bytes]) -> None:
+    p.terminate()
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def wait_ready(port: int) -> None:
+    end = time.monotonic() + 90
+    while time.monotonic() < end:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("worker never became ready")
+
+
+async def stages_for(c: object, rid: str, want: set[str], seen: list[str]) -> None:
+    end = time.monotonic() + 90
+    while not want <= set(seen) and time.monotonic() < end:
+        for msgs in (await c.getmany(timeout_ms=300)).values():  # type: ignore[attr-defined]
+            for m in msgs:
+                ev = codec().decode(m.value, expect=AUDIT_EVENT)
+                if ev["report_id"] == rid:
+                    seen.append(ev["stage"])
+
+
+@pytest.mark.parametrize("store", ["memory", "rocksdb"])
+def test_restart_keeps_dedup_state(broker_port: int, tmp_path: Path, store: str) -> None:
+    s = settings_mod.load({}, embedded_port=broker_port, data_dir=str(tmp_path / "hub"), partitions=2)
+    r = report(source_ref=f"RECOVER-{store}")
+    value = codec().encode(REPORT, r)
+    port = free_port()
+    log = tmp_path / "worker.log"
+
+    async def run() -> list[str]:
+        await ensure_topics(s)
+        c = consumer(s, AUDIT, group_id=None)
+        await c.start()
+        p = producer(s)
+        await p.start()
+        seen: list[str] = []
+        try:
+            w = start(s, port, log, store)
+            try:
+                await p.send_and_wait(INTAKE, value, key=b"KZ-CUSTOMS:r")
+                await stages_for(c, r["report_id"], {"ROUTED"}, seen)
+            finally:
+                stop(w)
+            assert "ROUTED" in seen, log.read_text()[-3000:]
+            w = start(s, port, log, store)
+            try:
+                await asyncio.to_thread(wait_ready, port)
+                await p.send_and_wait(INTAKE, value, key=b"KZ-CUSTOMS:r")
+                await stages_for(c, r["report_id"], {"DUPLICATE"}, seen)
+            finally:
+                stop(w)
+        finally:
+            await p.stop()
+            await c.stop()
+        return seen
+
+    seen = asyncio.run(run())
+    assert seen.count("ROUTED") == 1, seen
+    assert "DUPLICATE" in seen, seen
