@@ -11,6 +11,7 @@ import asyncio
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,13 +126,16 @@ class Store:
         return {s: int(n) for s, n in self._q("SELECT stage, COUNT(*) FROM audit_log GROUP BY stage")}
 
 
-def wait_for_progress(store: Store, n: int, *, hang: float, stall: float = 45.0) -> bool:
+def wait_for_progress(store: Store, n: int, *, hang: float, stall: float = 45.0,
+                      check: Callable[[], None] | None = None) -> bool:
     """Wait until ``n`` reports are routed and their items stored. Returns False (and lets the
     checks name what is missing) when nothing moved for ``stall`` seconds; ``hang`` bounds it all."""
     target = n * len(RECIPIENTS)
     deadline = time.monotonic() + hang
     last, last_change = (-1, -1), time.monotonic()
     while time.monotonic() < deadline:
+        if check is not None:
+            check()
         now = (store.routed(), store.items())
         if now[0] >= n and now[1] >= target:
             return True

@@ -30,7 +30,7 @@ HANG = 300 + REPORTS / 10  # upper bound on any wait: only to fail instead of ha
 def finish_and_check(cl: Cluster, run: str, n: int, ledger: Any, t0: float) -> None:
     """Wait for every report to be routed and stored, then check store, subscriber and audit chain."""
     store = load.Store(cl.settings)
-    done = load.wait_for_progress(store, n, hang=HANG)
+    done = load.wait_for_progress(store, n, hang=HANG, check=lambda: alive_or_fail(cl))
     elapsed = time.monotonic() - t0
     ledger.record(completed=done)
     time.sleep(3)  # redeliveries still in flight would land now; the checks below must absorb them
@@ -50,9 +50,21 @@ def finish_and_check(cl: Cluster, run: str, n: int, ledger: Any, t0: float) -> N
     assert not problems, "\n".join(problems)
 
 
+def alive_or_fail(cl: Cluster) -> None:
+    """Fail now, with its log, if a hub process exited on its own (nobody restarts it)."""
+    for p in cl.procs:
+        if p.proc is not None and not p.alive() and p.proc.returncode not in (-9, None):
+            raise AssertionError(f"{p.name} exited by itself with {p.proc.returncode}:\n{p.log()[-2500:]}")
+
+
 def _kill_when(cl: Cluster, victim: Any, fraction: float, n: int, ledger: Any, restart_after: float = 0.0) -> None:
     store = load.Store(cl.settings)
-    wait_until(lambda: store.routed() >= int(n * fraction), HANG, f"{fraction:.0%} of the reports routed")
+
+    def reached() -> bool:
+        alive_or_fail(cl)
+        return store.routed() >= int(n * fraction)
+
+    wait_until(reached, HANG, f"{fraction:.0%} of the reports routed")
     at = store.routed()
     victim.kill(signal.SIGKILL)
     ledger.add("sigkills")
