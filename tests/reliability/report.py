@@ -56,11 +56,6 @@ FINDINGS: list[tuple[str, str, str, str]] = [
      "when the embedded broker comes back empty the worker crashes (faust ConsistencyError: the "
      "RocksDB-persisted changelog offset is above the new, empty changelog) and stays down: every "
      "report accepted after the outage is left unprocessed", ""),
-    ("test_broker_outage.py::test_broker_outage_with_sdk_publishing",
-     "hub sink, gateway ingest",
-     "after the embedded broker restarts empty nobody recreates the feed and audit topics: the "
-     "gateway creates topics only once per process (`topics_ready`), the sink only at start; the "
-     "sink then fails every offset commit with UnknownTopicOrPartition", ""),
     ("test_authz.py::test_every_denial_is_audited[401]",
      "gateway (all endpoints)", "requests without a valid token (none, revoked, forged) get 401 "
      "but leave no audit event", "fixed on main in e58793f (ASGI middleware)"),

@@ -104,14 +104,18 @@ def test_two_workers_rebalance_under_load(fresh: Cluster, ledger: Any) -> None:
 
 
 def test_sink_sigkill_mid_run(fresh: Cluster, ledger: Any) -> None:
-    """SIGKILL the audit/feed sink mid-run and restart it: stores complete, chain intact"""
+    """SIGKILL the audit/feed sink twice mid-run (load still arriving) and restart it: stores complete, chain intact"""
     run = f"S{uuid.uuid4().hex[:6]}"
     sink = fresh.sink()
-    load.produce(fresh.settings, REPORTS, run)
+    half = REPORTS // 2
+    load.produce(fresh.settings, half, run)
     t0 = time.monotonic()
     fresh.worker("worker")
+    producer = threading.Thread(target=lambda: (time.sleep(2), load.produce(fresh.settings, REPORTS, run, half)))
+    producer.start()
     _kill_when(fresh, sink, 0.3, REPORTS, ledger)
-    _kill_when(fresh, sink, 0.7, REPORTS, ledger)
+    _kill_when(fresh, sink, 0.6, REPORTS, ledger)
+    producer.join()
     finish_and_check(fresh, run, REPORTS, ledger, t0)
 
 
