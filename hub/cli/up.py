@@ -84,6 +84,32 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
     return False
 
 
+RESTART_LIMIT = 5  # restarts of one service within a minute before `hub up` gives up
+
+DEMO_OFFICERS = (("demo-kz", "KZ", False), ("demo-uz", "UZ", False), ("demo-caricc", "CARICC", False),
+                 ("demo-auditor", None, True))
+
+
+def demo_officers(settings: Settings) -> list[tuple[str, str | None, str]]:
+    """Officers (and an auditor) for the demo, with fresh tokens; written to demo-tokens.txt."""
+    from hub.db import Database
+    from hub.officers import Officers
+
+    db = Database(settings.db_url)
+    try:
+        officers = Officers(db, settings)
+        out = []
+        for name, state, auditor in DEMO_OFFICERS:
+            token = officers.token(name) if officers.get(name) else officers.add(name, state, auditor=auditor)
+            out.append((name, state, token))
+    finally:
+        db.close()
+    path = Path(settings.data_dir) / "demo-tokens.txt"
+    path.write_text("".join(f"{n}\t{s or 'auditor'}\t{t}\n" for n, s, t in out), encoding="utf-8")
+    path.chmod(0o600)
+    return out
+
+
 @click.command()
 @click.option("--demo", is_flag=True, help="also run simulated agencies sending a realistic scenario")
 @click.option("--demo-rate", type=float, default=0.5, show_default=True, help="simulated reports per second")
@@ -119,10 +145,13 @@ def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) ->
                  f"{len(created)} topic(s) created"]
         env = child_env(settings, config)
         run = services(settings, demo, demo_rate)
-        for svc in run:
+        def spawn(svc: Service) -> subprocess.Popen[bytes]:
             log_file = open(logs / f"{svc.name}.log", "ab")  # noqa: SIM115
-            p = subprocess.Popen([sys.executable, "-m", "hub", *svc.argv], env=env, stdout=log_file,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen([sys.executable, "-m", "hub", *svc.argv], env=env, stdout=log_file,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+        for svc in run:
+            p = spawn(svc)
             procs.append((svc, p))
             lines.append(f"{svc.name:10} pid {p.pid:<7} log {logs / (svc.name + '.log')}"
                          + (f"  {svc.url}" if svc.url else ""))
@@ -133,6 +162,11 @@ def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) ->
         gw = next((p for s, p in procs if s.name == "gateway"), None)
         if gw is not None and not _wait_http(f"{base}/healthz", gw, 60):
             lines.append("gateway did not answer /healthz within 60 s; see its log")
+        if demo:
+            tokens = demo_officers(settings)
+            lines += ["", "demo sign-in tokens for the officer page (also in "
+                      f"{Path(settings.data_dir) / 'demo-tokens.txt'}):"]
+            lines += [f"  {name:14} {state or 'auditor':8} {token}" for name, state, token in tokens]
         click.echo("\n".join(["", "CARICC hub is up", *lines, "",
                               f"officer page   {base}/",
                               f"API docs       {base}/docs",
@@ -141,11 +175,21 @@ def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) ->
                               "",
                               "agency keys:   hub agency add CODE --state XX --name ... && hub agency key CODE",
                               "Ctrl-C stops everything."]))
+        restarts: dict[str, list[float]] = {}
         while not stopping:
-            for svc, p in procs:
-                if p.poll() is not None and not svc.demo_only:
-                    click.echo(f"{svc.name} exited with code {p.returncode}; see its log. Stopping.", err=True)
+            for i, (svc, p) in enumerate(procs):
+                if p.poll() is None or svc.demo_only:
+                    continue
+                # a crashed service is restarted (it resumes from committed offsets); a crash loop
+                # (more than RESTART_LIMIT restarts in a minute) stops the hub
+                recent = [t for t in restarts.get(svc.name, []) if time.monotonic() - t < 60]
+                if len(recent) >= RESTART_LIMIT:
+                    click.echo(f"{svc.name} keeps exiting (code {p.returncode}); see its log. Stopping.", err=True)
                     stopping = True
+                    break
+                restarts[svc.name] = [*recent, time.monotonic()]
+                click.echo(f"{svc.name} exited with code {p.returncode}; restarting it", err=True)
+                procs[i] = (svc, spawn(svc))
             time.sleep(0.2)
     finally:
         click.echo("stopping ...")

@@ -14,6 +14,8 @@ Topology (see docs/pipeline.md for the partitioning argument):
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -24,9 +26,11 @@ import structlog
 
 from hub import metrics
 from hub.audit_events import audit_event
-from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, REPORT, codec
+from hub.codec import AUDIT_EVENT, DEAD_LETTER, REPORT, codec
 from hub.embedded import faust_settings, patch_faust_fetch_wait
 from hub.pipeline import correlate, dedup, enrich, route
+from hub.pipeline.feedcodec import FeedItemEncoder
+from hub.pipeline.parties import PartyIndex, record_names
 from hub.pipeline.validate import Message, dead_letter, normalize, validate
 from hub.settings import Settings
 from hub.topics import AUDIT, DLQ, INTAKE, VALIDATED, feed
@@ -34,7 +38,6 @@ from hub.topics import AUDIT, DLQ, INTAKE, VALIDATED, feed
 log = structlog.get_logger("hub.pipeline")
 APP_ID = "hub-pipeline"
 ACTOR = "pipeline"
-PARTY_BLOCK_CAP = 300  # party names kept per block key (newest)
 KEY_RETENTION_MS = 2 * correlate.WINDOW_MS  # correlation keys older than this (event time) expire
 SWEEP_INTERVAL_S = 600.0
 STAGE = {s: metrics.STAGE_SECONDS.labels(s) for s in ("validate", "dedup", "correlate", "enrich", "route")}
@@ -45,6 +48,83 @@ def _headers(raw: Any) -> list[tuple[str, bytes]]:
         return []
     items = raw.items() if isinstance(raw, Mapping) else raw
     return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
+
+
+class DeliveryGuard:
+    """At-least-once across produce failures.
+
+    Records are handed to the producer without a per-record wait; faust flushes the producer before
+    it commits consumed offsets. A record whose delivery *failed* would still let that commit go
+    through and be lost, so the guard wraps the producer's flush: if any delivery failed since the
+    last flush, the worker exits (code 70) before the commit — a restarted worker processes the
+    input again from the last committed offsets, and every consumer downstream is idempotent.
+    """
+
+    EXIT_CODE = 70
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def sent(self, fut: Any) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            self.failures += 1
+            log.error("produce failed", error=repr(fut.exception()))
+
+    def install(self, producer: Any) -> None:
+        original = producer.flush
+
+        async def flush_checked() -> None:
+            await original()
+            for _ in range(2):  # let the delivery callbacks scheduled by the flush run
+                await asyncio.sleep(0)
+            if self.failures:
+                log.critical("records were not delivered; exiting before offsets are committed",
+                             failures=self.failures)
+                os._exit(self.EXIT_CODE)
+
+        producer.flush = flush_checked
+
+
+class TableCache:
+    """Write-through read cache over a faust Table written ONLY by the process agent.
+
+    Every table get on the RocksDB store decodes JSON (and checks the key first): the no-leak rule
+    alone reads up to ~100 report states per report. The cache keeps the values this process read
+    or wrote (None for missing keys); it is cleared on every rebalance (``create_app`` wires that),
+    so a worker that gets the partition back never sees values another worker has since replaced.
+    """
+
+    def __init__(self, table: Any, cap: int = 200_000) -> None:
+        self.table = table
+        self.cap = cap
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any:
+        try:
+            return self.data[key]
+        except KeyError:
+            value = self.table.get(key)
+            self._put(key, value)
+            return value
+
+    def _put(self, key: str, value: Any) -> None:
+        if len(self.data) >= self.cap:
+            self.data.clear()  # crude bound; misses fall through to the table
+        self.data[key] = value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[key] = value
+        self._put(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key]
+        self.data.pop(key, None)
+
+    def items(self) -> Any:
+        return self.table.items()
+
+    def clear(self) -> None:
+        self.data.clear()
 
 
 def _now_ms() -> int:
@@ -74,27 +154,44 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     intake = app.topic(INTAKE, internal=False, **raw)
     validated = app.topic(VALIDATED, partitions=1, internal=False, **raw)
-    dlq = app.topic(DLQ, **raw)
-    audit = app.topic(AUDIT, **raw)
-    feeds = {r: app.topic(feed(r), **raw) for r in settings.recipients}
+    feeds = {r: feed(r) for r in settings.recipients}  # produced to directly (see emit)
     tbl: dict[str, Any] = {"partitions": 1, "schema": faust.Schema(key_type=str, key_serializer="json",
                                                                    value_serializer="json")}
-    reports = app.Table("reports", **tbl)  # report_id -> dedup state
-    keys = app.Table("correlation-keys", **tbl)  # correlation key -> index entries
-    incidents = app.Table("incidents", **tbl)  # incident_id -> {reports, holders}
-    parties = app.Table("party-names", **tbl)  # block key -> [{name, report_id}]
+    reports = TableCache(app.Table("reports", **tbl))  # report_id -> dedup state
+    keys = TableCache(app.Table("correlation-keys", **tbl))  # correlation key -> index entries
+    incidents = TableCache(app.Table("incidents", **tbl))  # incident_id -> {reports, holders}
+    parties = app.Table("party-entries", **tbl)  # report_id -> [[party name, seq]] (see parties.py)
+    caches = (reports, keys, incidents)
+    party_index: list[PartyIndex | None] = [None]  # rebuilt from ``parties`` when None
+
+    async def _drop_caches(*args: Any, **kwargs: Any) -> None:
+        for cache in caches:
+            cache.clear()
+        party_index[0] = None
+
+    app.on_partitions_revoked.connect(_drop_caches)
+    app.on_partitions_assigned.connect(_drop_caches)
     c = codec()
+    feed_encoder = FeedItemEncoder(c)
     data = enrich.refdata()
+    guard = DeliveryGuard()
+    guard.install(app.producer)
+
+    async def emit(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Hand one record to the producer (no per-record delivery wait). faust flushes the producer
+        before it commits consumed offsets, so a record is delivered before its input is committed
+        (at-least-once) — the same guarantee ``Topic.send`` gives, without its per-record layers."""
+        fut = await app.producer.send(topic, key, value, None, None, headers)
+        fut.add_done_callback(guard.sent)
 
     async def send_audit(events: Iterable[Mapping[str, Any]]) -> None:
         for ev in events:
             key = (ev.get("report_id") or ev["event_id"]).encode()
-            await audit.send(key=key, value=c.encode(AUDIT_EVENT, ev),
-                             headers=[("event_id", ev["event_id"].encode())])
+            await emit(AUDIT, key, c.encode(AUDIT_EVENT, ev), [("event_id", ev["event_id"].encode())])
 
     async def send_dead(dl: Mapping[str, Any]) -> None:
-        await dlq.send(key=dl["dead_letter_id"].encode(), value=c.encode(DEAD_LETTER, dl))
-        metrics.DLQ_MESSAGES.labels(dl["stage"], dl["reason"].split(":")[0][:40]).inc()
+        await emit(DLQ, dl["dead_letter_id"].encode(), c.encode(DEAD_LETTER, dl))
+        metrics.child(metrics.DLQ_MESSAGES, dl["stage"], dl["reason"].split(":")[0][:40]).inc()
 
     @app.agent(intake)
     async def validate_agent(stream: Any) -> None:
@@ -116,17 +213,17 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
             await send_audit(out.audit)
             if out.report is None:
                 r = out.dead_letter or {}
-                metrics.REPORTS_REJECTED.labels(out.kind or "unknown", out.agency or "unknown",
+                metrics.child(metrics.REPORTS_REJECTED, out.kind or "unknown", out.agency or "unknown",
                                                 out.reason or "invalid").inc()
                 log.warning("report rejected", reason=r.get("reason"), report_id=r.get("report_id"),
                             offset=m.offset, partition=m.partition)
                 await send_dead(r)
                 continue
             rep = out.report
-            metrics.REPORTS_RECEIVED.labels(rep["kind"], rep["agency"]).inc()
+            metrics.child(metrics.REPORTS_RECEIVED, rep["kind"], rep["agency"]).inc()
             hdrs = [("trace_id", (rep.get("trace_id") or "").encode()),
                     ("source", f"{m.topic}/{m.partition}/{m.offset}".encode())]
-            await validated.send(key=rep["report_id"].encode(), value=c.encode(REPORT, rep), headers=hdrs)
+            await emit(VALIDATED, rep["report_id"].encode(), c.encode(REPORT, rep), hdrs)
 
     last_sweep = [time.monotonic()]
 
@@ -178,14 +275,14 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         verdict = dedup.classify(rep, state)
         STAGE["dedup"].observe(time.perf_counter() - t0)
         if verdict == dedup.DUPLICATE:
-            metrics.REPORTS_DUPLICATE.labels(rep["kind"], rep["agency"]).inc()
+            metrics.child(metrics.REPORTS_DUPLICATE, rep["kind"], rep["agency"]).inc()
             blog.info("duplicate dropped")
             await send_audit([audit_event("DUPLICATE", **common, actor=ACTOR, occurred_at=now_ms,
                                           unique=f"{m.partition}/{m.offset}")])
             return
         if verdict == dedup.STALE:
             reason = f"stale: version {ver} arrived after version {max(state['versions'])}"
-            metrics.REPORTS_REJECTED.labels(rep["kind"], rep["agency"], "stale").inc()
+            metrics.child(metrics.REPORTS_REJECTED, rep["kind"], rep["agency"], "stale").inc()
             blog.warning("stale version rejected", reason=reason)
             msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
             await send_dead(dead_letter(msg, stage="dedup", reason=reason, now_ms=now_ms, report_id_=rid))
@@ -206,7 +303,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         STAGE["correlate"].observe(time.perf_counter() - t0)
         audits = []
         if not opened:
-            metrics.REPORTS_CORRELATED.labels(rep["kind"], rep["agency"]).inc()
+            metrics.child(metrics.REPORTS_CORRELATED, rep["kind"], rep["agency"]).inc()
             audits.append(audit_event(
                 "CORRELATED", **common, actor=ACTOR, occurred_at=now_ms,
                 reason=f"shares {', '.join(sorted({x['key'] for x in matches})) or 'identifiers'} with "
@@ -215,13 +312,12 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                         "matched": ",".join(sorted({x['report_id'] for x in matches}))}))
         # ---- enrich
         t0 = time.perf_counter()
-        candidates: dict[tuple[str, str], dict[str, Any]] = {}
-        pkeys = sorted({b for p in rep.get("parties") or [] for b in enrich.block_keys(p["name"])})
-        for b in pkeys:
-            for cand in parties.get(b) or []:
-                candidates[(cand["name"], cand["report_id"])] = cand
+        if party_index[0] is None:
+            party_index[0] = PartyIndex.rebuild(parties.items())
+            log.info("party index rebuilt", blocks=len(party_index[0].blocks))
+        names = [p["name"] for p in rep.get("parties") or []]
         enrichment = enrich.enrich(rep, matches=matches, incident_reports=inc["reports"],
-                                   party_candidates=candidates.values(), data=data)
+                                   party_candidates=party_index[0].candidates(names), data=data)
         STAGE["enrich"].observe(time.perf_counter() - t0)
         audits.append(audit_event("ENRICHED", **common, actor=ACTOR, occurred_at=now_ms,
                                   detail={"risk_score": enrichment["risk_score"],
@@ -240,11 +336,10 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                                  incident_holders=inc["holders"], allowed=allowed, routed_at=now_ms)
         STAGE["route"].observe(time.perf_counter() - t0)
         trace = (rep.get("trace_id") or "").encode()
-        for it in items:
-            await feeds[it["recipient"]].send(
-                key=incident_id.encode(), value=c.encode(FEED_ITEM, it),
-                headers=[("trace_id", trace), ("item_id", it["item_id"].encode())])
-            metrics.REPORTS_ROUTED.labels(rep["kind"], it["recipient"], it["delivery"]).inc()
+        for it, value in zip(items, feed_encoder.encode(items), strict=True):
+            await emit(feeds[it["recipient"]], incident_id.encode(), value,
+                       [("trace_id", trace), ("item_id", it["item_id"].encode())])
+            metrics.child(metrics.REPORTS_ROUTED, rep["kind"], it["recipient"], it["delivery"]).inc()
         who = {it["recipient"]: f"{it['delivery']}: {it['routing']['reason']}" for it in items}
         audits.append(audit_event(
             "ROUTED", **common, actor=ACTOR, occurred_at=now_ms, recipients=list(who),
@@ -260,11 +355,10 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         inc_reports = [r for r in inc["reports"] if r["report_id"] != rid] + [ref]
         incidents[incident_id] = {"reports": inc_reports[-200:],
                                   "holders": sorted({*inc["holders"], *recips, rep["reporter_state"]})}
-        for p in rep.get("parties") or []:
-            for b in enrich.block_keys(p["name"]):
-                lst = [x for x in (parties.get(b) or []) if x["report_id"] != rid or x["name"] != p["name"]]
-                lst.append({"name": p["name"], "report_id": rid})
-                parties[b] = lst[-PARTY_BLOCK_CAP:]
+        if names:
+            parties[rid] = record_names(parties.get(rid), names, m.offset)
+            for name in names:
+                party_index[0].add(rid, name)
         blog.info("routed", incident_id=incident_id, recipients=recips, verdict=verdict,
                   risk_score=enrichment["risk_score"])
 

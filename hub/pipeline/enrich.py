@@ -8,6 +8,7 @@ versioned files in hub/data/ (crossing points, drug synonyms, concealment catalo
 from __future__ import annotations
 
 import csv
+import heapq
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from anyascii import anyascii
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from hub.identifiers import check_container
 
@@ -148,21 +149,26 @@ def watchlist_hits(report: Mapping[str, Any], data: RefData) -> list[dict[str, A
     return hits
 
 
-def entity_links(report: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def entity_links(report: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]],
+                 limit: int | None = None) -> list[dict[str, Any]]:
     """Links from this report's party names to names in earlier reports (candidates:
-    {name, report_id}), best score per (name, other report)."""
+    {name, report_id}), best score per (name, other report); the first ``limit`` in sort order."""
+    by_name: dict[str, list[str]] = {}  # each distinct candidate name is scored once
+    for c in candidates:
+        if c["report_id"] != report["report_id"]:
+            by_name.setdefault(c["name"], []).append(c["report_id"])
+    names = list(by_name)
+    forms = [match_form(n) for n in names]
     best: dict[tuple[str, str, str], float] = {}
     for p in report.get("parties") or []:
-        form = match_form(p["name"])
-        for c in candidates:
-            if c["report_id"] == report["report_id"]:
-                continue
-            score = float(fuzz.token_sort_ratio(form, match_form(c["name"])))
-            if score >= NAME_MATCH_THRESHOLD:
-                k = (p["name"], c["report_id"], c["name"])
-                best[k] = max(score, best.get(k, 0.0))
+        # rapidfuzz's C loop over all candidates; score_cutoff keeps scores >= the threshold
+        for _form, score, i in process.extract(match_form(p["name"]), forms, scorer=fuzz.token_sort_ratio,
+                                               score_cutoff=NAME_MATCH_THRESHOLD, limit=None):
+            for rid in by_name[names[i]]:
+                k = (p["name"], rid, names[i])
+                best[k] = max(float(score), best.get(k, 0.0))
     return [{"name": n, "matched_name": m, "score": round(s, 1), "report_id": r, "watchlist": None}
-            for (n, r, m), s in sorted(best.items())]
+            for (n, r, m), s in (sorted(best.items()) if limit is None else heapq.nsmallest(limit, best.items()))]
 
 
 def _ref(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -245,7 +251,7 @@ def enrich(report: Mapping[str, Any], *, matches: Sequence[Mapping[str, Any]],
         "hs_description": hs_description((report.get("goods") or {}).get("hs_code")),
         "substance_totals": totals,
         "party_names": [{"name": p["name"], "latin": latin(p["name"])} for p in report.get("parties") or []],
-        "entity_links": entity_links(report, party_candidates)[:MAX_REFS * 2],
+        "entity_links": entity_links(report, party_candidates, limit=MAX_REFS * 2),
         "prior_reports": sorted(prior.values(), key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:],
         "watchlist_hits": hits,
         "also_reported_by": sorted(also, key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:],

@@ -60,11 +60,50 @@ def test_hub_up_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
                 if line.startswith("hub_reports_received_total{"):
                     received += float(line.rsplit(" ", 1)[1])
             time.sleep(0.5)
+        # demo officers can sign in, and simulated reports travel the whole hub to the centre's feed
+        tokens = dict(line.split()[0:3:2] for line in banner.splitlines() if line.strip().startswith("demo-"))
+        assert set(tokens) == {"demo-kz", "demo-uz", "demo-caricc", "demo-auditor"}, banner
+        headers = {"Authorization": f"Bearer {tokens['demo-caricc']}"}
+        items: list = []
+        while not items:
+            assert time.monotonic() < deadline + 60, "no routed item reached the CARICC feed"
+            r = httpx.get(f"{base}/v1/feeds/CARICC/items", headers=headers)
+            assert r.status_code == 200, r.text
+            items = r.json()["items"]
+            time.sleep(0.5)
+        assert items[0]["item"]["recipient"] == "CARICC"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0, out.read_text()
         assert "hub stopped" in out.read_text()
         time.sleep(0.2)
         assert not [p for p in pids if alive(p)], out.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_hub_up_restarts_a_killed_worker(tmp_path: Path) -> None:
+    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "hub"), HUB_EMBEDDED_PORT=str(free_port()),
+               HUB_GATEWAY_PORT=str(free_port()), HUB_WORKER_PORT=str(free_port()), HUB_SINK_PORT=str(free_port()),
+               HUB_PARTITIONS="2", HUB_LOG_FORMAT="json", PYTHONPATH=str(ROOT))
+    env.pop("HUB_KAFKA_BOOTSTRAP", None)
+    out = tmp_path / "up.out"
+    with open(out, "wb") as f:
+        proc = subprocess.Popen([*HUB, "up"], env=env, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "Ctrl-C stops everything" not in out.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, out.read_text()
+            time.sleep(0.2)
+        worker = next(int(line.split()[2]) for line in out.read_text().splitlines() if line.startswith("worker-1"))
+        os.kill(worker, signal.SIGKILL)
+        while "worker-1 exited with code -9; restarting it" not in out.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, out.read_text()
+            time.sleep(0.2)
+        assert proc.poll() is None, "the hub keeps running after a worker crash"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0, out.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
