@@ -11,10 +11,15 @@ import click
 from hub.settings import Settings
 
 
-def default_store(settings: Settings) -> str:
-    """RocksDB (rocksdict) on a real Kafka cluster; memory on the embedded broker, which is memory-only
-    itself: table state kept on disk would outlive the changelog it was recovered from."""
-    if settings.embedded:
+def default_store(settings: Settings | None = None) -> str:
+    """RocksDB (rocksdict) when installed, else memory -- but always memory on the embedded broker.
+
+    The embedded broker keeps its topics in memory and reports end offsets wrongly, so offsets
+    persisted in a local RocksDB store can be "ahead" of the changelog on restart; faust then
+    refuses to start (ConsistencyError) after a SIGKILL or after the broker came back empty
+    (found by tests/reliability). With the memory store the tables are rebuilt from the changelog.
+    """
+    if settings is not None and settings.embedded:
         return "memory://"
     return "rocksdb://" if importlib.util.find_spec("rocksdict") else "memory://"
 
@@ -23,7 +28,8 @@ def default_store(settings: Settings) -> str:
 @click.option("--port", type=int, default=None, help="web port for /metrics, /healthz, /readyz "
               "(default: HUB_WORKER_PORT).")
 @click.option("--store", type=click.Choice(["auto", "memory", "rocksdb"]), default="auto", show_default=True,
-              help="table store; auto = RocksDB (rocksdict) on Kafka, memory on the embedded broker.")
+              help="table store: RocksDB (rocksdict) when installed, else memory; always memory on the "
+              "embedded broker.")
 @click.option("--bind", default="127.0.0.1", envvar="HUB_WORKER_BIND", show_default=True,
               help="address the web port listens on (0.0.0.0 in containers so Prometheus can scrape it).")
 @click.option("--loglevel", default="warning", show_default=True, help="faust's own log level.")

@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import structlog
+from faust.streams import _current_event  # the context variable behind faust.current_event()
 
 from hub import metrics
 from hub.audit_events import audit_event
@@ -40,6 +42,8 @@ APP_ID = "hub-pipeline"
 ACTOR = "pipeline"
 KEY_RETENTION_MS = 2 * correlate.WINDOW_MS  # correlation keys older than this (event time) expire
 SWEEP_INTERVAL_S = 600.0
+BATCH_MAX = 200  # validated reports processed per batch (their outputs are acknowledged together)
+BATCH_WITHIN_S = 0.02  # how long a batch waits to fill
 STAGE = {s: metrics.STAGE_SECONDS.labels(s) for s in ("validate", "dedup", "correlate", "enrich", "route")}
 # RocksDB options of every table. faust's defaults (2 GiB block cache + 500 MiB compressed cache +
 # 3 x 64 MiB memtables, per table) let a 10M-key dedup table grow to ~650 MB RSS; these keep it
@@ -95,20 +99,29 @@ class DeliveryGuard:
 
 
 class TableCache:
-    """Write-through read cache over a faust Table written ONLY by the process agent.
+    """Read cache and write stage over a faust Table written ONLY by the process agent.
 
     Every table get on the RocksDB store decodes JSON (and checks the key first): the no-leak rule
     alone reads up to ~100 report states per report. The cache keeps the values this process read
     or wrote (None for missing keys); it is cleared on every rebalance (``create_app`` wires that),
     so a worker that gets the partition back never sees values another worker has since replaced.
+
+    Writes are staged (reads see them) and reach the table -- and so its changelog -- only at
+    :meth:`flush`, which the process agent calls once the broker acknowledged the feed items and
+    audit events of the batch. A changelog ahead of those outputs would make a worker killed in
+    between find the report "already processed" on restart and never finish it (found by
+    tests/reliability: a report with some feed items, no ROUTED event, DUPLICATE forever).
     """
 
     def __init__(self, table: Any, cap: int = TABLE_CACHE_ENTRIES) -> None:
         self.table = table
         self.cap = cap
         self.data: dict[str, Any] = {}
+        self.pending: dict[str, Any] = {}
 
     def get(self, key: str) -> Any:
+        if key in self.pending:
+            return self.pending[key]
         try:
             return self.data[key]
         except KeyError:
@@ -122,10 +135,17 @@ class TableCache:
         self.data[key] = value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.table[key] = value
+        self.pending[key] = value
         self._put(key, value)
 
+    def flush(self) -> None:
+        """Write the staged values to the table (needs a current event: it names the partition)."""
+        for key, value in self.pending.items():
+            self.table[key] = value
+        self.pending.clear()
+
     def __delitem__(self, key: str) -> None:
+        self.flush()
         del self.table[key]
         self.data.pop(key, None)
 
@@ -133,7 +153,9 @@ class TableCache:
         return self.table.items()
 
     def clear(self) -> None:
+        """Forget cached and staged values (on rebalance: the uncommitted batch is processed again)."""
         self.data.clear()
+        self.pending.clear()
 
 
 def _now_ms() -> int:
@@ -171,8 +193,8 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     reports = TableCache(app.Table("reports", **tbl))  # report_id -> dedup state
     keys = TableCache(app.Table("correlation-keys", **tbl))  # correlation key -> index entries
     incidents = TableCache(app.Table("incidents", **tbl))  # incident_id -> {reports, holders}
-    parties = app.Table("party-entries", **tbl)  # report_id -> [[party name, seq]] (see parties.py)
-    caches = (reports, keys, incidents)
+    parties = TableCache(app.Table("party-entries", **tbl))  # report_id -> [[party name, seq]] (parties.py)
+    caches = (reports, keys, incidents, parties)
     party_index: list[PartyIndex | None] = [None]  # rebuilt from ``parties`` when None
 
     async def _drop_caches(*args: Any, **kwargs: Any) -> None:
@@ -188,17 +210,23 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     guard = DeliveryGuard()
     guard.install(app.producer)
 
-    async def emit(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def emit(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> Any:
         """Hand one record to the producer (no per-record delivery wait). faust flushes the producer
         before it commits consumed offsets, so a record is delivered before its input is committed
-        (at-least-once) — the same guarantee ``Topic.send`` gives, without its per-record layers."""
+        (at-least-once) — the same guarantee ``Topic.send`` gives, without its per-record layers.
+        Returns the delivery future (the process agent waits for a batch's futures before it
+        writes the batch's table state)."""
         fut = await app.producer.send(topic, key, value, None, None, headers)
         fut.add_done_callback(guard.sent)
+        return fut
 
-    async def send_audit(events: Iterable[Mapping[str, Any]]) -> None:
+    async def send_audit(events: Iterable[Mapping[str, Any]]) -> list[Any]:
+        futures = []
         for ev in events:
             key = (ev.get("report_id") or ev["event_id"]).encode()
-            await emit(AUDIT, key, c.encode(AUDIT_EVENT, ev), [("event_id", ev["event_id"].encode())])
+            futures.append(await emit(AUDIT, key, c.encode(AUDIT_EVENT, ev),
+                                      [("event_id", ev["event_id"].encode())]))
+        return futures
 
     async def send_dead(dl: Mapping[str, Any]) -> None:
         await emit(DLQ, dl["dead_letter_id"].encode(), c.encode(DEAD_LETTER, dl))
@@ -256,24 +284,45 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
 
     @app.agent(validated)
     async def process_agent(stream: Any) -> None:
-        async for event in stream.events():
-            m = event.message
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            sent: list[Any] = []
+            for event in events:
+                m = event.message
+                try:
+                    sent += await process_one(m)
+                except Exception as e:  # never die on input
+                    log.exception("process failed", offset=m.offset)
+                    msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
+                    rid = m.key.decode("utf-8", "replace") if m.key else None
+                    dl = dead_letter(msg, stage="process", reason=f"internal error: {e}", now_ms=_now_ms(),
+                                     report_id_=rid)
+                    await send_dead(dl)
+                    await send_audit([audit_event("REJECTED", report_id=rid, actor=ACTOR,
+                                                  reason=dl["reason"][:2000],
+                                                  unique=f"{m.topic}/{m.partition}/{m.offset}")])
+            # the batch's feed items and audit events are acknowledged: now its state may follow
+            # (a crash before this point re-delivers the batch; the deterministic ids absorb repeats)
+            results = await asyncio.gather(*sent, return_exceptions=True)
+            if any(isinstance(r, BaseException) for r in results):
+                # never write state for outputs that did not arrive: exit before any commit, the
+                # restarted worker processes the batch again (see DeliveryGuard)
+                log.critical("records were not delivered; exiting before the batch's state is written")
+                os._exit(DeliveryGuard.EXIT_CODE)
+            # table writes need a current event (it names the changelog partition); take_events
+            # consumes the stream in the background, so make the batch's last event current here
+            token = _current_event.set(weakref.ref(events[-1]))
             try:
+                for cache in caches:
+                    cache.flush()
                 if time.monotonic() - last_sweep[0] > SWEEP_INTERVAL_S:
                     last_sweep[0] = time.monotonic()
                     sweep_keys()
-                await process_one(m)
-            except Exception as e:  # never die on input
-                log.exception("process failed", offset=m.offset)
-                msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
-                rid = m.key.decode("utf-8", "replace") if m.key else None
-                dl = dead_letter(msg, stage="process", reason=f"internal error: {e}", now_ms=_now_ms(),
-                                 report_id_=rid)
-                await send_dead(dl)
-                await send_audit([audit_event("REJECTED", report_id=rid, actor=ACTOR, reason=dl["reason"][:2000],
-                                              unique=f"{m.topic}/{m.partition}/{m.offset}")])
+            finally:
+                _current_event.reset(token)
 
-    async def process_one(m: Any) -> None:
+    async def process_one(m: Any) -> list[Any]:
+        """Process one validated report; returns the delivery futures of its outputs. Its table
+        state is staged (see TableCache) and written by the agent once those are acknowledged."""
         rep = normalize(c.decode(m.value, expect=REPORT))
         rid, ver = rep["report_id"], rep["version"]
         blog = log.bind(report_id=rid, trace_id=rep.get("trace_id"), version=ver)
@@ -290,7 +339,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
             blog.info("duplicate dropped")
             await send_audit([audit_event("DUPLICATE", **common, actor=ACTOR, occurred_at=now_ms,
                                           unique=f"{m.partition}/{m.offset}")])
-            return
+            return []
         if verdict == dedup.STALE:
             reason = f"stale: version {ver} arrived after version {max(state['versions'])}"
             metrics.child(metrics.REPORTS_REJECTED, rep["kind"], rep["agency"], "stale").inc()
@@ -299,7 +348,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
             await send_dead(dead_letter(msg, stage="dedup", reason=reason, now_ms=now_ms, report_id_=rid))
             await send_audit([audit_event("REJECTED", **common, actor=ACTOR, reason=reason,
                                           occurred_at=now_ms, unique=f"{m.partition}/{m.offset}")])
-            return
+            return []
         # ---- correlate
         t0 = time.perf_counter()
         ckeys = correlate.correlation_keys(rep)
@@ -347,9 +396,10 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                                  incident_holders=inc["holders"], allowed=allowed, routed_at=now_ms)
         STAGE["route"].observe(time.perf_counter() - t0)
         trace = (rep.get("trace_id") or "").encode()
+        sent = []
         for it, value in zip(items, feed_encoder.encode(items), strict=True):
-            await emit(feeds[it["recipient"]], incident_id.encode(), value,
-                       [("trace_id", trace), ("item_id", it["item_id"].encode())])
+            sent.append(await emit(feeds[it["recipient"]], incident_id.encode(), value,
+                                   [("trace_id", trace), ("item_id", it["item_id"].encode())]))
             metrics.child(metrics.REPORTS_ROUTED, rep["kind"], it["recipient"], it["delivery"]).inc()
         who = {it["recipient"]: f"{it['delivery']}: {it['routing']['reason']}" for it in items}
         audits.append(audit_event(
@@ -357,9 +407,9 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
             reason=f"TLP {rep['tlp']}: " + ("; ".join(f"{r} {w}" for r, w in who.items()) or "no recipients"),
             detail={"incident_id": incident_id, "redacted": ",".join(
                 it["recipient"] for it in items if it["routing"]["redacted"])}))
-        await send_audit(audits)
+        sent += await send_audit(audits)
         metrics.END_TO_END_SECONDS.observe(max(0.0, (_now_ms() - rep["received_at"]) / 1000))
-        # ---- state (after the sends: a crash in between re-delivers the same deterministic items)
+        # ---- state: staged; written once this batch's outputs are acknowledged (process_agent)
         recips = [it["recipient"] for it in items]
         reports[rid] = dedup.accept(rep, state, incident_id=incident_id, recipients=recips)
         ref = {k: entry[k] for k in ("report_id", "agency", "state", "kind", "event_time", "incident_id")}
@@ -372,6 +422,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                 party_index[0].add(rid, name)
         blog.info("routed", incident_id=incident_id, recipients=recips, verdict=verdict,
                   risk_score=enrichment["risk_score"])
+        return sent
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -75,3 +75,31 @@ def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     b = EmbeddedBroker(log_path=str(log)).start()
     yield b
     b.stop()
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Any]:
+    """A broker of this test alone, settings on it (SQLite in tmp), topics created, and a Cluster
+    whose processes are all stopped (by PID) at teardown."""
+    import asyncio
+
+    from hub.embedded import EmbeddedBroker
+    from hub.topics import ensure_topics
+    from tests.reliability.harness import Cluster, private_settings
+
+    b = EmbeddedBroker(log_path=str(tmp_path / "broker.log")).start()
+    cluster = None
+    try:
+        s = private_settings(b, tmp_path / "hub")
+        Path(s.data_dir).mkdir(parents=True, exist_ok=True)
+        asyncio.run(ensure_topics(s))
+        cluster = Cluster(s, tmp_path)
+        cluster.broker = b  # type: ignore[attr-defined]
+        yield cluster
+    finally:
+        if cluster is not None:
+            cluster.stop_all()
+            current = getattr(cluster, "broker", b)
+            if current is not b:  # a test restarted the broker: stop the one running now
+                current.stop()
+        b.stop()

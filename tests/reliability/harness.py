@@ -117,8 +117,8 @@ class Cluster:
         self.procs.append(p)
         return p
 
-    def gateway(self, name: str = "gateway") -> tuple[HubProcess, str]:
-        port = free_port()
+    def gateway(self, name: str = "gateway", port: int | None = None) -> tuple[HubProcess, str]:
+        port = port or free_port()
         p = self.process(name, "gateway", "--port", str(port)).start()
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/healthz", p)
