@@ -1,3 +1,128 @@
-"""`hub bench` — not built yet (see the open issues)."""
+"""``hub bench``: drive the real pipeline, gateway and stores and print/record the figures."""
 
-commands: list = []
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from hub.settings import Settings
+
+
+def _ints(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x.replace("_", "")) for x in value.split(",") if x.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"expected a comma list of integers, got {value!r}") from exc
+
+
+@click.command("bench")
+@click.option("--smoke", is_flag=True, help="tiny sizes: proves every section works in well under a minute.")
+@click.option("--reports", type=int, help="reports for the throughput runs (default 20000).")
+@click.option("--workers", "workers", help="worker counts for the throughput runs, comma list (default 1,2).")
+@click.option("--rate", "rates", help="offered loads of the latency runs, reports/s, comma list (default 1000,100).")
+@click.option("--latency-seconds", type=float, help="length of each latency run (default 10).")
+@click.option("--rest-requests", type=int, help="single-report requests in the REST run (default 3000).")
+@click.option("--rest-concurrency", type=int, help="concurrent REST clients (default 32).")
+@click.option("--dedup-keys", help="dedup-state sizes to measure, comma list (default 1000000,10000000).")
+@click.option("--partitions", type=int, help="partitions of the hub topics (default 4).")
+@click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,dedup.")
+@click.option("--bootstrap", help="use this Kafka instead of a fresh embedded broker per run "
+              "(topics must be empty: use a throw-away cluster).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="JSON results file "
+              "(default bench-results/bench-<time>.json).")
+@click.option("--write-md", "write_md", type=click.Path(dir_okay=False),
+              help="also write the table into this Markdown file (e.g. BENCHMARKS.md), between the bench markers.")
+@click.option("--profile", "profile", type=click.Path(file_okay=False),
+              help="sample every worker with py-spy (collapsed stacks in this directory; slows the run).")
+@click.pass_obj
+def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | None, rates: str | None,
+          latency_seconds: float | None, rest_requests: int | None, rest_concurrency: int | None,
+          dedup_keys: str | None, partitions: int | None, only: str | None, bootstrap: str | None,
+          out: str | None, write_md: str | None, profile: str | None) -> None:
+    """Benchmark the hub on this machine and print a table (JSON in bench-results/).
+
+    Sections: the two reference points (codec floor; raw aiokafka pass-through), end-to-end pipeline
+    throughput with 1 and 2 `hub worker` processes, intake→feed latency at a fixed offered load, REST
+    ingest (single and batch) against a `hub gateway`, dedup-state size for 1M/10M keys, and the peak
+    RSS of every process. Each run uses a fresh embedded broker unless --bootstrap is given.
+    Regenerate BENCHMARKS.md's table with: hub bench --write-md BENCHMARKS.md
+    """
+    from dataclasses import replace
+
+    from hub.bench import report
+    from hub.bench.run import SECTIONS, Plan, run
+
+    plan = Plan.smoke() if smoke else Plan()
+    changes: dict = {}
+    if reports:
+        changes["reports"] = reports
+    if workers:
+        changes["workers"] = _ints(workers)
+    if rates:
+        try:
+            changes["latency_rates"] = tuple(float(x) for x in rates.split(",") if x.strip())
+        except ValueError as exc:
+            raise click.BadParameter(f"expected a comma list of numbers, got {rates!r}", param_hint="--rate") from exc
+    if latency_seconds:
+        changes["latency_seconds"] = latency_seconds
+    if rest_requests:
+        changes["rest_single"] = rest_requests
+    if rest_concurrency:
+        changes["rest_concurrency"] = rest_concurrency
+    if dedup_keys:
+        changes["dedup_keys"] = _ints(dedup_keys)
+    if partitions:
+        changes["partitions"] = partitions
+    plan = replace(plan, **changes)
+    sections = [s.strip() for s in only.split(",")] if only else None
+    for s in sections or []:
+        if s not in SECTIONS:
+            raise click.BadParameter(f"unknown section {s!r}; choose from reference, throughput, latency, rest, "
+                                     "dedup", param_hint="--only")
+    if profile:
+        os.environ["HUB_BENCH_PROFILE"] = str(Path(profile).resolve())
+    outdir = Path("bench-results")
+    outdir.mkdir(exist_ok=True)
+    tty = sys.stderr.isatty()
+    started = time.monotonic()
+
+    def progress(msg: str) -> None:
+        line = f"[{time.monotonic() - started:6.1f}s] {msg}"
+        if tty:
+            click.echo(f"\r\033[K{line}", nl=False, err=True)
+        else:
+            click.echo(line, err=True)
+
+    res = run(plan, settings, outdir, bootstrap=bootstrap, progress=progress, only=sections)
+    if tty:
+        click.echo("", err=True)
+    path = Path(out) if out else outdir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(res, indent=2, default=str), encoding="utf-8")
+    _table(report.rows(res), res)
+    click.echo(f"\nresults: {path}")
+    if write_md:
+        report.write_md(Path(write_md), res)
+        click.echo(f"table written to {write_md}")
+
+
+def _table(rows: list[tuple[str, str, str, str]], res: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m = res["machine"]
+    t = Table(title=f"hub bench — {m['nproc']} CPU {m['cpu']}, {m['ram_mb']:,} MB, commit {m['commit']}, "
+                    f"{m['date']}")
+    for col in ("figure", "value", "target", "load"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(*r)
+    Console(width=max(120, Console().width)).print(t)
+
+
+commands = [bench]

@@ -45,6 +45,15 @@ SWEEP_INTERVAL_S = 600.0
 BATCH_MAX = 200  # validated reports processed per batch (their outputs are acknowledged together)
 BATCH_WITHIN_S = 0.02  # how long a batch waits to fill
 STAGE = {s: metrics.STAGE_SECONDS.labels(s) for s in ("validate", "dedup", "correlate", "enrich", "route")}
+# RocksDB options of every table. faust's defaults (2 GiB block cache + 500 MiB compressed cache +
+# 3 x 64 MiB memtables, per table) let a 10M-key dedup table grow to ~650 MB RSS; these keep it
+# near 200 MB (measured by `hub bench`, section dedup; see BENCHMARKS.md).
+TABLE_OPTIONS: dict[str, int] = {"block_cache_size": 32 * 2**20, "block_cache_compressed_size": 0,
+                                 "write_buffer_size": 16 * 2**20, "max_write_buffer_number": 2}
+# Entries each TableCache keeps: a report state is ~1.5 KB as Python objects, so 50,000 ≈ 75 MB
+# (200,000 were ≈ 300 MB for the reports cache alone). Hits are recent reports (the no-leak rule
+# reads the reports an enrichment references), which a clear-on-full cache of this size still holds.
+TABLE_CACHE_ENTRIES = 50_000
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:
@@ -104,7 +113,7 @@ class TableCache:
     tests/reliability: a report with some feed items, no ROUTED event, DUPLICATE forever).
     """
 
-    def __init__(self, table: Any, cap: int = 200_000) -> None:
+    def __init__(self, table: Any, cap: int = TABLE_CACHE_ENTRIES) -> None:
         self.table = table
         self.cap = cap
         self.data: dict[str, Any] = {}
@@ -179,6 +188,8 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     feeds = {r: feed(r) for r in settings.recipients}  # produced to directly (see emit)
     tbl: dict[str, Any] = {"partitions": 1, "schema": faust.Schema(key_type=str, key_serializer="json",
                                                                    value_serializer="json")}
+    if store.startswith("rocksdb"):
+        tbl["options"] = dict(TABLE_OPTIONS)
     reports = TableCache(app.Table("reports", **tbl))  # report_id -> dedup state
     keys = TableCache(app.Table("correlation-keys", **tbl))  # correlation key -> index entries
     incidents = TableCache(app.Table("incidents", **tbl))  # incident_id -> {reports, holders}

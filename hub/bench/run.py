@@ -1,0 +1,195 @@
+"""Orchestration of one ``hub bench`` run: every section, the results dict, the table and BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hub.bench import pipeline, reference, rest, workload
+from hub.bench.procs import ROOT, cluster
+from hub.settings import Settings
+
+Progress = Callable[[str], None]
+SECTIONS = ("machine", "reference", "throughput", "latency", "rest", "dedup", "ratios", "targets")
+
+TARGETS = {
+    "throughput_reports_per_s": 10_000,
+    "ratio_to_codec_floor": 0.5,
+    "latency_p99_ms": 50,
+    "rest_requests_per_s": 3_000,
+    "dedup_10m_rss_mb": 500,
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of one run (``smoke()`` for a run of seconds)."""
+
+    reports: int = 20_000
+    workers: tuple[int, ...] = (1, 2)
+    latency_rates: tuple[float, ...] = (1000.0, 100.0)
+    latency_seconds: float = 10.0
+    rest_single: int = 3_000
+    rest_batches: int = 40
+    rest_batch_size: int = 100
+    rest_concurrency: int = 32
+    dedup_keys: tuple[int, ...] = (1_000_000, 10_000_000)
+    codec_seconds: float = 2.0
+    partitions: int = 4
+
+    @classmethod
+    def smoke(cls) -> Plan:
+        return cls(reports=300, workers=(1, 2), latency_rates=(100.0,), latency_seconds=2.0, rest_single=60,
+                   rest_batches=2, rest_batch_size=20, rest_concurrency=4, dedup_keys=(2_000,), codec_seconds=0.2,
+                   partitions=2)
+
+
+def _sh(*cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    dirty = bool(_sh("git", "status", "--porcelain", "--untracked-files=no"))
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_mb": mem, "python": platform.python_version(),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": _sh("git", "rev-parse", "--short", "HEAD") + ("+dirty" if dirty else ""),
+            "load_at_start": load()}
+
+
+def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = None,
+        progress: Progress | None = None, only: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run every section of ``plan``; return the results dict (also the JSON file's content)."""
+    say = progress or (lambda _m: None)
+    base = dataclasses.replace(base, partitions=plan.partitions)
+    want = set(only or SECTIONS)
+    res: dict[str, Any] = {"machine": machine(), "plan": plan.__dict__ | {"workers": list(plan.workers),
+                                                                          "dedup_keys": list(plan.dedup_keys),
+                                                                          "latency_rates": list(plan.latency_rates)},
+                           "workload": workload.source(), "bootstrap": bootstrap or "embedded (fresh per run)"}
+    work = outdir / f"work-{int(time.time())}"
+    lat_n = max(1, int(max(plan.latency_rates) * plan.latency_seconds))
+    need = max(plan.reports if want & {"reference", "throughput"} else 0, lat_n if "latency" in want else 0,
+               plan.rest_single + plan.rest_batches * plan.rest_batch_size * 2 if "rest" in want else 0, 1)
+    say(f"generating {need} reports ({res['workload']})")
+    items = workload.generate(need, seed=7, settings=base)
+    encoded = [it_v for _k, it_v, _h in workload.intake_records(items[:plan.reports])]
+
+    if "reference" in want:
+        say("reference: codec floor")
+        floor = reference.codec_floor(encoded[:2000], plan.codec_seconds)
+        say("reference: raw aiokafka pass-through")
+        with cluster(base, work / "passthrough", bootstrap=bootstrap) as c:
+            pt = asyncio.run(reference.passthrough(c.settings, encoded, plan.partitions,
+                                                   progress=lambda n: say(f"pass-through {n}/{len(encoded)}")))
+        res["reference"] = {"codec_floor_per_s": round(floor.per_second, 1),
+                            "passthrough_per_s": round(pt.per_second, 1), "load": load()}
+    if "throughput" in want:
+        res["throughput"] = []
+        for w in plan.workers:
+            r = pipeline.throughput(base, work / f"throughput-{w}", items[:plan.reports], workers=w,
+                                    bootstrap=bootstrap, progress=say)
+            r["load"] = load()
+            res["throughput"].append(r)
+    if "latency" in want:
+        res["latency"] = []
+        for rate in plan.latency_rates:
+            n = max(1, int(rate * plan.latency_seconds))
+            r = pipeline.latency(base, work / f"latency-{rate:g}", items[:n], rate=rate, bootstrap=bootstrap,
+                                 progress=say)
+            r["load"] = load()
+            res["latency"].append(r)
+    if "rest" in want:
+        r = rest.rest(base, work / "rest", items, single=plan.rest_single, batches=plan.rest_batches,
+                      batch_size=plan.rest_batch_size, concurrency=plan.rest_concurrency, bootstrap=bootstrap,
+                      progress=say)
+        r["load"] = load()
+        res["rest"] = r
+    if "dedup" in want:
+        res["dedup"] = []
+        for k in plan.dedup_keys:
+            say(f"dedup state: {k:,} keys")
+            out = subprocess.run([sys.executable, "-m", "hub.bench.dedup_size", "--keys", str(k), "--dir",
+                                  str(work)], capture_output=True, text=True, cwd=ROOT,
+                                 env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
+            d = json.loads(out.stdout.strip().splitlines()[-1])
+            d["load"] = load()
+            res["dedup"].append(d)
+    res["ratios"] = ratios(res)
+    res["targets"] = targets(res)
+    return res
+
+
+def _best(res: dict[str, Any]) -> float | None:
+    rates = [t["reports_per_s"] for t in res.get("throughput") or [] if t.get("reports_per_s")]
+    return max(rates) if rates else None
+
+
+def ratios(res: dict[str, Any]) -> dict[str, Any]:
+    ref = res.get("reference") or {}
+    out: dict[str, Any] = {}
+    for t in res.get("throughput") or []:
+        rate = t.get("reports_per_s")
+        if rate and ref:
+            out[f"{t['workers']}_worker"] = {
+                "to_codec_floor": round(rate / ref["codec_floor_per_s"], 4),
+                "to_passthrough": round(rate / ref["passthrough_per_s"], 4)}
+    return out
+
+
+def targets(res: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    best = _best(res)
+    floor = (res.get("reference") or {}).get("codec_floor_per_s")
+    out["throughput_reports_per_s"] = {"target": TARGETS["throughput_reports_per_s"], "measured": best}
+    out["ratio_to_codec_floor"] = {"target": TARGETS["ratio_to_codec_floor"],
+                                   "measured": round(best / floor, 4) if best and floor else None}
+    lat = max(res.get("latency") or [{}], key=lambda x: x.get("rate", 0))
+    out["latency_p99_ms"] = {"target": TARGETS["latency_p99_ms"], "measured": lat.get("p99_ms"),
+                             "at_per_s": lat.get("offered_per_s"), "saturated": lat.get("saturated")}
+    single = (res.get("rest") or {}).get("single") or {}
+    out["rest_requests_per_s"] = {"target": TARGETS["rest_requests_per_s"], "measured": single.get("requests_per_s")}
+    big = max(res.get("dedup") or [{}], key=lambda d: d.get("keys", 0))
+    out["dedup_10m_rss_mb"] = {"target": TARGETS["dedup_10m_rss_mb"], "measured": big.get("peak_rss_mb"),
+                               "keys": big.get("keys")}
+    for name, t in out.items():
+        m = t["measured"]
+        lower_is_better = name in ("latency_p99_ms", "dedup_10m_rss_mb")
+        t["met"] = None if m is None else (m <= t["target"] if lower_is_better else m >= t["target"])
+        if name == "latency_p99_ms" and t.get("saturated"):
+            t["met"] = False  # the worker could not keep up with the offered load
+        if name == "dedup_10m_rss_mb" and (t.get("keys") or 0) < 10_000_000:
+            t["met"] = None  # not measured at the size of the target
+    return out

@@ -1,0 +1,44 @@
+"""The memory bounds of the pipeline's tables (issue 7: 10M dedup keys within 500 MB). No timings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hub.pipeline.app import TABLE_CACHE_ENTRIES, TABLE_OPTIONS, TableCache, create_app
+from hub.settings import load
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_rocksdb_tables_get_the_bounded_options(tmp_path: Path) -> None:
+    s = load({}, data_dir=str(tmp_path))
+    app = create_app(s, store="rocksdb://", data_dir=str(tmp_path / "faust"))
+    for name in ("reports", "correlation-keys", "incidents", "party-entries"):
+        assert app.tables[name].options == TABLE_OPTIONS
+    assert TABLE_OPTIONS["block_cache_size"] <= 64 * 2**20
+    mem = create_app(s, store="memory://", data_dir=str(tmp_path / "faust2"))
+    assert not mem.tables["reports"].options  # the memory store takes no RocksDB options
+
+
+def test_table_cache_is_bounded_and_falls_through_to_the_table() -> None:
+    table = {f"R-{i}": {"v": i} for i in range(10)}
+    cache = TableCache(table, cap=4)
+    assert cache.cap == 4 and TableCache(table).cap == TABLE_CACHE_ENTRIES
+    for i in range(10):
+        assert cache.get(f"R-{i}") == {"v": i}
+        assert len(cache.data) <= 4
+    cache["R-3"] = {"v": 33}
+    assert table["R-3"] == {"v": 33} and cache.get("R-3") == {"v": 33}  # write-through
+
+
+def test_dedup_size_measures_store_and_cache(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "hub.bench.dedup_size", "--keys", "3000", "--dir", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, check=True, timeout=120)
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    assert d["keys"] == 3000 and d["lookup_hits"] == d["lookups"] >= 3000
+    assert d["rocksdb_options"] == TABLE_OPTIONS and d["table_cache_entries"] == TABLE_CACHE_ENTRIES
+    assert d["peak_rss_mb"] >= d["peak_rss_store_only_mb"] > 0
+    assert not any(tmp_path.iterdir())  # the store is removed afterwards
