@@ -11,7 +11,16 @@ import click
 from hub.settings import Settings
 
 
-def default_store() -> str:
+def default_store(settings: Settings | None = None) -> str:
+    """RocksDB (rocksdict) when installed, else memory -- but always memory on the embedded broker.
+
+    The embedded broker keeps its topics in memory and reports end offsets wrongly, so offsets
+    persisted in a local RocksDB store can be "ahead" of the changelog on restart; faust then
+    refuses to start (ConsistencyError) after a SIGKILL or after the broker came back empty
+    (found by tests/reliability). With the memory store the tables are rebuilt from the changelog.
+    """
+    if settings is not None and settings.embedded:
+        return "memory://"
     return "rocksdb://" if importlib.util.find_spec("rocksdict") else "memory://"
 
 
@@ -19,7 +28,8 @@ def default_store() -> str:
 @click.option("--port", type=int, default=None, help="web port for /metrics, /healthz, /readyz "
               "(default: HUB_WORKER_PORT).")
 @click.option("--store", type=click.Choice(["auto", "memory", "rocksdb"]), default="auto", show_default=True,
-              help="table store: RocksDB (rocksdict) when installed, else memory.")
+              help="table store: RocksDB (rocksdict) when installed, else memory; always memory on the "
+              "embedded broker.")
 @click.option("--bind", default="127.0.0.1", envvar="HUB_WORKER_BIND", show_default=True,
               help="address the web port listens on (0.0.0.0 in containers so Prometheus can scrape it).")
 @click.option("--loglevel", default="warning", show_default=True, help="faust's own log level.")
@@ -37,7 +47,7 @@ def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel
     from hub.topics import ensure_topics
 
     asyncio.run(ensure_topics(settings))
-    url = default_store() if store == "auto" else f"{store}://"
+    url = default_store(settings) if store == "auto" else f"{store}://"
     port = port or settings.worker_port
     data_dir = Path(settings.data_dir) / f"faust-{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
