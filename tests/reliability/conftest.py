@@ -43,10 +43,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     if HERE not in item.path.parents:
         return
     entry = _ENTRIES.setdefault(item.nodeid, {
-        "area": _area(item), "title": _title(item), "outcome": "passed", "duration_s": 0.0,
+        "area": _area(item), "title": _title(item), "outcome": "not run", "duration_s": 0.0,
         "slow": item.get_closest_marker("slow") is not None,
     })
     entry["duration_s"] = round(entry["duration_s"] + rep.duration, 2)
+    if rep.when == "call" and rep.passed and entry["outcome"] == "not run":
+        entry["outcome"] = "passed"  # an interrupted test never gets here and stays "not run"
     if rep.failed:
         entry["outcome"] = "failed"
         entry["failure"] = str(rep.longrepr)[-1500:]
@@ -62,7 +64,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    ledger_mod.merge(_ENTRIES)
+    ledger_mod.merge({k: v for k, v in _ENTRIES.items() if v["outcome"] != "not run"})
     _ENTRIES.clear()
 
 

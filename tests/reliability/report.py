@@ -45,17 +45,26 @@ FINDINGS: list[tuple[str, str, str, str]] = [
      "after a worker SIGKILL a report can end up with only some of its feed items and no ROUTED "
      "(or no ENRICHED/ROUTED) audit event, for good: the dedup table update reached its changelog "
      "before the feed/audit sends were acknowledged, so the restarted worker calls the report a "
-     "DUPLICATE. Intermittent (a race; seen in 2 of 3 runs with 1-3 kills)", ""),
+     "DUPLICATE. Intermittent (a race; seen in 2 of 3 runs with 1-3 kills)",
+     "fixed in 12d575e (outputs acknowledged before a batch's table state is written)"),
     ("test_crash.py::test_worker_sigkill_mid_run",
      "hub worker (faust RocksDB store on the embedded broker)",
      "a worker restarted after SIGKILL can refuse to start: faust ConsistencyError, the offset it "
      "persisted in RocksDB for a changelog (297) is above the highwater the embedded broker reports "
-     "(294) -- nothing restarts it, so the pipeline stops for good. Intermittent", ""),
+     "(294) -- nothing restarts it, so the pipeline stops for good. Intermittent",
+     "fixed by memory tables on the embedded broker (988144a, a2ae78d) and correct highwaters (a2ae78d, 50305f4)"),
     ("test_broker_outage.py::test_broker_outage_with_sdk_publishing",
      "hub worker (faust tables)",
      "when the embedded broker comes back empty the worker crashes (faust ConsistencyError: the "
      "RocksDB-persisted changelog offset is above the new, empty changelog) and stays down: every "
-     "report accepted after the outage is left unprocessed", ""),
+     "report accepted after the outage is left unprocessed", "fixed by memory tables on the embedded broker (988144a, a2ae78d)"),
+    ("test_crash.py::test_two_workers_rebalance_under_load",
+     "hub/embedded.py fetch-response highwaters (a2ae78d, 50305f4) with two workers",
+     "with two workers, the rebalance after one is SIGKILLed never completes: both stay idle "
+     "(last log line 'Heartbeat failed ... rebalancing'), routing stops at ~50 %. Reproduced 4 of 4 "
+     "on main after a2ae78d, with and without 12d575e; the same test passes with the highwater "
+     "patch disabled (1 run) and passed 5 of 5 before a2ae78d. A 15 s timeout with fallback around "
+     "fetch_highwaters did not help (it is not that call that hangs). Not fixed", ""),
     ("test_authz.py::test_every_denial_is_audited[401]",
      "gateway (all endpoints)", "requests without a valid token (none, revoked, forged) get 401 "
      "but leave no audit event", "fixed on main in e58793f (ASGI middleware)"),

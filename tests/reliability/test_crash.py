@@ -60,9 +60,17 @@ def alive_or_fail(cl: Cluster) -> None:
 def _kill_when(cl: Cluster, victim: Any, fraction: float, n: int, ledger: Any, restart_after: float = 0.0) -> None:
     store = load.Store(cl.settings)
 
+    last = {"routed": -1, "since": time.monotonic()}
+
     def reached() -> bool:
         alive_or_fail(cl)
-        return store.routed() >= int(n * fraction)
+        routed = store.routed()
+        if routed != last["routed"]:
+            last.update(routed=routed, since=time.monotonic())
+        elif time.monotonic() - last["since"] > 60:
+            raise AssertionError(f"routing stalled at {routed} of {n} reports for 60 s "
+                                 f"(waiting to kill {victim.name} at {fraction:.0%})")
+        return routed >= int(n * fraction)
 
     wait_until(reached, HANG, f"{fraction:.0%} of the reports routed")
     at = store.routed()
