@@ -82,57 +82,19 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return common
 
 
-async def fetch_highwaters(bootstrap: str, tps: list[Any]) -> dict[Any, int]:
-    """End offsets from fetch responses' high watermarks.
-
-    Tansu answers ListOffsets(latest) with the base offset of the last record batch + 1 (measured:
-    51 for a partition holding 57 records in two batches), so ``end_offsets`` undercounts whenever
-    the last batch holds more than one record. The high watermark carried by a fetch response is
-    right; fetching from just below ``end_offsets`` keeps the response tiny.
-    """
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    keys = {TopicPartition(tp.topic, tp.partition): tp for tp in tps}  # faust passes its own TP type
-    parts = list(keys)
-    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                         fetch_max_wait_ms=EMBEDDED_FETCH_MAX_WAIT_MS, max_partition_fetch_bytes=1024)
-    await c.start()
-    try:
-        c.assign(parts)
-        lower = await c.end_offsets(parts)
-        for tp in parts:
-            c.seek(tp, max(0, lower[tp] - 1))
-        pending = set(parts)
-        for _ in range(50):
-            if not pending:
-                break
-            await c.getmany(*pending, timeout_ms=200, max_records=len(pending))
-            pending = {tp for tp in pending if c.highwater(tp) is None}
-        return {keys[tp]: max(lower[tp], c.highwater(tp) or 0) for tp in parts}
-    finally:
-        await c.stop()
-
-
 def patch_faust_fetch_wait(settings: Settings) -> None:
-    """Embedded-only faust patches: a short fetch wait (faust hard-codes fetch_max_wait_ms=1500 and
-    the embedded broker waits it out on every fetch) and correct high watermarks for table
-    recovery (see :func:`fetch_highwaters`; without it faust misses the changelog's tail or refuses
-    to start with ConsistencyError)."""
+    """Embedded-only faust patch: a short fetch wait (faust hard-codes fetch_max_wait_ms=1500 and the
+    embedded broker waits it out on every fetch).
+
+    Known and left alone: Tansu answers ListOffsets(latest) with the base offset of the last record
+    batch + 1 (measured: 51 for a partition holding 57 records in two batches), so faust's table
+    recovery can stop short of a changelog's tail. Replacing faust's highwaters with fetch-response
+    high watermarks fixed single-worker recovery but made two workers hang in a rebalance after a
+    SIGKILL (tests/reliability/test_crash.py), so it was reverted; tables use the memory store on the
+    embedded broker (hub worker) and every consumer downstream is idempotent."""
     if not settings.embedded:
         return
     from faust.transport.drivers import aiokafka as drv
-
-    bootstrap = settings.bootstrap
-    if not getattr(drv.AIOKafkaConsumerThread._highwaters, "_hub_patched", False):
-        original_hw = drv.AIOKafkaConsumerThread._highwaters
-
-        async def highwaters(self: Any, partitions: list[Any]) -> Any:
-            if self.consumer.in_transaction:
-                return await original_hw(self, partitions)
-            return await fetch_highwaters(bootstrap, list(partitions))
-
-        highwaters._hub_patched = True  # type: ignore[attr-defined]
-        drv.AIOKafkaConsumerThread._highwaters = highwaters
 
     original = drv.AIOKafkaConsumerThread._create_worker_consumer
     if getattr(original, "_hub_patched", False):
