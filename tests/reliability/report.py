@@ -52,7 +52,8 @@ FINDINGS: list[tuple[str, str, str, str]] = [
      "a worker restarted after SIGKILL can refuse to start: faust ConsistencyError, the offset it "
      "persisted in RocksDB for a changelog (297) is above the highwater the embedded broker reports "
      "(294) -- nothing restarts it, so the pipeline stops for good. Intermittent",
-     "fixed by memory tables on the embedded broker (988144a, a2ae78d) and correct highwaters (a2ae78d, 50305f4)"),
+     "fixed by memory tables on the embedded broker (a2ae78d) and no recovery consistency check on "
+     "the embedded broker's wrong highwaters (61050a7)"),
     ("test_broker_outage.py::test_broker_outage_with_sdk_publishing",
      "hub worker (faust tables)",
      "when the embedded broker comes back empty the worker crashes (faust ConsistencyError: the "
@@ -64,7 +65,9 @@ FINDINGS: list[tuple[str, str, str, str]] = [
      "(last log line 'Heartbeat failed ... rebalancing'), routing stops at ~50 %. Reproduced 4 of 4 "
      "on main after a2ae78d, with and without 12d575e; the same test passes with the highwater "
      "patch disabled (1 run) and passed 5 of 5 before a2ae78d. A 15 s timeout with fallback around "
-     "fetch_highwaters did not help (it is not that call that hangs). Not fixed", ""),
+     "fetch_highwaters did not help (it is not that call that hangs)",
+     "fixed by reverting the highwater patch (61050a7): on the embedded broker faust recovery may again "
+     "stop short of a changelog's tail (documented in hub/embedded.py); idempotent consumers absorb it"),
     ("test_authz.py::test_every_denial_is_audited[401]",
      "gateway (all endpoints)", "requests without a valid token (none, revoked, forged) get 401 "
      "but leave no audit event", "fixed on main in e58793f (ASGI middleware)"),
