@@ -21,6 +21,7 @@ from hub.db import Database
 from hub.embedded import EmbeddedBroker, free_port
 from hub.settings import Settings
 from tests.conftest import HUB, hub_env
+from tests.helpers import stop_process
 
 
 @dataclass
@@ -53,13 +54,7 @@ class Gateway:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
 

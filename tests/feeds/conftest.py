@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +26,12 @@ from hub.officers import Officers
 from hub.settings import Settings
 from hub.topics import ensure_topics, feed
 from tests.conftest import HUB, hub_env
+from tests.helpers import wait_until
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     """Poll until ``check()`` is truthy (a hang guard, not a performance assertion)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    return wait_until(check, timeout, what, every=0.1)
 
 
 @dataclass

@@ -23,28 +23,13 @@ from hub.embedded import EmbeddedBroker, free_port
 from hub.kafka import consumer
 from hub.settings import Settings
 from tests.conftest import HUB, hub_env
+from tests.helpers import wait_until
 
 
 def private_settings(broker: EmbeddedBroker, data_dir: Path, **overrides: Any) -> Settings:
     """Settings for the embedded profile on ``broker`` with a private data dir (SQLite there)."""
     return settings_mod.load({}, embedded_port=broker.port, data_dir=str(data_dir),
                              **({"partitions": 2} | overrides))
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    """Poll ``check`` until it returns a truthy value; fail naming ``what`` after ``timeout`` s.
-
-    The timeout only bounds a hang (the test fails saying what never happened); it is not a
-    performance assertion.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout:g} s")
-        time.sleep(every)
 
 
 @dataclass
