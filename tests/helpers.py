@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
+
+from hub.embedded import stop_process  # noqa: F401  (one implementation, shared with the tests)
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
@@ -22,15 +23,3 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not reached within {timeout:g} s")
         time.sleep(every)
-
-
-def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10) -> None:
-    """SIGTERM, then SIGKILL after ``timeout`` seconds; no-op when already gone."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.embedded import EmbeddedBroker, free_port
+from hub.embedded import EmbeddedBroker, free_port, stop_process
 from hub.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,14 +80,7 @@ class Proc:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.sample()
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
+        stop_process(self.popen, timeout)
 
 
 @dataclass

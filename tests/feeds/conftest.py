@@ -26,7 +26,7 @@ from hub.officers import Officers
 from hub.settings import Settings
 from hub.topics import ensure_topics, feed
 from tests.conftest import HUB, hub_env
-from tests.helpers import wait_until
+from tests.helpers import stop_process, wait_until
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -96,12 +96,7 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
     finally:
         server.should_exit = True
         thread.join(10)
-        sink.terminate()
-        try:
-            sink.wait(10)
-        except subprocess.TimeoutExpired:
-            sink.kill()
-            sink.wait()
+        stop_process(sink, 10)
         db.close()
 
 

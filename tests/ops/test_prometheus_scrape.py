@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,19 +19,13 @@ import httpx
 import pytest
 import yaml
 
-from hub.embedded import free_port, port_open
+from hub.embedded import free_port, port_open, stop_process
 from tests.conftest import HUB, ROOT
 from tests.factories import json_report
 
 
 def _stop(p: subprocess.Popen[bytes]) -> None:
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    stop_process(p, 20)
 
 
 def _wait(predicate, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]

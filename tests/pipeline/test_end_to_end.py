@@ -20,7 +20,7 @@ import pytest
 
 from hub import settings as settings_mod
 from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, codec
-from hub.embedded import EmbeddedBroker, free_port
+from hub.embedded import EmbeddedBroker, free_port, stop_process
 from hub.kafka import consumer, producer
 from hub.settings import Settings
 from hub.topics import AUDIT, DLQ, INTAKE, ensure_topics, feed
@@ -45,12 +45,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, in
     try:
         yield s, port, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20)
         broker.stop()
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from hub import settings as settings_mod
 from hub.codec import AUDIT_EVENT, REPORT, codec
-from hub.embedded import EmbeddedBroker, free_port
+from hub.embedded import EmbeddedBroker, free_port, stop_process
 from hub.kafka import consumer, producer
 from hub.settings import Settings
 from hub.topics import AUDIT, INTAKE, ensure_topics
@@ -39,12 +39,7 @@ def start(s: Settings, port: int, log: Path, store: str) -> subprocess.Popen[byt
 
 
 def stop(p: subprocess.Popen[bytes]) -> None:
-    p.terminate()
-    try:
-        p.wait(30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+    stop_process(p, 30)
 
 
 def wait_ready(port: int) -> None:
