@@ -36,7 +36,12 @@ REPORT = f"{NAMESPACE}.Report"
 FEED_ITEM = f"{NAMESPACE}.FeedItem"
 AUDIT_EVENT = f"{NAMESPACE}.AuditEvent"
 DEAD_LETTER = f"{NAMESPACE}.DeadLetter"
-TOP_LEVEL = (REPORT, FEED_ITEM, AUDIT_EVENT, DEAD_LETTER)
+# release v2 (SPEC §9, §13): several audit events in one record; what happened to a report for its
+# provider; a granted onward-dissemination consent, sequenced like a report
+AUDIT_BATCH = f"{NAMESPACE}.AuditBatch"
+RECEIPT = f"{NAMESPACE}.Receipt"
+SHARE_COMMAND = f"{NAMESPACE}.ShareCommand"
+TOP_LEVEL = (REPORT, FEED_ITEM, AUDIT_EVENT, DEAD_LETTER, AUDIT_BATCH, RECEIPT, SHARE_COMMAND)
 
 
 class DecodeError(ValueError):

@@ -11,7 +11,6 @@ bytes and the reason; they never block the sink.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,8 +19,9 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer
 
-from hub import metrics
+from hub import metrics, wire
 from hub.auditstore import AuditStore
+from hub.clock import now_ms
 from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, DecodeError, codec
 from hub.db import Database
 from hub.kafka import consumer, producer, send_avro
@@ -42,14 +42,7 @@ class Sorted:
 
 
 def dead_letter(record: Any, reason: str) -> dict[str, Any]:
-    ident = f"{record.topic}:{record.partition}:{record.offset}"
-    return {
-        "dead_letter_id": "D-" + hashlib.sha256(ident.encode()).hexdigest()[:32],
-        "source_topic": record.topic, "source_partition": record.partition, "source_offset": record.offset,
-        "key": record.key, "value": record.value or b"",
-        "headers": [{"key": k, "value": v or b""} for k, v in (record.headers or [])],
-        "stage": "sink", "reason": reason, "failed_at": int(time.time() * 1000), "report_id": None,
-    }
+    return wire.dead_letter(record, stage="sink", reason=reason, now_ms=now_ms())
 
 
 def classify(records: Iterable[Any]) -> Sorted:

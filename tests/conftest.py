@@ -14,6 +14,14 @@ from hub.embedded import EmbeddedBroker
 from hub.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# the secrets of the test profile (hub/keys.py); subprocesses get them through hub_env
+TEST_ID_KEY = b"test-id-key-not-a-secret"
+TEST_AUDIT_KEY = b"test-audit-key-not-a-secret"
+
+
+def hub_settings(**overrides: object) -> Settings:
+    """Settings of the test profile: defaults, the test secrets, then ``overrides``."""
+    return settings_mod.load({}, id_key=TEST_ID_KEY.decode(), audit_key=TEST_AUDIT_KEY.decode(), **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +35,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 @pytest.fixture
 def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     """Settings for the embedded profile on the session broker, with a private data dir."""
-    return settings_mod.load({}, embedded_port=broker.port, data_dir=str(tmp_path / "hub"), partitions=2)
+    return hub_settings(embedded_port=broker.port, data_dir=str(tmp_path / "hub"), partitions=2)
 
 
 def hub_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -41,6 +49,10 @@ def hub_env(settings: Settings, **extra: str) -> dict[str, str]:
         "HUB_LOG_FORMAT": "json",
         "PYTHONPATH": str(ROOT),
     })
+    if settings.id_key:
+        env["HUB_ID_KEY"] = settings.id_key
+    if settings.audit_key:
+        env["HUB_AUDIT_KEY"] = settings.audit_key
     if settings.database_url:
         env["HUB_DATABASE_URL"] = settings.database_url
     env.update(extra)

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from hub import settings as settings_mod
 from hub.codec import DEAD_LETTER, REPORT, codec
 from hub.embedded import EmbeddedBroker
 from hub.kafka import consumer, producer
 from hub.pipeline.validate import Message, dead_letter
 from hub.settings import Settings
 from hub.topics import DLQ, INTAKE, ensure_topics
-from tests.conftest import HUB, hub_env
+from tests.conftest import HUB, hub_env, hub_settings
 from tests.factories import json_report
 
 
@@ -27,7 +26,7 @@ def s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     tmp = tmp_path_factory.mktemp("dlq")
     broker = EmbeddedBroker().start()
     try:
-        yield settings_mod.load({}, embedded_port=broker.port, data_dir=str(tmp), partitions=1)
+        yield hub_settings(embedded_port=broker.port, data_dir=str(tmp), partitions=1)
     finally:
         broker.stop()
 

@@ -18,13 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from hub import settings as settings_mod
 from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, codec
 from hub.embedded import EmbeddedBroker, free_port, stop_process
 from hub.kafka import consumer, producer
 from hub.settings import Settings
 from hub.topics import AUDIT, DLQ, INTAKE, ensure_topics, feed
-from tests.conftest import HUB, hub_env
+from tests.conftest import HUB, hub_env, hub_settings
 from tests.pipeline.scenario import build
 
 pytestmark = pytest.mark.slow
@@ -36,7 +35,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, in
     """A private broker (the shared one carries other areas' hub.intake traffic) and a worker."""
     tmp = tmp_path_factory.mktemp("pipeline-e2e")
     broker = EmbeddedBroker(log_path=str(tmp / "broker.log")).start()
-    s = settings_mod.load({}, embedded_port=broker.port, data_dir=str(tmp / "hub"), partitions=2)
+    s = hub_settings(embedded_port=broker.port, data_dir=str(tmp / "hub"), partitions=2)
     port = free_port()
     log = tmp / "worker.log"
     with log.open("wb") as out:

@@ -11,13 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub import settings as settings_mod
 from hub.codec import AUDIT_EVENT, REPORT, codec
 from hub.embedded import EmbeddedBroker, free_port, stop_process
 from hub.kafka import consumer, producer
 from hub.settings import Settings
 from hub.topics import AUDIT, INTAKE, ensure_topics
-from tests.conftest import HUB, hub_env
+from tests.conftest import HUB, hub_env, hub_settings
 from tests.factories import report
 
 pytestmark = pytest.mark.slow
@@ -66,7 +65,7 @@ async def stages_for(c: object, rid: str, want: set[str], seen: list[str]) -> No
 
 @pytest.mark.parametrize("store", ["memory", "rocksdb"])
 def test_restart_keeps_dedup_state(broker_port: int, tmp_path: Path, store: str) -> None:
-    s = settings_mod.load({}, embedded_port=broker_port, data_dir=str(tmp_path / "hub"), partitions=2)
+    s = hub_settings(embedded_port=broker_port, data_dir=str(tmp_path / "hub"), partitions=2)
     r = report(source_ref=f"RECOVER-{store}")
     value = codec().encode(REPORT, r)
     port = free_port()
