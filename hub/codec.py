@@ -256,6 +256,10 @@ class Codec:
 
     def decode(self, data: bytes, expect: str | None = None) -> dict[str, Any]:
         """Decode into the latest (reader) schema of the writer's type, or of ``expect``."""
+        return self.decode_named(data, expect)[1]
+
+    def decode_named(self, data: bytes, expect: str | None = None) -> tuple[str, dict[str, Any]]:
+        """``(type full name, value)``: :meth:`decode` for topics that carry several types."""
         if data[:1] == b"\x00" and self.registry is not None:
             if len(data) < 5:
                 raise DecodeError(DecodeError.PROBLEM_TRUNCATED, f"{len(data)} bytes, header needs 5")
@@ -284,7 +288,7 @@ class Codec:
             raise DecodeError(DecodeError.PROBLEM_BODY, f"{type(exc).__name__}: {exc}") from exc
         if buf.tell() != len(data):
             raise DecodeError(DecodeError.PROBLEM_BODY, f"{len(data) - buf.tell()} trailing bytes")
-        return value  # type: ignore[return-value]
+        return name, value  # type: ignore[return-value]
 
 
 _default: Catalogue | None = None
