@@ -62,6 +62,10 @@ class Settings:
     audit_key: str = field(default="", repr=False, metadata={
         "help": "secret of the audit store's HMAC chain; empty = created in HUB_DATA_DIR/audit.key on first "
                 "start (required with HUB_KAFKA_BOOTSTRAP); must never change for a running hub"})
+    # -- harden: audit anchors (docs/audit.md)
+    audit_anchor_file: str = field(default="", metadata={
+        "help": "append-only file that `hub audit anchor` writes the audit chain head to and `hub audit verify` "
+                "checks; empty = HUB_DATA_DIR/audit-anchors.jsonl (keep it off the database host)"})
 
     @property
     def embedded(self) -> bool:
