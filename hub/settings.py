@@ -66,6 +66,9 @@ class Settings:
     audit_anchor_file: str = field(default="", metadata={
         "help": "append-only file that `hub audit anchor` writes the audit chain head to and `hub audit verify` "
                 "checks; empty = HUB_DATA_DIR/audit-anchors.jsonl (keep it off the database host)"})
+    # -- harden: file drop limits (docs/connectors.md)
+    filedrop_max_bytes: int = field(default=32 * 2**20, metadata={
+        "help": "largest file the file drop reads (bytes); larger files go to failed/ unread"})
 
     @property
     def embedded(self) -> bool:

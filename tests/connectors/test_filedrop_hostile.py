@@ -75,15 +75,15 @@ def test_bad_files_go_to_failed_and_the_directory_keeps_flowing(gateway: Gateway
     (drop / "02-nul.csv").write_bytes(csv_bytes([csv_row(f"{p}-nul")]).replace(b"GREEN", b"GR\x00EEN"))
     (drop / "03-latin1.csv").write_bytes(csv_bytes([csv_row(f"{p}-latin1")]) + "Zürich".encode("latin-1"))
     (drop / "04-deep.json").write_bytes(b"[" * 5000 + b"]" * 5000)
-    big = b"".join(orjson.dumps(json_report(source_ref=f"{p}-big-{i}")) + b"\n" for i in range(100))
-    assert len(big) > 65536
+    big = b"".join(orjson.dumps(json_report(source_ref=f"{p}-big-{i}")) + b"\n" for i in range(500))
+    assert len(big) > 307200
     (drop / "05-too-big.ndjson").write_bytes(big)
     os.mkfifo(drop / "06-fifo.json")
     good = orjson.dumps(json_report(source_ref=f"{p}-good"))
     (drop / "07-good.json").write_bytes(good)
     watcher = subprocess.Popen([*HUB, "connector", "filedrop", "--agency", "KZ-CUSTOMS", "--dir", str(drop),
                                 "--url", gateway.url, "--poll", "0.2", "--settle", "0"],
-                               env=hub_env(gateway.settings, HUB_AGENCY_KEY=key, HUB_FILEDROP_MAX_BYTES="65536"),
+                               env=hub_env(gateway.settings, HUB_AGENCY_KEY=key, HUB_FILEDROP_MAX_BYTES="307200"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     failed = ["01-huge-field.csv", "02-nul.csv", "03-latin1.csv", "04-deep.json", "05-too-big.ndjson", "06-fifo.json"]
     try:
@@ -100,7 +100,7 @@ def test_bad_files_go_to_failed_and_the_directory_keeps_flowing(gateway: Gateway
     assert "NUL" in errors("02-nul.csv")
     assert "UTF-8" in errors("03-latin1.csv")
     assert "depth" in errors("04-deep.json")
-    assert "over the 65536-byte limit" in errors("05-too-big.ndjson")
+    assert "over the 307200-byte limit" in errors("05-too-big.ndjson")
     assert "not a regular file" in errors("06-fifo.json")
     for name in failed:
         assert not (drop / name).exists() and (drop / "failed" / f"{name}.report.json").exists()
@@ -178,6 +178,7 @@ def local_drop(gateway: Gateway, directory: Directory, tmp_path: Path):  # type:
     made: list[FileDrop] = []
     yield lambda **kw: made.append(make(**kw)) or made[-1]
     for d in made:
+        d.close()
         d.publisher.close()
 
 
