@@ -27,6 +27,14 @@ def feed(recipient: str) -> str:
     return f"{FEED_PREFIX}{recipient}"
 
 
+AGENCY_INTAKE_PREFIX = "hub.intake.agency."
+
+
+def agency_intake(code: str) -> str:
+    """Intake topic of one Kafka-native agency (SPEC §7): only that agency's principal may write it."""
+    return f"{AGENCY_INTAKE_PREFIX}{code}"
+
+
 def recipient_of(topic: str) -> str:
     if not topic.startswith(FEED_PREFIX):
         raise ValueError(f"{topic} is not a feed topic")
