@@ -69,6 +69,10 @@ class Settings:
     # -- harden: file drop limits (docs/connectors.md)
     filedrop_max_bytes: int = field(default=32 * 2**20, metadata={
         "help": "largest file the file drop reads (bytes); larger files go to failed/ unread"})
+    # -- harden: Kafka-native identity (hub/agencies.py DirectoryCache)
+    directory_refresh_ms: int = field(default=5000, metadata={
+        "help": "how often workers re-read the agency directory: a revocation applies to Kafka-native records "
+                "within this bound"})
 
     @property
     def embedded(self) -> bool:

@@ -1,7 +1,9 @@
 """The one place for topic names and their configuration (SPEC §2).
 
 Every topic is created explicitly (``hub topics create``, idempotent; run by ``hub up`` and by
-workers at start) -- never by broker auto-create.
+workers at start) -- never by broker auto-create. That includes the intake topic of every Kafka-native
+agency in the agency directory (``hub.intake.agency.<CODE>``), also created by ``hub agency add
+--kafka-native``.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) ->
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in all_topics(settings) if t.name not in existing]
+        missing = [t for t in all_topics(settings) + agency_intake_specs(settings) if t.name not in existing]
         if missing:
             await admin.create_topics(
                 [
@@ -98,3 +100,14 @@ async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) ->
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def agency_intake_specs(settings: Settings, codes: list[str] | None = None) -> list[TopicSpec]:
+    """The intake topics of the Kafka-native agencies (``codes``; default: those of the agency
+    directory in the hub database), configured like ``hub.intake``."""
+    if codes is None:
+        from hub.agencies import kafka_native_codes
+
+        codes = kafka_native_codes(settings)
+    retention = {"retention.ms": str(settings.retention_ms), "cleanup.policy": "delete"}
+    return [TopicSpec(agency_intake(c), settings.partitions, settings.replication_factor, retention) for c in codes]

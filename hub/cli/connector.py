@@ -25,7 +25,7 @@ def connector() -> None:
               help="gateway base URL (or HUB_URL)")
 @click.option("--key", envvar="HUB_AGENCY_KEY", help="agency key (or HUB_AGENCY_KEY)")
 @click.option("--kafka", "kafka_state", metavar="STATE",
-              help="send Avro straight to hub.intake as --agency of STATE (agencies inside the network)")
+              help="send Avro straight to hub.intake.agency.AGENCY as --agency of STATE (Kafka-native agencies)")
 @click.option("--outbox", type=click.Path(dir_okay=False, path_type=Path),
               help="outbox file (default DIR/.filedrop/outbox.db)")
 @click.option("--once", is_flag=True, help="process the files present now, then exit")
