@@ -67,6 +67,17 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     return specs
 
 
+def agency_intake_specs(settings: Settings, codes: list[str] | None = None) -> list[TopicSpec]:
+    """The intake topics of the Kafka-native agencies (``codes``; default: those of the agency
+    directory in the hub database), configured like ``hub.intake``."""
+    if codes is None:
+        from hub.agencies import kafka_native_codes
+
+        codes = kafka_native_codes(settings)
+    retention = {"retention.ms": str(settings.retention_ms), "cleanup.policy": "delete"}
+    return [TopicSpec(agency_intake(c), settings.partitions, settings.replication_factor, retention) for c in codes]
+
+
 # Internal topics of the pipeline stages (name -> config), registered by hub.pipeline.
 # hub.pipeline.validated: accepted reports keyed by report_id, on ONE partition -- the sequencer of
 # dedup/correlate/enrich/route, whose state (identifier index, incidents, party names) is global.
@@ -100,14 +111,3 @@ async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) ->
         return [t.name for t in missing]
     finally:
         await admin.close()
-
-
-def agency_intake_specs(settings: Settings, codes: list[str] | None = None) -> list[TopicSpec]:
-    """The intake topics of the Kafka-native agencies (``codes``; default: those of the agency
-    directory in the hub database), configured like ``hub.intake``."""
-    if codes is None:
-        from hub.agencies import kafka_native_codes
-
-        codes = kafka_native_codes(settings)
-    retention = {"retention.ms": str(settings.retention_ms), "cleanup.policy": "delete"}
-    return [TopicSpec(agency_intake(c), settings.partitions, settings.replication_factor, retention) for c in codes]
