@@ -26,6 +26,14 @@ def feed(recipient: str) -> str:
     return f"{FEED_PREFIX}{recipient}"
 
 
+AGENCY_INTAKE_PREFIX = "hub.intake.agency."
+
+
+def agency_intake(code: str) -> str:
+    """Intake topic of one Kafka-native agency (SPEC §7): only that agency's principal may write it."""
+    return f"{AGENCY_INTAKE_PREFIX}{code}"
+
+
 def recipient_of(topic: str) -> str:
     if not topic.startswith(FEED_PREFIX):
         raise ValueError(f"{topic} is not a feed topic")
@@ -68,7 +76,7 @@ SEQUENCED_TOPICS = frozenset({VALIDATED})
 
 async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) -> list[str]:
     """Create the topics that do not exist yet. Returns the names created. Safe to run twice."""
-    from hub.embedded import client_settings
+    from hub.clients import client_settings
 
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap, **(admin_kwargs or client_settings(settings).admin)
