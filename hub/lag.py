@@ -97,10 +97,12 @@ class LagMonitor:
         return self._consumer
 
     async def _assign(self, c: AIOKafkaConsumer) -> None:
-        await c.topics()  # refresh metadata
+        # all topics' metadata (Kafka answers a consumer without subscriptions with no topics, so
+        # the consumer's own metadata would not know the watched ones)
+        cluster = await c._client.fetch_all_metadata()
         tps = []
         for t in self.topics:
-            parts = c.partitions_for_topic(t) or set()
+            parts = cluster.partitions_for_topic(t) or set()
             tps += [TopicPartition(t, p) for p in sorted(parts)]
         if set(tps) != set(self._tps):
             c.assign(tps)

@@ -14,6 +14,8 @@ from tests.conftest import HUB, hub_env
 from tests.factories import feed_item, report
 from tests.feeds.conftest import Stack, wait_for
 
+pytestmark = pytest.mark.both_brokers
+
 
 def item(state: str, ref: str, version: int = 1, incident: str = "I-1", **report_overrides: Any) -> dict[str, Any]:
     rep = report(source_ref=ref, version=version, trace_id=f"t-{ref}", **report_overrides)

@@ -24,7 +24,7 @@ from tests.reliability import load
 from tests.reliability.harness import Cluster, Tokens, wait_until
 from tests.reliability.test_crash import HANG, finish_and_check
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
 REPORTS = int(os.environ.get("HUB_RELIABILITY_OUTAGE_REPORTS", "600"))
 OUTAGE_S = float(os.environ.get("HUB_RELIABILITY_OUTAGE_SECONDS", "8"))
 

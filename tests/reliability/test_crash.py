@@ -22,7 +22,7 @@ from hub.embedded import free_port
 from tests.reliability import load
 from tests.reliability.harness import Cluster, Tokens, run_hub, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
 REPORTS = int(os.environ.get("HUB_RELIABILITY_REPORTS", "1000"))
 HANG = 300 + REPORTS / 10  # upper bound on any wait: only to fail instead of hanging
 
