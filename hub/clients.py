@@ -4,8 +4,10 @@ consumers and admin clients, the low-level client of the readiness probe, and th
 Two profiles (SPEC §12):
 
 * **Apache Kafka** (``HUB_KAFKA_BOOTSTRAP`` set): what Kafka has -- idempotent producers with
-  ``acks=all``, faust's own defaults for sessions, fetch waits and table recovery (with its
-  consistency check), RocksDB tables in the worker (``hub.cli.worker.default_store``).
+  ``acks=all``, faust's own defaults for fetch waits and table recovery (with its consistency
+  check), RocksDB tables in the worker (``hub.cli.worker.default_store``), and a group session of
+  ``HUB_KAFKA_SESSION_TIMEOUT_MS`` (15 s; faust's own 60 s would leave a crashed worker's partitions
+  idle for a minute before a restarted or surviving worker gets them).
 * **embedded** (Tansu, ``HUB_KAFKA_BOOTSTRAP`` empty): the same, plus the overrides that exist only
   for that broker's defects. They live in :mod:`hub.embedded` and are applied here, nowhere else.
 
@@ -89,7 +91,9 @@ def client_settings(settings: Settings) -> ClientSettings:
     sec = security(settings)
     producer: dict[str, Any] = {"acks": "all", "linger_ms": 5, "max_batch_size": 256 * 1024,
                                 "enable_idempotence": True}
-    consumer: dict[str, Any] = {"auto_offset_reset": "earliest", "enable_auto_commit": False}
+    consumer: dict[str, Any] = {"auto_offset_reset": "earliest", "enable_auto_commit": False,
+                                "session_timeout_ms": settings.kafka_session_timeout_ms,
+                                "heartbeat_interval_ms": max(1, settings.kafka_session_timeout_ms // 5)}
     if settings.embedded:
         producer |= embedded.PRODUCER_OVERRIDES
         consumer |= embedded.CONSUMER_OVERRIDES
@@ -120,6 +124,8 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "topic_disable_leader": True,
         "consumer_auto_offset_reset": "earliest",
         "processing_guarantee": "at_least_once",
+        "broker_session_timeout": settings.kafka_session_timeout_ms / 1000,
+        "broker_heartbeat_interval": settings.kafka_session_timeout_ms / 5000,
     }
     creds = faust_credentials(settings)
     if creds is not None:

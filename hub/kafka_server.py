@@ -22,6 +22,7 @@ import asyncio
 import base64
 import contextlib
 import fcntl
+import json
 import os
 import secrets
 import shutil
@@ -178,9 +179,16 @@ class KafkaBroker:
         self.workdir = Path(self.workdir)
         self.port = self.port or free_port()
         self.controller_port = self.controller_port or free_port()
+        saved = self.workdir / "passwords.json"
+        if saved.exists():  # a broker formatted earlier: its SCRAM users and TLS password
+            stored = json.loads(saved.read_text(encoding="utf-8"))
+            self.passwords = stored["users"] | self.passwords
+            self.users = tuple(dict.fromkeys((*self.users, *(u for u in stored["users"] if u != ADMIN))))
+            self._ssl_password = stored["ssl"]
+        else:
+            self._ssl_password = secrets.token_urlsafe(18)
         for name in (ADMIN, *self.users):
             self.passwords.setdefault(name, secrets.token_urlsafe(18))
-        self._ssl_password = secrets.token_urlsafe(18)
 
     # ------------------------------------------------------------------ files
     @property
@@ -236,20 +244,16 @@ class KafkaBroker:
             from hub.kafka_tls import make_tls
 
             make_tls(self.workdir / "tls", self._ssl_password)
-        secrets_file = self.workdir / "secrets.env"
-        if self.sasl and not secrets_file.exists():
-            secrets_file.write_text(f"KAFKA_SSL_PASSWORD={self._ssl_password}\n"
-                                    f"KAFKA_ADMIN_PASSWORD={self.passwords[ADMIN]}\n", encoding="utf-8")
-            secrets_file.chmod(0o600)
+        saved = self.workdir / "passwords.json"
+        if self.sasl and not saved.exists():
+            saved.touch(0o600)
+            saved.write_text(json.dumps({"users": self.passwords, "ssl": self._ssl_password}), encoding="utf-8")
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("KAFKA_OPTS", None)
-        sf = self.workdir / "secrets.env"
-        if sf.exists():
-            for line in sf.read_text(encoding="utf-8").splitlines():
-                k, _, v = line.partition("=")
-                env[k] = v
+        if self.sasl:  # read by the broker through its env config provider (server-sasl.properties)
+            env |= {"KAFKA_SSL_PASSWORD": self._ssl_password, "KAFKA_ADMIN_PASSWORD": self.passwords[ADMIN]}
         return env
 
     def _java(self, main: str, *args: str, **popen: Any) -> list[str]:

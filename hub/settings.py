@@ -40,6 +40,10 @@ class Settings:
     )
     kafka_ssl_certfile: str = field(default="", metadata={"help": "client certificate (PEM) for mutual TLS"})
     kafka_ssl_keyfile: str = field(default="", metadata={"help": "private key (PEM) of the client certificate"})
+    kafka_session_timeout_ms: int = field(
+        default=15_000, metadata={"help": "consumer-group session on Apache Kafka: a crashed worker's partitions "
+                                          "move to the others after this long (heartbeat every 1/5)"}
+    )
     data_dir: str = field(default=".hub", metadata={"help": "directory for the database, outboxes and logs"})
     database_url: str = field(
         default="", metadata={"help": "sqlite:///PATH or postgresql://…; empty = sqlite in HUB_DATA_DIR"}

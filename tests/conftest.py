@@ -64,7 +64,8 @@ def broker_settings(b: AnyBroker, **overrides: Any) -> Settings:
     """Hub settings pointing at ``b`` (partitions 2 unless given)."""
     overrides = {"partitions": 2} | overrides
     if isinstance(b, KafkaBroker):
-        return b.settings(**overrides)
+        # the broker's minimum (group.min.session.timeout.ms): a SIGKILLed worker's partitions move soon
+        return b.settings(**({"kafka_session_timeout_ms": 6000} | overrides))
     return settings_mod.load({}, embedded_port=b.port, **overrides)
 
 
@@ -82,7 +83,7 @@ def settings(broker: AnyBroker, tmp_path: Path) -> Settings:
     return broker_settings(broker, data_dir=str(tmp_path / "hub"))
 
 
-KAFKA_ENV = ("kafka_security_protocol", "kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password",
+KAFKA_ENV = ("kafka_session_timeout_ms", "kafka_security_protocol", "kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password",
              "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
 
 
