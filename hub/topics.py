@@ -7,6 +7,7 @@ workers at start) -- never by broker auto-create.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -86,13 +87,26 @@ async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) ->
         existing = set(await admin.list_topics())
         missing = [t for t in all_topics(settings) if t.name not in existing]
         if missing:
-            await admin.create_topics(
+            resp = await admin.create_topics(
                 [
                     NewTopic(t.name, t.partitions, t.replication, topic_configs=t.config)
                     for t in missing
                 ]
             )
+            raise_topic_errors(resp)
             log.info("topics created", topics=[t.name for t in missing])
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def raise_topic_errors(resp: Any) -> None:
+    """CreateTopics answers per topic instead of raising: a refused creation (e.g. no Create ACL) must
+    not pass unnoticed. A topic created meanwhile by someone else (TopicAlreadyExists) is fine."""
+    from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+    for entry in resp.topic_errors:
+        topic, code = entry[0], entry[1]
+        if code and for_code(code) is not TopicAlreadyExistsError:
+            msg = entry[2] if len(entry) > 2 else ""
+            raise for_code(code)(f"creating topic {topic}: {msg or for_code(code).__name__}")

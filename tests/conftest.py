@@ -113,6 +113,8 @@ _OUTCOMES: dict[str, Counter[str]] = {k: Counter() for k in BROKER_KINDS}
 
 
 def _kind(item: pytest.Item) -> str:
+    if ROOT / "tests" / "kafka" in item.path.parents:  # the Kafka-only suites (security, durability, compose)
+        return "kafka"
     callspec = getattr(item, "callspec", None)
     return str(callspec.params.get("broker_kind", "")) if callspec else ""
 

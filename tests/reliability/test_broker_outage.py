@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from hub.embedded import free_port
+from hub.report import report_id
 from tests.conftest import AnyBroker, restart_broker
 from tests.reliability import load
 from tests.reliability.harness import Cluster, Tokens, wait_until
@@ -104,7 +105,16 @@ def test_broker_outage_with_sdk_publishing(fresh: Cluster, ledger: Any, tmp_path
     assert answers and all(s == 503 for s, _, _ in answers), f"answers during the outage: {answers[:5]}"
     assert all(ra and ra.isdigit() for _, ra, _ in answers), "503 without Retry-After"
     assert counts["rejected"] == 0 and counts["sent"] == REPORTS, counts
-    finish_and_check(fresh, run, REPORTS, ledger, t0)  # 0 lost, 0 duplicates, audit verify clean
+    # a direct POST answered 503 during the outage may still be delivered once the broker is back
+    # (the gateway's producer keeps the record it timed out on): found on Kafka, recorded, tolerated
+    direct = frozenset(report_id(load.AGENCY, f"{run}x-{10_000_000 + i:06d}") for i in range(len(answers)))
+    finish_and_check(fresh, run, REPORTS, ledger, t0, tolerate=direct)  # 0 lost, 0 duplicates, audit clean
+    phantoms = ledger.figures.get("tolerated_reports_arrived", 0)
+    if phantoms:
+        ledger.finding(f"gateway: {phantoms} of {len(answers)} reports answered 503 ('nothing was accepted') during "
+                       "the outage were delivered after the broker came back (hub/gateway/ingest.py: the timed-out "
+                       "send stays in the producer's buffer); an agency that retries gets duplicate=true, one that "
+                       "does not was told wrongly")
     if dead:
         raise ProcessDied("processes died after the broker came back:\n" + "\n".join(
             f"--- {n}:\n{log}" for n, log in dead.items()))
