@@ -104,6 +104,24 @@ def stop_cmd(settings: Settings, directory: str | None, timeout: float) -> None:
     click.echo(f"stopped pid {pid}")
 
 
+@kafka.command("tls")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="directory for ca.pem (clients' HUB_KAFKA_SSL_CAFILE) and broker.p12 (the broker's keystore).")
+@click.option("--host", "hosts", multiple=True, default=("kafka", "localhost", "127.0.0.1"), show_default=True,
+              help="names/addresses the broker certificate is valid for (repeatable).")
+@click.option("--days", type=int, default=365, show_default=True, help="validity of both certificates.")
+@click.password_option("--password", envvar="KAFKA_SSL_PASSWORD", confirmation_prompt=False,
+                       help="keystore password (or KAFKA_SSL_PASSWORD).")
+def tls_cmd(out: str, hosts: tuple[str, ...], days: int, password: str) -> None:
+    """Make a CA and a broker certificate for docker-compose's Kafka (needs the `cryptography` package).
+
+    The CA's key is not kept: to rotate, make new files and restart. Bring your own CA in production."""
+    from hub.kafka_tls import make_tls
+
+    files = make_tls(Path(out), password, hosts, days=days)
+    click.echo(f"CA {files.ca_pem}; broker keystore {files.keystore} (PKCS12) for {', '.join(hosts)}")
+
+
 @kafka.group("acls")
 def acls_group() -> None:
     """The hub's Kafka ACLs (hub/acls.py): one principal per service and per Kafka-native agency."""
