@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -64,7 +65,8 @@ def alive_or_fail(cl: Cluster) -> None:
             raise AssertionError(f"{p.name} exited by itself with {p.proc.returncode}:\n{p.log()[-2500:]}")
 
 
-def _kill_when(cl: Cluster, victim: Any, fraction: float, n: int, ledger: Any, restart_after: float = 0.0) -> None:
+def _kill_when(cl: Cluster, victim: Any, fraction: float, n: int, ledger: Any, restart_after: float = 0.0,
+               before_kill: Callable[[], None] | None = None) -> None:
     store = load.Store(cl.settings)
 
     last = {"routed": -1, "since": time.monotonic()}
@@ -81,6 +83,8 @@ def _kill_when(cl: Cluster, victim: Any, fraction: float, n: int, ledger: Any, r
 
     wait_until(reached, HANG, f"{fraction:.0%} of the reports routed")
     at = store.routed()
+    if before_kill is not None:
+        before_kill()
     victim.kill(signal.SIGKILL)
     ledger.add("sigkills")
     ledger.figures.setdefault("kills", []).append(f"{victim.name}@{at}")
