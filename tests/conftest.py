@@ -64,8 +64,9 @@ def broker_settings(b: AnyBroker, **overrides: Any) -> Settings:
     """Hub settings pointing at ``b`` (partitions 2 unless given)."""
     overrides = {"partitions": 2} | overrides
     if isinstance(b, KafkaBroker):
-        # the broker's minimum (group.min.session.timeout.ms): a SIGKILLed worker's partitions move soon
-        return b.settings(**({"kafka_session_timeout_ms": 6000} | overrides))
+        # shorter than production's 15 s so a SIGKILLed worker's partitions move soon, with headroom
+        # for heartbeats on a loaded 2-core machine (6 s, Kafka's minimum, stalled once under load)
+        return b.settings(**({"kafka_session_timeout_ms": 10_000} | overrides))
     return settings_mod.load({}, embedded_port=b.port, **overrides)
 
 

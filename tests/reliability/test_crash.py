@@ -77,8 +77,9 @@ def _kill_when(cl: Cluster, victim: Any, fraction: float, n: int, ledger: Any, r
         if routed != last["routed"]:
             last.update(routed=routed, since=time.monotonic())
         elif time.monotonic() - last["since"] > 60:
+            tails = "\n".join(f"--- {p.name} (pid {p.proc.pid if p.proc else '?'}):\n{p.log()[-1500:]}" for p in cl.procs)
             raise AssertionError(f"routing stalled at {routed} of {n} reports for 60 s "
-                                 f"(waiting to kill {victim.name} at {fraction:.0%})")
+                                 f"(waiting to kill {victim.name} at {fraction:.0%})\n{tails}")
         return routed >= int(n * fraction)
 
     wait_until(reached, HANG, f"{fraction:.0%} of the reports routed")
