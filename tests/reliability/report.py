@@ -72,7 +72,7 @@ FINDINGS: list[tuple[str, str, str, str]] = [
      "hub/clients.py Kafka profile (faust's default 60 s group session)",
      "on Apache Kafka a SIGKILLed worker's partitions stayed with the dead member until its session "
      "expired: the restarted worker sat idle for a minute (routing stalled at 76 % for > 45 s)",
-     "fixed by HUB_KAFKA_SESSION_TIMEOUT_MS (15 s; the tests use Kafka's minimum, 6 s)"),
+     "fixed by HUB_KAFKA_SESSION_TIMEOUT_MS (15 s; the tests use 10 s)"),
     ("test_broker_outage.py::test_broker_outage_with_sdk_publishing[kafka]",
      "hub/sink.py run loop",
      "after a SIGKILL and restart of the Kafka broker the sink exits on aiokafka CommitFailedError "
