@@ -156,10 +156,8 @@ class KafkaTransport:
         return self._producer
 
     def send(self, bodies: Sequence[dict[str, Any]]) -> list[Result]:
-        from hub.codec import REPORT, codec
-        from hub.kafka import headers
-        from hub.report import AgencyMismatch, ReportInvalid, from_json, idempotency_key
-        from hub.topics import INTAKE
+        from hub.report import AgencyMismatch, ReportInvalid, from_json
+        from hub.wire import intake_record
 
         results: list[Result | None] = []
         todo = []
@@ -178,10 +176,8 @@ class KafkaTransport:
             prod = self._prod()
 
             async def go() -> None:
-                futs = [await prod.send(INTAKE, codec().encode(REPORT, r), key=f"{r['agency']}:{r['source_ref']}".encode(),
-                                        headers=headers(trace_id=r["trace_id"], report_id=r["report_id"],
-                                                        idempotency_key=idempotency_key(r["agency"], r["source_ref"], r["version"])))
-                        for _, r in todo]
+                records = [intake_record(r) for _, r in todo]
+                futs = [await prod.send(rec.topic, rec.value, key=rec.key, headers=rec.headers) for rec in records]
                 await asyncio.wait_for(asyncio.gather(*futs), 15)
 
             try:
@@ -190,7 +186,7 @@ class KafkaTransport:
                 self.stop_producer()
                 raise TransportDown(f"broker did not acknowledge: {exc!r}") from exc
             for i, r in todo:
-                results[i] = Result(SENT, r["report_id"])
+                results[i] = Result(SENT, r["report_id"] or None)  # Kafka-native: the hub assigns the id
         return [r for r in results if r is not None]
 
     def stop_producer(self) -> None:

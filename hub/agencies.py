@@ -8,11 +8,11 @@ subject and its state bound to the key, so the gateway takes the reporter's iden
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from hub.auth import AGENCY, Credentials
+from hub.clock import now_ms
 from hub.db import Database
 
 DDL = [
@@ -65,7 +65,7 @@ class Directory:
             return self.get(code)  # type: ignore[return-value]
         self.db.execute(
             "INSERT INTO agencies (code, state, name, created_at) VALUES (?, ?, ?, ?)",
-            (code, state, name.strip(), int(time.time() * 1000)),
+            (code, state, name.strip(), now_ms()),
         )
         return self.get(code)  # type: ignore[return-value]
 

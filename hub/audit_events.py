@@ -8,9 +8,10 @@ stores it once.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from hub.clock import now_ms
 
 STAGES = (
     "RECEIVED", "REJECTED", "VALIDATED", "DUPLICATE", "CORRELATED", "ENRICHED", "ROUTED",
@@ -45,7 +46,7 @@ def audit_event(
     return {
         "event_id": event_id(stage, report_id, version, state, actor, ",".join(recipients), unique),
         "stage": stage,
-        "occurred_at": occurred_at if occurred_at is not None else int(time.time() * 1000),
+        "occurred_at": occurred_at if occurred_at is not None else now_ms(),
         "report_id": report_id,
         "version": version,
         "agency": agency,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
+from hub.clock import now_ms
 from hub.db import Database
 
 AGENCY, OFFICER, AUDITOR = "agency", "officer", "auditor"
@@ -56,20 +56,20 @@ class Credentials:
         token = PREFIX[kind] + secrets.token_urlsafe(32)
         self.db.execute(
             "INSERT INTO credentials (token_hash, kind, subject, state, created_at) VALUES (?, ?, ?, ?, ?)",
-            (hash_token(token), kind, subject, state, int(time.time() * 1000)),
+            (hash_token(token), kind, subject, state, now_ms()),
         )
         return token
 
     def revoke_all(self, kind: str, subject: str) -> int:
         return self.db.execute(
             "UPDATE credentials SET revoked_at = ? WHERE kind = ? AND subject = ? AND revoked_at IS NULL",
-            (int(time.time() * 1000), kind, subject),
+            (now_ms(), kind, subject),
         )
 
     def revoke(self, token: str) -> bool:
         return bool(self.db.execute(
             "UPDATE credentials SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
-            (int(time.time() * 1000), hash_token(token)),
+            (now_ms(), hash_token(token)),
         ))
 
     def authenticate(self, token: str | None) -> Principal | None:

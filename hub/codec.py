@@ -36,7 +36,12 @@ REPORT = f"{NAMESPACE}.Report"
 FEED_ITEM = f"{NAMESPACE}.FeedItem"
 AUDIT_EVENT = f"{NAMESPACE}.AuditEvent"
 DEAD_LETTER = f"{NAMESPACE}.DeadLetter"
-TOP_LEVEL = (REPORT, FEED_ITEM, AUDIT_EVENT, DEAD_LETTER)
+# release v2 (SPEC §9, §13): several audit events in one record; what happened to a report for its
+# provider; a granted onward-dissemination consent, sequenced like a report
+AUDIT_BATCH = f"{NAMESPACE}.AuditBatch"
+RECEIPT = f"{NAMESPACE}.Receipt"
+SHARE_COMMAND = f"{NAMESPACE}.ShareCommand"
+TOP_LEVEL = (REPORT, FEED_ITEM, AUDIT_EVENT, DEAD_LETTER, AUDIT_BATCH, RECEIPT, SHARE_COMMAND)
 
 
 class DecodeError(ValueError):
@@ -251,6 +256,10 @@ class Codec:
 
     def decode(self, data: bytes, expect: str | None = None) -> dict[str, Any]:
         """Decode into the latest (reader) schema of the writer's type, or of ``expect``."""
+        return self.decode_named(data, expect)[1]
+
+    def decode_named(self, data: bytes, expect: str | None = None) -> tuple[str, dict[str, Any]]:
+        """``(type full name, value)``: :meth:`decode` for topics that carry several types."""
         if data[:1] == b"\x00" and self.registry is not None:
             if len(data) < 5:
                 raise DecodeError(DecodeError.PROBLEM_TRUNCATED, f"{len(data)} bytes, header needs 5")
@@ -279,7 +288,7 @@ class Codec:
             raise DecodeError(DecodeError.PROBLEM_BODY, f"{type(exc).__name__}: {exc}") from exc
         if buf.tell() != len(data):
             raise DecodeError(DecodeError.PROBLEM_BODY, f"{len(data) - buf.tell()} trailing bytes")
-        return value  # type: ignore[return-value]
+        return name, value  # type: ignore[return-value]
 
 
 _default: Catalogue | None = None

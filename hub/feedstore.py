@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.clock import now_ms
 from hub.db import Database
 
 DDL = [
@@ -122,7 +122,7 @@ class FeedStore:
         rows = [to_row(i) for i in items]
         if not rows:
             return added
-        now = int(time.time() * 1000)
+        now = now_ms()
         with self.db.transaction():
             next_seq: dict[str, int] = {}
             for r in rows:

@@ -6,17 +6,15 @@ wait for the broker's acknowledgement (acks=all) before returning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.clients import client_settings
-from hub.codec import AUDIT_EVENT, codec
+from hub.codec import codec
 from hub.settings import Settings
-from hub.topics import AUDIT
-
-Headers = Sequence[tuple[str, bytes]]
+from hub.wire import Headers, audit_record
 
 
 def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -27,10 +25,6 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
 def consumer(settings: Settings, *topics: str, group_id: str | None, **overrides: Any) -> AIOKafkaConsumer:
     kwargs = client_settings(settings).consumer | overrides
     return AIOKafkaConsumer(*topics, bootstrap_servers=settings.bootstrap, group_id=group_id, **kwargs)
-
-
-def headers(**values: str | bytes | None) -> list[tuple[str, bytes]]:
-    return [(k, v if isinstance(v, bytes) else v.encode()) for k, v in values.items() if v is not None]
 
 
 async def send_avro(prod: AIOKafkaProducer, topic: str, schema: str, value: Mapping[str, Any], *,
@@ -45,8 +39,7 @@ async def send_audit(prod: AIOKafkaProducer, events: Iterable[Mapping[str, Any]]
     """Send audit events (keyed by report id, else actor) and wait for all acknowledgements."""
     futures = []
     for ev in events:
-        key = (ev.get("report_id") or ev.get("actor") or ev["event_id"]).encode()
-        data = codec().encode(AUDIT_EVENT, ev)
-        futures.append(await prod.send(AUDIT, data, key=key, headers=[("event_id", ev["event_id"].encode())]))
+        rec = audit_record(ev)
+        futures.append(await prod.send(rec.topic, rec.value, key=rec.key, headers=rec.headers))
     for f in futures:
         await f

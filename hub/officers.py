@@ -6,11 +6,11 @@ to no state. Tokens are issued, stored hashed and revoked through :class:`hub.au
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from hub.auth import AUDITOR, OFFICER, Credentials
+from hub.clock import now_ms
 from hub.db import Database
 from hub.settings import Settings
 
@@ -73,7 +73,7 @@ class Officers:
             raise OfficerError(f"name: {name!r} already exists (use `hub officer token {name}` for a new token)")
         kind = AUDITOR if auditor else OFFICER
         self.db.execute("INSERT INTO officers (name, kind, state, created_at) VALUES (?, ?, ?, ?)",
-                        (name, kind, state, int(time.time() * 1000)))
+                        (name, kind, state, now_ms()))
         return self.credentials.issue(kind, name, state)
 
     def get(self, name: str) -> Officer | None:
@@ -95,7 +95,7 @@ class Officers:
             raise OfficerError(f"name: no officer or auditor called {name!r}")
         n = self.credentials.revoke_all(o.kind, o.name)
         if disable:
-            self.db.execute("UPDATE officers SET disabled_at = ? WHERE name = ?", (int(time.time() * 1000), name))
+            self.db.execute("UPDATE officers SET disabled_at = ? WHERE name = ?", (now_ms(), name))
         return n
 
     def list(self) -> list[dict[str, Any]]:

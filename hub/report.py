@@ -8,7 +8,6 @@ Kafka-native reports, so both entrances enforce one set of rules.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import reprlib
@@ -20,6 +19,7 @@ from typing import Any
 import pycountry
 
 from hub.identifiers import check_container
+from hub.keys import keyed_id
 from hub.settings import Settings
 
 KINDS = ("ALERT", "SEIZURE")
@@ -65,14 +65,11 @@ class AgencyMismatch(PermissionError):
     """The body claims an agency or state other than the authenticated one (HTTP 403)."""
 
 
-def report_id(agency: str, source_ref: str) -> str:
-    """Deterministic report id: the same for every version of (agency, source_ref)."""
-    digest = hashlib.sha256(f"{agency}\x1f{source_ref}".encode()).hexdigest()
-    return f"R-{digest[:24]}"
-
-
-def idempotency_key(agency: str, source_ref: str, version: int) -> str:
-    return f"{agency}|{source_ref}|{version}"
+def report_id(key: bytes, agency: str, source_ref: str) -> str:
+    """Keyed, deterministic report id: the same for every version of (agency, source_ref), and
+    unguessable without the hub's id key (SPEC §5: knowing an agency's source_ref scheme reveals
+    nothing). ``key`` is :func:`hub.keys.id_key`."""
+    return keyed_id(key, "R-", agency, source_ref)
 
 
 def to_millis(dt: datetime) -> int:
@@ -260,11 +257,14 @@ REPORT_FIELDS = (
 
 
 def from_json(body: Any, *, agency: str, state: str, settings: Settings,
-              now: datetime | None = None, trace_id: str | None = None) -> dict[str, Any]:
+              now: datetime | None = None, trace_id: str | None = None,
+              id_key: bytes | None = None) -> dict[str, Any]:
     """Validate a connector's JSON report and return its Avro form.
 
     ``agency``/``state`` come from the credential. A body naming another agency or state raises
     :class:`AgencyMismatch`; any field problem raises :class:`ReportInvalid` with every error.
+    ``id_key`` (:func:`hub.keys.id_key`) is given on the hub's side (gateway, hub tools); on the
+    agency's side (the SDK) it is None and ``report_id`` stays empty: validate assigns it.
     """
     now = now or datetime.now(UTC)
     if not isinstance(body, dict):
@@ -425,7 +425,7 @@ def from_json(body: Any, *, agency: str, state: str, settings: Settings,
         raise ReportInvalid(c.errors + [e for e in extra if e.path not in known])
     assert kind and source_ref and event_time is not None and location_v is not None
     report = {
-        "report_id": report_id(agency, source_ref),
+        "report_id": report_id(id_key, agency, source_ref) if id_key else "",
         "kind": kind,
         "agency": agency,
         "reporter_state": state,

@@ -72,6 +72,13 @@ class Settings:
     log_format: str = field(default="auto", metadata={"help": "json, console or auto (console on a terminal)"})
     max_future_seconds: int = field(default=3600, metadata={"help": "how far event_time may be in the future"})
     correlation_window_days: int = field(default=7, metadata={"help": "event-time window for correlation"})
+    # -- secrets (hub/keys.py); never shown in reprs or logs
+    id_key: str = field(default="", repr=False, metadata={
+        "help": "secret of the keyed report and incident ids (HMAC); empty = created in HUB_DATA_DIR/id.key "
+                "on first start (required with HUB_KAFKA_BOOTSTRAP); must never change for a running hub"})
+    audit_key: str = field(default="", repr=False, metadata={
+        "help": "secret of the audit store's HMAC chain; empty = created in HUB_DATA_DIR/audit.key on first "
+                "start (required with HUB_KAFKA_BOOTSTRAP); must never change for a running hub"})
 
     @property
     def embedded(self) -> bool:

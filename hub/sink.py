@@ -1,33 +1,35 @@
-"""The sink (``hub sink``): ``hub.feed.*`` → feed store, ``hub.audit`` → audit store.
+"""The sink (``hub sink``): ``hub.feed.*`` → feed store, ``hub.audit`` → audit store (AuditEvent
+and AuditBatch records), ``hub.receipts`` → the projections (read models such as the provider's
+report status) that are handed every written batch.
 
 At-least-once: a batch is written to the database (idempotent inserts keyed by ``item_id`` /
 ``event_id``) and only then are the Kafka offsets committed. A crash between the two replays the
 batch, which the unique ids absorb. Messages that cannot be decoded go to ``hub.dlq`` with their raw
 bytes and the reason; they never block the sink.
 
-:func:`classify` is the pure core (records → feed items, audit events, dead letters).
+:func:`classify` is the pure core (records → feed items, audit events, receipts, dead letters).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer
 
-from hub import metrics
+from hub import metrics, wire
 from hub.auditstore import AuditStore
-from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, DecodeError, codec
+from hub.clock import now_ms
+from hub.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, RECEIPT, DecodeError, codec
 from hub.db import Database
 from hub.kafka import consumer, producer, send_avro
 from hub.lag import LagMonitor
 from hub.settings import Settings
-from hub.topics import AUDIT, DLQ, FEED_PREFIX, ensure_topics, feed, recipient_of
+from hub.topics import AUDIT, DLQ, FEED_PREFIX, RECEIPTS, ensure_topics, feed, recipient_of
 
 log = structlog.get_logger(__name__)
 
@@ -38,18 +40,23 @@ GROUP = "hub-sink"
 class Sorted:
     feed_items: list[dict[str, Any]] = field(default_factory=list)
     audit_events: list[dict[str, Any]] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
 
 
+class Projection(Protocol):
+    """A read model kept by the sink beside the feed and audit stores (provider status, search, ...).
+
+    ``apply`` runs after the stores wrote a batch and before its offsets are committed. It must be
+    idempotent and work from ``batch`` itself: when a batch is replayed after a crash, its items
+    and events are already stored, so ``added_items``/``added_events`` (the rows new in this
+    write, with their ``seq``) are empty."""
+
+    def apply(self, batch: Sorted, added_items: list[dict[str, Any]], added_events: list[dict[str, Any]]) -> None: ...
+
+
 def dead_letter(record: Any, reason: str) -> dict[str, Any]:
-    ident = f"{record.topic}:{record.partition}:{record.offset}"
-    return {
-        "dead_letter_id": "D-" + hashlib.sha256(ident.encode()).hexdigest()[:32],
-        "source_topic": record.topic, "source_partition": record.partition, "source_offset": record.offset,
-        "key": record.key, "value": record.value or b"",
-        "headers": [{"key": k, "value": v or b""} for k, v in (record.headers or [])],
-        "stage": "sink", "reason": reason, "failed_at": int(time.time() * 1000), "report_id": None,
-    }
+    return wire.dead_letter(record, stage="sink", reason=reason, now_ms=now_ms())
 
 
 def classify(records: Iterable[Any]) -> Sorted:
@@ -59,7 +66,15 @@ def classify(records: Iterable[Any]) -> Sorted:
     for rec in records:
         try:
             if rec.topic == AUDIT:
-                out.audit_events.append(c.decode(rec.value, expect=AUDIT_EVENT))
+                name, value = c.decode_named(rec.value)
+                if name == AUDIT_BATCH:
+                    out.audit_events.extend(value["events"])
+                elif name == AUDIT_EVENT:
+                    out.audit_events.append(value)
+                else:
+                    raise DecodeError(DecodeError.PROBLEM_TYPE, f"{name.rsplit('.', 1)[-1]} on {AUDIT}")
+            elif rec.topic == RECEIPTS:
+                out.receipts.append(c.decode(rec.value, expect=RECEIPT))
             elif rec.topic.startswith(FEED_PREFIX):
                 item = c.decode(rec.value, expect=FEED_ITEM)
                 if item["recipient"] != recipient_of(rec.topic):
@@ -74,7 +89,8 @@ def classify(records: Iterable[Any]) -> Sorted:
 
 
 class Sink:
-    def __init__(self, settings: Settings, db: Database | None = None, group: str = GROUP) -> None:
+    def __init__(self, settings: Settings, db: Database | None = None, group: str = GROUP,
+                 projections: Sequence[Projection] = ()) -> None:
         from hub.feedstore import FeedStore
 
         self.settings = settings
@@ -82,7 +98,8 @@ class Sink:
         self.db = db or Database(settings.db_url)
         self.feeds = FeedStore(self.db)
         self.audit = AuditStore(self.db)
-        self.topics = [AUDIT, *(feed(r) for r in settings.recipients)]
+        self.topics = [AUDIT, RECEIPTS, *(feed(r) for r in settings.recipients)]
+        self.projections = list(projections)
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -92,6 +109,8 @@ class Sink:
         """Write one decoded batch (blocking DB work). Returns (feed items added, audit events added)."""
         added_items = self.feeds.add(batch.feed_items)
         added_events = self.audit.store(batch.audit_events)
+        for projection in self.projections:
+            projection.apply(batch, added_items, added_events)
         for row in added_events:
             metrics.AUDIT_STORED.labels(row["stage"]).inc()
         if added_events:

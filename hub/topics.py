@@ -20,6 +20,7 @@ INTAKE = "hub.intake"
 DLQ = "hub.dlq"
 AUDIT = "hub.audit"
 FEED_PREFIX = "hub.feed."
+RECEIPTS = "hub.receipts"  # what happened to each routed/shared version, for its provider (SPEC §13)
 
 
 def feed(recipient: str) -> str:
@@ -58,6 +59,7 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(INTAKE, p, r, retention),
         TopicSpec(DLQ, 1, r, forever),
         TopicSpec(AUDIT, p, r, forever),
+        TopicSpec(RECEIPTS, p, r, forever),
     ]
     specs += [TopicSpec(feed(x), p, r, retention) for x in settings.recipients]
     specs += [TopicSpec(name, 1 if name in SEQUENCED_TOPICS else p, r, cfg) for name, cfg in EXTRA_TOPICS.items()]

@@ -39,6 +39,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("broker_kind", BROKER_KINDS, indirect=True, scope="session")
 
 
+# the secrets of the test profile (hub/keys.py); subprocesses get them through hub_env
+TEST_ID_KEY = b"test-id-key-not-a-secret"
+TEST_AUDIT_KEY = b"test-audit-key-not-a-secret"
+
+
+def hub_settings(**overrides: object) -> Settings:
+    """Settings of the test profile: defaults, the test secrets, then ``overrides``."""
+    return settings_mod.load({}, id_key=TEST_ID_KEY.decode(), audit_key=TEST_AUDIT_KEY.decode(), **overrides)
+
+
 @pytest.fixture(scope="session")
 def broker_kind(request: pytest.FixtureRequest) -> str:
     """``embedded`` or ``kafka`` (parametrized for tests marked both_brokers)."""
@@ -66,8 +76,15 @@ def broker_settings(b: AnyBroker, **overrides: Any) -> Settings:
     if isinstance(b, KafkaBroker):
         # shorter than production's 15 s so a SIGKILLed worker's partitions move soon, with headroom
         # for heartbeats on a loaded 2-core machine (6 s, Kafka's minimum, stalled once under load)
-        return b.settings(**({"kafka_session_timeout_ms": 10_000} | overrides))
-    return settings_mod.load({}, embedded_port=b.port, **overrides)
+        return kafka_settings(b, **({"kafka_session_timeout_ms": 10_000} | overrides))
+    return hub_settings(embedded_port=b.port, **overrides)
+
+
+def kafka_settings(b: KafkaBroker, principal: str | None = None, **overrides: Any) -> Settings:
+    """The test profile (its secrets) on Kafka broker ``b``, as ``principal`` on a SASL broker."""
+    kafka = b.settings(principal)
+    connection = {f: getattr(kafka, f) for f in ("kafka_bootstrap", *KAFKA_ENV)}
+    return hub_settings(**(connection | overrides))
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +117,10 @@ def hub_env(settings: Settings, **extra: str) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
     })
     env.update({settings_mod.env_name(k): str(getattr(settings, k)) for k in KAFKA_ENV})
+    if settings.id_key:
+        env["HUB_ID_KEY"] = settings.id_key
+    if settings.audit_key:
+        env["HUB_AUDIT_KEY"] = settings.audit_key
     if settings.database_url:
         env["HUB_DATABASE_URL"] = settings.database_url
     env.update(extra)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.report import report_id
+from tests.conftest import TEST_ID_KEY
 
 
 def json_report(**overrides: Any) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def report(agency: str = "KZ-CUSTOMS", state: str = "KZ", **overrides: Any) -> d
     """A valid report in its Avro form."""
     now = datetime.now(UTC)
     r: dict[str, Any] = {
-        "report_id": report_id(agency, overrides.get("source_ref", "KZ-CUS-2026-00042")),
+        "report_id": report_id(TEST_ID_KEY, agency, overrides.get("source_ref", "KZ-CUS-2026-00042")),
         "kind": "SEIZURE",
         "agency": agency,
         "reporter_state": state,

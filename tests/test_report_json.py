@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hub.report import AgencyMismatch, ReportInvalid, from_json, report_id, rule_errors
 from hub.settings import Settings
+from tests.conftest import TEST_ID_KEY
 from tests.factories import json_report, report
 
 S = Settings()
@@ -20,12 +22,27 @@ def errors_of(body) -> dict[str, str]:
 
 
 def test_valid_report_is_normalized() -> None:
-    r = from_json(json_report(), agency="KZ-CUSTOMS", state="KZ", settings=S)
-    assert r["report_id"] == report_id("KZ-CUSTOMS", "KZ-CUS-2026-00042")
+    r = from_json(json_report(), agency="KZ-CUSTOMS", state="KZ", settings=S, id_key=TEST_ID_KEY)
+    assert r["report_id"] == report_id(TEST_ID_KEY, "KZ-CUSTOMS", "KZ-CUS-2026-00042")
     assert r["agency"] == "KZ-CUSTOMS" and r["reporter_state"] == "KZ"
     assert r["conveyance"]["container_numbers"] == ["CSQU3054383"]  # spaces and dash removed
     assert r["tlp"] == "AMBER" and r["handling_code"] == "H1"
     assert isinstance(r["event_time"], int)
+
+
+def test_report_ids_are_keyed() -> None:
+    """SPEC §5: without the hub's key, an agency's source_ref scheme does not give the report ids."""
+    a = report_id(TEST_ID_KEY, "KZ-CUSTOMS", "KZ-CUS-2026-00042")
+    assert a == report_id(TEST_ID_KEY, "KZ-CUSTOMS", "KZ-CUS-2026-00042")  # deterministic
+    assert a != report_id(b"another-key-entirely", "KZ-CUSTOMS", "KZ-CUS-2026-00042")
+    assert a != report_id(TEST_ID_KEY, "KZ-CUSTOMS", "KZ-CUS-2026-00043")
+    unkeyed = hashlib.sha256(b"KZ-CUSTOMS\x1fKZ-CUS-2026-00042").hexdigest()[:24]
+    assert a.startswith("R-") and unkeyed not in a
+
+
+def test_agency_side_leaves_the_report_id_to_the_hub() -> None:
+    r = from_json(json_report(), agency="KZ-CUSTOMS", state="KZ", settings=S)  # no id key: the SDK
+    assert r["report_id"] == ""
 
 
 def test_defaults() -> None:

@@ -29,7 +29,8 @@ def test_one_file_per_named_type_and_all_parse() -> None:
             assert schema["name"] == path.stem, f"{path} holds {schema['name']}"
         raw = load_release(release)
         for name in TOP_LEVEL:
-            _parse(expand(raw[name], raw))  # the Apache parser accepts every expanded schema
+            if name in raw:  # a type may first ship in a later release
+                _parse(expand(raw[name], raw))  # the Apache parser accepts every expanded schema
 
 
 def test_report_schema_has_every_spec_field() -> None:

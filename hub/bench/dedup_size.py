@@ -25,12 +25,14 @@ from hub.pipeline import dedup
 from hub.pipeline.correlate import new_incident_id
 from hub.report import report_id
 
+BENCH_ID_KEY = b"bench-id-key-not-a-secret"  # ids of synthetic reports only
+
 BATCH = 20_000
 
 
 def _state(i: int) -> tuple[bytes, bytes]:
     agency = ("KZ-CUSTOMS", "KG-DCS", "TJ-DCA", "UZ-CUSTOMS", "RU-FCS")[i % 5]
-    rid = report_id(agency, f"{agency}-2026-{i:09d}")
+    rid = report_id(BENCH_ID_KEY, agency, f"{agency}-2026-{i:09d}")
     rep = {"version": 1, "agency": agency, "reporter_state": agency[:2], "kind": "SEIZURE",
            "event_time": 1_780_000_000_000 + i}
     st = dedup.accept(rep, None, incident_id=new_incident_id(rid),

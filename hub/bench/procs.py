@@ -54,6 +54,8 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         env_name("data_dir"): settings.data_dir,
         env_name("partitions"): str(settings.partitions),
         env_name("log_format"): "json",
+        env_name("id_key"): settings.id_key,
+        env_name("audit_key"): settings.audit_key,
         "HUB_EMBEDDED_RUNNING": "1",
         "PYTHONPATH": str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
     })

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import platform
+import secrets
 import subprocess
 import sys
 import time
@@ -102,7 +103,10 @@ def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = Non
         progress: Progress | None = None, only: Sequence[str] | None = None) -> dict[str, Any]:
     """Run every section of ``plan``; return the results dict (also the JSON file's content)."""
     say = progress or (lambda _m: None)
-    base = dataclasses.replace(base, partitions=plan.partitions)
+    # one pair of run secrets for the bench and every process it starts (ids must agree across them)
+    base = dataclasses.replace(base, partitions=plan.partitions,
+                               id_key=base.id_key or secrets.token_urlsafe(24),
+                               audit_key=base.audit_key or secrets.token_urlsafe(24))
     want = set(only or SECTIONS)
     res: dict[str, Any] = {"machine": machine(), "plan": plan.__dict__ | {"workers": list(plan.workers),
                                                                           "dedup_keys": list(plan.dedup_keys),

@@ -16,10 +16,10 @@ from typing import Any
 
 from stdnum import iso6346
 
-from hub.codec import REPORT, codec
-from hub.kafka import headers as kafka_headers
-from hub.report import ReportInvalid, from_json, idempotency_key
+from hub.keys import id_key
+from hub.report import ReportInvalid, from_json
 from hub.settings import Settings
+from hub.wire import intake_record
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def generate(count: int, *, seed: int = 7, settings: Settings, now: datetime | N
     for agency, state, body in raw:
         try:
             rep = from_json(body, agency=agency, state=state, settings=settings, now=now,
-                            trace_id=uuid.uuid4().hex)
+                            trace_id=uuid.uuid4().hex, id_key=id_key(settings))
         except ReportInvalid:
             continue
         items.append(Item(agency, state, body, rep))
@@ -129,11 +129,8 @@ def generate(count: int, *, seed: int = 7, settings: Settings, now: datetime | N
 
 def intake_records(items: Sequence[Item]) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     """(key, value, headers) of each report as the gateway produces it to hub.intake."""
-    c = codec()
     out = []
     for it in items:
-        r = it.report
-        hdrs = kafka_headers(trace_id=r["trace_id"], report_id=r["report_id"],
-                             idempotency_key=idempotency_key(r["agency"], r["source_ref"], r["version"]))
-        out.append((f"{r['agency']}:{r['source_ref']}".encode(), c.encode(REPORT, r), hdrs))
+        rec = intake_record(it.report)
+        out.append((rec.key or b"", rec.value, rec.headers))
     return out

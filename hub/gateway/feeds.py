@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, R
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from hub import metrics
+from hub import clock, metrics
 from hub.audit_events import audit_event
 from hub.auth import OFFICER, Credentials, Principal
 from hub.feedstore import FeedStore
@@ -214,7 +214,7 @@ async def ack(request: Request, state: str, body: Ack, who: Annotated[Principal,
     version = body.version or int(row["version"])
     if body.version and body.version > int(row["version"]):
         raise HTTPException(404, f"version: {body.report_id} v{body.version} is not in the feed of {state}")
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.now_ms()
     ev = audit_event("ACKNOWLEDGED", report_id=body.report_id, version=version, state=state, actor=who.label,
                      occurred_at=now_ms, detail={"item_id": row["item_id"]})
     try:

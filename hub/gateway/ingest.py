@@ -31,15 +31,16 @@ from hub import metrics
 from hub.agencies import DDL as AGENCY_DDL
 from hub.audit_events import audit_event
 from hub.auth import AGENCY, Credentials, Principal
-from hub.codec import REPORT, codec
+from hub.clock import now_ms
 from hub.db import Database
-from hub.kafka import headers as kafka_headers
 from hub.kafka import producer as make_producer
 from hub.kafka import send_audit
-from hub.report import KINDS, AgencyMismatch, FieldError, ReportInvalid, from_json, idempotency_key
+from hub.keys import id_key
+from hub.report import KINDS, AgencyMismatch, FieldError, ReportInvalid, from_json
 from hub.report import report_id as make_report_id
 from hub.settings import Settings
-from hub.topics import INTAKE, ensure_topics
+from hub.topics import ensure_topics
+from hub.wire import intake_record
 
 log = structlog.get_logger(__name__)
 
@@ -199,13 +200,13 @@ def check_item(body: Any, principal: Principal, settings: Settings, trace_id: st
     kind = kind if kind in KINDS else "UNKNOWN"
     try:
         report = from_json(body, agency=principal.subject, state=principal.state or "", settings=settings,
-                           trace_id=trace_id)
+                           trace_id=trace_id, id_key=id_key(settings))
     except AgencyMismatch as exc:
         return Outcome(403, error=str(exc), reason="spoofed", trace_id=trace_id, kind=kind)
     except ReportInvalid as exc:
         rid = None
         if isinstance(body, dict) and isinstance(body.get("source_ref"), str) and body["source_ref"].strip():
-            rid = make_report_id(principal.subject, body["source_ref"].strip())
+            rid = make_report_id(id_key(settings), principal.subject, body["source_ref"].strip())
         return Outcome(422, report_id=rid, error=f"the report has {len(exc.errors)} invalid field(s): {exc}",
                        errors=[e.as_dict() for e in exc.errors], reason="invalid", trace_id=trace_id, kind=kind)
     return Outcome(202, report_id=report["report_id"], report=report, trace_id=report["trace_id"], kind=report["kind"])
@@ -283,7 +284,7 @@ class Ingest:
         return {int(r["version"]): r["report_id"] for r in rows}
 
     def record(self, reports: list[dict[str, Any]]) -> None:
-        now = int(time.time() * 1000)
+        now = now_ms()
         ins = ("INSERT INTO ingest_ledger (agency, source_ref, version, report_id, trace_id, recorded_at) "
                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agency, source_ref, version) DO NOTHING")
         with self.db.transaction():
@@ -316,16 +317,12 @@ class Ingest:
         if not todo:
             return
         prod = await self.producer()
-        enc = codec()
         try:
             futures = []
             for r in todo:
-                hdrs = kafka_headers(trace_id=r["trace_id"],
-                                     idempotency_key=idempotency_key(r["agency"], r["source_ref"], r["version"]),
-                                     report_id=r["report_id"])
+                rec = intake_record(r)
                 futures.append(await asyncio.wait_for(
-                    prod.send(INTAKE, enc.encode(REPORT, r), key=f"{r['agency']}:{r['source_ref']}".encode(),
-                              headers=hdrs), BROKER_TIMEOUT_S))
+                    prod.send(rec.topic, rec.value, key=rec.key, headers=rec.headers), BROKER_TIMEOUT_S))
             await asyncio.wait_for(asyncio.gather(*futures), BROKER_TIMEOUT_S)
         except (KafkaError, OSError, TimeoutError) as exc:
             await self.reset()

@@ -26,16 +26,17 @@ import faust
 import structlog
 from faust.streams import _current_event  # the context variable behind faust.current_event()
 
-from hub import metrics
+from hub import clock, metrics
 from hub.audit_events import audit_event
 from hub.codec import AUDIT_EVENT, DEAD_LETTER, REPORT, codec
 from hub.embedded import faust_settings, patch_faust_fetch_wait
 from hub.pipeline import correlate, dedup, enrich, route
 from hub.pipeline.feedcodec import FeedItemEncoder
 from hub.pipeline.parties import PartyIndex, record_names
-from hub.pipeline.validate import Message, dead_letter, normalize, validate
+from hub.pipeline.validate import Message, normalize, validate
 from hub.settings import Settings
 from hub.topics import AUDIT, DLQ, INTAKE, VALIDATED, feed
+from hub.wire import EVENT_ID, audit_key, dead_letter, feed_headers
 
 log = structlog.get_logger("hub.pipeline")
 APP_ID = "hub-pipeline"
@@ -158,10 +159,6 @@ class TableCache:
         self.pending.clear()
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def create_app(settings: Settings, *, store: str = "memory://", web_port: int | None = None,
                web_bind: str = "127.0.0.1", data_dir: str | None = None) -> faust.App:
     """Build the app. ``store``: ``memory://`` or ``rocksdb://`` (uses rocksdict when installed)."""
@@ -223,9 +220,8 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     async def send_audit(events: Iterable[Mapping[str, Any]]) -> list[Any]:
         futures = []
         for ev in events:
-            key = (ev.get("report_id") or ev["event_id"]).encode()
-            futures.append(await emit(AUDIT, key, c.encode(AUDIT_EVENT, ev),
-                                      [("event_id", ev["event_id"].encode())]))
+            futures.append(await emit(AUDIT, audit_key(ev), c.encode(AUDIT_EVENT, ev),
+                                      [(EVENT_ID, ev["event_id"].encode())]))
         return futures
 
     async def send_dead(dl: Mapping[str, Any]) -> None:
@@ -243,7 +239,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                 out = validate(msg, settings=settings, now=datetime.now(UTC))
             except Exception as e:  # never die on input
                 log.exception("validate failed", offset=m.offset)
-                dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=_now_ms())
+                dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=clock.now_ms())
                 await send_dead(dl)
                 await send_audit([audit_event("REJECTED", actor=ACTOR, reason=dl["reason"][:2000],
                                               unique=f"{m.topic}/{m.partition}/{m.offset}")])
@@ -269,7 +265,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     def sweep_keys() -> None:
         """Expire correlation keys whose reports are all older than KEY_RETENTION_MS (event time).
         Runs inside the agent (an event is current, so the changelog partition is known)."""
-        horizon = _now_ms() - KEY_RETENTION_MS
+        horizon = clock.now_ms() - KEY_RETENTION_MS
         removed = 0
         for k, entries in list(keys.items()):
             kept = correlate.sweep(entries or [], horizon)
@@ -294,8 +290,8 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                     log.exception("process failed", offset=m.offset)
                     msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
                     rid = m.key.decode("utf-8", "replace") if m.key else None
-                    dl = dead_letter(msg, stage="process", reason=f"internal error: {e}", now_ms=_now_ms(),
-                                     report_id_=rid)
+                    dl = dead_letter(msg, stage="process", reason=f"internal error: {e}", now_ms=clock.now_ms(),
+                                     report_id=rid)
                     await send_dead(dl)
                     await send_audit([audit_event("REJECTED", report_id=rid, actor=ACTOR,
                                                   reason=dl["reason"][:2000],
@@ -328,7 +324,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         blog = log.bind(report_id=rid, trace_id=rep.get("trace_id"), version=ver)
         common = {"report_id": rid, "version": ver, "agency": rep["agency"], "state": rep["reporter_state"],
                   "trace_id": rep.get("trace_id")}
-        now_ms = _now_ms()
+        now_ms = clock.now_ms()
         # ---- dedup
         t0 = time.perf_counter()
         state = reports.get(rid)
@@ -345,7 +341,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
             metrics.child(metrics.REPORTS_REJECTED, rep["kind"], rep["agency"], "stale").inc()
             blog.warning("stale version rejected", reason=reason)
             msg = Message(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
-            await send_dead(dead_letter(msg, stage="dedup", reason=reason, now_ms=now_ms, report_id_=rid))
+            await send_dead(dead_letter(msg, stage="dedup", reason=reason, now_ms=now_ms, report_id=rid))
             await send_audit([audit_event("REJECTED", **common, actor=ACTOR, reason=reason,
                                           occurred_at=now_ms, unique=f"{m.partition}/{m.offset}")])
             return []
@@ -395,11 +391,10 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                                  earlier_recipients=state["recipients"] if state else [],
                                  incident_holders=inc["holders"], allowed=allowed, routed_at=now_ms)
         STAGE["route"].observe(time.perf_counter() - t0)
-        trace = (rep.get("trace_id") or "").encode()
         sent = []
         for it, value in zip(items, feed_encoder.encode(items), strict=True):
             sent.append(await emit(feeds[it["recipient"]], incident_id.encode(), value,
-                                   [("trace_id", trace), ("item_id", it["item_id"].encode())]))
+                                   feed_headers(rep.get("trace_id"), it["item_id"])))
             metrics.child(metrics.REPORTS_ROUTED, rep["kind"], it["recipient"], it["delivery"]).inc()
         who = {it["recipient"]: f"{it['delivery']}: {it['routing']['reason']}" for it in items}
         audits.append(audit_event(
@@ -408,7 +403,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
             detail={"incident_id": incident_id, "redacted": ",".join(
                 it["recipient"] for it in items if it["routing"]["redacted"])}))
         sent += await send_audit(audits)
-        metrics.END_TO_END_SECONDS.observe(max(0.0, (_now_ms() - rep["received_at"]) / 1000))
+        metrics.END_TO_END_SECONDS.observe(max(0.0, (clock.now_ms() - rep["received_at"]) / 1000))
         # ---- state: staged; written once this batch's outputs are acknowledged (process_agent)
         recips = [it["recipient"] for it in items]
         reports[rid] = dedup.accept(rep, state, incident_id=incident_id, recipients=recips)

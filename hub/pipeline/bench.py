@@ -17,12 +17,14 @@ from hub.pipeline import correlate, dedup, enrich, route
 from hub.pipeline.validate import Message, validate
 from hub.report import report_id
 
+BENCH_ID_KEY = b"bench-id-key-not-a-secret"  # ids of synthetic reports only
+
 
 def sample(i: int = 0, tlp: str = "CLEAR") -> dict[str, Any]:
     now = datetime.now(UTC)
     ref = f"BENCH-{i:06d}"
     return {
-        "report_id": report_id("KZ-CUSTOMS", ref), "kind": "SEIZURE", "agency": "KZ-CUSTOMS",
+        "report_id": report_id(BENCH_ID_KEY, "KZ-CUSTOMS", ref), "kind": "SEIZURE", "agency": "KZ-CUSTOMS",
         "reporter_state": "KZ", "source_ref": ref, "version": 1,
         "event_time": int((now - timedelta(hours=2)).timestamp() * 1000), "received_at": int(now.timestamp() * 1000),
         "tlp": tlp, "addressees": [],

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.codec import DEAD_LETTER, REPORT, DecodeError, codec
+from hub.codec import DEAD_LETTER, DecodeError, codec
 from hub.kafka import consumer, producer
-from hub.report import from_json, idempotency_key
+from hub.keys import id_key
+from hub.report import from_json
 from hub.settings import Settings
 from hub.topics import DLQ, INTAKE
+from hub.wire import REPLAYED_FROM, intake_record
 
 
 def summary(dl: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,17 +43,17 @@ def replay_record(dl: Mapping[str, Any], *, fixed: Any | None, agency: str | Non
                   settings: Settings, now: datetime | None = None) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
     """(key, value, headers) to put back on hub.intake: the raw bytes, or a fixed JSON report
     validated like any connector input (raises ReportInvalid/AgencyMismatch with field errors)."""
-    headers = [(h["key"], h["value"]) for h in dl.get("headers") or [] if h["key"] != "replayed_from"]
-    headers.append(("replayed_from", dl["dead_letter_id"].encode()))
+    headers = [(h["key"], h["value"]) for h in dl.get("headers") or [] if h["key"] != REPLAYED_FROM]
+    headers.append((REPLAYED_FROM, dl["dead_letter_id"].encode()))
     if fixed is None:
         return dl.get("key"), dl["value"], headers
     if not agency or not state:
         raise ValueError("a fixed report needs --agency and --state (the credential it is published under)")
-    report = from_json(fixed, agency=agency, state=state, settings=settings, now=now or datetime.now(UTC))
-    idem = idempotency_key(agency, report["source_ref"], report["version"])
-    headers = [h for h in headers if h[0] not in ("idempotency_key", "trace_id")]
-    headers += [("idempotency_key", idem.encode()), ("trace_id", (report.get("trace_id") or "").encode())]
-    return f"{agency}:{report['source_ref']}".encode(), codec().encode(REPORT, report), headers
+    report = from_json(fixed, agency=agency, state=state, settings=settings, now=now or datetime.now(UTC),
+                       id_key=id_key(settings))
+    rec = intake_record(report)
+    fresh = {k for k, _ in rec.headers}
+    return rec.key, rec.value, [h for h in headers if h[0] not in fresh] + rec.headers
 
 
 async def read_all(settings: Settings, idle_seconds: float = 2.0) -> list[dict[str, Any]]:

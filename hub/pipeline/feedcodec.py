@@ -2,7 +2,7 @@
 
 An Avro record is the concatenation of its fields' encodings, so a FeedItem is
 ``header + head(item_id, recipient, delivery, incident_id) + Report + Enrichment + tail(routing,
-routed_at)``. The items of one report share the Report (two variants: full and partner-redacted)
+routed_at, provenance)``. The items of one report share the Report (two variants: full and partner-redacted)
 and mostly share the filtered Enrichment, which together are ~90 % of the bytes and of the encoding
 time. This encoder writes each distinct part once and splices. The first use in a process checks
 the result byte for byte against ``Codec.encode``; on any difference it falls back to it for good.
@@ -32,7 +32,7 @@ class FeedItemEncoder:
         fields = {f["name"]: f for f in item["fields"]}
         names = [f["name"] for f in item["fields"]]
         if names != ["item_id", "recipient", "delivery", "incident_id", "report", "enrichment", "routing",
-                     "routed_at"]:
+                     "routed_at", "provenance"]:
             raise ValueError(f"FeedItem fields changed: {names}")
 
         def part(name: str, field_names: list[str]) -> Any:
@@ -43,7 +43,7 @@ class FeedItemEncoder:
         self.head = part("FeedItemHead", ["item_id", "recipient", "delivery", "incident_id"])
         self.report = fastavro.parse_schema(expand(fields["report"]["type"], raw))
         self.enrichment = fastavro.parse_schema(expand(fields["enrichment"]["type"], raw))
-        self.tail = part("FeedItemTail", ["routing", "routed_at"])
+        self.tail = part("FeedItemTail", ["routing", "routed_at", "provenance"])
         self.header: bytes | None = None  # learned (and checked) on first use
         self.spliced = True
 

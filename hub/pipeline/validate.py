@@ -8,7 +8,6 @@ the reason and where the message came from, plus an audit REJECTED.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,8 +15,10 @@ from typing import Any
 
 from hub.audit_events import audit_event
 from hub.codec import REPORT, DecodeError, codec
+from hub.keys import id_key
 from hub.report import report_id, rule_errors, to_millis
 from hub.settings import Settings
+from hub.wire import dead_letter, header
 
 ACTOR = "pipeline.validate"
 
@@ -35,10 +36,7 @@ class Message:
     timestamp_ms: int | None = None
 
     def header(self, name: str) -> str | None:
-        for k, v in self.headers:
-            if k == name and v is not None:
-                return v.decode("utf-8", "replace")
-        return None
+        return header(self.headers, name)
 
 
 @dataclass
@@ -49,25 +47,6 @@ class Validated:
     reason: str | None = None  # short reason label for metrics when rejected
     kind: str | None = None  # of a decoded but rejected report (metrics labels)
     agency: str | None = None
-
-
-def dead_letter(msg: Message, *, stage: str, reason: str, now_ms: int,
-                report_id_: str | None = None) -> dict[str, Any]:
-    """A DeadLetter dict with a deterministic id from the source position."""
-    ident = hashlib.sha256(f"{msg.topic}\x1f{msg.partition}\x1f{msg.offset}\x1f{stage}".encode()).hexdigest()[:24]
-    return {
-        "dead_letter_id": f"D-{ident}",
-        "source_topic": msg.topic,
-        "source_partition": msg.partition,
-        "source_offset": msg.offset,
-        "key": msg.key,
-        "value": msg.value or b"",
-        "headers": [{"key": k, "value": v or b""} for k, v in msg.headers],
-        "stage": stage,
-        "reason": reason,
-        "failed_at": now_ms,
-        "report_id": report_id_,
-    }
 
 
 def _millis(v: Any) -> int:
@@ -98,11 +77,14 @@ def validate(msg: Message, *, settings: Settings, now: datetime) -> Validated:
                        position)
     report = normalize(decoded)
     report["trace_id"] = report.get("trace_id") or trace
-    rid = report["report_id"]
     errors = [str(e) for e in rule_errors(report, settings=settings, now=now)]
-    expected = report_id(report["agency"], report["source_ref"])
-    if rid != expected:
-        errors.append(f"report_id: should be {expected} for agency {report['agency']} and this source_ref")
+    expected = report_id(id_key(settings), report["agency"], report["source_ref"])
+    if not report["report_id"]:  # Kafka-native agencies cannot compute keyed ids: the hub assigns them
+        report["report_id"] = expected
+    elif report["report_id"] != expected:
+        errors.append("report_id: is not the hub's id for this agency and source_ref (leave it empty; "
+                      "the hub assigns it)")
+    rid = report["report_id"]
     if report["version"] < 1:
         errors.append("version: should be at least 1")
     if report["reporter_state"] not in settings.states:
@@ -130,6 +112,6 @@ def _reject(msg: Message, reason: str, label: str, now_ms: int, report: dict[str
         actor=ACTOR, reason=reason[:2000], trace_id=trace, occurred_at=now_ms, detail=position,
         unique=f"{msg.topic}/{msg.partition}/{msg.offset}",
     )
-    return Validated(dead_letter=dead_letter(msg, stage="validate", reason=reason, now_ms=now_ms, report_id_=rid),
+    return Validated(dead_letter=dead_letter(msg, stage="validate", reason=reason, now_ms=now_ms, report_id=rid),
                      audit=[ev], reason=label, kind=report["kind"] if report else None,
                      agency=report["agency"] if report else None)

@@ -105,3 +105,27 @@ def test_verify_streams_and_store_reads_in_chunks(tmp_path) -> None:  # type: ig
     v = verify(store.rows(chunk=10), store.head())
     assert not v.ok and v.bad_seq == 11
     assert store.verify().bad_seq == 11
+
+
+def test_sink_stores_each_event_of_an_audit_batch_like_single_events() -> None:
+    """Release v2: an AuditBatch record carries several events; the sink stores each on its own."""
+    from types import SimpleNamespace
+
+    from hub.audit_events import audit_event
+    from hub.codec import AUDIT_BATCH, AUDIT_EVENT, codec
+    from hub.sink import classify
+    from hub.topics import AUDIT, RECEIPTS
+
+    evs = [audit_event(s, report_id="R-1", version=1, actor="pipeline", occurred_at=5) for s in ("RECEIVED", "VALIDATED")]
+    single = audit_event("DELIVERED", report_id="R-1", version=1, state="KZ", actor="officer:a", occurred_at=6)
+    recs = [SimpleNamespace(topic=AUDIT, partition=0, offset=0, key=b"R-1", headers=[],
+                            value=codec().encode(AUDIT_BATCH, {"events": evs})),
+            SimpleNamespace(topic=AUDIT, partition=0, offset=1, key=b"R-1", headers=[],
+                            value=codec().encode(AUDIT_EVENT, single)),
+            SimpleNamespace(topic=AUDIT, partition=0, offset=2, key=b"R-1", headers=[], value=b"\xc3\x01junk"),
+            SimpleNamespace(topic=RECEIPTS, partition=0, offset=0, key=b"R-1", headers=[],
+                            value=codec().encode(AUDIT_EVENT, single))]  # wrong type on the receipts topic
+    out = classify(recs)
+    assert [e["event_id"] for e in out.audit_events] == [e["event_id"] for e in [*evs, single]]
+    assert [d["source_offset"] for d in out.dead_letters] == [2, 0]
+    assert "expected Receipt" in out.dead_letters[1]["reason"]

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 from hub.pipeline.app import TABLE_CACHE_ENTRIES, TABLE_OPTIONS, TableCache, create_app
-from hub.settings import load
+from tests.conftest import hub_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_rocksdb_tables_get_the_bounded_options(tmp_path: Path) -> None:
-    s = load({}, data_dir=str(tmp_path))
+    s = hub_settings(data_dir=str(tmp_path))
     app = create_app(s, store="rocksdb://", data_dir=str(tmp_path / "faust"))
     for name in ("reports", "correlation-keys", "incidents", "party-entries"):
         assert app.tables[name].options == TABLE_OPTIONS

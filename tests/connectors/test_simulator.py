@@ -7,11 +7,10 @@ import re
 import subprocess
 from datetime import UTC, datetime
 
-from hub import settings as settings_mod
 from hub.identifiers import check_container, compact, plate_key
 from hub.report import ReportInvalid, from_json
 from hub.simulator import AGENCIES, generate, generate_events
-from tests.conftest import HUB, hub_env
+from tests.conftest import HUB, hub_env, hub_settings
 from tests.connectors.conftest import Gateway
 from tests.connectors.intake import read_intake_sync
 
@@ -25,7 +24,7 @@ def test_same_seed_same_reports_other_seed_other_reports() -> None:
 
 
 def test_reports_are_valid_exactly_when_expected() -> None:
-    s = settings_mod.load({})
+    s = hub_settings()
     events = generate_events(5, 600, NOW)
     outcomes = collections.Counter()
     for ev in events:

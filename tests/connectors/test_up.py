@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from hub.embedded import free_port
-from tests.conftest import HUB, ROOT, start_broker
+from tests.conftest import HUB, ROOT, TEST_AUDIT_KEY, TEST_ID_KEY, start_broker
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.both_brokers]
 
@@ -31,7 +31,9 @@ def up_env(broker_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         return
     kafka = start_broker("kafka", tmp_path / "kafka")
     try:
-        yield env | {"HUB_KAFKA_BOOTSTRAP": kafka.bootstrap}
+        # the production profile (HUB_KAFKA_BOOTSTRAP set) requires the hub's secrets (hub/keys.py)
+        yield env | {"HUB_KAFKA_BOOTSTRAP": kafka.bootstrap, "HUB_ID_KEY": TEST_ID_KEY.decode(),
+                     "HUB_AUDIT_KEY": TEST_AUDIT_KEY.decode()}
     finally:
         kafka.stop()
 

@@ -20,10 +20,11 @@ from hub.db import Database
 from hub.embedded import free_port, port_open
 from hub.feedstore import FeedStore
 from hub.gateway.app import create_app
-from hub.kafka import headers, producer, send_avro
+from hub.kafka import producer, send_avro
 from hub.officers import Officers
 from hub.settings import Settings
 from hub.topics import ensure_topics, feed
+from hub.wire import headers
 from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
 from tests.helpers import stop_process, wait_until
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from hub.report import report_id
-from tests.conftest import HUB, hub_env
+from tests.conftest import HUB, TEST_ID_KEY, hub_env
 from tests.factories import feed_item, report
 from tests.feeds.conftest import Stack, wait_for
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.both_brokers
 
 def item(state: str, ref: str, version: int = 1, incident: str = "I-1", **report_overrides: Any) -> dict[str, Any]:
     rep = report(source_ref=ref, version=version, trace_id=f"t-{ref}", **report_overrides)
-    rid = report_id("KZ-CUSTOMS", ref)
+    rid = report_id(TEST_ID_KEY, "KZ-CUSTOMS", ref)
     assert rep["report_id"] == rid
     return feed_item(item_id=f"{rid}:{version}:{state}", recipient=state, incident_id=incident,
                      delivery="NEW", report=rep)

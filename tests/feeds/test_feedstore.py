@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from hub import settings as settings_mod
 from hub.auth import Credentials
 from hub.cli import main
 from hub.db import Database
 from hub.feedstore import FeedStore
 from hub.officers import OfficerError, Officers
+from tests.conftest import hub_settings
 from tests.factories import feed_item, report
 
 
@@ -40,7 +40,7 @@ def test_dedup_and_cursor_per_recipient(db_url: str) -> None:
 
 
 def test_officers_and_tokens(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    s = settings_mod.load({}, data_dir=str(tmp_path))
+    s = hub_settings(data_dir=str(tmp_path))
     db = Database(s.db_url)
     o = Officers(db, s)
     tok = o.add("anvar", "uz")

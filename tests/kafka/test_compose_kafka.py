@@ -34,7 +34,7 @@ from hub.kafka_server import (
     read_properties,
 )
 from hub.kafka_tls import make_tls
-from tests.conftest import HUB, ROOT, hub_env
+from tests.conftest import HUB, ROOT, hub_env, kafka_settings
 from tests.kafka.test_security import allowed, denied, produce
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -100,7 +100,7 @@ def test_one_principal_per_service_and_secrets_required() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     for secret in ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "KAFKA_ADMIN_PASSWORD", "KAFKA_SSL_PASSWORD",
                    "HUB_WORKER_KAFKA_PASSWORD", "HUB_GATEWAY_KAFKA_PASSWORD", "HUB_SINK_KAFKA_PASSWORD",
-                   "HUB_TOPICS_KAFKA_PASSWORD", "KAFKA_CLUSTER_ID"):
+                   "HUB_TOPICS_KAFKA_PASSWORD", "KAFKA_CLUSTER_ID", "HUB_ID_KEY", "HUB_AUDIT_KEY"):
         uses = re.findall(r"\$\{" + secret + r"(:[?-])?[^}]*\}", text)
         assert uses and all(u == ":?" for u in uses), f"{secret} must be required (no default)"
     assert SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
@@ -157,10 +157,10 @@ def compose_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBro
 def test_compose_entrypoint_runs_and_the_init_jobs_work(compose_kafka: KafkaBroker, tmp_path: Path) -> None:
     admin_props = read_properties((compose_kafka.workdir.parent / "run" / "admin.properties").read_text())
     assert admin_props["security.protocol"] == "SASL_SSL" and "username=\"admin\"" in admin_props["sasl.jaas.config"]
-    s = compose_kafka.settings(data_dir=str(tmp_path / "hub"))
     for argv, principal in ((["kafka", "acls", "apply", "--agency", "KZ-CUSTOMS"], "admin"),
                             (["topics", "create"], acls.TOPICS)):
-        r = subprocess.run([*HUB, *argv], env=hub_env(s, **compose_kafka.env(principal)), capture_output=True,
+        s = kafka_settings(compose_kafka, principal, data_dir=str(tmp_path / "hub"))
+        r = subprocess.run([*HUB, *argv], env=hub_env(s), capture_output=True,
                            text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
     allowed(produce(compose_kafka.settings(acls.GATEWAY), topics.INTAKE))

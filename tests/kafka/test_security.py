@@ -35,7 +35,7 @@ from hub.clients import KafkaSecurityError, client_settings, security
 from hub.embedded import free_port
 from hub.kafka_server import KafkaBroker
 from hub.settings import Settings
-from tests.conftest import HUB, hub_env
+from tests.conftest import HUB, hub_env, kafka_settings
 from tests.helpers import stop_process, wait_until
 
 AGENCIES = ("KZ-CUSTOMS", "UZ-DRUG")
@@ -47,11 +47,11 @@ def sasl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     wd = tmp_path_factory.mktemp("kafka-sasl")
     b = KafkaBroker(wd / "kafka", sasl=True, users=tuple(acls.principals(AGENCIES))).start()
     try:
-        admin_env = hub_env(b.settings(data_dir=str(wd / "hub")), **b.env())
+        admin_env = hub_env(kafka_settings(b, data_dir=str(wd / "hub")))
         r = subprocess.run([*HUB, "kafka", "acls", "apply", *(a for c in AGENCIES for a in ("--agency", c))],
                            env=admin_env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
-        topics_env = hub_env(b.settings(data_dir=str(wd / "hub")), **b.env(acls.TOPICS))
+        topics_env = hub_env(kafka_settings(b, acls.TOPICS, data_dir=str(wd / "hub")))
         r = subprocess.run([*HUB, "topics", "create"], env=topics_env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         asyncio.run(_create(b.settings(acls.TOPICS), [topics.agency_intake(c) for c in AGENCIES]))
@@ -225,7 +225,7 @@ def test_hub_runs_end_to_end_with_one_principal_per_service(sasl: KafkaBroker, t
     from tests.reliability import load
     from tests.reliability.harness import Tokens
 
-    base = sasl.settings(data_dir=str(tmp_path / "hub"), partitions=4, kafka_session_timeout_ms=6000)
+    base = kafka_settings(sasl, data_dir=str(tmp_path / "hub"), partitions=4, kafka_session_timeout_ms=10_000)
     Path(base.data_dir).mkdir(parents=True)
     key = Tokens(base).agency("agency", load.AGENCY, load.STATE)
     officer = Tokens(base).officer("caricc", "analyst-sasl", "CARICC")
@@ -238,7 +238,9 @@ def test_hub_runs_end_to_end_with_one_principal_per_service(sasl: KafkaBroker, t
                                       ("gateway", acls.GATEWAY, ["gateway", "--port", str(port)])):
             logs[name] = tmp_path / f"{name}.log"
             with logs[name].open("wb") as out:
-                procs.append(subprocess.Popen([*HUB, *args], env=hub_env(base, **sasl.env(principal)),
+                env = hub_env(kafka_settings(sasl, principal, data_dir=base.data_dir, partitions=4,
+                                             kafka_session_timeout_ms=10_000))
+                procs.append(subprocess.Popen([*HUB, *args], env=env,
                                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
         url = f"http://127.0.0.1:{port}"
 

@@ -7,12 +7,12 @@ import time
 
 import httpx
 
-from hub import settings as settings_mod
 from hub.embedded import free_port
 from hub.gateway.app import create_app
 from hub.health import readiness
 from hub.settings import Settings
 from hub.topics import ensure_topics
+from tests.conftest import hub_settings
 
 from .conftest import serve
 
@@ -49,7 +49,7 @@ def test_ready_with_broker_topics_and_database(settings: Settings) -> None:
 
 
 def test_not_ready_when_broker_unreachable(tmp_path) -> None:
-    dead = settings_mod.load({}, kafka_bootstrap=f"127.0.0.1:{free_port()}", data_dir=str(tmp_path))
+    dead = hub_settings(kafka_bootstrap=f"127.0.0.1:{free_port()}", data_dir=str(tmp_path))
     with serve(create_app(dead)) as base:
         assert httpx.get(f"{base}/healthz").status_code == 200  # alive, but…
         r = httpx.get(f"{base}/readyz")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from hub import settings as settings_mod
 from hub.codec import FEED_ITEM, codec
 from hub.pipeline import enrich, route
 from hub.pipeline.feedcodec import FeedItemEncoder
+from tests.conftest import hub_settings
 from tests.factories import report
 
-S = settings_mod.load({})
+S = hub_settings()
 
 
 def _items(tlp: str) -> list[dict]:

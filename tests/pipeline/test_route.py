@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hub import settings as settings_mod
 from hub.pipeline import route
+from tests.conftest import hub_settings
 from tests.factories import report
 
-S = settings_mod.load({})
+S = hub_settings()
 MEMBERS = {"KZ", "KG", "TJ", "TM", "UZ", "AZ", "RU"}
 PARTNERS = {"AF", "GE", "AM", "IR", "PK", "TR", "CN"}
 

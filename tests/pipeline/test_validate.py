@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hub import settings as settings_mod
 from hub.codec import REPORT, codec
 from hub.pipeline.validate import Message, validate
+from hub.report import report_id
+from tests.conftest import TEST_ID_KEY, hub_settings
 from tests.factories import report
 
-S = settings_mod.load({})
+S = hub_settings()
 NOW = datetime.now(UTC)
 
 
@@ -53,7 +54,15 @@ def test_rule_failures_are_named() -> None:
 
 def test_forged_report_id_is_rejected() -> None:
     out = validate(msg(codec().encode(REPORT, report(report_id="R-forged"))), settings=S, now=NOW)
-    assert "report_id: should be" in out.dead_letter["reason"]
+    assert "report_id: is not the hub's id" in out.dead_letter["reason"]
+
+
+def test_a_kafka_native_report_gets_its_keyed_id_from_validate() -> None:
+    """The SDK cannot compute keyed ids (it has no hub key): an empty id is assigned by the hub."""
+    out = validate(msg(codec().encode(REPORT, report(report_id=""))), settings=S, now=NOW)
+    assert out.report is not None, out.dead_letter
+    assert out.report["report_id"] == report_id(TEST_ID_KEY, "KZ-CUSTOMS", "KZ-CUS-2026-00042")
+    assert [a["report_id"] for a in out.audit] == [out.report["report_id"]] * 2
 
 
 def test_seizure_without_substances_is_rejected() -> None:

@@ -24,6 +24,7 @@ from hub.kafka import producer
 from hub.report import report_id
 from hub.settings import Settings
 from hub.topics import INTAKE
+from tests.conftest import TEST_ID_KEY
 
 AGENCY, STATE = "KZ-CUSTOMS", "KZ"
 RECIPIENTS = ("CARICC", "RU", "TJ")
@@ -48,7 +49,7 @@ def avro_report(i: int, run: str) -> dict[str, Any]:
     body = json_report(i, run)
     now = int(time.time() * 1000)
     return {
-        "report_id": report_id(AGENCY, body["source_ref"]), "kind": "SEIZURE", "agency": AGENCY,
+        "report_id": report_id(TEST_ID_KEY, AGENCY, body["source_ref"]), "kind": "SEIZURE", "agency": AGENCY,
         "reporter_state": STATE, "source_ref": body["source_ref"], "version": 1,
         "event_time": now - 3_600_000 - i * 1000, "received_at": now, "tlp": "AMBER", "addressees": [],
         "location": {"country": "KZ", "place": "Khorgos", "unlocode": None, "lat": None, "lon": None},
@@ -62,7 +63,7 @@ def avro_report(i: int, run: str) -> dict[str, Any]:
 
 
 def ids(n: int, run: str) -> set[str]:
-    return {report_id(AGENCY, f"{run}-{i:06d}") for i in range(n)}
+    return {report_id(TEST_ID_KEY, AGENCY, f"{run}-{i:06d}") for i in range(n)}
 
 
 def produce(settings: Settings, n: int, run: str, start: int = 0) -> None:

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub import settings as settings_mod
 from hub.codec import REPORT, codec
 from hub.report import REPORT_FIELDS, AgencyMismatch, ReportInvalid, from_json
 from tests import factories
+from tests.conftest import hub_settings
 from tests.reliability.strategies import FUZZ, deep, json_values
 
-SETTINGS = settings_mod.load({})
+SETTINGS = hub_settings()
 NOW = datetime.now(UTC)
 
 # a change to one field may make a rule about another field fail (SPEC §3 cross-field rules)
