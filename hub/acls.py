@@ -8,8 +8,8 @@ prints (``hub kafka acls list``, as ``kafka-acls.sh`` lines). Least privilege (S
 * ``hub-gateway`` -- writes ``hub.intake`` and ``hub.audit``;
 * ``hub-worker`` -- the faust app ``hub-pipeline``: reads intake (shared and per-agency), owns its
   internal topics (``hub.pipeline.*``, faust's ``hub-pipeline-*`` changelogs and leader topic),
-  writes the feeds, ``hub.dlq`` and ``hub.audit``;
-* ``hub-sink`` -- reads ``hub.audit`` and the feeds (group ``hub-sink``), writes ``hub.dlq``;
+  writes the feeds, ``hub.dlq``, ``hub.audit`` and ``hub.receipts``;
+* ``hub-sink`` -- reads ``hub.audit``, ``hub.receipts`` and the feeds (group ``hub-sink``), writes ``hub.dlq``;
 * ``hub-agency-<CODE>`` -- writes its own ``hub.intake.agency.<CODE>`` and nothing else: it reads no
   feed, no audit, no other agency's topic.
 
@@ -77,9 +77,11 @@ def service_acls() -> list[Acl]:
     acl += _grant(WORKER, t, topics.FEED_PREFIX, pre, "Write")
     acl += _grant(WORKER, t, topics.DLQ, lit, "Write")
     acl += _grant(WORKER, t, topics.AUDIT, lit, "Write")
+    acl += _grant(WORKER, t, topics.RECEIPTS, lit, "Write")  # receipts of routed versions (SPEC §13)
     acl += _grant(WORKER, "group", PIPELINE_GROUP, lit, "Read")
     acl += _grant(SINK, t, hub, pre, "Describe")
     acl += _grant(SINK, t, topics.AUDIT, lit, "Read")
+    acl += _grant(SINK, t, topics.RECEIPTS, lit, "Read")
     acl += _grant(SINK, t, topics.FEED_PREFIX, pre, "Read")
     acl += _grant(SINK, t, topics.DLQ, lit, "Write")
     acl += _grant(SINK, "group", SINK_GROUP, lit, "Read")

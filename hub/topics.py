@@ -77,8 +77,13 @@ EXTRA_TOPICS: dict[str, dict[str, str]] = {
 SEQUENCED_TOPICS = frozenset({VALIDATED})
 
 
-async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) -> list[str]:
-    """Create the topics that do not exist yet. Returns the names created. Safe to run twice."""
+async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None,
+                        specs: list[TopicSpec] | None = None) -> list[str]:
+    """Create the topics (default: every hub topic) that do not exist yet and wait until the broker's
+    metadata lists each with its partitions. Returns the names created. Safe to run twice."""
+    import asyncio
+    import time
+
     from hub.clients import client_settings
 
     admin = AIOKafkaAdminClient(
@@ -87,7 +92,7 @@ async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) ->
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in all_topics(settings) if t.name not in existing]
+        missing = [t for t in (all_topics(settings) if specs is None else specs) if t.name not in existing]
         if missing:
             resp = await admin.create_topics(
                 [
@@ -96,10 +101,40 @@ async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) ->
                 ]
             )
             raise_topic_errors(resp)
+            # the controller has them; a broker's metadata may lag (Kafka): wait until it lists them
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                described = await admin.describe_topics([t.name for t in missing])
+                if all(d.get("error_code", 0) == 0 and len(d.get("partitions") or []) == t.partitions
+                       for d, t in zip(sorted(described, key=lambda d: d["topic"]),
+                                       sorted(missing, key=lambda t: t.name), strict=False)):
+                    break
+                await asyncio.sleep(0.2)
             log.info("topics created", topics=[t.name for t in missing])
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def changelog_topics(app: Any) -> list[TopicSpec]:
+    """The changelog topic of every table of a faust ``app``, as faust would declare it.
+
+    Created before the worker starts (``hub worker``): faust declares them itself at start-up, but on
+    Apache Kafka a just-created changelog can be missing from the consumer's metadata for a moment,
+    and a table write then crashes the agent (faust PartitionsMismatch: 'changelog ... has 0
+    partitions'; found by the Kafka runs of tests/reliability)."""
+    out = []
+    for table in app.tables.values():
+        t = table.changelog_topic
+        config = {str(k): str(v) for k, v in (t.config or {}).items()}
+        policies = [name for name, on in (("compact", t.compacting), ("delete", t.deleting)) if on]
+        if policies:
+            config["cleanup.policy"] = ",".join(policies)
+        if t.retention:
+            config["retention.ms"] = str(int(float(t.retention) * 1000))
+        out.append(TopicSpec(t.get_topic_name(), int(t.partitions or table.partitions or app.conf.topic_partitions),
+                             int(t.replicas or app.conf.topic_replication_factor), config))
+    return out
 
 
 def raise_topic_errors(resp: Any) -> None:

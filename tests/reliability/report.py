@@ -73,13 +73,6 @@ FINDINGS: list[tuple[str, str, str, str]] = [
      "on Apache Kafka a SIGKILLed worker's partitions stayed with the dead member until its session "
      "expired: the restarted worker sat idle for a minute (routing stalled at 76 % for > 45 s)",
      "fixed by HUB_KAFKA_SESSION_TIMEOUT_MS (15 s; the tests use 10 s)"),
-    ("test_broker_outage.py::test_broker_outage_with_sdk_publishing[kafka]",
-     "hub/sink.py run loop",
-     "after a SIGKILL and restart of the Kafka broker the sink exits on aiokafka CommitFailedError "
-     "(its group was rebalanced while the broker was down, so the commit of the batch in hand fails); "
-     "nothing restarts it outside `hub up`/compose. Nothing is lost (the test restarts it and checks): "
-     "it should treat the error as a rebalance and go on (records are redelivered, the store is idempotent)",
-     "open (hub/sink.py is another branch's; strict xfail naming it)"),
     ("test_authz.py::test_every_denial_is_audited[401]",
      "gateway (all endpoints)", "requests without a valid token (none, revoked, forged) get 401 "
      "but leave no audit event", "fixed on main in e58793f (ASGI middleware)"),
