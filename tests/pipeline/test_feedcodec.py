@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hub.codec import FEED_ITEM, codec
+from hub.codec import FEED_ITEM, RECEIPT, REPORT, codec
 from hub.pipeline import enrich, route
-from hub.pipeline.feedcodec import FeedItemEncoder
+from hub.pipeline.feedcodec import Encoder, FeedItemEncoder
 from tests.conftest import hub_settings
 from tests.factories import report
 
@@ -45,3 +45,44 @@ def test_clear_report_mixes_redacted_and_filtered_variants() -> None:
     items = _items("CLEAR")
     assert {it["routing"]["redacted"] for it in items} == {True, False}
     assert len({str(it["enrichment"]["prior_reports"]) for it in items}) > 1
+
+
+def test_the_validated_bytes_are_the_unredacted_report_part() -> None:
+    """The worker passes the validated record's body in: no Report encode for unredacted copies."""
+    items = _items("CLEAR")
+    plain = next(it["report"] for it in items if not it["routing"]["redacted"])
+    enc = Encoder(codec())
+    body = enc.report_body(codec().encode(REPORT, plain))
+    assert body is not None
+    out = enc.feed.encode(items, report=plain, body=body)
+    assert out == [codec().encode(FEED_ITEM, it) for it in items]
+    assert enc.feed.parts[False] is body
+    # a body that does not belong to the report is not used
+    other = dict(plain, narrative="something else")
+    assert enc.feed.encode(items, report=other, body=body) == out and enc.feed.parts[False] is not body
+
+
+def test_report_body_only_for_the_latest_report_schema() -> None:
+    enc = Encoder(codec())
+    assert enc.report_body(b"") is None
+    assert enc.report_body(codec().encode(FEED_ITEM, _items("AMBER")[0])) is None
+    assert enc.report_body(b"\x00\x00\x00\x00\x01rest") is None  # Confluent framing: re-encoded
+
+
+def test_spliced_receipt_equals_codec_encoding() -> None:
+    items = _items("AMBER")
+    rep = next(it["report"] for it in items if not it["routing"]["redacted"])
+    receipt = {"receipt_id": f"{rep['report_id']}:{rep['version']}", "report_id": rep["report_id"],
+               "version": rep["version"], "agency": rep["agency"], "state": rep["reporter_state"],
+               "incident_id": "I-1", "report": rep,
+               "recipients": [{"recipient": it["recipient"], "delivery": it["delivery"],
+                               "reason": it["routing"]["reason"], "redacted": it["routing"]["redacted"]}
+                              for it in items],
+               "routed_at": 1_700_000_000_000}
+    enc = Encoder(codec())
+    enc.feed.encode(items)
+    for _ in range(2):
+        got = enc.receipts.encode(receipt, report_body=enc.feed.parts[False])
+        assert enc.receipts.spliced and got == codec().encode(RECEIPT, receipt)
+    assert enc.receipts.encode(receipt) == codec().encode(RECEIPT, receipt)
+    assert enc.counts["Receipt"] > 0 and enc.counts["FeedItem"] > 0
