@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.codec import FEED_ITEM, RECEIPT, REPORT, codec
 from hub.pipeline import enrich, route
-from hub.pipeline.feedcodec import Encoder, FeedItemEncoder
+from hub.pipeline.feedcodec import Encoder, FeedItemEncoder, ReceiptEncoder
 from tests.conftest import hub_settings
 from tests.factories import report
 
@@ -86,3 +88,35 @@ def test_spliced_receipt_equals_codec_encoding() -> None:
         assert enc.receipts.spliced and got == codec().encode(RECEIPT, receipt)
     assert enc.receipts.encode(receipt) == codec().encode(RECEIPT, receipt)
     assert enc.counts["Receipt"] > 0 and enc.counts["FeedItem"] > 0
+
+
+texts = st.text(max_size=300)
+deliveries = st.sampled_from(["NEW", "UPDATE", "CORRELATED", "SHARED"])
+millis = st.integers(min_value=-(2**62), max_value=2**62)
+
+
+@settings(max_examples=300, deadline=None)
+@given(item_id=texts, recipient=texts, delivery=deliveries, incident=texts, recipients=st.lists(texts, max_size=20),
+       reason=texts, redacted=st.booleans(), routed_at=millis)
+def test_hand_written_item_parts_equal_fastavro(item_id: str, recipient: str, delivery: str, incident: str,
+                                                recipients: list[str], reason: str, redacted: bool,
+                                                routed_at: int) -> None:
+    enc = FeedItemEncoder(codec())
+    it = {"item_id": item_id, "recipient": recipient, "delivery": delivery, "incident_id": incident,
+          "routing": {"recipients": recipients, "reason": reason, "redacted": redacted}, "routed_at": routed_at,
+          "provenance": None}
+    assert enc._head(it) == enc._write(enc.head, it)
+    assert enc._tail(it) == enc._write(enc.tail, it)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ids=st.lists(texts, min_size=5, max_size=5), version=st.integers(min_value=-(2**31), max_value=2**31 - 1),
+       recips=st.lists(st.tuples(texts, deliveries, texts, st.booleans()), max_size=15), routed_at=millis)
+def test_hand_written_receipt_parts_equal_fastavro(ids: list[str], version: int, recips: list[tuple], routed_at: int
+                                                   ) -> None:
+    enc = ReceiptEncoder(codec())
+    r = dict(zip(("receipt_id", "report_id", "agency", "state", "incident_id"), ids, strict=True),
+             version=version, routed_at=routed_at,
+             recipients=[{"recipient": a, "delivery": d, "reason": b, "redacted": x} for a, d, b, x in recips])
+    assert enc._head(r) == enc._write(enc.head, r)
+    assert enc._tail(r) == enc._write(enc.tail, r)
