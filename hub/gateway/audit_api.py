@@ -18,7 +18,7 @@ router = APIRouter(tags=["audit"])
 
 
 async def startup(app: FastAPI) -> None:
-    app.state.audit_store = AuditStore(app.state.db)
+    app.state.audit_store = AuditStore(app.state.db, app.state.settings)
 
 
 def auditor(who: Annotated[Principal, Depends(principal)]) -> Principal:

@@ -2,8 +2,8 @@
 
 Topology (see docs/pipeline.md for the partitioning argument and the records per report):
 
-    hub.intake (N partitions, key agency:source_ref)
-        └─ agent ``validate``  (stateless; scales with intake partitions)
+    hub.intake + hub.intake.agency.<CODE> (N partitions, key agency:source_ref)
+        └─ agent ``validate``  (stateless; scales with intake partitions; agency topics: identity check)
               ├─ hub.dlq + one AuditBatch (RECEIVED, REJECTED)      (undecodable / invalid)
               └─ hub.pipeline.validated (1 partition, key report_id): the intake bytes (re-encoded only
                  when validate changed the report) + RECEIVED/VALIDATED facts in headers;
@@ -25,10 +25,11 @@ from typing import Any
 
 import faust
 
+from hub.agencies import intake_topics
 from hub.embedded import faust_settings, patch_faust_fetch_wait
 from hub.pipeline.checkpoint import Checkpoint
 from hub.pipeline.output import Output, Producer
-from hub.pipeline.steps import Processor, Validator, intake_topics, pages
+from hub.pipeline.steps import Processor, Validator, pages
 from hub.settings import Settings
 from hub.topics import VALIDATED
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     app.on_partitions_assigned.connect(processor.forget_state)
     producer = Producer(settings)  # one for the worker; each agent batches into its own Output
 
+    # hub.intake + every Kafka-native agency's own intake topic (hub.agencies, read at start)
     @app.agent(app.topic(*intake_topics(settings), internal=False, **raw))
     async def validate_agent(stream: Any) -> None:
         cp = Checkpoint(Output(producer))

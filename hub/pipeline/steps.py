@@ -25,8 +25,10 @@ from typing import Any
 import structlog
 
 from hub import clock, metrics
+from hub.agencies import DirectoryCache
 from hub.audit_events import audit_event
 from hub.codec import REPORT, SHARE_COMMAND, codec
+from hub.pipeline import identity
 from hub.pipeline.checkpoint import Checkpoint
 from hub.pipeline.decide import (
     DUPLICATE,
@@ -45,7 +47,7 @@ from hub.pipeline.state import TABLES, State
 from hub.pipeline.validate import ACTOR as VALIDATE_ACTOR
 from hub.pipeline.validate import Message, hop, normalize, received_events
 from hub.settings import Settings
-from hub.topics import INTAKE, feed
+from hub.topics import feed
 from hub.wire import (
     KIND,
     SHARE,
@@ -61,11 +63,6 @@ from hub.wire import Record as WireRecord
 
 log = structlog.get_logger("hub.pipeline")
 SWEEP_INTERVAL_S = 600.0  # how often the process agent expires correlation keys (decide.sweep)
-
-
-def intake_topics(settings: Settings) -> list[str]:
-    """The topics the validate agent reads: hub.intake (and, with branch harden, the agencies' own)."""
-    return [INTAKE]
 
 
 def message_of(m: Any) -> Message:
@@ -117,9 +114,15 @@ class _Agent:
 
 
 class Validator(_Agent):
-    """One intake record → validated hop, or dead letter + AuditBatch (:func:`hop`)."""
+    """One intake record → validated hop, or dead letter + AuditBatch (:func:`hop`). Records on a
+    Kafka-native agency's own topic are checked against the agency directory (hub.agencies
+    DirectoryCache, re-read at most every HUB_DIRECTORY_REFRESH_MS; read only for those records)."""
 
     name = "validate"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.directory = DirectoryCache(settings)
 
     def step(self, m: Any, cp: Checkpoint) -> None:
         t0 = time.perf_counter()
@@ -127,7 +130,8 @@ class Validator(_Agent):
         tally = self.tally
         tally.inputs += 1
         try:
-            h = hop(msg, settings=self.settings, now=datetime.now(UTC), enc=self.enc)
+            directory = None if identity.trusted_topic(msg.topic) else self.directory.snapshot()
+            h = hop(msg, settings=self.settings, now=datetime.now(UTC), enc=self.enc, directory=directory)
         except Exception as e:  # never die on input: dead letter + REJECTED
             log.exception("validate failed", offset=msg.offset)
             dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=clock.now_ms())

@@ -2,8 +2,10 @@
 
 Everything that arrives on ``hub.intake`` is checked, whoever produced it: the value must decode
 as a v1 Report, and the report must satisfy :func:`hub.report.rule_errors`. The report id must be
-the deterministic id of (agency, source_ref). Failures become a DeadLetter carrying the raw bytes,
-the reason and where the message came from, plus an audit REJECTED.
+the deterministic id of (agency, source_ref). Records on a Kafka-native agency's own intake topic
+must also pass :func:`hub.pipeline.identity.check` against the ``directory`` given (identity from
+the topic, never from the body). Failures become a DeadLetter carrying the raw bytes, the reason and
+where the message came from, plus an audit REJECTED.
 
 :func:`hop` is what the worker's validate agent puts on the topics for one intake record: an
 accepted report becomes ONE record on ``hub.pipeline.validated`` — the intake bytes themselves
@@ -11,12 +13,13 @@ unless validate changed the report (assigned the keyed report id, filled the tra
 validate's RECEIVED/VALIDATED facts in its headers (the process stage writes those events into its
 AuditBatch, with the same deterministic ids); a rejection becomes a dead letter plus one AuditBatch.
 A ShareCommand (release v2, header ``kind: share``) is forwarded unchanged to the sequencer, but
-only from ``hub.intake`` (an agency's own intake topic cannot inject shares).
+only from ``hub.intake`` (:func:`hub.pipeline.identity.trusted_topic`: an agency's own intake topic
+cannot inject shares).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 from hub.audit_events import audit_event
 from hub.codec import REPORT, SHARE_COMMAND, DecodeError, codec
 from hub.keys import id_key
+from hub.pipeline import identity
 from hub.report import report_id, rule_errors, to_millis
 from hub.settings import Settings
-from hub.topics import INTAKE
 from hub.wire import (
     KIND,
     SHARE,
@@ -87,8 +90,10 @@ def normalize(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def validate(msg: Message, *, settings: Settings, now: datetime) -> Validated:
-    """Decode and check one intake record."""
+def validate(msg: Message, *, settings: Settings, now: datetime,
+             directory: identity.Directory | None = None) -> Validated:
+    """Decode and check one intake record. ``directory`` (code -> AgencyStanding) is needed for records
+    on per-agency intake topics; without it they are rejected (fail closed)."""
     now_ms = to_millis(now)
     trace = msg.header("trace_id")
     position = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
@@ -104,6 +109,13 @@ def validate(msg: Message, *, settings: Settings, now: datetime) -> Validated:
     report = normalize(decoded)
     changed = not report.get("trace_id") and bool(trace)
     report["trace_id"] = report.get("trace_id") or trace
+    if not identity.trusted_topic(msg.topic):  # a Kafka-native agency's topic: identity from the topic
+        try:
+            sender, problem = identity.topic_agency(msg.topic) or "", identity.check(msg.topic, report, directory)
+        except ValueError as exc:
+            sender, problem = "", str(exc)
+        if problem is not None:
+            return _reject_identity(msg, problem, sender, report, now_ms, settings, position)
     errors = [str(e) for e in rule_errors(report, settings=settings, now=now)]
     expected = report_id(id_key(settings), report["agency"], report["source_ref"])
     if not report["report_id"]:  # Kafka-native agencies cannot compute keyed ids: the hub assigns them
@@ -144,11 +156,6 @@ def received_events(report: Mapping[str, Any], headers: Sequence[tuple[str, byte
             audit_event("VALIDATED", **common)]
 
 
-# An identity check of Kafka-native intake (branch harden, hub/pipeline/identity.py): the errors of a
-# decoded report against the agency its topic belongs to (empty when it may publish there).
-IdentityCheck = Callable[[str, Mapping[str, Any]], list[str]]
-
-
 @dataclass
 class Hop:
     """What validate puts on the topics for one intake record, and what it was (for metrics)."""
@@ -159,24 +166,14 @@ class Hop:
 
 
 def hop(msg: Message, *, settings: Settings, now: datetime, enc: Encoder,
-        identity: IdentityCheck | None = None) -> Hop:
-    """The records of one intake message (see the module docstring)."""
+        directory: identity.Directory | None = None) -> Hop:
+    """The records of one intake message (see the module docstring). ``directory``: the agency
+    directory for records on Kafka-native agencies' topics (see :func:`validate`)."""
     now_ms = to_millis(now)
     source = source_position(msg)
     if msg.header(KIND) == SHARE:
         return _share(msg, source, now_ms, enc)
-    out = validate(msg, settings=settings, now=now)
-    if out.report is not None and identity is not None and msg.topic != INTAKE:
-        problems = identity(msg.topic, out.report)
-        if problems:
-            rep = out.report
-            out = _reject(msg, "identity: " + "; ".join(problems), "identity", now_ms, rep, rep.get("trace_id"),
-                          {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset})
-            out.audit.insert(0, audit_event("RECEIVED", report_id=rep["report_id"], version=rep["version"],
-                                            agency=rep["agency"], state=rep["reporter_state"], actor=ACTOR,
-                                            trace_id=rep.get("trace_id"), occurred_at=now_ms,
-                                            detail={"topic": msg.topic, "partition": msg.partition,
-                                                    "offset": msg.offset}))
+    out = validate(msg, settings=settings, now=now, directory=directory)
     if out.report is None:
         return _rejected(out, enc)
     rep = out.report
@@ -194,7 +191,7 @@ def _rejected(out: Validated, enc: Encoder) -> Hop:
 def _share(msg: Message, source: str, now_ms: int, enc: Encoder) -> Hop:
     trace = msg.header(TRACE_ID)
     position = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
-    if msg.topic != INTAKE:
+    if not identity.trusted_topic(msg.topic):
         out = _reject(msg, "share command on an agency intake topic (only hub.intake carries them)", "invalid",
                       now_ms, None, trace, position)
         return _rejected(out, enc)
@@ -206,6 +203,31 @@ def _share(msg: Message, source: str, now_ms: int, enc: Encoder) -> Hop:
         return _rejected(out, enc)
     return Hop([validated_record(cmd["report_id"], msg.value or b"", trace_id=trace, source=source,
                                  validated_at=now_ms, kind=SHARE)], share=True)
+
+
+def _reject_identity(msg: Message, problem: str, sender: str, report: dict[str, Any], now_ms: int,
+                     settings: Settings, position: dict[str, Any]) -> Validated:
+    """A record whose claimed identity does not hold. Its audit names the sender (the topic's agency);
+    it enters a report's trail only when it claims the sender's own agency (then the report id is in
+    the sender's namespace) -- a forged claim never lands in another agency's trail."""
+    reason = f"identity: {problem}"
+    own = report["agency"] == sender
+    if own:
+        report = dict(report)
+        report["report_id"] = report["report_id"] or report_id(id_key(settings), sender, report["source_ref"])
+    detail = {**position, "claimed_agency": report["agency"], "claimed_state": report["reporter_state"]}
+    ev = audit_event(
+        "REJECTED", report_id=report["report_id"] if own else None, version=report["version"] if own else None,
+        agency=sender, state=report["reporter_state"] if own else None, actor=ACTOR, reason=reason[:2000],
+        trace_id=report["trace_id"], occurred_at=now_ms, detail=detail, unique=f"{msg.topic}/{msg.partition}/{msg.offset}")
+    out = Validated(dead_letter=dead_letter(msg, stage="validate", reason=reason, now_ms=now_ms,
+                                            report_id=report["report_id"] if own else None),
+                    audit=[ev], reason="identity", kind=report["kind"], agency=sender)
+    if own:
+        out.audit.insert(0, audit_event("RECEIVED", report_id=report["report_id"], version=report["version"],
+                                        agency=sender, state=report["reporter_state"], actor=ACTOR,
+                                        trace_id=report["trace_id"], occurred_at=now_ms, detail=position))
+    return out
 
 
 def _reject(msg: Message, reason: str, label: str, now_ms: int, report: dict[str, Any] | None,

@@ -80,25 +80,21 @@ def test_share_commands_are_forwarded_from_hub_intake_only() -> None:
     h = hop(msg(raw, headers=hdrs), settings=S, now=NOW, enc=Encoder(codec()))
     (rec,) = h.records
     assert h.share and rec.topic == VALIDATED and rec.value is raw and header(rec.headers, "kind") == "share"
-    refused = hop(msg(raw, topic="hub.intake.KZ-CUSTOMS", headers=hdrs), settings=S, now=NOW, enc=Encoder(codec()))
+    refused = hop(msg(raw, topic="hub.intake.agency.KZ-CUSTOMS", headers=hdrs), settings=S, now=NOW, enc=Encoder(codec()))
     assert [r.topic for r in refused.records] == [DLQ, AUDIT]
     assert "only hub.intake" in refused.validated.dead_letter["reason"]
     bad = hop(msg(b"\xc3\x01nope", headers=hdrs), settings=S, now=NOW, enc=Encoder(codec()))
     assert [r.topic for r in bad.records] == [DLQ, AUDIT]
 
 
-def test_the_identity_check_rejects_on_agency_topics() -> None:
+def test_records_on_an_agency_topic_pass_the_identity_check() -> None:
+    from hub.pipeline.identity import AgencyStanding
+    from hub.topics import agency_intake
+
     raw = codec().encode(REPORT, report())
-    seen = []
-
-    def identity(topic: str, rep: dict) -> list[str]:
-        seen.append(topic)
-        return ["agency: KZ-CUSTOMS may not publish on this topic"]
-
-    ok = hop(msg(raw), settings=S, now=NOW, enc=Encoder(codec()), identity=identity)
-    assert [r.topic for r in ok.records] == [VALIDATED] and seen == []  # hub.intake: the gateway checked
-    h = hop(msg(raw, topic="hub.intake.TJ-DRUGS"), settings=S, now=NOW, enc=Encoder(codec()), identity=identity)
-    assert [r.topic for r in h.records] == [DLQ, AUDIT] and seen == ["hub.intake.TJ-DRUGS"]
-    assert h.validated.reason == "identity"
-    events = codec().decode(h.records[1].value, expect=AUDIT_BATCH)["events"]
-    assert [e["stage"] for e in events] == ["RECEIVED", "REJECTED"]
+    kz = {"KZ-CUSTOMS": AgencyStanding("KZ-CUSTOMS", "KZ", kafka_native=True, revoked=False)}
+    ok = hop(msg(raw, topic=agency_intake("KZ-CUSTOMS")), settings=S, now=NOW, enc=Encoder(codec()), directory=kz)
+    assert [r.topic for r in ok.records] == [VALIDATED]
+    for topic, directory in ((agency_intake("TJ-DRUGS"), kz), (agency_intake("KZ-CUSTOMS"), None)):
+        h = hop(msg(raw, topic=topic), settings=S, now=NOW, enc=Encoder(codec()), directory=directory)
+        assert [r.topic for r in h.records] == [DLQ, AUDIT] and h.validated.reason == "identity", topic
