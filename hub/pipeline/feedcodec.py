@@ -41,8 +41,13 @@ def _part(raw: Mapping[str, Any], fields: Mapping[str, Any], name: str, field_na
     return fastavro.parse_schema(expand(rec, raw))
 
 
+_SMALL = [bytes((n << 1,)) for n in range(64)]  # zigzag(0..63): one byte
+
+
 def zigzag(n: int) -> bytes:
     """Avro ``int``/``long``: zig-zag, then a little-endian base-128 varint."""
+    if 0 <= n < 64:
+        return _SMALL[n]
     n = (n << 1) ^ (n >> 63)
     out = bytearray()
     while n > 0x7F:
@@ -94,11 +99,23 @@ class FeedItemEncoder:
         self.head = _part(raw, fields, "FeedItemHead", ["item_id", "recipient", "delivery", "incident_id"])
         self.report = fastavro.parse_schema(expand(fields["report"]["type"], raw))
         self.enrichment = fastavro.parse_schema(expand(fields["enrichment"]["type"], raw))
+        # the Enrichment spliced too: runs of its fields, split at the per-recipient reference lists
+        enr_raw = raw[f"{NAMESPACE}.Enrichment"]
+        enr_fields = {f["name"]: f for f in enr_raw["fields"]}
+        runs: list[list[str]] = [[]]
+        for f in enr_raw["fields"]:
+            if f["name"] in REF_FIELDS:
+                runs += [[f["name"]], []]
+            else:
+                runs[-1].append(f["name"])
+        self.enrichment_runs = [(tuple(r), _part(raw, enr_fields, f"EnrichmentPart{i}", r))
+                                for i, r in enumerate(runs) if r]
         self.tail = _part(raw, fields, "FeedItemTail", ["routing", "routed_at", "provenance"])
         self.delivery = _symbols(raw, "DeliveryKind")
         self.header: bytes | None = None  # learned (and checked) on first use
         self.spliced = True
         self.parts: dict[bool, bytes] = {}
+        self._recipients: dict[int, bytes] = {}  # routing.recipients written, by list id (one encode call)
 
     def _write(self, schema: Any, value: Mapping[str, Any]) -> bytes:
         self.counts["FeedItem"] += 1
@@ -114,8 +131,28 @@ class FeedItemEncoder:
         enr = it["enrichment"]
         ekey = id(enr)  # decide() makes equal enrichments one object; the items keep it alive meanwhile
         if ekey not in enrichments:
-            enrichments[ekey] = self._write(self.enrichment, enr)
+            enrichments[ekey] = self._enrichment(enr, enrichments)
         return b"".join((self._head(it), reports[rkey], enrichments[ekey], self._tail(it)))
+
+    def _enrichment(self, enr: Mapping[str, Any], cache: dict[Any, bytes]) -> bytes:
+        """An Enrichment as the concatenation of its runs of fields, each written once per distinct
+        set of value objects: the per-recipient copies share every field object but the filtered
+        reference lists (route.filter_enrichment copies the dict shallowly), so the large common part
+        (risk reasons, containers, totals, names, watchlist hits) is written once per report."""
+        out = []
+        for names, schema in self.enrichment_runs:
+            if names[0] in REF_FIELDS:  # a filtered list: a new list object per recipient, same elements
+                if not enr[names[0]]:
+                    out.append(b"\x00")  # the empty array
+                    continue
+                key = (names, *(id(x) for x in enr[names[0]]))
+            else:
+                key = (names, *(id(enr[n]) for n in names))
+            part = cache.get(key)
+            if part is None:
+                part = cache[key] = self._write(schema, enr)
+            out.append(part)
+        return b"".join(out)
 
     def _head(self, it: Mapping[str, Any]) -> bytes:
         """item_id, recipient, delivery, incident_id written by hand (fastavro's per-call setup costs
@@ -129,10 +166,14 @@ class FeedItemEncoder:
     def _tail(self, it: Mapping[str, Any]) -> bytes:
         """routing{recipients, reason, redacted}, routed_at, provenance=null by hand (else fastavro)."""
         r = it["routing"]
-        if (it.get("provenance") is not None or not _plain(it["routed_at"], int) or not _plain(r["reason"], str)
-                or not _plain(r["redacted"], bool) or not all(_plain(x, str) for x in r["recipients"])):
+        key = id(r["recipients"])  # one list object shared by a report's items (route.feed_items)
+        recips = self._recipients.get(key)
+        if recips is None and all(_plain(x, str) for x in r["recipients"]):
+            recips = self._recipients[key] = avro_strings(r["recipients"])
+        if (recips is None or it.get("provenance") is not None or not _plain(it["routed_at"], int)
+                or not _plain(r["reason"], str) or not _plain(r["redacted"], bool)):
             return self._write(self.tail, it)
-        return b"".join((avro_strings(r["recipients"]), avro_string(r["reason"]), b"\x01" if r["redacted"] else b"\x00",
+        return b"".join((recips, avro_string(r["reason"]), b"\x01" if r["redacted"] else b"\x00",
                          zigzag(it["routed_at"]), b"\x00"))
 
     def encode(self, items: Sequence[Mapping[str, Any]], report: Mapping[str, Any] | None = None,
@@ -150,7 +191,9 @@ class FeedItemEncoder:
             self.counts["FeedItem"] += len(items)
             return [self.codec.encode(FEED_ITEM, it) for it in items]
         enrichments: dict[Any, bytes] = {}
+        self._recipients = {}
         bodies = [self._splice(it, self.parts, enrichments) for it in items]
+        self._recipients = {}
         if self.header is None and items:
             self.counts["FeedItem"] += 1
             self.header = _header(self.codec.encode(FEED_ITEM, items[0]), bodies[0])

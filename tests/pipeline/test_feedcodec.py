@@ -120,3 +120,16 @@ def test_hand_written_receipt_parts_equal_fastavro(ids: list[str], version: int,
              recipients=[{"recipient": a, "delivery": d, "reason": b, "redacted": x} for a, d, b, x in recips])
     assert enc._head(r) == enc._write(enc.head, r)
     assert enc._tail(r) == enc._write(enc.tail, r)
+
+
+def test_the_common_enrichment_part_is_written_once_per_report() -> None:
+    items = _items("CLEAR")
+    enc = FeedItemEncoder(codec())
+    enc.encode(items)  # learns the header
+    enc.counts.clear()
+    out = enc.encode(items)
+    assert out == [codec().encode(FEED_ITEM, it) for it in items]
+    distinct_lists = sum(len({tuple(id(x) for x in it["enrichment"][f]) for it in items if it["enrichment"][f]})
+                         for f in ("entity_links", "prior_reports", "also_reported_by"))
+    # the report (full and partner copy) + the common run + watchlist hits + each distinct non-empty list
+    assert enc.counts["FeedItem"] == 2 + 1 + 1 + distinct_lists < len(items)
