@@ -81,7 +81,7 @@ class Tally:
     agent: str
     enc: Encoder
     counts: Counter[tuple[str, tuple[str, ...]]] = field(default_factory=Counter)  # (hub.metrics name, labels)
-    latencies: list[float] = field(default_factory=list)
+    received: list[int] = field(default_factory=list)  # received_at (ms) of the batch's routed reports
     seconds: float = 0.0  # time spent in the agent's own step (hub_stage_duration_seconds{stage=agent})
     inputs: int = 0
 
@@ -89,12 +89,13 @@ class Tally:
         metrics.child(metrics.PIPELINE_INPUTS, self.agent).inc(self.inputs)
         for (name, labels), count in self.counts.items():
             metrics.child(getattr(metrics, name), *labels).inc(count)
-        for s in self.latencies:
-            metrics.END_TO_END_SECONDS.observe(s)
+        now = clock.now_ms()  # after the checkpoint: the feed items are acknowledged
+        for r in self.received:
+            metrics.END_TO_END_SECONDS.observe(max(0.0, (now - r) / 1000))
         if self.inputs:
             metrics.child(metrics.STAGE_SECONDS, self.agent).observe(self.seconds / self.inputs)  # batch mean
         self.counts.clear()
-        self.latencies.clear()
+        self.received.clear()
         self.seconds, self.inputs = 0.0, 0
         self.enc.flush_metrics()
 
@@ -212,7 +213,7 @@ class Processor(_Agent):
         for c in d.counts:
             tally.counts[c.metric, c.labels] += c.value  # type: ignore[assignment]
         if rep is not None and d.verdict in (NEW, UPDATE):
-            tally.latencies.append(max(0.0, (clock.now_ms() - rep["received_at"]) / 1000))
+            tally.received.append(rep["received_at"])
         tally.seconds += time.perf_counter() - t0
 
     def maybe_sweep(self, state: State, cp: Checkpoint) -> None:
