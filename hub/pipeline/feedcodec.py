@@ -13,8 +13,11 @@ so the worker passes them in and only the partner-redacted variant is encoded. A
 (``hub.receipts``) splices the same report bytes (:class:`ReceiptEncoder`). :class:`Encoder` bundles
 the codec and both splicers and counts every Avro writer call by record type
 (``hub_pipeline_avro_encodes_total``): a part written once and spliced into ten items counts once.
-The small per-item parts — a FeedItem's head (item_id, recipient, delivery, incident_id) and tail
-(routing, routed_at, provenance null), a Receipt's head and tail — are written by hand (a few Avro
+The Enrichment is spliced field by field: each distinct list of records (containers, totals, party
+names, watchlist hits — shared by every recipient's view — and each distinct filtered reference
+list) is written once per report. The small parts — a FeedItem's head (item_id, recipient, delivery,
+incident_id) and tail (routing, routed_at, provenance null), the Enrichment's scalars, strings and
+empty lists, a Receipt's head and tail — are written by hand (a few Avro
 strings, longs, an enum index; fastavro's per-call setup cost more than the fields) and are not
 counted; anything unusual in them (a provenance, a non-int timestamp) goes through fastavro.
 """
@@ -33,7 +36,6 @@ from hub import metrics
 from hub.codec import FEED_ITEM, HEADER_LEN, MARKER, NAMESPACE, RECEIPT, REPORT, Codec, expand, load_release
 
 log = structlog.get_logger(__name__)
-REF_FIELDS = ("prior_reports", "also_reported_by", "entity_links")
 
 
 def _part(raw: Mapping[str, Any], fields: Mapping[str, Any], name: str, field_names: Sequence[str]) -> Any:
@@ -69,6 +71,22 @@ def avro_strings(items: Sequence[str]) -> bytes:
     return zigzag(len(items)) + b"".join(avro_string(x) for x in items) + b"\x00"
 
 
+def _field_kind(t: Any) -> str:
+    """How a field of this Avro type is written: int, long, string, optional string, strings (array
+    of string), records (array of anything else) or other (fastavro)."""
+    if t == "int":
+        return "int"
+    if t == "long":
+        return "long"
+    if t == "string":
+        return "string"
+    if t == ["null", "string"]:
+        return "optional string"
+    if isinstance(t, dict) and t.get("type") == "array":
+        return "strings" if t["items"] == "string" else "records"
+    return "other"
+
+
 def _symbols(raw: Mapping[str, Any], name: str) -> dict[str, int]:
     return {sym: i for i, sym in enumerate(raw[f"{NAMESPACE}.{name}"]["symbols"])}
 
@@ -99,17 +117,12 @@ class FeedItemEncoder:
         self.head = _part(raw, fields, "FeedItemHead", ["item_id", "recipient", "delivery", "incident_id"])
         self.report = fastavro.parse_schema(expand(fields["report"]["type"], raw))
         self.enrichment = fastavro.parse_schema(expand(fields["enrichment"]["type"], raw))
-        # the Enrichment spliced too: runs of its fields, split at the per-recipient reference lists
+        # the Enrichment spliced too: field by field (see _enrichment)
         enr_raw = raw[f"{NAMESPACE}.Enrichment"]
         enr_fields = {f["name"]: f for f in enr_raw["fields"]}
-        runs: list[list[str]] = [[]]
-        for f in enr_raw["fields"]:
-            if f["name"] in REF_FIELDS:
-                runs += [[f["name"]], []]
-            else:
-                runs[-1].append(f["name"])
-        self.enrichment_runs = [(tuple(r), _part(raw, enr_fields, f"EnrichmentPart{i}", r))
-                                for i, r in enumerate(runs) if r]
+        self.enrichment_fields = [(f["name"], _field_kind(f["type"]),
+                                   _part(raw, enr_fields, f"EnrichmentField{i}", [f["name"]]))
+                                  for i, f in enumerate(enr_raw["fields"])]
         self.tail = _part(raw, fields, "FeedItemTail", ["routing", "routed_at", "provenance"])
         self.delivery = _symbols(raw, "DeliveryKind")
         self.header: bytes | None = None  # learned (and checked) on first use
@@ -135,23 +148,31 @@ class FeedItemEncoder:
         return b"".join((self._head(it), reports[rkey], enrichments[ekey], self._tail(it)))
 
     def _enrichment(self, enr: Mapping[str, Any], cache: dict[Any, bytes]) -> bytes:
-        """An Enrichment as the concatenation of its runs of fields, each written once per distinct
-        set of value objects: the per-recipient copies share every field object but the filtered
-        reference lists (route.filter_enrichment copies the dict shallowly), so the large common part
-        (risk reasons, containers, totals, names, watchlist hits) is written once per report."""
+        """An Enrichment as the concatenation of its fields (an Avro record is exactly that). Ints,
+        strings, optional strings and string arrays are written by hand; an array of records is
+        written once per distinct sequence of element objects (the per-recipient views share the
+        element dicts — a filtered list is a new list of the same elements), any other field once per
+        value object. So what all views share (containers, totals, names, watchlist hits) is written
+        once per report, and each distinct reference list once."""
         out = []
-        for names, schema in self.enrichment_runs:
-            if names[0] in REF_FIELDS:  # a filtered list: a new list object per recipient, same elements
-                if not enr[names[0]]:
-                    out.append(b"\x00")  # the empty array
-                    continue
-                key = (names, *(id(x) for x in enr[names[0]]))
+        for name, kind, schema in self.enrichment_fields:
+            v = enr[name]
+            if (kind == "long" and _plain(v, int)) or (kind == "int" and _plain(v, int) and -2**31 <= v < 2**31):
+                out.append(zigzag(v))
+            elif kind == "string" and _plain(v, str):
+                out.append(avro_string(v))
+            elif kind == "optional string" and (v is None or _plain(v, str)):
+                out.append(b"\x00" if v is None else b"\x02" + avro_string(v))
+            elif kind == "strings" and _plain(v, list) and all(_plain(x, str) for x in v):
+                out.append(avro_strings(v))
+            elif kind == "records" and _plain(v, list) and not v:
+                out.append(b"\x00")
             else:
-                key = (names, *(id(enr[n]) for n in names))
-            part = cache.get(key)
-            if part is None:
-                part = cache[key] = self._write(schema, enr)
-            out.append(part)
+                key = (name, *(id(x) for x in v)) if kind == "records" and _plain(v, list) else (name, id(v))
+                part = cache.get(key)
+                if part is None:
+                    part = cache[key] = self._write(schema, {name: v})
+                out.append(part)
         return b"".join(out)
 
     def _head(self, it: Mapping[str, Any]) -> bytes:
