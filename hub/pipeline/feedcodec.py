@@ -13,20 +13,24 @@ so the worker passes them in and only the partner-redacted variant is encoded. A
 (``hub.receipts``) splices the same report bytes (:class:`ReceiptEncoder`). :class:`Encoder` bundles
 the codec and both splicers and counts every Avro writer call by record type
 (``hub_pipeline_avro_encodes_total``): a part written once and spliced into ten items counts once.
-The Enrichment is spliced field by field: each distinct list of records (containers, totals, party
-names, watchlist hits — shared by every recipient's view — and each distinct filtered reference
-list) is written once per report. The small parts — a FeedItem's head (item_id, recipient, delivery,
-incident_id) and tail (routing, routed_at, provenance null), the Enrichment's scalars, strings and
-empty lists, a Receipt's head and tail — are written by hand (a few Avro
-strings, longs, an enum index; fastavro's per-call setup cost more than the fields) and are not
-counted; anything unusual in them (a provenance, a non-int timestamp) goes through fastavro.
+The Enrichment is spliced field by field, and everything in it but the Report is written by hand:
+its scalars and strings, and its lists of flat records (EntityLink, ReportRef, ContainerCheck,
+SubstanceTotal, PartyName: strings, ints, doubles, booleans, enums, optionals —
+:func:`flat_record_writer`) element by element, each element object once per report (every
+recipient's view shares the element dicts; a filtered list is a new list of the same elements). So
+are a FeedItem's head (item_id, recipient, delivery, incident_id) and tail (routing, routed_at,
+provenance null) and a Receipt's head and tail: fastavro's per-call setup costs more than these few
+fields. Hand-written parts are not counted as Avro writes; anything they do not expect (a
+provenance, a datetime, a field of another type — :class:`Unfit`) goes through fastavro, and every
+hand-written writer is property-tested against fastavro.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 from collections import Counter
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import fastavro
@@ -95,6 +99,97 @@ def _plain(value: Any, *types: type) -> bool:
     return type(value) in types
 
 
+class Unfit(Exception):
+    """A value a hand-written writer does not take (a type it does not expect): fastavro writes it."""
+
+
+Writer = Callable[[Any], bytes]
+
+
+def _w_string(v: Any) -> bytes:
+    if type(v) is not str:
+        raise Unfit(v)
+    return avro_string(v)
+
+
+def _w_long(v: Any) -> bytes:
+    if type(v) is not int:
+        raise Unfit(v)
+    return zigzag(v)
+
+
+def _w_int(v: Any) -> bytes:
+    if type(v) is not int or not -2**31 <= v < 2**31:
+        raise Unfit(v)
+    return zigzag(v)
+
+
+_DOUBLE = struct.Struct("<d")
+
+
+def _w_double(v: Any) -> bytes:
+    if type(v) not in (float, int):
+        raise Unfit(v)
+    return _DOUBLE.pack(v)
+
+
+def _w_boolean(v: Any) -> bytes:
+    if type(v) is not bool:
+        raise Unfit(v)
+    return b"\x01" if v else b"\x00"
+
+
+_PRIMITIVE_WRITERS: dict[str, Writer] = {"string": _w_string, "long": _w_long, "int": _w_int, "double": _w_double,
+                                         "boolean": _w_boolean}
+
+
+def _field_writer(t: Any, raw: Mapping[str, Any]) -> Writer | None:
+    """A hand-written writer for a field of type ``t`` (raw schema) when it is a primitive string,
+    int, long (timestamp-millis too), double or boolean, an enum, or a union of null and one of
+    those; None for anything else."""
+    if isinstance(t, dict) and t.get("type") in _PRIMITIVE_WRITERS:
+        return _PRIMITIVE_WRITERS[t["type"]]
+    if isinstance(t, str) and t in _PRIMITIVE_WRITERS:
+        return _PRIMITIVE_WRITERS[t]
+    if isinstance(t, list) and len(t) == 2 and t[0] == "null":
+        inner = _field_writer(t[1], raw)
+        if inner is None:
+            return None
+        return lambda v: b"\x00" if v is None else b"\x02" + inner(v)
+    named = raw.get(t if "." in str(t) else f"{NAMESPACE}.{t}") if isinstance(t, str) else None
+    if named is not None and named.get("type") == "enum":
+        index = {sym: i for i, sym in enumerate(named["symbols"])}
+
+        def enum(v: Any) -> bytes:
+            i = index.get(v) if type(v) is str else None
+            if i is None:
+                raise Unfit(v)
+            return zigzag(i)
+        return enum
+    return None
+
+
+def flat_record_writer(name: str, raw: Mapping[str, Any]) -> Writer | None:
+    """A hand-written writer for a record whose fields all have :func:`_field_writer`s (EntityLink,
+    ReportRef, ContainerCheck, SubstanceTotal, PartyName); None otherwise. Raises :class:`Unfit`."""
+    rec = raw.get(name if "." in name else f"{NAMESPACE}.{name}")
+    if rec is None or rec.get("type") != "record":
+        return None
+    writers = []
+    for f in rec["fields"]:
+        w = _field_writer(f["type"], raw)
+        if w is None:
+            return None
+        writers.append((f["name"], w))
+
+    def write(v: Any) -> bytes:
+        try:
+            return b"".join([w(v[n]) for n, w in writers])
+        except (KeyError, TypeError) as exc:
+            raise Unfit(v) from exc
+    return write
+
+
 def _header(full: bytes, body: bytes) -> bytes | None:
     """The framing of ``full`` if ``full`` is that framing followed by ``body``, else None."""
     header = full[: len(full) - len(body)]
@@ -121,8 +216,11 @@ class FeedItemEncoder:
         enr_raw = raw[f"{NAMESPACE}.Enrichment"]
         enr_fields = {f["name"]: f for f in enr_raw["fields"]}
         self.enrichment_fields = [(f["name"], _field_kind(f["type"]),
-                                   _part(raw, enr_fields, f"EnrichmentField{i}", [f["name"]]))
+                                   _part(raw, enr_fields, f"EnrichmentField{i}", [f["name"]]),
+                                   flat_record_writer(f["type"]["items"], raw)
+                                   if _field_kind(f["type"]) == "records" and isinstance(f["type"]["items"], str) else None)
                                   for i, f in enumerate(enr_raw["fields"])]
+        self._elements: dict[int, bytes] = {}  # list elements written by hand, by object id (one encode call)
         self.tail = _part(raw, fields, "FeedItemTail", ["routing", "routed_at", "provenance"])
         self.delivery = _symbols(raw, "DeliveryKind")
         self.header: bytes | None = None  # learned (and checked) on first use
@@ -155,7 +253,7 @@ class FeedItemEncoder:
         value object. So what all views share (containers, totals, names, watchlist hits) is written
         once per report, and each distinct reference list once."""
         out = []
-        for name, kind, schema in self.enrichment_fields:
+        for name, kind, schema, element in self.enrichment_fields:
             v = enr[name]
             if (kind == "long" and _plain(v, int)) or (kind == "int" and _plain(v, int) and -2**31 <= v < 2**31):
                 out.append(zigzag(v))
@@ -167,6 +265,8 @@ class FeedItemEncoder:
                 out.append(avro_strings(v))
             elif kind == "records" and _plain(v, list) and not v:
                 out.append(b"\x00")
+            elif element is not None and _plain(v, list) and (array := self._array(v, element)) is not None:
+                out.append(array)
             else:
                 key = (name, *(id(x) for x in v)) if kind == "records" and _plain(v, list) else (name, id(v))
                 part = cache.get(key)
@@ -174,6 +274,21 @@ class FeedItemEncoder:
                     part = cache[key] = self._write(schema, {name: v})
                 out.append(part)
         return b"".join(out)
+
+    def _array(self, values: list[Any], element: Writer) -> bytes | None:
+        """A non-empty array of flat records, each element written by hand once per encode call (the
+        recipients' views share the element dicts); None when an element does not fit."""
+        cache = self._elements
+        parts = []
+        for x in values:
+            b = cache.get(id(x))
+            if b is None:
+                try:
+                    b = cache[id(x)] = element(x)
+                except Unfit:
+                    return None
+            parts.append(b)
+        return zigzag(len(parts)) + b"".join(parts) + b"\x00"
 
     def _head(self, it: Mapping[str, Any]) -> bytes:
         """item_id, recipient, delivery, incident_id written by hand (fastavro's per-call setup costs
@@ -212,9 +327,9 @@ class FeedItemEncoder:
             self.counts["FeedItem"] += len(items)
             return [self.codec.encode(FEED_ITEM, it) for it in items]
         enrichments: dict[Any, bytes] = {}
-        self._recipients = {}
+        self._recipients, self._elements = {}, {}
         bodies = [self._splice(it, self.parts, enrichments) for it in items]
-        self._recipients = {}
+        self._recipients, self._elements = {}, {}
         if self.header is None and items:
             self.counts["FeedItem"] += 1
             self.header = _header(self.codec.encode(FEED_ITEM, items[0]), bodies[0])
