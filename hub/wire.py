@@ -140,10 +140,13 @@ def audit_record(event: Mapping[str, Any], enc: Codec | None = None) -> Record:
                   [(EVENT_ID, event["event_id"].encode())])
 
 
-def audit_batch_record(events: Sequence[Mapping[str, Any]], enc: Codec | None = None) -> Record:
-    """Several audit events (e.g. every stage of one report) in one AuditBatch record (release v2)."""
-    return Record(AUDIT, audit_key(events[0]), (enc or codec()).encode(AUDIT_BATCH, {"events": list(events)}),
-                  [(EVENTS, str(len(events)).encode())])
+def audit_batch_record(events: Sequence[Mapping[str, Any]], enc: Codec | None = None, *,
+                       value: bytes | None = None) -> Record:
+    """Several audit events (e.g. every stage of one report) in one AuditBatch record (release v2).
+    ``value``: the events already encoded as an AuditBatch (the pipeline's own encoder)."""
+    if value is None:
+        value = (enc or codec()).encode(AUDIT_BATCH, {"events": list(events)})
+    return Record(AUDIT, audit_key(events[0]), value, [(EVENTS, str(len(events)).encode())])
 
 
 # -- the pipeline's own hop and receipts ----------------------------------------------------------

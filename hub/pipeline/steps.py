@@ -247,8 +247,7 @@ class Processor(_Agent):
         # validate's RECEIVED/VALIDATED (from the headers) first, then the decision's events
         events = (received_events(rep, msg.headers) if rep is not None else []) + d.audit
         if events:
-            enc.counts["AuditBatch"] += 1
-            out.append(audit_batch_record(events, self.codec))
+            out.append(audit_batch_record(events, value=enc.audit.encode(events)))
         return out
 
 

@@ -194,3 +194,36 @@ def test_hand_written_flat_records_equal_fastavro(name: str) -> None:
     check()
     with pytest.raises(Unfit):
         write({})
+
+
+def test_hand_written_audit_batches_equal_the_codec() -> None:
+    from hub.audit_events import audit_event
+    from hub.codec import AUDIT_BATCH
+    from hub.pipeline.feedcodec import AuditBatchEncoder
+
+    events = [audit_event("RECEIVED", report_id="R-1", version=1, agency="KZ-CUSTOMS", state="KZ", actor="p",
+                          trace_id="t", occurred_at=1_700_000_000_000, detail={"topic": "hub.intake", "é": "ü"}),
+              audit_event("ROUTED", report_id="R-1", version=1, recipients=["UZ", "CARICC"], reason="TLP AMBER: …",
+                          occurred_at=-5, detail={}),
+              audit_event("REJECTED", reason=None, occurred_at=0)]
+    enc = AuditBatchEncoder(codec())
+    for batch in (events, events[:1], events[1:]):
+        assert enc.encode(batch) == codec().encode(AUDIT_BATCH, {"events": batch})
+    assert enc.spliced and enc.counts["AuditBatch"] == 1  # only the first batch went through the codec
+    odd = [dict(events[0], occurred_at=1.5)]  # not an int: not written by hand, the codec decides
+    assert enc.encode(odd) == codec().encode(AUDIT_BATCH, {"events": odd}) and enc.counts["AuditBatch"] == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(detail=st.dictionaries(texts, texts, max_size=8), recipients=st.lists(texts, max_size=6),
+       reason=st.one_of(st.none(), texts), at=millis, version=st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)))
+def test_hand_written_audit_events_property(detail: dict, recipients: list, reason: str | None, at: int,
+                                            version: int | None) -> None:
+    from hub.codec import AUDIT_BATCH
+    from hub.pipeline.feedcodec import AuditBatchEncoder
+
+    ev = {"event_id": "A-1", "stage": "ROUTED", "occurred_at": at, "report_id": None, "version": version,
+          "agency": "KZ", "state": None, "actor": "a", "recipients": recipients, "reason": reason, "detail": detail,
+          "trace_id": None}
+    enc = AuditBatchEncoder(codec())
+    assert enc.encode([ev]) == enc.encode([ev]) == codec().encode(AUDIT_BATCH, {"events": [ev]})
