@@ -87,16 +87,38 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        """A write transaction (SQLite: BEGIN IMMEDIATE, so concurrent writers queue)."""
+        """A write transaction (SQLite: BEGIN IMMEDIATE, so concurrent writers queue). Reentrant: a
+        transaction opened inside another one of the same thread is a savepoint in it (both
+        dialects), so a caller can put several stores' writes in one transaction."""
         conn = self.connection()
         if self.dialect == "sqlite":
+            depth = getattr(self._local, "depth", 0)
+            if depth:  # nested: a savepoint, like psycopg's nested transaction()
+                name = f"hub_sp{depth}"
+                conn.execute(f"SAVEPOINT {name}")
+                self._local.depth = depth + 1
+                try:
+                    yield self
+                except BaseException:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    conn.execute(f"RELEASE {name}")
+                finally:
+                    self._local.depth = depth
+                return
             conn.execute("BEGIN IMMEDIATE")
+            self._local.depth = 1
             try:
                 yield self
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._local.depth = 0
         else:
             with conn.transaction():
                 yield self

@@ -50,6 +50,11 @@ DDL = [
 ]
 
 
+INSERT_COLUMNS = ("recipient", "seq", "item_id", "report_id", "version", "incident_id", "delivery", "kind", "tlp",
+                  "routed_at", "stored_at", "item")
+LOOKUP_CHUNK = 500  # ids per IN (...) lookup (SQLite's default limit of bound variables is 999+)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -117,31 +122,44 @@ class FeedStore:
         db.migrate(DDL)
 
     def add(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Insert items not stored yet (by item_id). Returns the rows actually added, with seq."""
-        added: list[dict[str, Any]] = []
-        rows = [to_row(i) for i in items]
-        if not rows:
-            return added
-        now = now_ms()
+        """Insert items not stored yet (by item_id), in order. Returns the rows actually added, with seq.
+
+        One transaction per call: one lookup of the known ids per 500 items, one ``MAX(seq)`` per
+        recipient of the new items (one query), one ``executemany``; rows (JSON) are built only for
+        new items, so a replayed batch costs the lookup alone."""
+        items = list(items)
+        if not items:
+            return []
         with self.db.transaction():
-            next_seq: dict[str, int] = {}
+            ids = list(dict.fromkeys(i["item_id"] for i in items))
+            known: set[str] = set()
+            for n in range(0, len(ids), LOOKUP_CHUNK):
+                chunk = ids[n:n + LOOKUP_CHUNK]
+                known |= {r["item_id"] for r in self.db.query(
+                    f"SELECT item_id FROM feed_items WHERE item_id IN ({','.join('?' * len(chunk))})", chunk)}
+            fresh: list[Mapping[str, Any]] = []
+            for it in items:
+                if it["item_id"] not in known:
+                    known.add(it["item_id"])
+                    fresh.append(it)
+            if not fresh:
+                return []
+            rows = [to_row(i) for i in fresh]
+            recipients = sorted({r["recipient"] for r in rows})
+            tops = self.db.query(
+                f"SELECT recipient, MAX(seq) AS m FROM feed_items WHERE recipient IN ({','.join('?' * len(recipients))}) "
+                "GROUP BY recipient", recipients)
+            next_seq = {r: 0 for r in recipients} | {t["recipient"]: int(t["m"] or 0) for t in tops}
+            now = now_ms()
             for r in rows:
-                if self.db.one("SELECT 1 AS x FROM feed_items WHERE item_id = ?", (r["item_id"],)):
-                    continue
-                rcp = r["recipient"]
-                if rcp not in next_seq:
-                    top = self.db.one("SELECT MAX(seq) AS m FROM feed_items WHERE recipient = ?", (rcp,))
-                    next_seq[rcp] = int(top["m"] or 0) if top else 0
-                next_seq[rcp] += 1
-                r = r | {"seq": next_seq[rcp], "stored_at": now}
-                self.db.execute(
-                    "INSERT INTO feed_items (recipient, seq, item_id, report_id, version, incident_id, delivery, "
-                    "kind, tlp, routed_at, stored_at, item) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [r[c] for c in ("recipient", "seq", "item_id", "report_id", "version", "incident_id",
-                                    "delivery", "kind", "tlp", "routed_at", "stored_at", "item")],
-                )
-                added.append(r)
-        return added
+                next_seq[r["recipient"]] += 1
+                r["seq"] = next_seq[r["recipient"]]
+                r["stored_at"] = now
+            self.db.executemany(
+                "INSERT INTO feed_items (recipient, seq, item_id, report_id, version, incident_id, delivery, "
+                "kind, tlp, routed_at, stored_at, item) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [[r[c] for c in INSERT_COLUMNS] for r in rows])
+        return rows
 
     def page(self, recipient: str, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Items of one recipient with cursor > ``after``, oldest first (API views)."""

@@ -38,6 +38,13 @@ HTTP_REQUESTS = Counter("hub_http_requests_total", "HTTP requests", ["route", "m
 HTTP_SECONDS = Histogram("hub_http_request_duration_seconds", "HTTP request duration", ["route"],
                          buckets=LATENCY_BUCKETS)
 
+# --- pipeline shell (hub.pipeline.output / checkpoint): what one report costs, counted by the worker --
+PIPELINE_RECORDS = Counter("hub_pipeline_records_produced_total", "Kafka records the pipeline worker produced, "
+                           "by topic class (feed, audit, receipts, dlq, validated, changelog)", ["topic"])
+PIPELINE_ENCODES = Counter("hub_pipeline_avro_encodes_total", "Avro writer calls of the pipeline worker (a whole "
+                           "record or one spliced part of it), by record type", ["type"])
+PIPELINE_INPUTS = Counter("hub_pipeline_inputs_total", "Records the pipeline agents consumed, by agent", ["agent"])
+
 # --- operations (hub.lag, hub.health, gateway ops part) -------------------------------------------
 TOPIC_MESSAGES = Gauge("hub_topic_messages", "Messages held in a topic (high watermark minus log start), "
                        "from fetch responses; e.g. the DLQ size", ["topic"])

@@ -106,9 +106,14 @@ class Sink:
         self._stop.set()
 
     def write(self, batch: Sorted) -> tuple[int, int]:
-        """Write one decoded batch (blocking DB work). Returns (feed items added, audit events added)."""
-        added_items = self.feeds.add(batch.feed_items)
-        added_events = self.audit.store(batch.audit_events)
+        """Write one decoded batch (blocking DB work). Returns (feed items added, audit events added).
+
+        Feed items and audit events are written in ONE transaction (both stores share the database);
+        the projections run after it (they may use connections of their own) and before the offsets
+        are committed, like the stores: idempotent, replayed with the batch after a crash."""
+        with self.db.transaction():
+            added_items = self.feeds.add(batch.feed_items)
+            added_events = self.audit.store(batch.audit_events)
         for projection in self.projections:
             projection.apply(batch, added_items, added_events)
         for row in added_events:

@@ -10,6 +10,10 @@ the pipeline and the sink -- so keys, headers and ids cannot drift apart.
 | dead letter   | ``hub.dlq``                             | ``dead_letter_id``                   | --                                    |
 | audit event   | ``hub.audit``                           | report id, else actor, else event id | ``event_id``                          |
 | feed item     | ``hub.feed.<RECIPIENT>``                | incident id (as the recipient sees it) | ``trace_id``, ``item_id``           |
+| validated     | ``hub.pipeline.validated`` (internal)   | report id                            | ``trace_id``, ``source``,             |
+|               |                                         |                                      | ``validated_at`` (+ ``kind: share``)  |
+| audit batch   | ``hub.audit``                           | like its first event                 | ``events`` (how many)                 |
+| receipt       | ``hub.receipts``                        | report id                            | ``receipt_id``                        |
 
 Dead-letter ids are deterministic in the source position and the stage that failed, so a
 redelivered bad message yields the same dead letter.
@@ -22,8 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hub.codec import AUDIT_EVENT, DEAD_LETTER, REPORT, Codec, codec
-from hub.topics import AUDIT, DLQ, INTAKE
+from hub.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, REPORT, Codec, codec
+from hub.topics import AUDIT, DLQ, INTAKE, RECEIPTS, VALIDATED
 
 Headers = list[tuple[str, bytes]]
 
@@ -34,6 +38,11 @@ EVENT_ID = "event_id"
 ITEM_ID = "item_id"
 SOURCE = "source"
 REPLAYED_FROM = "replayed_from"
+VALIDATED_AT = "validated_at"  # when validate accepted the report (epoch ms): its RECEIVED/VALIDATED time
+KIND = "kind"  # "share": a ShareCommand (release v2) on hub.intake / hub.pipeline.validated
+SHARE = "share"
+EVENTS = "events"
+RECEIPT_ID = "receipt_id"
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,33 @@ def audit_key(event: Mapping[str, Any]) -> bytes:
 def audit_record(event: Mapping[str, Any], enc: Codec | None = None) -> Record:
     return Record(AUDIT, audit_key(event), (enc or codec()).encode(AUDIT_EVENT, event),
                   [(EVENT_ID, event["event_id"].encode())])
+
+
+def audit_batch_record(events: Sequence[Mapping[str, Any]], enc: Codec | None = None, *,
+                       value: bytes | None = None) -> Record:
+    """Several audit events (e.g. every stage of one report) in one AuditBatch record (release v2).
+    ``value``: the events already encoded as an AuditBatch (the pipeline's own encoder)."""
+    if value is None:
+        value = (enc or codec()).encode(AUDIT_BATCH, {"events": list(events)})
+    return Record(AUDIT, audit_key(events[0]), value, [(EVENTS, str(len(events)).encode())])
+
+
+# -- the pipeline's own hop and receipts ----------------------------------------------------------
+def source_position(src: Source) -> str:
+    """``topic/partition/offset`` of a consumed record (the ``source`` header)."""
+    return f"{src.topic}/{src.partition}/{src.offset}"
+
+
+def validated_record(report_id: str, value: bytes, *, trace_id: str | None, source: str, validated_at: int,
+                     kind: str | None = None) -> Record:
+    """An accepted report (or a forwarded ShareCommand, ``kind="share"``) on the sequencer topic. The
+    headers carry validate's RECEIVED/VALIDATED facts, so validate produces no audit record of its own."""
+    return Record(VALIDATED, report_id.encode(), value,
+                  headers(trace_id=trace_id or "", source=source, validated_at=str(validated_at), kind=kind))
+
+
+def receipt_record(receipt_id: str, report_id: str, value: bytes) -> Record:
+    return Record(RECEIPTS, report_id.encode(), value, [(RECEIPT_ID, receipt_id.encode())])
 
 
 # -- feed items -----------------------------------------------------------------------------------

@@ -23,3 +23,16 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not reached within {timeout:g} s")
         time.sleep(every)
+
+
+def audit_events(value: bytes) -> list[dict[str, Any]]:
+    """The audit events of one hub.audit record: an AuditEvent, or every event of an AuditBatch
+    (release v2; the pipeline writes one per input). Anything else on hub.audit is an error."""
+    from hub.codec import AUDIT_BATCH, AUDIT_EVENT, DecodeError, codec
+
+    name, decoded = codec().decode_named(value)
+    if name == AUDIT_BATCH:
+        return list(decoded["events"])
+    if name != AUDIT_EVENT:
+        raise DecodeError(DecodeError.PROBLEM_TYPE, f"{name} on hub.audit")
+    return [decoded]

@@ -4,9 +4,10 @@ It writes ``keys`` entries into a RocksDB opened with faust's own options
 (:class:`faust.stores.rocksdb.RocksDBOptions`, i.e. what ``hub worker`` uses for its tables with
 rocksdict installed), in the pipeline's representation of the ``reports`` table: key = the JSON of
 the report id, value = the JSON of :func:`hub.pipeline.dedup.accept`'s state. Then it looks up
-random keys through the pipeline's ``TableCache`` (decoded values kept in memory up to its cap, as
-the worker does), enough to fill it, and prints one JSON line: seconds, peak RSS (VmHWM) of the store
-alone and with the full cache, and the on-disk size after a flush.
+random keys in the store (through the pipeline's ``TableCache`` when the code measured has one — the
+worker since the checkpoint reads its in-memory State instead and only rebuilds it from the tables)
+and prints one JSON line: seconds, peak RSS (VmHWM) of the store alone and after the lookups, and
+the on-disk size after a flush.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ Both drive real ``hub worker`` processes on a fresh broker (see :mod:`hub.bench.
 * throughput: the intake topic is pre-loaded with N reports, then the workers start; the rate is
   measured from the first report processed to the last one (feed items and audit events produced),
   read from the workers' own Prometheus counters, so the workers' start-up and group join are
-  excluded and the bench process does no decoding while the pipeline runs;
+  excluded and the bench process does no decoding while the pipeline runs; the Kafka records the
+  workers produced (by topic class) and their Avro writer calls (by type) per report come from their
+  counters too (``hub_pipeline_records_produced_total``, ``hub_pipeline_avro_encodes_total``);
 * latency: one worker runs; reports are produced at a fixed rate; a consumer on every feed topic
   takes, for each report, its first feed item; latency = the feed record's timestamp (set by the
   worker's producer) minus the moment the bench handed the report to its producer.
@@ -15,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from hub import kafka
 from hub.bench.procs import Cluster, cluster, cpu_seconds, scrape, wait_http
@@ -30,6 +35,37 @@ from hub.topics import INTAKE, ensure_topics, feed
 
 Progress = Callable[[str], None]
 PROCESSED = ("hub_end_to_end_latency_seconds_count", "hub_reports_duplicate_total")
+# what one report costs, counted by the workers themselves (hub/pipeline/output.py, feedcodec.Encoder)
+RECORDS = ("hub_pipeline_records_produced_total", "topic")
+ENCODES = ("hub_pipeline_avro_encodes_total", "type")
+_LABELLED = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} ([0-9.eE+-]+)$')
+
+
+def by_label(text: str, name: str, label: str) -> dict[str, float]:
+    """Samples of metric ``name`` in a Prometheus text page, summed per value of ``label``."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        m = _LABELLED.match(line)
+        if not m or m.group(1) != name:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+        key = labels.get(label, "")
+        out[key] = out.get(key, 0.0) + float(m.group(3))
+    return out
+
+
+def per_report(ports: Sequence[int], metric: tuple[str, str], n: int) -> dict[str, Any]:
+    """``metric`` summed over the workers, per report: the total and by label value."""
+    total: dict[str, float] = {}
+    for port in ports:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5.0).text
+        except httpx.HTTPError:
+            continue
+        for k, v in by_label(text, *metric).items():
+            total[k] = total.get(k, 0.0) + v
+    return {"total": round(sum(total.values()) / max(1, n), 2),
+            "by": {k: round(v / max(1, n), 2) for k, v in sorted(total.items())}}
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -110,6 +146,8 @@ def throughput(base: Settings, workdir: Path, items: Sequence[Any], *, workers: 
                 counts["feed_items"] += got["hub_reports_routed_total"]
             except Exception:
                 pass
+        records = per_report(ports, RECORDS, n)
+        encodes = per_report(ports, ENCODES, n)
         cpu = {w.name: round((cpu_seconds(w.pid) or 0.0) - cpu0[w.name], 2) for w in ws}
         broker_cpu = (round(cpu_seconds(c.broker.proc.pid) - bcpu0, 2)
                       if bcpu0 is not None and c.broker and c.broker.proc else None)
@@ -122,7 +160,9 @@ def throughput(base: Settings, workdir: Path, items: Sequence[Any], *, workers: 
     return {
         "workers": workers, "reports": n, "processed": int(done), "complete": done >= n,
         "seconds": round(secs, 3), "reports_per_s": round(counted / secs, 1) if secs > 0 else None,
-        "preload_seconds": round(preload_s, 2), "feed_items_per_report": round(counts["feed_items"] / max(1, n), 2), "cpu_seconds": cpu, "broker_cpu_seconds": broker_cpu,
+        "preload_seconds": round(preload_s, 2), "feed_items_per_report": round(counts["feed_items"] / max(1, n), 2),
+        "records_per_report": records, "avro_writes_per_report": encodes,
+        "cpu_seconds": cpu, "broker_cpu_seconds": broker_cpu,
         "cpu_ms_per_report": round(1000 * sum(cpu.values()) / max(1, n), 3),
         "peak_rss_mb": peak,
     }

@@ -48,6 +48,11 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                         f"{r['to_codec_floor']:.3f} / {r['to_passthrough']:.3f}",
                         target("ratio_to_codec_floor") if is_best else "", ""))
         out.append((f"  worker CPU per report ({t['workers']} worker(s))", _n(t["cpu_ms_per_report"], " ms"), "", ""))
+        rec, enc = t.get("records_per_report"), t.get("avro_writes_per_report")
+        if rec and enc:  # counted by the workers (hub_pipeline_records_produced_total / _avro_encodes_total)
+            out.append((f"  Kafka records / Avro writes per report ({t['workers']} worker(s))",
+                        f"{rec['total']} ({', '.join(f'{k} {v}' for k, v in rec['by'].items())}) / "
+                        f"{enc['total']} ({', '.join(f'{k} {v}' for k, v in enc['by'].items())})", "", ""))
         out.append((f"  peak RSS ({t['workers']} worker(s))",
                     ", ".join(f"{k} {_n(v)} MB" for k, v in t["peak_rss_mb"].items()), "", ""))
     lats = res.get("latency") or []

@@ -6,22 +6,47 @@ the deterministic id of (agency, source_ref). Records on a Kafka-native agency's
 must also pass :func:`hub.pipeline.identity.check` against the ``directory`` given (identity from
 the topic, never from the body). Failures become a DeadLetter carrying the raw bytes, the reason and
 where the message came from, plus an audit REJECTED.
+
+:func:`hop` is what the worker's validate agent puts on the topics for one intake record: an
+accepted report becomes ONE record on ``hub.pipeline.validated`` — the intake bytes themselves
+unless validate changed the report (assigned the keyed report id, filled the trace id), with
+validate's RECEIVED/VALIDATED facts in its headers (the process stage writes those events into its
+AuditBatch, with the same deterministic ids); a rejection becomes a dead letter plus one AuditBatch.
+A ShareCommand (release v2, header ``kind: share``) is forwarded unchanged to the sequencer, but
+only from ``hub.intake`` (:func:`hub.pipeline.identity.trusted_topic`: an agency's own intake topic
+cannot inject shares).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.audit_events import audit_event
-from hub.codec import REPORT, DecodeError, codec
+from hub.codec import REPORT, SHARE_COMMAND, DecodeError, codec
 from hub.keys import id_key
 from hub.pipeline import identity
 from hub.report import report_id, rule_errors, to_millis
 from hub.settings import Settings
-from hub.wire import dead_letter, header
+from hub.wire import (
+    KIND,
+    SHARE,
+    SOURCE,
+    TRACE_ID,
+    VALIDATED_AT,
+    Record,
+    audit_batch_record,
+    dead_letter,
+    dead_letter_record,
+    header,
+    source_position,
+    validated_record,
+)
+
+if TYPE_CHECKING:
+    from hub.pipeline.feedcodec import Encoder
 
 ACTOR = "pipeline.validate"
 
@@ -50,6 +75,7 @@ class Validated:
     reason: str | None = None  # short reason label for metrics when rejected
     kind: str | None = None  # of a decoded but rejected report (metrics labels)
     agency: str | None = None
+    changed: bool = False  # validate changed the decoded report (its bytes must be written again)
 
 
 def _millis(v: Any) -> int:
@@ -81,6 +107,7 @@ def validate(msg: Message, *, settings: Settings, now: datetime,
         return _reject(msg, f"undecodable: {type(e).__name__}: {e}", "undecodable", now_ms, None, trace,
                        position)
     report = normalize(decoded)
+    changed = not report.get("trace_id") and bool(trace)
     report["trace_id"] = report.get("trace_id") or trace
     if not identity.trusted_topic(msg.topic):  # a Kafka-native agency's topic: identity from the topic
         try:
@@ -93,6 +120,7 @@ def validate(msg: Message, *, settings: Settings, now: datetime,
     expected = report_id(id_key(settings), report["agency"], report["source_ref"])
     if not report["report_id"]:  # Kafka-native agencies cannot compute keyed ids: the hub assigns them
         report["report_id"] = expected
+        changed = True
     elif report["report_id"] != expected:
         errors.append("report_id: is not the hub's id for this agency and source_ref (leave it empty; "
                       "the hub assigns it)")
@@ -112,7 +140,69 @@ def validate(msg: Message, *, settings: Settings, now: datetime,
     validated = audit_event("VALIDATED", report_id=rid, version=report["version"], agency=report["agency"],
                             state=report["reporter_state"], actor=ACTOR, trace_id=report["trace_id"],
                             occurred_at=now_ms)
-    return Validated(report=report, audit=[received, validated])
+    return Validated(report=report, audit=[received, validated], changed=changed)
+
+
+def received_events(report: Mapping[str, Any], headers: Sequence[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    """validate's RECEIVED and VALIDATED events of an accepted report, rebuilt by the process stage
+    from the validated record's headers: the same events (and ids) :func:`validate` made."""
+    at = header(headers, VALIDATED_AT)
+    occurred = int(at) if at else None
+    topic, partition, offset = (header(headers, SOURCE) or "//").rsplit("/", 2)
+    common = {"report_id": report["report_id"], "version": report["version"], "agency": report["agency"],
+              "state": report["reporter_state"], "actor": ACTOR, "trace_id": report.get("trace_id"),
+              "occurred_at": occurred}
+    return [audit_event("RECEIVED", **common, detail={"topic": topic, "partition": partition, "offset": offset}),
+            audit_event("VALIDATED", **common)]
+
+
+@dataclass
+class Hop:
+    """What validate puts on the topics for one intake record, and what it was (for metrics)."""
+
+    records: list[Record]
+    validated: Validated | None = None  # None for a forwarded ShareCommand
+    share: bool = False
+
+
+def hop(msg: Message, *, settings: Settings, now: datetime, enc: Encoder,
+        directory: identity.Directory | None = None) -> Hop:
+    """The records of one intake message (see the module docstring). ``directory``: the agency
+    directory for records on Kafka-native agencies' topics (see :func:`validate`)."""
+    now_ms = to_millis(now)
+    source = source_position(msg)
+    if msg.header(KIND) == SHARE:
+        return _share(msg, source, now_ms, enc)
+    out = validate(msg, settings=settings, now=now, directory=directory)
+    if out.report is None:
+        return _rejected(out, enc)
+    rep = out.report
+    value = msg.value if not out.changed and msg.value is not None else enc.encode(REPORT, rep)
+    return Hop([validated_record(rep["report_id"], value, trace_id=rep.get("trace_id"), source=source,
+                                 validated_at=now_ms)], out)
+
+
+def _rejected(out: Validated, enc: Encoder) -> Hop:
+    """A rejection: the dead letter and one AuditBatch (RECEIVED if decodable, REJECTED)."""
+    enc.counts.update(("DeadLetter", "AuditBatch"))
+    return Hop([dead_letter_record(out.dead_letter or {}, enc.codec), audit_batch_record(out.audit, enc.codec)], out)
+
+
+def _share(msg: Message, source: str, now_ms: int, enc: Encoder) -> Hop:
+    trace = msg.header(TRACE_ID)
+    position = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+    if not identity.trusted_topic(msg.topic):
+        out = _reject(msg, "share command on an agency intake topic (only hub.intake carries them)", "invalid",
+                      now_ms, None, trace, position)
+        return _rejected(out, enc)
+    try:
+        cmd = codec().decode(msg.value or b"", expect=SHARE_COMMAND)
+    except Exception as e:
+        problem = e.problem if isinstance(e, DecodeError) else f"{type(e).__name__}: {e}"
+        out = _reject(msg, f"undecodable: {problem}", "undecodable", now_ms, None, trace, position)
+        return _rejected(out, enc)
+    return Hop([validated_record(cmd["report_id"], msg.value or b"", trace_id=trace, source=source,
+                                 validated_at=now_ms, kind=SHARE)], share=True)
 
 
 def _reject_identity(msg: Message, problem: str, sender: str, report: dict[str, Any], now_ms: int,

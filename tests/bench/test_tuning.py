@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.pipeline.app import TABLE_CACHE_ENTRIES, TABLE_OPTIONS, TableCache, create_app
+from hub.pipeline.app import TABLE_OPTIONS, create_app
 from tests.conftest import hub_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,27 +23,12 @@ def test_rocksdb_tables_get_the_bounded_options(tmp_path: Path) -> None:
     assert not mem.tables["reports"].options  # the memory store takes no RocksDB options
 
 
-def test_table_cache_is_bounded_and_falls_through_to_the_table() -> None:
-    table = {f"R-{i}": {"v": i} for i in range(10)}
-    cache = TableCache(table, cap=4)
-    assert cache.cap == 4 and TableCache(table).cap == TABLE_CACHE_ENTRIES
-    for i in range(10):
-        assert cache.get(f"R-{i}") == {"v": i}
-        assert len(cache.data) <= 4
-    cache["R-3"] = {"v": 33}
-    # writes are staged until the batch's outputs are acknowledged (reads see them at once)
-    assert table["R-3"] == {"v": 3} and cache.get("R-3") == {"v": 33}
-    cache.data.clear()
-    assert cache.get("R-3") == {"v": 33}  # a staged value survives the bound
-    cache.flush()
-    assert table["R-3"] == {"v": 33} and not cache.pending
-
-
 def test_dedup_size_measures_store_and_cache(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "hub.bench.dedup_size", "--keys", "3000", "--dir", str(tmp_path)],
                          capture_output=True, text=True, cwd=ROOT, check=True, timeout=120)
     d = json.loads(out.stdout.strip().splitlines()[-1])
     assert d["keys"] == 3000 and d["lookup_hits"] == d["lookups"] >= 3000
-    assert d["rocksdb_options"] == TABLE_OPTIONS and d["table_cache_entries"] == TABLE_CACHE_ENTRIES
+    # the worker reads its state from memory (State), not through a table cache: the store alone is measured
+    assert d["rocksdb_options"] == TABLE_OPTIONS and d["table_cache_entries"] == 0
     assert d["peak_rss_mb"] >= d["peak_rss_store_only_mb"] > 0
     assert not any(tmp_path.iterdir())  # the store is removed afterwards

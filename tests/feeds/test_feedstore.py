@@ -39,6 +39,32 @@ def test_dedup_and_cursor_per_recipient(db_url: str) -> None:
     assert acked["by"] == "officer:x"
 
 
+def test_a_large_batch_is_one_transaction_with_per_recipient_cursors(db_url: str) -> None:
+    """More items than one id lookup holds, repeats inside the batch and from an earlier batch."""
+    db = Database(db_url)
+    fs = FeedStore(db)
+    first = fs.add([it("UZ", "early")])
+    items = [it(("UZ", "KZ", "TJ")[i % 3], f"R{i}") for i in range(1200)]
+    assert first[0]["seq"] == 1
+    added = fs.add([*items, items[5], it("UZ", "early")])
+    assert len(added) == 1200
+    for state in ("UZ", "KZ", "TJ"):
+        seqs = [r["seq"] for r in added if r["recipient"] == state]
+        assert seqs == list(range(2 if state == "UZ" else 1, len(seqs) + (2 if state == "UZ" else 1)))
+    assert fs.add(items) == []  # the replayed batch: nothing new
+    with db.transaction():  # an outer transaction (the sink's) takes the store's writes in
+        assert [r["seq"] for r in fs.add([it("KZ", "late")])] == [401]
+        with pytest.raises(RuntimeError), db.transaction():  # a nested one is a savepoint
+            fs.add([it("TJ", "inner")])
+            raise RuntimeError("inner failure")
+    assert fs.latest("KZ", it("KZ", "late")["report"]["report_id"])["seq"] == 401
+    assert fs.latest("TJ", it("TJ", "inner")["report"]["report_id"]) is None
+    with pytest.raises(RuntimeError), db.transaction():
+        fs.add([it("KZ", "outer")])
+        raise RuntimeError("outer failure")
+    assert fs.latest("KZ", it("KZ", "outer")["report"]["report_id"]) is None
+
+
 def test_officers_and_tokens(tmp_path) -> None:  # type: ignore[no-untyped-def]
     s = hub_settings(data_dir=str(tmp_path))
     db = Database(s.db_url)

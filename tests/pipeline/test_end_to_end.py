@@ -18,12 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, codec
+from hub.codec import DEAD_LETTER, FEED_ITEM, codec
 from hub.embedded import free_port, stop_process
 from hub.kafka import consumer, producer
 from hub.settings import Settings
 from hub.topics import AUDIT, DLQ, INTAKE, ensure_topics, feed
 from tests.conftest import HUB, broker_settings, hub_env, start_broker
+from tests.helpers import audit_events
 from tests.pipeline.scenario import build
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
@@ -68,7 +69,7 @@ class Reader:
                     if tp.topic == DLQ:
                         self.dlq.append(codec().decode(m.value, expect=DEAD_LETTER))
                     elif tp.topic == AUDIT:
-                        self.audit.append(codec().decode(m.value, expect=AUDIT_EVENT))
+                        self.audit.extend(audit_events(m.value))
                     else:
                         self.items[tp.topic].append(
                             (codec().decode(m.value, expect=FEED_ITEM), dict(m.headers), m.key))

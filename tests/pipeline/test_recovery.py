@@ -11,13 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.codec import AUDIT_EVENT, REPORT, codec
+from hub.codec import REPORT, codec
 from hub.embedded import free_port, stop_process
 from hub.kafka import consumer, producer
 from hub.settings import Settings
 from hub.topics import AUDIT, INTAKE, ensure_topics
 from tests.conftest import HUB, AnyBroker, broker_settings, hub_env, start_broker
 from tests.factories import report
+from tests.helpers import audit_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
 
@@ -58,9 +59,9 @@ async def stages_for(c: object, rid: str, want: set[str], seen: list[str]) -> No
     while not want <= set(seen) and time.monotonic() < end:
         for msgs in (await c.getmany(timeout_ms=300)).values():  # type: ignore[attr-defined]
             for m in msgs:
-                ev = codec().decode(m.value, expect=AUDIT_EVENT)
-                if ev["report_id"] == rid:
-                    seen.append(ev["stage"])
+                for ev in audit_events(m.value):
+                    if ev["report_id"] == rid:
+                        seen.append(ev["stage"])
 
 
 @pytest.mark.parametrize("store", ["memory", "rocksdb"])
