@@ -13,8 +13,21 @@ from typing import Any
 
 from hub.identifiers import container_key, document_key, plate_key, wagon_key
 
-WINDOW_MS = 7 * 24 * 3600 * 1000
-MAX_ENTRIES_PER_KEY = 200
+DAY_MS = 24 * 3600 * 1000
+WINDOW_MS = 7 * DAY_MS  # the default of HUB_CORRELATION_WINDOW_DAYS
+MAX_ENTRIES_PER_KEY = 200  # newest index entries per key that can match (per view in decide())
+MAX_KEYS = 64  # correlation keys of one report (the first in sorted order; a bound for hostile input)
+
+
+def window_ms(days: int) -> int:
+    """The correlation window (event time) of ``HUB_CORRELATION_WINDOW_DAYS``."""
+    return days * DAY_MS
+
+
+def retention_ms(days: int) -> int:
+    """How long an index entry can match, counted from when its version was processed (the
+    processing time, never the event time: backfills of old events still correlate)."""
+    return 2 * days * DAY_MS
 
 
 def correlation_keys(report: Mapping[str, Any]) -> list[str]:

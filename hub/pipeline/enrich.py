@@ -138,15 +138,37 @@ def container_checks(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def watchlist_hits(report: Mapping[str, Any], data: RefData) -> list[dict[str, Any]]:
+    """Every (party, watchlist entry) pair scoring at least the threshold, in party then list order."""
     hits = []
+    forms = [w[2] for w in data.watchlists]
     for p in report.get("parties") or []:
-        form = match_form(p["name"])
-        for lst, wname, wform, _note in data.watchlists:
-            score = float(fuzz.token_sort_ratio(form, wform))
-            if score >= NAME_MATCH_THRESHOLD:
-                hits.append({"name": p["name"], "matched_name": wname, "score": round(score, 1),
-                             "report_id": None, "watchlist": lst})
+        found = process.extract(match_form(p["name"]), forms, scorer=fuzz.token_sort_ratio,
+                                score_cutoff=NAME_MATCH_THRESHOLD, limit=None)
+        for _form, score, i in sorted(found, key=lambda x: x[2]):
+            lst, wname, _wform, _note = data.watchlists[i]
+            hits.append({"name": p["name"], "matched_name": wname, "score": round(float(score), 1),
+                         "report_id": None, "watchlist": lst})
     return hits
+
+
+def scored_names(name: str, pool: Sequence[str]) -> dict[str, float]:
+    """The names of ``pool`` that match ``name`` (score >= NAME_MATCH_THRESHOLD) -> score."""
+    if not pool:
+        return {}
+    found = process.extract(match_form(name), [match_form(n) for n in pool], scorer=fuzz.token_sort_ratio,
+                            score_cutoff=NAME_MATCH_THRESHOLD, limit=None)
+    return {pool[i]: float(score) for _f, score, i in found}
+
+
+def own_parts(report: Mapping[str, Any], data: RefData) -> dict[str, Any]:
+    """The parts of the enrichment that depend on the report alone (the same for every recipient)."""
+    return {
+        "containers": container_checks(report),
+        "hs_description": hs_description((report.get("goods") or {}).get("hs_code")),
+        "substance_totals": substance_totals(report.get("substances") or []),
+        "party_names": [{"name": p["name"], "latin": latin(p["name"])} for p in report.get("parties") or []],
+        "watchlist_hits": watchlist_hits(report, data),
+    }
 
 
 def entity_links(report: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]],

@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import pytest
-
 from hub.report import report_id
 from tests.conftest import TEST_ID_KEY
 from tests.factories import report
@@ -34,7 +32,6 @@ def timed(reports: list[dict[str, Any]]) -> list[tuple[Any, int]]:
     return [(r, T0 + i * 1000) for i, r in enumerate(reports)]
 
 
-@pytest.mark.xfail(strict=True, reason='leak of milestone 1 (issue 12 finding 1)')
 def test_finding_1_risk_reasons_count_only_visible_agencies() -> None:
     """'+15 also reported by 1 other agency' reached a state that could not see that agency's report."""
     c = conv(container_numbers=["CSQU3054383"])
@@ -48,7 +45,6 @@ def test_finding_1_risk_reasons_count_only_visible_agencies() -> None:
     assert check_noninterference(events) > 0
 
 
-@pytest.mark.xfail(strict=True, reason='leak of milestone 1 (issue 12 finding 2)')
 def test_finding_2_incident_id_is_not_derived_from_a_hidden_report() -> None:
     """The incident id of a report was sha256 of the hidden opening report's id: it told a recipient
     that an invisible report opened the incident, and with unkeyed report ids which one."""
@@ -81,7 +77,6 @@ def _ref_sorting_after(prefix: str, bound: str) -> str:
         n += 1
 
 
-@pytest.mark.xfail(strict=True, reason='leak of milestone 1 (issue 12 finding 3)')
 def test_finding_3_entity_links_are_cut_after_the_filter() -> None:
     """Entity links were cut to the top 50 before the per-recipient filter: reports a state cannot see
     decided which links it got."""
