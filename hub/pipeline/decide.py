@@ -42,6 +42,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from hub.audit_events import audit_event
@@ -55,6 +56,7 @@ from hub.settings import Settings
 from hub.wire import Source, dead_letter
 
 ACTOR = "pipeline"
+_FIRST = itemgetter(0)
 INCIDENT_MEMBER_CAP = 200  # newest members of an incident that count, per view
 
 # verdicts
@@ -325,28 +327,55 @@ def _links(state: StateView, rid: str, names: Sequence[str], views: int) -> dict
     if not parties:
         return out
     made: dict[tuple[int, str, str], dict[str, Any]] = {}
-    score_of = {i: scores for i, _p, _c, scores in parties}
     index = state.names.names
+    shared_pool = all(isinstance(c, list) for _i, _p, c, _s in parties)
+    by_name: dict[str, list[tuple[int, str, float]]] = {}  # matched name -> (party, its name, score)
+    for i, p, _c, scores in parties:
+        for m, sc in scores.items():
+            by_name.setdefault(m, []).append((i, p, round(sc, 1)))
+    matched = sorted(by_name)
     for b in out:
-        found = []
-        for i, _p, cand, scores in parties:
-            allowed = scores if isinstance(cand, list) else [m for m in cand.get(b, ()) if m in scores]
-            for m in allowed:
-                for seq, y, _v in index[m].newest(b):
-                    if y != rid:
-                        found.append((-seq, i, m, y))
-        if not found:
+        if shared_pool:
+            ms = matched
+        else:
+            ok = {m for _i, _p, cand, scores in parties
+                  for m in (scores if isinstance(cand, list) else cand.get(b, ())) if m in scores}
+            ms = [m for m in matched if m in ok]
+        rows: list[Any] = []
+        for m in ms:
+            rows += index[m].newest(b)
+        if not rows:
             continue
-        found.sort()
-        links = []
-        for _s, i, m, y in found[:MAX_LINKS]:
-            lk = made.get((i, m, y))
-            if lk is None:
-                lk = made[(i, m, y)] = {"name": names[i], "matched_name": m, "score": round(score_of[i][m], 1),
-                                        "report_id": y, "watchlist": None}
-            links.append(lk)
-        out[b] = links
+        rows.sort(key=_FIRST, reverse=True)  # stable: equal seqs stay in name order
+        links: list[dict[str, Any]] = []
+        for _s, y, _v, m in rows:
+            if y == rid:
+                continue
+            for i, p, sc in by_name[m]:
+                if not shared_pool and not _allowed(parties[_pos(parties, i)], b, m):
+                    continue
+                k = (i, m, y)
+                lk = made.get(k)
+                if lk is None:
+                    lk = made[k] = {"name": p, "matched_name": m, "score": sc, "report_id": y, "watchlist": None}
+                links.append(lk)
+            if len(links) >= MAX_LINKS:
+                break
+        out[b] = links[:MAX_LINKS]
     return out
+
+
+def _pos(parties: Sequence[tuple[int, str, Any, dict[str, float]]], i: int) -> int:
+    for k, p in enumerate(parties):
+        if p[0] == i:
+            return k
+    raise KeyError(i)
+
+
+def _allowed(party: tuple[int, str, Any, dict[str, float]], view: int, m: str) -> bool:
+    """Is ``m`` among the candidates of this party in ``view`` (per-view candidate lists)?"""
+    cand = party[2]
+    return m in party[3] and (isinstance(cand, list) or m in cand.get(view, ()))
 
 
 class _Enricher:
@@ -359,15 +388,15 @@ class _Enricher:
         self.refs = _Refs(ctx.id_key)
         self.members = look.members(views)
         self.links = _links(state, look.rid, names, views)
+        self._parts = enrich.risk_parts(rep, totals=self.own["substance_totals"], hits=self.own["watchlist_hits"],
+                                        data=ctx.refdata)
         self._risk: dict[int, tuple[int, list[str]]] = {}
         self._shared: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def risk(self, others: int) -> tuple[int, list[str]]:
         r = self._risk.get(others)
         if r is None:
-            r = self._risk[others] = enrich.risk(self.rep, totals=self.own["substance_totals"],
-                                                 hits=self.own["watchlist_hits"], other_agencies=others,
-                                                 data=self.ctx.refdata)
+            r = self._risk[others] = enrich.risk_from(self._parts, others)
         return r
 
     def for_view(self, b: int) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def from_mapping(records: Mapping[str, Sequence[Sequence[Any]]], cap: int = PART
 # "newest k of what THIS view may see" -- hidden reports never push a visible one out.
 MAX_LINKED_PARTIES = 20  # parties of one report that are linked and indexed (the first ones, in order)
 MAX_NAME_CANDIDATES = 50  # candidate names scored per party per view (newest in that view)
-MAX_LINKS = 25  # entity links per item (newest first)
+MAX_LINKS = 10  # entity links per item (newest first)
 HOT_ROWS = 16  # a name with more rows than this keeps per-view lists (look-ups do not scan)
 KEPT_ROWS = MAX_LINKS + 1  # rows kept per name per view (one more: a report never links to itself)
 
@@ -90,21 +90,24 @@ def bits_of(mask: int) -> list[int]:
     return out
 
 
+Row = tuple[int, str, int, str]  # (seq, report_id, views, name)
+
+
 class NameRows:
-    """The reports carrying one exact party name: rows ``(seq, report_id, views)`` in seq order --
-    at ``seq`` the name of that report became visible to ``views`` (a bitmask). Each view keeps its
+    """The reports carrying one exact party name: rows ``(seq, report_id, views, name)`` in seq order
+    -- at ``seq`` the name of that report became visible to ``views`` (a bitmask). Each view keeps its
     newest KEPT_ROWS rows; older ones can never be among its links again (rows are only appended),
     so dropping them is exact."""
 
     __slots__ = ("by_view", "kept", "rows")
 
     def __init__(self) -> None:
-        self.rows: list[tuple[int, str, int]] = []
-        self.by_view: dict[int, list[tuple[int, str, int]]] | None = None
+        self.rows: list[Row] = []
+        self.by_view: dict[int, list[Row]] | None = None
         self.kept = 0
 
-    def add(self, seq: int, report_id: str, views: int) -> None:
-        row = (seq, report_id, views)
+    def add(self, seq: int, report_id: str, views: int, name: str) -> None:
+        row = (seq, report_id, views, name)
         if self.by_view is None:
             self.rows.append(row)
             if len(self.rows) > max(HOT_ROWS, 2 * self.kept):
@@ -119,7 +122,7 @@ class NameRows:
     def _compact(self) -> None:
         seen: dict[int, int] = {}
         kept = []
-        for seq, rid, views in reversed(self.rows):
+        for seq, rid, views, name in reversed(self.rows):
             keep = 0
             for b in bits_of(views):
                 n = seen.get(b, 0)
@@ -127,7 +130,7 @@ class NameRows:
                     keep |= b
                     seen[b] = n + 1
             if keep:
-                kept.append((seq, rid, keep))
+                kept.append((seq, rid, keep, name))
         kept.reverse()
         self.rows = kept
         self.kept = len(kept)
@@ -138,7 +141,7 @@ class NameRows:
                     self.by_view.setdefault(b, []).append(row)
             self.rows = []
 
-    def newest(self, view: int) -> list[tuple[int, str, int]]:
+    def newest(self, view: int) -> list[Row]:
         """The view's newest KEPT_ROWS rows, newest last."""
         if self.by_view is not None:
             return self.by_view.get(view, [])[-KEPT_ROWS:]
@@ -180,7 +183,7 @@ class NameIndex:
         rows = self.names.get(name)
         if rows is None:
             rows = self.names[name] = NameRows()
-        rows.add(seq, report_id, views)
+        rows.add(seq, report_id, views, name)
         for b in block_keys(name):
             blk = self.blocks.setdefault(b, {})
             blk.pop(name, None)
