@@ -1,7 +1,12 @@
-"""Per-stage cost of the pipeline's pure functions: ``python -m hub.pipeline.bench``.
+"""Per-stage cost of the pipeline's pure functions: ``python -m hub.pipeline.bench [--decide N] [--hostile]``.
 
 Measures µs per report with timeit on realistic reports (a SEIZURE with a container, a plate, two
 parties in Cyrillic, two substances; a CLEAR one routed to 14 recipients), excluding Kafka I/O.
+
+``--decide N``: the decision core on N simulator reports (hub.bench.workload, as the gateway
+produces them): each report through ``decide()`` + ``State.apply`` in sequence; CPU time per report
+over the second half (the state warm). ``--hostile``: after that, one report with 500 distinct
+parties (finding 10 of issue 12), and the report after it.
 """
 
 from __future__ import annotations
@@ -78,9 +83,95 @@ def run(number: int = 300) -> dict[str, float]:
     }
 
 
+def decide_workload(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """``n`` simulator reports in their Avro form (timestamps in ms), processing times increasing."""
+    from hub.bench.workload import generate
+
+    s = settings_mod.load({}, id_key=BENCH_ID_KEY.decode(), audit_key=BENCH_ID_KEY.decode())
+    return [it.report for it in generate(n, seed=seed, settings=s)]
+
+
+def run_decide(reports: list[dict[str, Any]]) -> tuple[dict[str, float], Any, Any]:
+    """decide() + State.apply over ``reports`` in order. Returns (figures, state, context)."""
+    import time
+
+    from hub.pipeline.decide import Context, ReportInput, decide
+    from hub.pipeline.state import State
+    from hub.pipeline.validate import Message
+
+    s = settings_mod.load({}, id_key=BENCH_ID_KEY.decode(), audit_key=BENCH_ID_KEY.decode())
+    ctx = Context(s, enrich.refdata(), BENCH_ID_KEY)
+    st = State()
+    half = len(reports) // 2
+    cpu = {"decide": 0.0, "apply": 0.0}
+    items = 0
+    for i, r in enumerate(reports):
+        inp = ReportInput(r, Message("hub.pipeline.validated", 0, i, r["report_id"].encode(), b""))
+        t0 = time.process_time()
+        d = decide(inp, st, ctx.at(i, r["received_at"]))
+        t1 = time.process_time()
+        st.apply(d.writes)
+        t2 = time.process_time()
+        if d.error:
+            raise RuntimeError(d.error)
+        if i >= half:
+            cpu["decide"] += t1 - t0
+            cpu["apply"] += t2 - t1
+            items += len(d.feed_items)
+    n = max(1, len(reports) - half)
+    return ({"decide() µs/report (CPU, warm state)": cpu["decide"] / n * 1e6,
+             "State.apply µs/report": cpu["apply"] / n * 1e6,
+             "feed items/report": items / n}, st, ctx)
+
+
+def hostile_report(i: int, parties: int = 500) -> dict[str, Any]:
+    """A report with ``parties`` distinct party names (Latin and Cyrillic, some near the cast)."""
+    r = sample(10**6 + i, tlp="GREEN")
+    first = ["Karimov", "Рахимов", "Ivanov", "Nazarov", "Юсупов", "Mammadov", "Alimov", "Kurbanov"]
+    r["parties"] = [{"role": "OTHER", "name": f"{first[j % len(first)]} {chr(65 + j % 26)}{j:04d} Trans",
+                     "country": "KZ", "identifier": None} for j in range(parties)]
+    return r
+
+
+def run_hostile(st: Any, ctx: Any, start: int, parties: int = 500) -> dict[str, float]:
+    """CPU ms of decide() for one hostile report, and of a normal report right after it."""
+    import time
+
+    from hub.pipeline.decide import ReportInput, decide
+    from hub.pipeline.validate import Message
+
+    out = {}
+    for label, r in ((f"hostile report ({parties} parties) ms", hostile_report(start, parties)),
+                     ("next normal report ms", sample(10**6 + start + 1))):
+        inp = ReportInput(r, Message("hub.pipeline.validated", 0, start, r["report_id"].encode(), b""))
+        t0 = time.process_time()
+        d = decide(inp, st, ctx.at(start, r["received_at"]))
+        out[label] = (time.process_time() - t0) * 1e3
+        st.apply(d.writes)
+        out[label.replace(" ms", " entity links (max per item)")] = max(
+            (len(it["enrichment"]["entity_links"]) for it in d.feed_items), default=0)
+        start += 1
+    return out
+
+
 def main() -> None:
-    for name, us in run().items():
-        print(f"{name:50} {us:9.2f} µs/report")
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m hub.pipeline.bench")
+    ap.add_argument("--decide", type=int, default=0, metavar="N", help="decide() over N simulator reports")
+    ap.add_argument("--hostile", action="store_true", help="then one report with 500 parties")
+    args = ap.parse_args()
+    if not args.decide:
+        for name, us in run().items():
+            print(f"{name:50} {us:9.2f} µs/report")
+        return
+    reports = decide_workload(args.decide)
+    figures, st, ctx = run_decide(reports)
+    for name, v in figures.items():
+        print(f"{name:50} {v:9.2f}")
+    if args.hostile:
+        for name, v in run_hostile(st, ctx, len(reports)).items():
+            print(f"{name:50} {v:9.2f}")
 
 
 if __name__ == "__main__":

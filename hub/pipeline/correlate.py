@@ -18,7 +18,7 @@ _container_key = lru_cache(maxsize=65536)(container_key)  # stdnum's check is ~2
 
 DAY_MS = 24 * 3600 * 1000
 WINDOW_MS = 7 * DAY_MS  # the default of HUB_CORRELATION_WINDOW_DAYS
-MAX_ENTRIES_PER_KEY = 200  # newest index entries per key that can match (per view in decide())
+MAX_ENTRIES_PER_KEY = 200  # entries per key of the milestone-1 index (decide() uses state.KEY_CAP per view)
 MAX_KEYS = 64  # correlation keys of one report (the first in sorted order; a bound for hostile input)
 
 

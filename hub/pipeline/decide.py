@@ -25,8 +25,8 @@ may see: those routed to R, sent by R's state, or shared with R. Every derived v
   another member in R's view, else NEW (SHARED for shares);
 * enrichment: prior reports, also-reported-by, entity links, the "also reported by N other
   agencies" risk points and every ReportRef (kind, event time, incident id) from R's view; every
-  cap applied after that filter (the newest ``MAX_ENTRIES_PER_KEY`` index entries per key, the
-  newest ``INCIDENT_MEMBER_CAP`` incident members, ``MAX_REFS`` refs, and the entity-link caps of
+  cap applied after that filter (the newest ``KEY_CAP`` sightings per key, the newest
+  ``MEMBER_CAP`` incident members (hub.pipeline.state), ``MAX_REFS`` refs, and the entity-link caps of
   :mod:`hub.pipeline.parties`);
 * expiry: an index entry can match for ``2 × HUB_CORRELATION_WINDOW_DAYS`` after the version was
   processed (``ctx.now_ms`` of that input), never relative to the incoming report's event time;
@@ -50,14 +50,13 @@ from hub.keys import keyed_id
 from hub.pipeline import correlate, dedup, enrich, route
 from hub.pipeline.enrich import MAX_REFS, RefData
 from hub.pipeline.parties import MAX_LINKED_PARTIES, MAX_LINKS, bits_of
-from hub.pipeline.state import REPORTS, Rec, StateView, Version, Writes, to_json
+from hub.pipeline.state import MEMBER_CAP, REPORTS, Rec, StateView, Version, Writes, to_json
 from hub.pipeline.validate import normalize
 from hub.settings import Settings
 from hub.wire import Source, dead_letter
 
 ACTOR = "pipeline"
 _FIRST = itemgetter(0)
-INCIDENT_MEMBER_CAP = 200  # newest members of an incident that count, per view
 
 # verdicts
 NEW, UPDATE, DUPLICATE, STALE, ERROR = dedup.NEW, dedup.UPDATE, dedup.DUPLICATE, dedup.STALE, "ERROR"
@@ -200,32 +199,26 @@ class _Look:
         horizon = ctx.now_ms - ctx.retention_ms
         window = ctx.window_ms
         keyset = set(keys)
-        capped: dict[str, dict[int, set[str]]] = {}
-        cands: dict[str, None] = {}
+        cands: dict[str, int] = {}  # report -> the views in which one of its sightings may match
         for k in keys:
-            lst = state.key_reports(k)
-            if len(lst) > correlate.MAX_ENTRIES_PER_KEY:
-                capped[k] = self._newest_per_view(k, lst, horizon)
-            for y in lst:
+            for y, vis in state.sightings(k, views, horizon):
                 if y != rid:
-                    cands[y] = None
+                    cands[y] = cands.get(y, 0) | vis
         self.matches: dict[int, list[tuple[str, Rec, Version]]] = {}
         self.keys_matched: set[str] = set()
-        for y in cands:
+        for y, cviews in cands.items():
             yrec = state.report(y)
             if yrec is None:
                 continue
-            for vis, yvt, _seq, t in yrec.view_groups(views):
+            for vis, yvt, _seq, t in yrec.view_groups(cviews):
                 if t < horizon or abs(yvt[2] - event_time) > window:
                     continue
                 common = keyset.intersection(yvt[3])
                 if not common:
                     continue
+                self.keys_matched |= common
                 for b in bits_of(vis):
-                    if capped and not any(k not in capped or y in capped[k].get(b, ()) for k in common):
-                        continue
                     self.matches.setdefault(b, []).append((y, yrec, yvt))
-                    self.keys_matched |= common
         self.have = rec.seen() if rec else 0
         self.opener: dict[int, str] = {}  # view -> the report that opened X's incident in that view
         for b in bits_of(views):
@@ -239,19 +232,6 @@ class _Look:
             else:
                 self.opener[b] = rid
 
-    def _newest_per_view(self, key: str, lst: Sequence[str], horizon: int) -> dict[int, set[str]]:
-        """For a key with more entries than MAX_ENTRIES_PER_KEY: per view, the newest that may match."""
-        per: dict[int, list[tuple[int, str]]] = {}
-        for y in lst:
-            yrec = self.state.report(y)
-            if yrec is None or y == self.rid:
-                continue
-            for vis, yvt, seq, t in yrec.view_groups(self.views):
-                if t >= horizon and key in yvt[3]:
-                    for b in bits_of(vis):
-                        per.setdefault(b, []).append((seq, y))
-        return {b: {y for _s, y in sorted(v)[-correlate.MAX_ENTRIES_PER_KEY:]} for b, v in per.items()}
-
     def incidents(self) -> tuple[tuple[str | None, int], ...]:
         """X's record's incident groups after this decision (views new to X get theirs)."""
         groups: dict[str | None, int] = dict(self.rec.incidents) if self.rec else {}
@@ -261,13 +241,19 @@ class _Look:
         return tuple(groups.items())
 
     def members(self, views: int) -> dict[int, list[tuple[str, Rec]]]:
-        """Per view: the other members of X's incident in that view, oldest first (newest
-        INCIDENT_MEMBER_CAP)."""
+        """Per view: the other members of X's incident in that view, newest first (the newest
+        MEMBER_CAP of the view; the opening report counts while it fits)."""
         out: dict[int, list[tuple[str, Rec]]] = {b: [] for b in bits_of(views)}
         by_opener: dict[str, int] = {}
         for b in out:
             by_opener[self.opener[b]] = by_opener.get(self.opener[b], 0) | b
         for o, vm in by_opener.items():
+            for y, vis in self.state.joiners(o, vm):
+                if y != self.rid:
+                    yrec = self.state.report(y)
+                    if yrec is not None:
+                        for b in bits_of(vis):
+                            out[b].append((y, yrec))
             if o != self.rid:
                 orec = self.state.report(o)
                 if orec is not None:
@@ -276,17 +262,8 @@ class _Look:
                         if oo is None:
                             own |= m
                     for b in bits_of(vm & own):
-                        out[b].append((o, orec))
-            for _seq, y, m in self.state.joiners(o):
-                vis = m & vm
-                if vis and y != self.rid:
-                    yrec = self.state.report(y)
-                    if yrec is not None:
-                        for b in bits_of(vis):
-                            out[b].append((y, yrec))
-        for b, lst in out.items():
-            if len(lst) > INCIDENT_MEMBER_CAP:
-                out[b] = lst[-INCIDENT_MEMBER_CAP:]
+                        if len(out[b]) < MEMBER_CAP:
+                            out[b].append((o, orec))
         return out
 
 

@@ -149,7 +149,11 @@ class Rec:
     def view_groups(self, views: int) -> list[tuple[int, Version, int, int]]:
         """For the ``views`` that may see this report: ``(views sharing it, view version, seq, t)``
         -- the newest version each may see, and the grant (position, time) that showed it to them."""
-        out = []
+        if not self.shares and len(self.versions) == 1:  # the common case: one version, one grant
+            v = self.versions[0]
+            vis = (v[7] | self.sbit) & views
+            return [(vis, v, v[5], v[6])] if vis else []
+        out: list[tuple[int, Version, int, int]] = []
         remaining = views & self.seen()
         if not remaining:
             return out
@@ -182,9 +186,9 @@ class StateView(Protocol):
 
     def report(self, report_id: str) -> Rec | None: ...
 
-    def key_reports(self, key: str) -> list[str]: ...
+    def sightings(self, key: str, views: int, horizon: int) -> list[tuple[str, int]]: ...
 
-    def joiners(self, opener: str) -> list[tuple[int, str, int]]: ...
+    def joiners(self, opener: str, views: int) -> list[tuple[str, int]]: ...
 
 
 class State:
@@ -193,7 +197,9 @@ class State:
     def __init__(self) -> None:
         self.views = Views()
         self.reports: dict[str, Rec] = {}
-        self.keys: dict[str, list[str]] = {}
+        # correlation key -> sightings (seq, report_id, views, t): a row, or a list of rows in seq order
+        self.keys: dict[str, Any] = {}
+        # opener report id -> joiners (seq, report_id, views) in seq order
         self.members: dict[str, list[tuple[int, str, int]]] = {}
         self.names = NameIndex()
         self._strs: dict[str, str] = {}
@@ -202,11 +208,27 @@ class State:
     def report(self, report_id: str) -> Rec | None:
         return self.reports.get(report_id)
 
-    def key_reports(self, key: str) -> list[str]:
-        return self.keys.get(key, _EMPTY)
+    def sightings(self, key: str, views: int, horizon: int) -> list[tuple[str, int]]:
+        """The reports seen with ``key`` that may match in ``views``: ``(report_id, views)``, newest
+        first; per view the newest KEY_CAP sightings (a version carrying the key, shown to that view)
+        processed at or after ``horizon``."""
+        rows = self.keys.get(key)
+        if rows is None:
+            return []
+        return _newest(rows if type(rows) is list else [rows], views, KEY_CAP, horizon)
 
-    def joiners(self, opener: str) -> list[tuple[int, str, int]]:
-        return self.members.get(opener, _EMPTY)  # type: ignore[return-value]
+    def joiners(self, opener: str, views: int) -> list[tuple[str, int]]:
+        """The reports that joined ``opener``'s incident in ``views``: ``(report_id, views)``, newest
+        first; per view the newest MEMBER_CAP."""
+        rows = self.members.get(opener)
+        return _newest(rows, views, MEMBER_CAP) if rows else []
+
+    def key_reports(self, key: str) -> list[str]:
+        """Every report with a sighting of ``key`` still indexed (tests and tools)."""
+        rows = self.keys.get(key)
+        if rows is None:
+            return []
+        return list(dict.fromkeys(r[1] for r in (rows if type(rows) is list else [rows])))
 
     # -- persisted form
     def get(self, table: str, key: str) -> Any:
@@ -253,15 +275,19 @@ class State:
 
     def _index(self, rid: str, rec: Rec, grant: Grant, prior: list[Grant]) -> None:
         """Derived indexes for one grant of ``rec`` (``prior``: its grants before this one)."""
-        seq, _t, ver, mask = grant
+        seq, t, ver, mask = grant
         vt = rec.version(ver)
         assert vt is not None
         for k in vt[3]:
-            lst = self.keys.get(k)
-            if lst is None:
-                self.keys[k] = [rid]
-            elif rid not in lst:
-                lst.append(rid)
+            row = (seq, rid, mask, t)
+            cur = self.keys.get(k)
+            if cur is None:
+                self.keys[k] = row
+            elif type(cur) is list:
+                cur.append(row)
+                _compact(cur, KEY_CAP)
+            else:
+                self.keys[k] = [cur, row]
         before = 0
         for g in prior:
             before |= g[3]
@@ -270,7 +296,9 @@ class State:
             for opener, m in rec.incidents:
                 joined = m & fresh
                 if joined and opener is not None:
-                    self.members.setdefault(opener, []).append((seq, rid, joined))
+                    rows = self.members.setdefault(opener, [])
+                    rows.append((seq, rid, joined))
+                    _compact(rows, MEMBER_CAP)
         for name in vt[4]:
             had = 0
             for g in prior:
@@ -301,23 +329,20 @@ class State:
         return st
 
     def expire(self, now_ms: int, retention_ms: int) -> int:
-        """Drop correlation-index entries no view can match any more (every view's newest visible
-        version lacks the key, or was shown more than ``retention_ms`` before ``now_ms``). Memory
-        only: matching applies the same rule, so when this runs never changes a decision.
-        Returns the number of entries dropped."""
+        """Drop correlation sightings processed more than ``retention_ms`` before ``now_ms``: they
+        can never match again. Memory only: matching applies the same rule, so when this runs never
+        changes a decision. Returns the number of sightings dropped."""
         horizon = now_ms - retention_ms
         dropped = 0
         for k in list(self.keys):
-            kept = []
-            for rid in self.keys[k]:
-                rec = self.reports[rid]
-                if any(t >= horizon and k in vt[3] for _m, vt, _s, t in rec.view_groups(rec.seen())):
-                    kept.append(rid)
-            dropped += len(self.keys[k]) - len(kept)
-            if kept:
-                self.keys[k] = kept
-            else:
+            cur = self.keys[k]
+            rows = cur if type(cur) is list else [cur]
+            kept = [r for r in rows if r[3] >= horizon]
+            dropped += len(rows) - len(kept)
+            if not kept:
                 del self.keys[k]
+            elif len(kept) != len(rows):
+                self.keys[k] = kept if len(kept) > 1 else kept[0]
         return dropped
 
     def sizes(self) -> dict[str, int]:
@@ -327,7 +352,52 @@ class State:
 
 
 LEGACY_TABLES = ("correlation-keys", "incidents", "party-entries")
-_EMPTY: list[Any] = []
+KEY_CAP = 50  # newest sightings of a correlation key that can match, per view
+MEMBER_CAP = 100  # newest members of an incident that count, per view (the opener counts while it fits)
+
+
+def _newest(rows: list[Any], views: int, cap: int, horizon: int | None = None) -> list[tuple[str, int]]:
+    """Walk ``rows`` (``(seq, report_id, views, [t])``, seq order) from the newest: each view takes
+    its newest ``cap`` rows (with ``t >= horizon`` when given: t never decreases with seq, so the
+    walk stops at the first older row)."""
+    out = []
+    counts: dict[int, int] = {}
+    need = views
+    for row in reversed(rows):
+        if horizon is not None and row[3] < horizon:
+            break
+        vis = row[2] & need
+        if not vis:
+            continue
+        out.append((row[1], vis))
+        for b in bits_of(vis):
+            c = counts.get(b, 0) + 1
+            counts[b] = c
+            if c >= cap:
+                need &= ~b
+        if not need:
+            break
+    return out
+
+
+def _compact(rows: list[Any], cap: int) -> None:
+    """Drop rows no view can take any more (each view only ever takes its newest ``cap`` rows, and
+    rows are only appended, so this is exact). Runs every ``cap`` appends once beyond 2 × cap."""
+    if len(rows) <= 2 * cap or len(rows) % cap:
+        return
+    counts: dict[int, int] = {}
+    keep = []
+    for row in reversed(rows):
+        views = 0
+        for b in bits_of(row[2]):
+            c = counts.get(b, 0)
+            if c < cap:
+                views |= b
+                counts[b] = c + 1
+        if views:
+            keep.append(row if views == row[2] else (row[0], row[1], views, *row[3:]))
+    keep.reverse()
+    rows[:] = keep
 
 
 def to_json(rec: Rec, views: Views) -> dict[str, Any]:
