@@ -127,11 +127,20 @@ def visible_to(events: list[tuple[Event, int]], decisions: list[Decision], recip
 
 
 def check_noninterference(events: list[tuple[Event, int]], ctx: Context | None = None,
-                          recipients: Iterable[str] | None = None) -> int:
+                          recipients: Iterable[str] | None = None, stats: dict[str, int] | None = None) -> int:
     """For every recipient: its view of the full sequence equals its view of the sequence without
-    what it may not see. Returns the number of recipients compared (whose filtered run differs)."""
+    what it may not see. Returns the number of recipients compared (whose filtered run differs);
+    ``stats`` (optional) counts verdicts, delivery kinds and items with links/refs of the full run."""
     ctx = ctx or context()
     full = run_events(events, ctx)
+    if stats is not None:
+        for d in full:
+            stats[f"verdict {d.verdict}"] = stats.get(f"verdict {d.verdict}", 0) + 1
+            for it in d.feed_items:
+                stats[f"item {it['delivery']}"] = stats.get(f"item {it['delivery']}", 0) + 1
+                for f in ("entity_links", "prior_reports", "also_reported_by"):
+                    if it["enrichment"][f]:
+                        stats[f"with {f}"] = stats.get(f"with {f}", 0) + 1
     compared = 0
     for r in recipients or ctx.settings.recipients:
         keep = visible_to(events, full, r)

@@ -37,6 +37,7 @@ DOCS = ["CMR-2231", "cmr 2231", "TIR-77/1"]
 NAMES = ["Karimov Aziz", "Aziz Karimov", "Карімов Азіз", "Рахимов Фаррух", "Rakhimov Farrukh",
          "Sughd Fruit LLC", "Ivanov Petr", "Petr Ivanov", "Nurlan Seitkali", "Mammadov Elvin"]
 COUNT = {"scenarios": 0, "recipients": 0, "inputs": 0}
+STATS: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,7 +45,8 @@ def _summary(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
     line = (f"non-interference: {COUNT['scenarios']} scenarios, {COUNT['inputs']} inputs, "
-            f"{COUNT['recipients']} recipient comparisons (full vs filtered sequence)")
+            f"{COUNT['recipients']} recipient comparisons (full vs filtered sequence); full runs: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(STATS.items())))
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if tr is not None and capture is not None:
         with capture.global_and_fixture_disabled():
@@ -109,7 +111,7 @@ def _check(events: list[tuple[Any, int]], window_days: int) -> None:
     ctx = Context(hub_settings(correlation_window_days=window_days), enrich.refdata(), TEST_ID_KEY)
     COUNT["scenarios"] += 1
     COUNT["inputs"] += len(events)
-    COUNT["recipients"] += check_noninterference(events, ctx)
+    COUNT["recipients"] += check_noninterference(events, ctx, stats=STATS)
 
 
 SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -90,3 +90,24 @@ def test_finding_3_entity_links_are_cut_after_the_filter() -> None:
     links = [x["report_id"] for x in kg[-1]["enrichment"]["entity_links"]]
     assert links == [seen["report_id"]]
     assert check_noninterference(events, recipients=["KG"]) == 1
+
+
+def test_caps_apply_after_the_filter_under_hidden_volume() -> None:
+    """150 hidden reports share the plate, the incident and the party name of a visible one, and
+    bring 150 more names into the same name blocks: every cap (sightings per key, incident members,
+    candidate names, links) is exceeded by hidden rows, and compaction runs -- KG's answer is the one
+    it gets without them."""
+    c = conv(vehicle_plate="01A555BC")
+    p = {"role": "DRIVER", "country": "UZ", "identifier": None}
+    seen = rep("KZ", "GREEN", "CAP-SEEN", conveyance=c, parties=[dict(p, name="Karimov Aziz")])
+    hidden = [rep("TJ", "RED", f"CAP-H{i:03d}", addressees=("UZ",), conveyance=c,
+                  parties=[dict(p, name="Karimov Aziz"), dict(p, name=f"Karimov Zafar {i:03d}")])
+              for i in range(150)]
+    probe = rep("RU", "GREEN", "CAP-PROBE", conveyance=c, parties=[dict(p, name="Aziz Karimov")])
+    events = timed([seen, *hidden, probe])
+    kg = view_of(run_events(events), "KG")[-1]
+    assert kg["delivery"] == "CORRELATED"
+    assert [x["report_id"] for x in kg["enrichment"]["prior_reports"]] == [seen["report_id"]]
+    assert [x["report_id"] for x in kg["enrichment"]["entity_links"]] == [seen["report_id"]]
+    assert [x["report_id"] for x in kg["enrichment"]["also_reported_by"]] == [seen["report_id"]]
+    assert check_noninterference(events, recipients=["KG", "CARICC"]) == 2
