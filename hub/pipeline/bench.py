@@ -3,6 +3,10 @@
 Measures µs per report with timeit on realistic reports (a SEIZURE with a container, a plate, two
 parties in Cyrillic, two substances; a CLEAR one routed to 14 recipients), excluding Kafka I/O.
 
+``--state-size TOTAL``: the memory of the decision core's State after TOTAL reports (a backfill:
+20,000 simulator reports, then copies with fresh ids and identifiers), measured as the growth of
+the process's RSS, and the time and RSS of ``State.rebuild`` from the persisted rows.
+
 ``--decide N``: the decision core on N simulator reports (hub.bench.workload, as the gateway
 produces them): each report through ``decide()`` + ``State.apply`` in sequence; CPU time per report
 over the second half (the state warm). ``--hostile``: after that, one report with 500 distinct
@@ -154,13 +158,135 @@ def run_hostile(st: Any, ctx: Any, start: int, parties: int = 500) -> dict[str, 
     return out
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _variant(r: dict[str, Any], c: int) -> dict[str, Any]:
+    """Copy ``c`` of a report: its own source_ref/report id, identifiers and event time."""
+    if c == 0:
+        return r
+    from stdnum import iso6346
+
+    ref = f"{r['source_ref']}~{c}"
+    conv = dict(r["conveyance"] or {})
+    cont = []
+    for raw in conv.get("container_numbers") or []:
+        k = "".join(ch for ch in raw.upper() if ch.isalnum())
+        if len(k) == 11:
+            serial = f"{(int(k[4:10]) + c * 7919) % 10**6:06d}" if k[4:10].isdigit() else k[4:10]
+            base = k[:4] + serial
+            cont.append(base + iso6346.calc_check_digit(base))
+        else:
+            cont.append(raw)
+    conv["container_numbers"] = cont
+    for f in ("vehicle_plate", "transport_document", "wagon_number"):
+        if conv.get(f):
+            conv[f] = f"{conv[f]}{c}"
+    return dict(r, source_ref=ref, report_id=report_id(BENCH_ID_KEY, r["agency"], ref), conveyance=conv,
+                event_time=r["event_time"] - c * 30 * 24 * 3600 * 1000)
+
+
+def state_size(total: int = 204_013, base: int = 20_000) -> dict[str, float]:
+    """See the module docstring (``--state-size``)."""
+    import gc
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from hub.pipeline.decide import Context, ReportInput, decide
+    from hub.pipeline.state import TABLES, State
+    from hub.pipeline.validate import Message
+
+    reports = decide_workload(base)
+    s = settings_mod.load({}, id_key=BENCH_ID_KEY.decode(), audit_key=BENCH_ID_KEY.decode())
+    ctx = Context(s, enrich.refdata(), BENCH_ID_KEY)
+    gc.collect()
+    rss0 = _rss_mb()
+    st = State()
+    t0 = time.process_time()
+    start = reports[0]["received_at"]
+    i = 0
+    while i < total:
+        for r in reports:
+            if i >= total:
+                break
+            v = _variant(r, i // len(reports))
+            d = decide(ReportInput(v, Message("hub.pipeline.validated", 0, i, b"", b"")), st,
+                       ctx.at(i, start + i * 100))
+            if d.error:
+                raise RuntimeError(d.error)
+            st.apply(d.writes)
+            i += 1
+    cpu = time.process_time() - t0
+    gc.collect()
+    rss1 = _rss_mb()
+    sizes = st.sizes()
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for k, v in st.items(TABLES[0]):
+            f.write(json.dumps([k, v], separators=(",", ":")) + "\n")
+        path = f.name
+    persisted = os.path.getsize(path) / 1e6
+    out = subprocess.run([sys.executable, "-m", "hub.pipeline.bench", "--rebuild", path], check=True,
+                         capture_output=True, text=True).stdout
+    os.unlink(path)
+    rebuilt = json.loads(out)
+    return {"reports processed": float(total), "report records": float(sizes["reports"]),
+            "correlation keys": float(sizes["correlation keys"]), "party names": float(sizes["party names"]),
+            "State MB (RSS growth of the deciding process)": rss1 - rss0, "decide+apply CPU s": cpu,
+            "persisted MB (JSON lines of the reports table)": persisted,
+            "State MB (RSS growth, rebuilt in a fresh process)": rebuilt["rss_mb"],
+            "State.rebuild CPU s": rebuilt["cpu_s"]}
+
+
+def rebuild_size(path: str) -> dict[str, float]:
+    """RSS growth and CPU of State.rebuild from a JSON-lines dump (run in a fresh process)."""
+    import gc
+    import json
+    import time
+
+    from hub.pipeline.state import TABLES, State
+
+    def rows() -> Any:
+        with open(path) as f:
+            for line in f:
+                k, v = json.loads(line)
+                yield k, v
+
+    gc.collect()
+    rss0 = _rss_mb()
+    t0 = time.process_time()
+    st = State.rebuild({TABLES[0]: rows()})
+    cpu = time.process_time() - t0
+    gc.collect()
+    return {"rss_mb": _rss_mb() - rss0, "cpu_s": cpu, "reports": float(len(st.reports))}
+
+
 def main() -> None:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m hub.pipeline.bench")
     ap.add_argument("--decide", type=int, default=0, metavar="N", help="decide() over N simulator reports")
     ap.add_argument("--hostile", action="store_true", help="then one report with 500 parties")
+    ap.add_argument("--state-size", type=int, default=0, metavar="TOTAL", help="State memory after TOTAL reports")
+    ap.add_argument("--rebuild", metavar="FILE", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.rebuild:
+        import json
+
+        print(json.dumps(rebuild_size(args.rebuild)))
+        return
+    if args.state_size:
+        for name, v in state_size(args.state_size).items():
+            print(f"{name:50} {v:12.2f}")
+        return
     if not args.decide:
         for name, us in run().items():
             print(f"{name:50} {us:9.2f} µs/report")

@@ -203,6 +203,7 @@ class State:
         self.members: dict[str, list[tuple[int, str, int]]] = {}
         self.names = NameIndex()
         self._strs: dict[str, str] = {}
+        self._own: dict[int, tuple[tuple[str | None, int], ...]] = {}  # shared incident tuples
 
     # -- StateView
     def report(self, report_id: str) -> Rec | None:
@@ -252,6 +253,8 @@ class State:
                           tuple(s(n) for n in v[4]), int(v[5]), int(v[6]), p(v[7])) for v in value["v"])
         shares = tuple((int(g[0]), int(g[1]), int(g[2]), p(g[3])) for g in value.get("g") or ())
         incidents = tuple((o, p(m)) for o, m in value.get("i") or ())
+        if len(incidents) == 1 and incidents[0][0] is None:  # the common case: its own incident everywhere
+            incidents = self._own.setdefault(incidents[0][1], incidents)
         return Rec(s(value["a"]), state, self.views.bit(state), versions, shares, incidents)
 
     # -- changes
