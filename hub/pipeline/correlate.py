@@ -1,4 +1,9 @@
-"""Correlate stage (SPEC §4.3): shared identifiers within 7 days -> one incident. Pure.
+"""Correlate stage (SPEC §4.3): shared identifiers within the window -> one incident. Pure.
+
+The window is ``HUB_CORRELATION_WINDOW_DAYS`` (:func:`window_ms`, event time); an index entry
+can match for :func:`retention_ms` after its version was processed. decide() applies both per
+view (hub/pipeline/decide.py); ``find_incident``/``add_to_index``/``sweep`` below are the
+milestone-1 index of the old worker.
 
 Correlation keys are typed so a wagon number never matches a plate: ``C:`` container (ISO 6346,
 valid check digit only), ``D:`` transport document, ``P:`` vehicle plate (look-alikes folded),

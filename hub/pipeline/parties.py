@@ -9,6 +9,11 @@ links do not depend on whether the worker restarted.
 
 Before this, the block lists themselves were the table values: every report rewrote (JSON-encoded,
 changelogged) up to 300 names per block key of each of its parties.
+
+:class:`NameIndex` (below) is the per-view index decide() uses (SPEC §5): rows of
+``(seq, report_id, views, name)``, every cap a "newest k of what this view may see", rebuilt
+from the ``reports`` records by hub/pipeline/state.py. ``PartyIndex``/``record_names`` serve the
+milestone-1 worker.
 """
 
 from __future__ import annotations

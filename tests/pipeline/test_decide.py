@@ -11,7 +11,7 @@ from hub.pipeline import enrich
 from hub.pipeline.decide import Count, decide
 from hub.pipeline.state import MEMBER_CAP, TABLES, State
 from tests.factories import report
-from tests.pipeline.decide_support import T0, Runner, report_input
+from tests.pipeline.decide_support import T0, Runner, context, report_input
 
 DAY = 24 * 3600 * 1000
 AGENCY = {"KZ": "KZ-CUSTOMS", "UZ": "UZ-CUSTOMS", "TJ": "TJ-DCA", "RU": "RU-FCS", "AF": "AF-CNPA"}
@@ -289,3 +289,15 @@ def test_expire_drops_index_entries_by_processing_time() -> None:
     assert run.state.expire(T0 + 15 * DAY, run.ctx.retention_ms) == 1
     assert run.state.key_reports("C:CSQU3054383") == []
     assert decide(report_input(late, 1), run.state, run.ctx.at(1, T0 + 15 * DAY)).feed_items == d.feed_items
+
+
+def test_the_correlation_window_is_the_setting() -> None:
+    run = Runner(context(correlation_window_days=3))
+    c = conv(container_numbers=["CSQU3054383"])
+    a = rep("KZ", "AMBER", route=("UZ",), conveyance=c, event_time=T0 - 5 * DAY)
+    b = rep("UZ", "AMBER", route=("KZ",), conveyance=c, event_time=T0 - 1 * DAY)  # 4 days later
+    c3 = rep("TJ", "AMBER", addressees=("KZ",), conveyance=c, event_time=T0 - 3 * DAY)  # 2 days from both
+    _, d2, d3 = run.run([a, b, c3])
+    assert deliveries(d2) == {"CARICC": "NEW", "KZ": "NEW"}
+    assert d3.audit[0]["stage"] == "CORRELATED" and d3.audit[0]["reason"].endswith("within 3 days")
+    assert run.ctx.retention_ms == 6 * DAY
