@@ -144,17 +144,29 @@ def container_checks(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def watchlist_hits(report: Mapping[str, Any], data: RefData) -> list[dict[str, Any]]:
-    """Every (party, watchlist entry) pair scoring at least the threshold, in party then list order."""
-    hits = []
-    for p in report.get("parties") or []:
-        form = match_form(p["name"])
+_WATCH: dict[tuple[int, str], tuple[tuple[str, str, float], ...]] = {}  # (refdata, name) -> hits
+
+
+def _watch(name: str, data: RefData) -> tuple[tuple[str, str, float], ...]:
+    key = (id(data), name)
+    hit = _WATCH.get(key)
+    if hit is None:
+        form = match_form(name)
+        found = []
         for lst, wname, wform, _note in data.watchlists:
             score = fuzz.token_sort_ratio(form, wform, score_cutoff=NAME_MATCH_THRESHOLD)
             if score:
-                hits.append({"name": p["name"], "matched_name": wname, "score": round(float(score), 1),
-                             "report_id": None, "watchlist": lst})
-    return hits
+                found.append((lst, wname, round(float(score), 1)))
+        if len(_WATCH) > 65536:
+            _WATCH.clear()
+        hit = _WATCH[key] = tuple(found)
+    return hit
+
+
+def watchlist_hits(report: Mapping[str, Any], data: RefData) -> list[dict[str, Any]]:
+    """Every (party, watchlist entry) pair scoring at least the threshold, in party then list order."""
+    return [{"name": p["name"], "matched_name": wname, "score": score, "report_id": None, "watchlist": lst}
+            for p in report.get("parties") or [] for lst, wname, score in _watch(p["name"], data)]
 
 
 def scored_names(name: str, pool: Sequence[str]) -> dict[str, float]:
