@@ -16,6 +16,7 @@ from hub.clock import now_ms
 STAGES = (
     "RECEIVED", "REJECTED", "VALIDATED", "DUPLICATE", "CORRELATED", "ENRICHED", "ROUTED",
     "DELIVERED", "ACKNOWLEDGED", "ACCESS_DENIED",
+    "SHARED",  # release v2 (SPEC §13): a granted CONSENT_ONWARD delivered by the pipeline (core)
 )
 
 

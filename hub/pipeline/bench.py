@@ -1,7 +1,16 @@
-"""Per-stage cost of the pipeline's pure functions: ``python -m hub.pipeline.bench``.
+"""Per-stage cost of the pipeline's pure functions: ``python -m hub.pipeline.bench [--decide N] [--hostile]``.
 
 Measures µs per report with timeit on realistic reports (a SEIZURE with a container, a plate, two
 parties in Cyrillic, two substances; a CLEAR one routed to 14 recipients), excluding Kafka I/O.
+
+``--state-size TOTAL``: the memory of the decision core's State after TOTAL reports (a backfill:
+20,000 simulator reports, then copies with fresh ids and identifiers), measured as the growth of
+the process's RSS, and the time and RSS of ``State.rebuild`` from the persisted rows.
+
+``--decide N``: the decision core on N simulator reports (hub.bench.workload, as the gateway
+produces them): each report through ``decide()`` + ``State.apply`` in sequence; CPU time per report
+over the second half (the state warm). ``--hostile``: after that, one report with 500 distinct
+parties (finding 10 of issue 12), and the report after it.
 """
 
 from __future__ import annotations
@@ -78,9 +87,217 @@ def run(number: int = 300) -> dict[str, float]:
     }
 
 
+def decide_workload(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """``n`` simulator reports in their Avro form (timestamps in ms), processing times increasing."""
+    from hub.bench.workload import generate
+
+    s = settings_mod.load({}, id_key=BENCH_ID_KEY.decode(), audit_key=BENCH_ID_KEY.decode())
+    return [it.report for it in generate(n, seed=seed, settings=s)]
+
+
+def run_decide(reports: list[dict[str, Any]]) -> tuple[dict[str, float], Any, Any]:
+    """decide() + State.apply over ``reports`` in order. Returns (figures, state, context)."""
+    import time
+
+    from hub.pipeline.decide import Context, ReportInput, decide
+    from hub.pipeline.state import State
+    from hub.pipeline.validate import Message
+
+    s = settings_mod.load({}, id_key=BENCH_ID_KEY.decode(), audit_key=BENCH_ID_KEY.decode())
+    ctx = Context(s, enrich.refdata(), BENCH_ID_KEY)
+    st = State()
+    half = len(reports) // 2
+    cpu = {"decide": 0.0, "apply": 0.0}
+    items = 0
+    for i, r in enumerate(reports):
+        inp = ReportInput(r, Message("hub.pipeline.validated", 0, i, r["report_id"].encode(), b""))
+        t0 = time.process_time()
+        d = decide(inp, st, ctx.at(i, r["received_at"]))
+        t1 = time.process_time()
+        st.apply(d.writes)
+        t2 = time.process_time()
+        if d.error:
+            raise RuntimeError(d.error)
+        if i >= half:
+            cpu["decide"] += t1 - t0
+            cpu["apply"] += t2 - t1
+            items += len(d.feed_items)
+    n = max(1, len(reports) - half)
+    return ({"decide() µs/report (CPU, warm state)": cpu["decide"] / n * 1e6,
+             "State.apply µs/report": cpu["apply"] / n * 1e6,
+             "feed items/report": items / n}, st, ctx)
+
+
+def hostile_report(i: int, parties: int = 500) -> dict[str, Any]:
+    """A report with ``parties`` distinct party names (Latin and Cyrillic, some near the cast)."""
+    r = sample(10**6 + i, tlp="GREEN")
+    first = ["Karimov", "Рахимов", "Ivanov", "Nazarov", "Юсупов", "Mammadov", "Alimov", "Kurbanov"]
+    r["parties"] = [{"role": "OTHER", "name": f"{first[j % len(first)]} {chr(65 + j % 26)}{j:04d} Trans",
+                     "country": "KZ", "identifier": None} for j in range(parties)]
+    return r
+
+
+def run_hostile(st: Any, ctx: Any, start: int, parties: int = 500) -> dict[str, float]:
+    """CPU ms of decide() for one hostile report, and of a normal report right after it."""
+    import time
+
+    from hub.pipeline.decide import ReportInput, decide
+    from hub.pipeline.validate import Message
+
+    out = {}
+    for label, r in ((f"hostile report ({parties} parties) ms", hostile_report(start, parties)),
+                     ("next normal report ms", sample(10**6 + start + 1))):
+        inp = ReportInput(r, Message("hub.pipeline.validated", 0, start, r["report_id"].encode(), b""))
+        t0 = time.process_time()
+        d = decide(inp, st, ctx.at(start, r["received_at"]))
+        out[label] = (time.process_time() - t0) * 1e3
+        st.apply(d.writes)
+        out[label.replace(" ms", " entity links (max per item)")] = max(
+            (len(it["enrichment"]["entity_links"]) for it in d.feed_items), default=0)
+        start += 1
+    return out
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _variant(r: dict[str, Any], c: int) -> dict[str, Any]:
+    """Copy ``c`` of a report: its own source_ref/report id, identifiers and event time."""
+    if c == 0:
+        return r
+    from stdnum import iso6346
+
+    ref = f"{r['source_ref']}~{c}"
+    conv = dict(r["conveyance"] or {})
+    cont = []
+    for raw in conv.get("container_numbers") or []:
+        k = "".join(ch for ch in raw.upper() if ch.isalnum())
+        if len(k) == 11:
+            serial = f"{(int(k[4:10]) + c * 7919) % 10**6:06d}" if k[4:10].isdigit() else k[4:10]
+            base = k[:4] + serial
+            cont.append(base + iso6346.calc_check_digit(base))
+        else:
+            cont.append(raw)
+    conv["container_numbers"] = cont
+    for f in ("vehicle_plate", "transport_document", "wagon_number"):
+        if conv.get(f):
+            conv[f] = f"{conv[f]}{c}"
+    return dict(r, source_ref=ref, report_id=report_id(BENCH_ID_KEY, r["agency"], ref), conveyance=conv,
+                event_time=r["event_time"] - c * 30 * 24 * 3600 * 1000)
+
+
+def state_size(total: int = 204_013, base: int = 20_000) -> dict[str, float]:
+    """See the module docstring (``--state-size``)."""
+    import gc
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from hub.pipeline.decide import Context, ReportInput, decide
+    from hub.pipeline.state import TABLES, State
+    from hub.pipeline.validate import Message
+
+    reports = decide_workload(base)
+    s = settings_mod.load({}, id_key=BENCH_ID_KEY.decode(), audit_key=BENCH_ID_KEY.decode())
+    ctx = Context(s, enrich.refdata(), BENCH_ID_KEY)
+    gc.collect()
+    rss0 = _rss_mb()
+    st = State()
+    t0 = time.process_time()
+    start = reports[0]["received_at"]
+    i = 0
+    while i < total:
+        for r in reports:
+            if i >= total:
+                break
+            v = _variant(r, i // len(reports))
+            d = decide(ReportInput(v, Message("hub.pipeline.validated", 0, i, b"", b"")), st,
+                       ctx.at(i, start + i * 100))
+            if d.error:
+                raise RuntimeError(d.error)
+            st.apply(d.writes)
+            i += 1
+    cpu = time.process_time() - t0
+    gc.collect()
+    rss1 = _rss_mb()
+    sizes = st.sizes()
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for k, v in st.items(TABLES[0]):
+            f.write(json.dumps([k, v], separators=(",", ":")) + "\n")
+        path = f.name
+    persisted = os.path.getsize(path) / 1e6
+    out = subprocess.run([sys.executable, "-m", "hub.pipeline.bench", "--rebuild", path], check=True,
+                         capture_output=True, text=True).stdout
+    os.unlink(path)
+    rebuilt = json.loads(out)
+    return {"reports processed": float(total), "report records": float(sizes["reports"]),
+            "correlation keys": float(sizes["correlation keys"]), "party names": float(sizes["party names"]),
+            "State MB (RSS growth of the deciding process)": rss1 - rss0, "decide+apply CPU s": cpu,
+            "persisted MB (JSON lines of the reports table)": persisted,
+            "State MB (RSS growth, rebuilt in a fresh process)": rebuilt["rss_mb"],
+            "State.rebuild CPU s": rebuilt["cpu_s"]}
+
+
+def rebuild_size(path: str) -> dict[str, float]:
+    """RSS growth and CPU of State.rebuild from a JSON-lines dump (run in a fresh process)."""
+    import gc
+    import json
+    import time
+
+    from hub.pipeline.state import TABLES, State
+
+    def rows() -> Any:
+        with open(path) as f:
+            for line in f:
+                k, v = json.loads(line)
+                yield k, v
+
+    gc.collect()
+    rss0 = _rss_mb()
+    t0 = time.process_time()
+    st = State.rebuild({TABLES[0]: rows()})
+    cpu = time.process_time() - t0
+    gc.collect()
+    return {"rss_mb": _rss_mb() - rss0, "cpu_s": cpu, "reports": float(len(st.reports))}
+
+
 def main() -> None:
-    for name, us in run().items():
-        print(f"{name:50} {us:9.2f} µs/report")
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m hub.pipeline.bench")
+    ap.add_argument("--decide", type=int, default=0, metavar="N", help="decide() over N simulator reports")
+    ap.add_argument("--hostile", action="store_true", help="then one report with 500 parties")
+    ap.add_argument("--state-size", type=int, default=0, metavar="TOTAL", help="State memory after TOTAL reports")
+    ap.add_argument("--rebuild", metavar="FILE", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.rebuild:
+        import json
+
+        print(json.dumps(rebuild_size(args.rebuild)))
+        return
+    if args.state_size:
+        for name, v in state_size(args.state_size).items():
+            print(f"{name:50} {v:12.2f}")
+        return
+    if not args.decide:
+        for name, us in run().items():
+            print(f"{name:50} {us:9.2f} µs/report")
+        return
+    reports = decide_workload(args.decide)
+    figures, st, ctx = run_decide(reports)
+    for name, v in figures.items():
+        print(f"{name:50} {v:9.2f}")
+    if args.hostile:
+        for name, v in run_hostile(st, ctx, len(reports)).items():
+            print(f"{name:50} {v:9.2f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""Correlate stage (SPEC §4.3): shared identifiers within 7 days -> one incident. Pure.
+"""Correlate stage (SPEC §4.3): shared identifiers within the window -> one incident. Pure.
+
+The window is ``HUB_CORRELATION_WINDOW_DAYS`` (:func:`window_ms`, event time); an index entry
+can match for :func:`retention_ms` after its version was processed. decide() applies both per
+view (hub/pipeline/decide.py); ``find_incident``/``add_to_index``/``sweep`` below are the
+milestone-1 index of the old worker.
 
 Correlation keys are typed so a wagon number never matches a plate: ``C:`` container (ISO 6346,
 valid check digit only), ``D:`` transport document, ``P:`` vehicle plate (look-alikes folded),
@@ -9,12 +14,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from hub.identifiers import container_key, document_key, plate_key, wagon_key
 
-WINDOW_MS = 7 * 24 * 3600 * 1000
-MAX_ENTRIES_PER_KEY = 200
+_container_key = lru_cache(maxsize=65536)(container_key)  # stdnum's check is ~20 µs; numbers repeat
+
+DAY_MS = 24 * 3600 * 1000
+WINDOW_MS = 7 * DAY_MS  # the default of HUB_CORRELATION_WINDOW_DAYS
+MAX_ENTRIES_PER_KEY = 200  # entries per key of the milestone-1 index (decide() uses state.KEY_CAP per view)
+MAX_KEYS = 64  # correlation keys of one report (the first in sorted order; a bound for hostile input)
+
+
+def window_ms(days: int) -> int:
+    """The correlation window (event time) of ``HUB_CORRELATION_WINDOW_DAYS``."""
+    return days * DAY_MS
+
+
+def retention_ms(days: int) -> int:
+    """How long an index entry can match, counted from when its version was processed (the
+    processing time, never the event time: backfills of old events still correlate)."""
+    return 2 * days * DAY_MS
 
 
 def correlation_keys(report: Mapping[str, Any]) -> list[str]:
@@ -22,7 +43,7 @@ def correlation_keys(report: Mapping[str, Any]) -> list[str]:
     conv = report.get("conveyance") or {}
     keys: set[str] = set()
     for raw in conv.get("container_numbers") or []:
-        k = container_key(raw)
+        k = _container_key(raw)
         if k:
             keys.add(f"C:{k}")
     for prefix, field, fn in (("D", "transport_document", document_key), ("P", "vehicle_plate", plate_key),

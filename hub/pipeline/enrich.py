@@ -37,6 +37,7 @@ _FOLD = [("kh", "h"), ("gh", "g"), ("dzh", "j"), ("zh", "j"), ("ch", "c"), ("sh"
 _LEGAL_FORMS = {"llc", "ltd", "ooo", "too", "jsc", "ao", "oao", "zao", "ip", "mchj", "co", "inc"}
 
 
+@lru_cache(maxsize=65536)
 def latin(name: str) -> str:
     """Latin transliteration of a name written in any script."""
     return re.sub(r"\s+", " ", anyascii(name.translate(_TRANSLIT_FIX))).strip()
@@ -129,24 +130,63 @@ def substance_totals(substances: Iterable[Mapping[str, Any]]) -> list[dict[str, 
     return out
 
 
+@lru_cache(maxsize=65536)
+def _container_check(raw: str) -> tuple[str, bool, str | None, int | None]:
+    r = check_container(raw)
+    return r.number, r.valid, r.owner_code, r.check_digit
+
+
 def container_checks(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for raw in (report.get("conveyance") or {}).get("container_numbers") or []:
-        r = check_container(raw)
-        out.append({"number": r.number, "valid": r.valid, "owner_code": r.owner_code, "check_digit": r.check_digit})
+        number, valid, owner, digit = _container_check(raw)
+        out.append({"number": number, "valid": valid, "owner_code": owner, "check_digit": digit})
     return out
 
 
-def watchlist_hits(report: Mapping[str, Any], data: RefData) -> list[dict[str, Any]]:
-    hits = []
-    for p in report.get("parties") or []:
-        form = match_form(p["name"])
+_WATCH: dict[tuple[int, str], tuple[tuple[str, str, float], ...]] = {}  # (refdata, name) -> hits
+
+
+def _watch(name: str, data: RefData) -> tuple[tuple[str, str, float], ...]:
+    key = (id(data), name)
+    hit = _WATCH.get(key)
+    if hit is None:
+        form = match_form(name)
+        found = []
         for lst, wname, wform, _note in data.watchlists:
-            score = float(fuzz.token_sort_ratio(form, wform))
-            if score >= NAME_MATCH_THRESHOLD:
-                hits.append({"name": p["name"], "matched_name": wname, "score": round(score, 1),
-                             "report_id": None, "watchlist": lst})
-    return hits
+            score = fuzz.token_sort_ratio(form, wform, score_cutoff=NAME_MATCH_THRESHOLD)
+            if score:
+                found.append((lst, wname, round(float(score), 1)))
+        if len(_WATCH) > 65536:
+            _WATCH.clear()
+        hit = _WATCH[key] = tuple(found)
+    return hit
+
+
+def watchlist_hits(report: Mapping[str, Any], data: RefData) -> list[dict[str, Any]]:
+    """Every (party, watchlist entry) pair scoring at least the threshold, in party then list order."""
+    return [{"name": p["name"], "matched_name": wname, "score": score, "report_id": None, "watchlist": lst}
+            for p in report.get("parties") or [] for lst, wname, score in _watch(p["name"], data)]
+
+
+def scored_names(name: str, pool: Sequence[str]) -> dict[str, float]:
+    """The names of ``pool`` that match ``name`` (score >= NAME_MATCH_THRESHOLD) -> score."""
+    if not pool:
+        return {}
+    found = process.extract(match_form(name), [match_form(n) for n in pool], scorer=fuzz.token_sort_ratio,
+                            score_cutoff=NAME_MATCH_THRESHOLD, limit=None)
+    return {pool[i]: float(score) for _f, score, i in found}
+
+
+def own_parts(report: Mapping[str, Any], data: RefData) -> dict[str, Any]:
+    """The parts of the enrichment that depend on the report alone (the same for every recipient)."""
+    return {
+        "containers": container_checks(report),
+        "hs_description": hs_description((report.get("goods") or {}).get("hs_code")),
+        "substance_totals": substance_totals(report.get("substances") or []),
+        "party_names": [{"name": p["name"], "latin": latin(p["name"])} for p in report.get("parties") or []],
+        "watchlist_hits": watchlist_hits(report, data),
+    }
 
 
 def entity_links(report: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]],
@@ -180,51 +220,70 @@ _HEAVY = {"HEROIN": 20, "COCAINE": 20, "METHAMPHETAMINE": 20, "PRECURSOR": 15, "
           "AMPHETAMINE": 10, "NPS": 10, "TRAMADOL": 5, "CANNABIS": 5, "OTHER": 5}
 
 
+Points = list[tuple[int, str]]
+
+
+def risk_parts(report: Mapping[str, Any], *, totals: Sequence[Mapping[str, Any]],
+               hits: Sequence[Mapping[str, Any]], data: RefData) -> tuple[Points, Points]:
+    """The risk points of a report that do not depend on other reports: (those listed before the
+    "also reported by" points, those after). :func:`risk_from` adds the count of other agencies."""
+    before: Points = [(30 if report["kind"] == "SEIZURE" else 20, f"{report['kind'].lower()} report")]
+    subs = report.get("substances") or []
+    types = {s["type"] for s in subs}
+    for name in (s.get("name") for s in subs):
+        if name:
+            low = name.lower()
+            types.update(typ for syn, typ in data.drug_synonyms if syn in low)
+    if types:
+        worst = max(sorted(types), key=lambda t: _HEAVY.get(t, 5))
+        before.append((_HEAVY.get(worst, 5), f"substance {worst}"))
+    kg = sum(t["quantity_kg"] or 0 for t in totals)
+    if kg >= 100:
+        before.append((25, f"{kg:g} kg seized"))
+    elif kg >= 10:
+        before.append((15, f"{kg:g} kg seized"))
+    n = len(report.get("risk_indicators") or [])
+    if n:
+        before.append((min(20, 5 * n), f"{n} risk indicator(s)"))
+    if hits:
+        before.append((25, f"watchlist hit ({', '.join(sorted({h['watchlist'] for h in hits}))})"))
+    after: Points = []
+    loc = report.get("location") or {}
+    cp = _crossing(data, loc.get("unlocode"), (loc.get("place") or "").lower())
+    if cp is not None:
+        after.append((int(cp["weight"]), f"at crossing point {cp['name']}"))
+    if any(p.get("country") == "AF" for p in report.get("route") or []):
+        after.append((10, "route from or through AF"))
+    details = " ".join((s.get("concealment_detail") or "").lower() for s in subs)
+    if details.strip():
+        methods = {(m, w) for kw, m, w in data.concealment if kw in details}
+        if methods:
+            m, w = max(sorted(methods), key=lambda x: x[1])
+            after.append((w, f"concealment: {m}"))
+    return before, after
+
+
+def _crossing(data: RefData, unlocode: str | None, place: str) -> dict[str, str] | None:
+    for cp in data.crossing_points:
+        if (unlocode and unlocode == cp["unlocode"]) or (place and place == cp["place"].lower()):
+            return cp
+    return None
+
+
+def risk_from(parts: tuple[Points, Points], other_agencies: int) -> tuple[int, list[str]]:
+    """Score 0-100 and reasons from :func:`risk_parts` and the number of other agencies."""
+    before, after = parts
+    pts = list(before)
+    if other_agencies:
+        pts.append((15, f"also reported by {other_agencies} other agenc{'y' if other_agencies == 1 else 'ies'}"))
+    pts += after
+    return min(100, sum(p for p, _w in pts)), [f"+{p} {w}" for p, w in pts]
+
+
 def risk(report: Mapping[str, Any], *, totals: Sequence[Mapping[str, Any]], hits: Sequence[Mapping[str, Any]],
          other_agencies: int, data: RefData) -> tuple[int, list[str]]:
     """Risk score 0-100 and the reasons that make it up."""
-    score, reasons = 0, []
-
-    def add(points: int, why: str) -> None:
-        nonlocal score
-        score += points
-        reasons.append(f"+{points} {why}")
-
-    add(30 if report["kind"] == "SEIZURE" else 20, f"{report['kind'].lower()} report")
-    types = {s["type"] for s in report.get("substances") or []}
-    for name in (s.get("name") or "" for s in report.get("substances") or []):
-        for syn, typ in data.drug_synonyms:
-            if syn in name.lower():
-                types.add(typ)
-    if types:
-        worst = max(types, key=lambda t: _HEAVY.get(t, 5))
-        add(_HEAVY.get(worst, 5), f"substance {worst}")
-    kg = sum(t["quantity_kg"] or 0 for t in totals)
-    if kg >= 100:
-        add(25, f"{kg:g} kg seized")
-    elif kg >= 10:
-        add(15, f"{kg:g} kg seized")
-    n = len(report.get("risk_indicators") or [])
-    if n:
-        add(min(20, 5 * n), f"{n} risk indicator(s)")
-    if hits:
-        add(25, f"watchlist hit ({', '.join(sorted({h['watchlist'] for h in hits}))})")
-    if other_agencies:
-        add(15, f"also reported by {other_agencies} other agenc{'y' if other_agencies == 1 else 'ies'}")
-    loc = report.get("location") or {}
-    for cp in data.crossing_points:
-        if (loc.get("unlocode") and loc["unlocode"] == cp["unlocode"]) or (
-                loc.get("place") and loc["place"].lower() == cp["place"].lower()):
-            add(int(cp["weight"]), f"at crossing point {cp['name']}")
-            break
-    if any(p.get("country") == "AF" for p in report.get("route") or []):
-        add(10, "route from or through AF")
-    details = " ".join((s.get("concealment_detail") or "").lower() for s in report.get("substances") or [])
-    methods = {(m, w) for kw, m, w in data.concealment if kw in details}
-    if methods:
-        m, w = max(methods, key=lambda x: x[1])
-        add(w, f"concealment: {m}")
-    return min(100, score), reasons
+    return risk_from(risk_parts(report, totals=totals, hits=hits, data=data), other_agencies)
 
 
 def enrich(report: Mapping[str, Any], *, matches: Sequence[Mapping[str, Any]],

@@ -12,6 +12,9 @@ S = reporter state, A = addressees, R = members on the route and at the location
 S never receives its own report back; partners receive AMBER only when addressed (R holds members
 only); partner copies lose every party ``identifier``; references to other reports in the
 enrichment survive only for recipients that were allowed to receive the referenced report.
+decide() (hub/pipeline/decide.py) uses ``recipients`` and ``redact``, and computes each recipient's
+enrichment in that recipient's own view instead of filtering one (``filter_enrichment`` and
+``feed_items`` are the milestone-1 path of the old worker).
 """
 
 from __future__ import annotations

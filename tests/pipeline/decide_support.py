@@ -73,3 +73,80 @@ class Runner:
 
     def rebuilt(self) -> State:
         return State.rebuild({t: rows.items() for t, rows in self.persisted.items()})
+
+
+# ---------------------------------------------------------------- non-interference (SPEC §5)
+Event = Mapping[str, Any] | Input  # a report dict or a ready Input (e.g. a ShareInput)
+
+
+def run_events(events: list[tuple[Event, int]], ctx: Context | None = None) -> list[Decision]:
+    """Decide ``(event, now_ms)`` pairs in order on a fresh state (seq = position in this run)."""
+    run = Runner(ctx)
+    return [run.step(ev, now) for ev, now in events]
+
+
+def _strip(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k != "routed_at"}
+
+
+def view_of(decisions: list[Decision], recipient: str) -> list[dict[str, Any]]:
+    """What ``recipient`` receives: its feed items and the receipts of its own reports, in order,
+    without processing timestamps."""
+    out = []
+    for d in decisions:
+        out += [_strip(it) for it in d.feed_items if it["recipient"] == recipient]
+        if d.receipt is not None and d.receipt["state"] == recipient:
+            out.append(_strip(d.receipt))
+    return out
+
+
+def visible_to(events: list[tuple[Event, int]], decisions: list[Decision], recipient: str) -> list[int]:
+    """Positions of the inputs ``recipient`` may see, judged by the full run: report versions routed
+    to it, sent by its state, or shared with it (rejected versions count as not receivable), and the
+    shares that reached it or concern its own reports."""
+    shared: set[tuple[str, int]] = set()
+    for d in decisions:
+        for it in d.feed_items:
+            if it["delivery"] == "SHARED" and it["recipient"] == recipient:
+                shared.add((it["report"]["report_id"], it["report"]["version"]))
+    keep = []
+    for i, ((ev, _now), d) in enumerate(zip(events, decisions, strict=True)):
+        if isinstance(ev, ShareInput):
+            cmd = ev.command
+            if cmd["report"]["reporter_state"] == recipient or any(it["recipient"] == recipient
+                                                                   for it in d.feed_items):
+                keep.append(i)
+            continue
+        rep = ev.report if isinstance(ev, ReportInput) else ev
+        if d.verdict not in ("NEW", "UPDATE"):
+            continue
+        if rep["reporter_state"] == recipient or any(it["recipient"] == recipient for it in d.feed_items) or (
+                rep["report_id"], rep["version"]) in shared:
+            keep.append(i)
+    return keep
+
+
+def check_noninterference(events: list[tuple[Event, int]], ctx: Context | None = None,
+                          recipients: Iterable[str] | None = None, stats: dict[str, int] | None = None) -> int:
+    """For every recipient: its view of the full sequence equals its view of the sequence without
+    what it may not see. Returns the number of recipients compared (whose filtered run differs);
+    ``stats`` (optional) counts verdicts, delivery kinds and items with links/refs of the full run."""
+    ctx = ctx or context()
+    full = run_events(events, ctx)
+    if stats is not None:
+        for d in full:
+            stats[f"verdict {d.verdict}"] = stats.get(f"verdict {d.verdict}", 0) + 1
+            for it in d.feed_items:
+                stats[f"item {it['delivery']}"] = stats.get(f"item {it['delivery']}", 0) + 1
+                for f in ("entity_links", "prior_reports", "also_reported_by"):
+                    if it["enrichment"][f]:
+                        stats[f"with {f}"] = stats.get(f"with {f}", 0) + 1
+    compared = 0
+    for r in recipients or ctx.settings.recipients:
+        keep = visible_to(events, full, r)
+        if len(keep) == len(events):
+            continue
+        part = run_events([events[i] for i in keep], ctx)
+        assert view_of(part, r) == view_of(full, r), f"what {r} receives depends on reports it may not see"
+        compared += 1
+    return compared

@@ -38,6 +38,9 @@ class Scenario:
     undecodable: list[bytes] = field(default_factory=list)
     same_incident: list[list[str]] = field(default_factory=list)  # item_ids that share an incident
     distinct_incident: list[tuple[str, str]] = field(default_factory=list)
+    # (item of a recipient that may not see the incident's first report, an item of that incident):
+    # per-view incidents (decide()) give them different ids; the old worker gave one global id
+    own_incident: list[tuple[str, str]] = field(default_factory=list)
     # item_id -> report ids that must / must not appear in also_reported_by
     also_by: dict[str, set[str]] = field(default_factory=dict)
     partner_items: set[str] = field(default_factory=set)
@@ -150,8 +153,10 @@ def build(now: datetime | None = None) -> Scenario:
         sc.wave1.append(msg(first))
         sc.wave2.append(msg(second))
         f_ids = [f"{first['report_id']}:1:{x}" for x in ("UZ", "CARICC")]
-        s_ids = [f"{second['report_id']}:1:{x}" for x in ("KZ", "CARICC", "TJ")]
+        s_ids = [f"{second['report_id']}:1:{x}" for x in ("KZ", "CARICC")]
         sc.same_incident.append(f_ids + s_ids)
+        # TJ may not see `first`: in TJ's view `second` opened its own incident (SPEC §5)
+        sc.own_incident.append((f"{second['report_id']}:1:TJ", f_ids[0]))
         # no leak: TJ never was allowed to receive `first`, so it must not see it referenced
         sc.also_by[f"{second['report_id']}:1:KZ"] = {first["report_id"]}
         sc.also_by[f"{second['report_id']}:1:CARICC"] = {first["report_id"]}

@@ -9,7 +9,7 @@ import pytest
 from hub.pipeline import decide as decide_mod
 from hub.pipeline import enrich
 from hub.pipeline.decide import Count, decide
-from hub.pipeline.state import TABLES, State
+from hub.pipeline.state import MEMBER_CAP, TABLES, State
 from tests.factories import report
 from tests.pipeline.decide_support import T0, Runner, context, report_input
 
@@ -141,20 +141,32 @@ def test_correlated_report_joins_the_incident_and_is_correlated_for_holders() ->
                  event_time=T0 - 2 * DAY)
     d1, d2 = run.run([first, second])
     inc = d1.feed_items[0]["incident_id"]
+    assert inc == decide_mod.incident_id(run.ctx.id_key, first["report_id"])  # keyed, opened by `first`
     assert [a["stage"] for a in d2.audit] == ["CORRELATED", "ENRICHED", "ROUTED"]
     cor = d2.audit[0]
     assert cor["reason"] == "shares C:CSQU3054383 with 1 report(s) within 7 days"
-    assert cor["detail"] == {"incident_id": inc, "matched": first["report_id"]}
+    own = decide_mod.incident_id(run.ctx.id_key, second["report_id"])
+    views = sorted([f"{inc}: CARICC,KZ,UZ", f"{own}: TJ"])
+    assert cor["detail"] == {"incident_id": inc, "matched": first["report_id"], "views": "; ".join(views)}
     # KZ reported the incident, CARICC received it -> CORRELATED; TJ is new to it
     assert deliveries(d2) == {"CARICC": "CORRELATED", "KZ": "CORRELATED", "TJ": "NEW"}
     assert Count("REPORTS_CORRELATED", ("SEIZURE", "UZ-CUSTOMS")) in d2.counts
     by = {it["recipient"]: it for it in d2.feed_items}
-    assert {it["incident_id"] for it in d2.feed_items} == {inc}  # today's semantics: one incident id
+    # per view: TJ may not see `first`, so in TJ's view `second` opened its own incident
+    assert {r: it["incident_id"] for r, it in by.items()} == {"CARICC": inc, "KZ": inc, "TJ": own}
+    assert d2.receipt is not None and d2.receipt["incident_id"] == inc  # UZ received `first`
+    # the provider's receipt does not tell who already held the incident
+    assert {x["recipient"]: x["delivery"] for x in d2.receipt["recipients"]} == dict.fromkeys(
+        ("CARICC", "KZ", "TJ"), "NEW")
     # no leak through enrichment: TJ never received `first`
     for r in ("KZ", "CARICC"):
-        assert [x["report_id"] for x in by[r]["enrichment"]["also_reported_by"]] == [first["report_id"]]
+        refs = by[r]["enrichment"]["also_reported_by"]
+        assert [x["report_id"] for x in refs] == [first["report_id"]] and refs[0]["incident_id"] == inc
         assert [x["report_id"] for x in by[r]["enrichment"]["prior_reports"]] == [first["report_id"]]
-    assert by["TJ"]["enrichment"]["also_reported_by"] == [] and by["TJ"]["enrichment"]["prior_reports"] == []
+        assert any("also reported by 1 other agency" in x for x in by[r]["enrichment"]["risk_reasons"])
+    tj = by["TJ"]["enrichment"]
+    assert tj["also_reported_by"] == [] and tj["prior_reports"] == []
+    assert not any("also reported by" in x for x in tj["risk_reasons"])
 
 
 def test_reports_further_apart_than_the_window_do_not_correlate() -> None:
@@ -167,15 +179,24 @@ def test_reports_further_apart_than_the_window_do_not_correlate() -> None:
     assert deliveries(d2) == {"CARICC": "NEW", "KZ": "NEW"}
 
 
-def test_incident_keeps_the_newest_200_member_refs() -> None:
+def test_incident_members_count_the_newest_per_view() -> None:
     run = Runner()
     c = conv(vehicle_plate="01A123BC")
-    ds = run.run([rep("KZ", "GREEN", conveyance=c) for _ in range(205)])
+    states = ["KZ", "UZ", "TJ", "RU", "KG"]
+    reps = [rep(states[i % 5], "GREEN", conveyance=c) if i % 5 != 4 else
+            report("KG-DCS", "KG", source_ref=f"CAP-{i}", tlp="GREEN", conveyance=c, event_time=T0 - DAY)
+            for i in range(205)]
+    ds = run.run(reps)
     inc = ds[0].feed_items[0]["incident_id"]
-    assert {d.feed_items[0]["incident_id"] for d in ds} == {inc}
-    members = run.state.get("incidents", inc)["reports"]
-    assert len(members) == 200
-    assert members[-1]["report_id"] == ds[-1].receipt["report_id"]  # type: ignore[index]
+    assert {it["incident_id"] for d in ds for it in d.feed_items} == {inc}
+    caricc = run.state.views.bit("CARICC")
+    assert len(run.state.joiners(reps[0]["report_id"], caricc)) == MEMBER_CAP
+    probe = rep("RU", "GREEN", conveyance=c)
+    views = run.state.views
+    look = decide_mod._Look(run.state, run.ctx.at(999, T0 + 10**6), probe["report_id"], None,
+                            ["P:01A123BC"], probe["event_time"], views.mask(["CARICC"]))
+    members = look.members(views.mask(["CARICC"]))[views.bit("CARICC")]
+    assert len(members) == MEMBER_CAP and members[0][0] == reps[-1]["report_id"]  # newest first
 
 
 # ---------------------------------------------------------------- entity links and the no-leak rule
@@ -198,16 +219,17 @@ def test_an_exception_after_correlate_leaves_no_state_writes(monkeypatch: pytest
     run = Runner()
     c = conv(container_numbers=["CSQU3054383"])
     run.step(rep("KZ", "AMBER", route=("UZ",), conveyance=c))
-    before = {t: dict(v) for t, v in run.state.tables.items()}
+    before = (dict(run.state.reports), {k: v if type(v) is tuple else list(v) for k, v in run.state.keys.items()})
 
     def boom(*a: Any, **k: Any) -> Any:
         raise RuntimeError("enrichment exploded")
 
-    monkeypatch.setattr(enrich, "enrich", boom)
+    monkeypatch.setattr(enrich, "own_parts", boom)
     r = rep("UZ", "AMBER", route=("KZ",), conveyance=c)
     d = run.step(r)
     assert d.verdict == "ERROR" and d.writes == {} and d.feed_items == [] and d.receipt is None
-    assert run.state.tables == before  # the correlation index did not gain the failed report
+    # the correlation index did not gain the failed report
+    assert (run.state.reports, run.state.keys) == before
     assert d.dead_letter is not None and d.dead_letter["stage"] == "process"
     assert d.dead_letter["reason"] == "internal error: enrichment exploded"
     assert d.dead_letter["report_id"] == r["report_id"] and d.dead_letter["value"] == b"raw"
@@ -233,13 +255,19 @@ def test_state_rebuilt_from_its_tables_decides_like_the_live_one() -> None:
                         parties=party))
     run.run(reps)
     rebuilt = run.rebuilt()
-    assert rebuilt.tables == run.state.tables
-    assert rebuilt.parties.blocks == run.state.parties.blocks
+    assert dict(rebuilt.items("reports")) == dict(run.state.items("reports"))
+    assert rebuilt.keys == run.state.keys and rebuilt.members == run.state.members
+    def names(st: State) -> dict:
+        return {(n, c): r.newest(st.views.bit(c)) for n, r in st.names.names.items() for c in ("RU", "CARICC", "KG")}
+
+    assert names(rebuilt) == names(run.state)
     probe = rep("RU", "GREEN", conveyance=c, parties=[{"role": "DRIVER", "name": "Aziz Karimov", "country": "UZ",
                                                        "identifier": None}])
     ctx = run.ctx.at(99, T0)
     live, again = decide(report_input(probe, 99), run.state, ctx), decide(report_input(probe, 99), rebuilt, ctx)
-    assert live == again and live.feed_items
+    assert live.verdict == "NEW" and live.feed_items and not live.error
+    assert live.feed_items == again.feed_items and live.receipt == again.receipt and live.audit == again.audit
+    assert live.writes == again.writes
 
 
 def test_state_rebuild_rejects_unknown_tables() -> None:
@@ -247,12 +275,29 @@ def test_state_rebuild_rejects_unknown_tables() -> None:
         State.rebuild({"nope": []})
 
 
-def test_sweep_expires_old_correlation_keys() -> None:
+def test_expire_drops_index_entries_by_processing_time() -> None:
     run = Runner()
-    old = rep("KZ", "AMBER", route=("UZ",), conveyance=conv(container_numbers=["CSQU3054383"]),
-              event_time=T0 - 30 * DAY)
-    run.step(old)
-    w = decide_mod.sweep(run.state, context().at(0, T0))
-    assert w == {"correlation-keys": {"C:CSQU3054383": None}}
-    run.state.apply(w)
-    assert run.state.get("correlation-keys", "C:CSQU3054383") is None
+    c = conv(container_numbers=["CSQU3054383"])
+    old = rep("KZ", "AMBER", route=("UZ",), conveyance=c, event_time=T0 - 300 * DAY)  # an old event ...
+    run.step(old, now_ms=T0)  # ... processed now: it stays matchable for 2 windows of processing time
+    assert run.state.expire(T0 + 13 * DAY, run.ctx.retention_ms) == 0
+    late = rep("UZ", "AMBER", route=("KZ",), conveyance=c, event_time=T0 - 299 * DAY)
+    d = decide(report_input(late, 1), run.state, run.ctx.at(1, T0 + 13 * DAY))
+    assert deliveries(d) == {"CARICC": "CORRELATED", "KZ": "CORRELATED"}  # backfills still correlate
+    d = decide(report_input(late, 1), run.state, run.ctx.at(1, T0 + 15 * DAY))
+    assert deliveries(d) == {"CARICC": "NEW", "KZ": "NEW"}  # expired, whether or not swept
+    assert run.state.expire(T0 + 15 * DAY, run.ctx.retention_ms) == 1
+    assert run.state.key_reports("C:CSQU3054383") == []
+    assert decide(report_input(late, 1), run.state, run.ctx.at(1, T0 + 15 * DAY)).feed_items == d.feed_items
+
+
+def test_the_correlation_window_is_the_setting() -> None:
+    run = Runner(context(correlation_window_days=3))
+    c = conv(container_numbers=["CSQU3054383"])
+    a = rep("KZ", "AMBER", route=("UZ",), conveyance=c, event_time=T0 - 5 * DAY)
+    b = rep("UZ", "AMBER", route=("KZ",), conveyance=c, event_time=T0 - 1 * DAY)  # 4 days later
+    c3 = rep("TJ", "AMBER", addressees=("KZ",), conveyance=c, event_time=T0 - 3 * DAY)  # 2 days from both
+    _, d2, d3 = run.run([a, b, c3])
+    assert deliveries(d2) == {"CARICC": "NEW", "KZ": "NEW"}
+    assert d3.audit[0]["stage"] == "CORRELATED" and d3.audit[0]["reason"].endswith("within 3 days")
+    assert run.ctx.retention_ms == 6 * DAY

@@ -46,7 +46,7 @@ def test_scenario_through_decide() -> None:
     assert correlated == sc.correlated
     for group in sc.same_incident:
         assert len({by_id[i]["incident_id"] for i in group}) == 1, group
-    for a, b in sc.distinct_incident:
+    for a, b in sc.distinct_incident + sc.own_incident:
         assert by_id[a]["incident_id"] != by_id[b]["incident_id"]
     for item_id, refs in sc.also_by.items():
         assert {x["report_id"] for x in by_id[item_id]["enrichment"]["also_reported_by"]} == refs, item_id
