@@ -571,9 +571,3 @@ def _share(inp: ShareInput, state: StateView, ctx: Context) -> Decision:
 def _normalized(report: Mapping[str, Any]) -> dict[str, Any]:
     return normalize(dict(report))
 
-
-def sweep(state: StateView, ctx: Context) -> Writes:
-    """Kept for milestone-1 callers: nothing persisted expires any more (the ``reports`` table is what
-    makes a duplicate a duplicate). Memory of the correlation index is freed by
-    :meth:`hub.pipeline.state.State.expire` (``state.expire(ctx.now_ms, ctx.retention_ms)``)."""
-    return {}

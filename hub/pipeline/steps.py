@@ -40,7 +40,6 @@ from hub.pipeline.decide import (
     ShareInput,
     decide,
     failed,
-    sweep,
 )
 from hub.pipeline.feedcodec import Encoder
 from hub.pipeline.state import TABLES, State
@@ -62,7 +61,7 @@ from hub.wire import (
 from hub.wire import Record as WireRecord
 
 log = structlog.get_logger("hub.pipeline")
-SWEEP_INTERVAL_S = 600.0  # how often the process agent expires correlation keys (decide.sweep)
+SWEEP_INTERVAL_S = 600.0  # how often the process agent frees expired correlation sightings (State.expire)
 
 
 def message_of(m: Any) -> Message:
@@ -217,14 +216,14 @@ class Processor(_Agent):
         tally.seconds += time.perf_counter() - t0
 
     def maybe_sweep(self, state: State, cp: Checkpoint) -> None:
-        """Every SWEEP_INTERVAL_S, at a batch boundary: expire correlation keys (decide.sweep)."""
+        """Every SWEEP_INTERVAL_S, at a batch boundary: free the memory of correlation sightings no
+        view can match any more (``State.expire``: memory only, never a decision or a table write)."""
         if time.monotonic() - self.swept < SWEEP_INTERVAL_S:
             return
         self.swept = time.monotonic()
-        w = sweep(state, self.ctx.at(seq=0, now_ms=self.now_ms or clock.now_ms()))
-        state.apply(w)
-        cp.write(w)
-        log.info("correlation keys swept", changed=sum(len(v) for v in w.values()))
+        ctx = self.ctx.at(seq=0, now_ms=self.now_ms or clock.now_ms())
+        dropped = state.expire(ctx.now_ms, ctx.retention_ms)
+        log.info("correlation sightings expired", dropped=dropped)
 
     def _records(self, d: Decision, rep: dict[str, Any] | None, msg: Message) -> list[WireRecord]:
         enc = self.enc
