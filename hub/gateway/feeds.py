@@ -35,6 +35,7 @@ from hub.gateway.base import (
     ApiError,
     BrokerUnavailable,
     OfficerOfState,
+    bearer,
     in_thread,
     json_body_doc,
     read_json,
@@ -46,6 +47,7 @@ router = APIRouter(tags=["feeds"])
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.25
 MAX_ACK_BYTES = 4 * 1024
+MAX_CURSOR = 2**63 - 1  # a cursor is a feed store seq (BIGINT)
 
 
 # -- shared resources ---------------------------------------------------------------------------
@@ -83,15 +85,27 @@ def sse_event(view: dict[str, Any]) -> bytes:
 
 
 def parse_cursor(value: str | None, field: str) -> int:
+    """A cursor: 422 when it is not a whole number ≥ 0; 400 when it is one beyond any possible cursor
+    (a feed store ``seq`` is at most 2^63-1, e.g. ``after=10**30``)."""
     if value is None or value == "":
         return 0
-    try:
-        n = int(value)
-    except ValueError:
-        raise ApiError(422, f"{field}: {value!r} is not a cursor (a whole number ≥ 0)") from None
-    if n < 0:
-        raise ApiError(422, f"{field}: {value!r} is not a cursor (a whole number ≥ 0)")
-    return n
+    v = value.strip()
+    if not (v.isascii() and v.isdigit()):
+        raise ApiError(422, f"{field}: {value[:40]!r} is not a cursor (a whole number ≥ 0)")
+    if len(v) > 19 or int(v) > MAX_CURSOR:
+        shown = v if len(v) <= 40 else f"{v[:20]}… ({len(v)} digits)"
+        raise ApiError(400, f"{field}: {shown} is out of range (a cursor is a whole number from 0 to {MAX_CURSOR})")
+    return int(v)
+
+
+def delivered_version(store: FeedStore, state: str, report_id: str, version: int | None) -> dict[str, Any] | None:
+    """The feed row of (state, report, version) -- the newest version when ``version`` is None -- or None
+    when that version was never delivered to the state (blocking)."""
+    if version is None:
+        return store.latest(state, report_id)
+    return store.db.one(
+        "SELECT seq, item_id, report_id, version, incident_id, routed_at FROM feed_items "
+        "WHERE recipient = ? AND report_id = ? AND version = ? ORDER BY seq LIMIT 1", (state, report_id, version))
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -124,13 +138,23 @@ async def items(request: Request, seat: OfficerOfState, after: Annotated[str | N
 @router.get("/v1/feeds/{state}")
 async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | None, Query()] = None,
                  last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
-    """Server-Sent Events: ``event: item``, ``id`` = cursor, ``data`` = the item (JSON)."""
+    """Server-Sent Events: ``event: item``, ``id`` = cursor, ``data`` = the item (JSON).
+
+    The stream re-checks its token while it is open (before every poll of the store, through the
+    credential cache): a revoked token ends the stream within ``TOKEN_TTL_S`` + ``POLL_SECONDS``
+    (2.25 s) with a last ``event: revoked``, and nothing stored after that is sent."""
     state, who = seat.state, seat.who
     cursor = parse_cursor(last_event_id, "Last-Event-ID") if last_event_id else parse_cursor(after, "after")
     session = uuid.uuid4().hex[:12]
     store: FeedStore = request.app.state.feed_store
     keepalive: float = request.app.state.feed_keepalive
+    auth = request.app.state.auth
+    token = bearer(request.headers.get("authorization"))
     bound = log.bind(state=state, actor=who.label, session=session)
+
+    async def still_valid() -> bool:
+        now = await auth.principal(token)
+        return now is not None and now.kind == who.kind and now.state == who.state
 
     async def events() -> AsyncIterator[bytes]:
         nonlocal cursor
@@ -140,6 +164,10 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
         try:
             yield f"retry: 2000\n: connected to the feed of {state}\n\n".encode()
             while not await request.is_disconnected():
+                if not await still_valid():
+                    bound.warning("feed token revoked: stream closed", cursor=cursor)
+                    yield b'event: revoked\ndata: {"error":"authorization: your token was revoked"}\n\n'
+                    return
                 views = await in_thread(store.page, state, cursor, 100)
                 if views:
                     await deliver(request, views, state, who, session, via="sse")
@@ -170,16 +198,18 @@ class Ack(BaseModel):
 async def ack(request: Request, seat: OfficerOfState) -> dict[str, Any]:
     """Acknowledge a report version of this feed (audit ACKNOWLEDGED; measures time to acknowledge).
 
-    The body (at most 4 KiB) is read only after the token was checked."""
+    Only a (report, version) delivered to this state's feed can be acknowledged (404 otherwise; without
+    ``version``, the newest delivered one). The body (at most 4 KiB) is read only after the token was
+    checked."""
     body: Ack = await read_json(request, MAX_ACK_BYTES, Ack)
     state, who = seat.state, seat.who
     store: FeedStore = request.app.state.feed_store
-    row = await in_thread(store.latest, state, body.report_id)
+    row = await in_thread(delivered_version, store, state, body.report_id, body.version)
     if row is None:
-        raise ApiError(404, f"report_id: {body.report_id} is not in the feed of {state}")
-    version = body.version or int(row["version"])
-    if body.version and body.version > int(row["version"]):
-        raise ApiError(404, f"version: {body.report_id} v{body.version} is not in the feed of {state}")
+        if body.version is None:
+            raise ApiError(404, f"report_id: {body.report_id} is not in the feed of {state}")
+        raise ApiError(404, f"version: {body.report_id} v{body.version} was never delivered to the feed of {state}")
+    version = int(row["version"])
     now_ms = clock.now_ms()
     ev = audit_event("ACKNOWLEDGED", report_id=body.report_id, version=version, state=state, actor=who.label,
                      occurred_at=now_ms, detail={"item_id": row["item_id"]})

@@ -19,6 +19,7 @@ from hub.topics import INTAKE
 from tests.connectors.conftest import Gateway, module_settings
 from tests.connectors.intake import read_audit, read_intake
 from tests.factories import json_report
+from tests.helpers import metrics_auth
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -185,7 +186,7 @@ def test_openapi_documents_the_request_body(gateway: Gateway) -> None:
 def test_metrics_count_received_and_rejected(gateway: Gateway, key: str) -> None:
     post(gateway, key, json_report(source_ref=ref()))
     post(gateway, key, json_report(source_ref=ref(), kind="NOPE"))
-    text = httpx.get(gateway.url + "/metrics").text
+    text = httpx.get(gateway.url + "/metrics", headers=metrics_auth(gateway.settings)).text
     assert 'hub_reports_received_total{agency="KZ-CUSTOMS",kind="SEIZURE"}' in text
     assert 'hub_reports_rejected_total{agency="KZ-CUSTOMS",kind="UNKNOWN",reason="invalid"}' in text
     assert 'hub_http_requests_total{method="POST",route="/v1/reports",status="202"}' in text

@@ -14,6 +14,7 @@ import pytest
 
 from hub.embedded import free_port
 from tests.conftest import HUB, ROOT
+from tests.helpers import metrics_auth
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -56,7 +57,7 @@ def test_hub_up_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
         received = 0.0
         while received == 0:
             assert time.monotonic() < deadline + 30, "no simulated report was received"
-            for line in httpx.get(f"{base}/metrics").text.splitlines():
+            for line in httpx.get(f"{base}/metrics", headers=metrics_auth(data_dir=tmp_path / "hub")).text.splitlines():
                 if line.startswith("hub_reports_received_total{"):
                     received += float(line.rsplit(" ", 1)[1])
             time.sleep(0.5)

@@ -14,6 +14,7 @@ from hub.report import report_id
 from tests.conftest import HUB, TEST_ID_KEY, hub_env
 from tests.factories import feed_item, report
 from tests.feeds.conftest import Stack, wait_for
+from tests.helpers import metrics_auth
 
 
 def item(state: str, ref: str, version: int = 1, incident: str = "I-1", **report_overrides: Any) -> dict[str, Any]:
@@ -181,7 +182,7 @@ def test_ack_is_audited_and_measured(stack: Stack) -> None:
 
     events = wait_for(acked, what="ACKNOWLEDGED in the trail")
     assert len(events) == 1 and events[0]["actor"] == "officer:tj-desk" and events[0]["state"] == "TJ"
-    metrics = httpx.get(f"{stack.base}/metrics").text
+    metrics = httpx.get(f"{stack.base}/metrics", headers=metrics_auth(stack.settings)).text
     assert 'hub_time_to_acknowledge_seconds_count{state="TJ"} 1.0' in metrics
     assert 'hub_acknowledgements_total{state="TJ"} 1.0' in metrics
 
@@ -190,7 +191,7 @@ def test_keepalive_and_subscriber_gauge(stack: Stack) -> None:
     token = stack.officer("tm-desk", "TM")
     events, keepalives = read_sse(stack.base, "TM", token, want=0, keepalives=2)
     assert events == [] and keepalives >= 2
-    assert 'hub_feed_subscribers{state="TM"} 0.0' in httpx.get(f"{stack.base}/metrics").text
+    assert 'hub_feed_subscribers{state="TM"} 0.0' in httpx.get(f"{stack.base}/metrics", headers=metrics_auth(stack.settings)).text
 
 
 @pytest.mark.parametrize("bad", ["-1", "abc"])
