@@ -30,20 +30,22 @@ Every endpoint of the gateway is built from these pieces (see FOUNDATION notes i
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import re
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from hub.auth import AGENCY, AUDITOR, OFFICER, PREFIX, Credentials, Principal, hash_token
@@ -56,6 +58,8 @@ from hub.wire import EVENT_ID, Record, audit_key
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
 
 TOKEN_TTL_S = 2.0  # a revoked token is refused by every endpoint and open stream within this bound
@@ -79,19 +83,75 @@ class ApiError(HTTPException):
         self.message = message
 
 
-def error_response(exc: ApiError, **extra: Any) -> JSONResponse:
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON answer serialized with orjson (what FastAPI's JSONResponse does, several times faster)."""
+    return Response(orjson.dumps(body), status_code=status, headers=dict(headers) if headers else None,
+                    media_type="application/json")
+
+
+def error_response(exc: ApiError, **extra: Any) -> Response:
     """``{"error": message, **extra}`` with the error's status and headers (the ingest style)."""
-    return JSONResponse({"error": exc.message, **extra}, status_code=exc.status_code, headers=exc.headers)
+    return json_response({"error": exc.message, **extra}, exc.status_code, exc.headers)
 
 
 class BrokerUnavailable(RuntimeError):
     """The broker did not take or acknowledge the records (answer 503 with :func:`unavailable`)."""
 
 
-def unavailable(exc: Exception, key: str = "error") -> JSONResponse:
+def unavailable(exc: Exception, key: str = "error") -> Response:
     log.warning("broker unavailable", error=str(exc))
-    return JSONResponse({key: "the hub cannot reach its broker right now; nothing was accepted, retry later"},
-                        status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+    return json_response({key: "the hub cannot reach its broker right now; nothing was accepted, retry later"},
+                         503, {"Retry-After": str(RETRY_AFTER_S)})
+
+
+class GroupCommit(Generic[A, R]):
+    """Blocking work of many concurrent requests done in batches by one dedicated thread.
+
+    ``await call(arg)`` queues ``arg``; while the thread runs a batch, later calls wait and then go
+    together into the next batch: ``batch_fn([arg, ...]) -> [result, ...]`` (same order). Under load
+    a whole group of requests costs one thread hand-off and one database transaction instead of one
+    each; alone, a call costs the same as ``in_thread``. An exception of ``batch_fn`` is raised in
+    every call of that batch.
+    """
+
+    def __init__(self, batch_fn: Callable[[list[A]], list[R]], name: str) -> None:
+        self.batch_fn = batch_fn
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pending: list[tuple[A, asyncio.Future[R]]] = []
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # batches run (for tests and the bench)
+
+    async def call(self, arg: A) -> R:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[R] = loop.create_future()
+        self._pending.append((arg, fut))
+        if not self._running:
+            self._running = True
+            self._task = loop.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                self.batches += 1
+                try:
+                    results = await loop.run_in_executor(self._executor, self.batch_fn, [a for a, _ in batch])
+                except Exception as exc:
+                    for _, f in batch:
+                        if not f.done():
+                            f.set_exception(exc)
+                    continue
+                for (_, f), r in zip(batch, results, strict=True):
+                    if not f.done():
+                        f.set_result(r)
+        finally:
+            self._running = False
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -103,12 +163,21 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
 
 
 # --------------------------------------------------------------------------- request facts
+_ID_PREFIX = os.urandom(8).hex()  # per process: ids of different processes never collide
+_ID_COUNTER = itertools.count(1)
+
+
+def new_id() -> str:
+    """A new id unique across processes and time (32 hex digits: a random process prefix + a counter)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
 def request_id(request: Request) -> str:
     """A server-generated id of this request (stable for the request; never from the client)."""
     state = request.scope.setdefault("state", {})
     rid = state.get("request_id")
     if rid is None:
-        rid = state["request_id"] = uuid.uuid4().hex
+        rid = state["request_id"] = new_id()
     return rid
 
 
@@ -116,7 +185,7 @@ def trace_id(request: Request) -> str:
     """The client's ``X-Trace-Id`` when valid (1–64 of ``[A-Za-z0-9_-]``), else a new one; 400 when invalid."""
     value = request.headers.get("x-trace-id")
     if value is None:
-        return uuid.uuid4().hex
+        return os.urandom(16).hex()  # random: it travels to every recipient, so it must not count requests
     if not TRACE_ID_RE.fullmatch(value):
         raise ApiError(400, "X-Trace-Id: should be 1–64 characters of A–Z, a–z, 0–9, '_' or '-' "
                             f"(got {len(value)} characters)")
@@ -356,9 +425,12 @@ class Producer:
             return
         prod = await self.started()
         try:
-            futures = [prod.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
-            queued = await asyncio.wait_for(asyncio.gather(*futures), self.timeout)
-            await asyncio.wait_for(asyncio.gather(*queued), self.timeout)
+            # no task per record: each send() only appends to aiokafka's batch (it waits only for
+            # metadata or buffer space); then every delivery future is awaited, all under one deadline
+            async with asyncio.timeout(self.timeout):
+                delivered = [await prod.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
+                for d in delivered:
+                    await d
         except (KafkaError, OSError, TimeoutError) as exc:
             await self.reset()
             raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from hub import metrics
 from hub.agencies import DDL as AGENCY_DDL
@@ -33,10 +33,11 @@ from hub.gateway.base import (
     ApiError,
     Audit,
     BrokerUnavailable,
+    GroupCommit,
     Producer,
     authenticate,
     error_response,
-    in_thread,
+    json_response,
     read_body,
     request_id,
     trace_id,
@@ -204,7 +205,7 @@ def check_item(body: Any, principal: Principal, settings: Settings, trace_id: st
     kind = kind if kind in KINDS else "UNKNOWN"
     try:
         report = from_json(body, agency=principal.subject, state=principal.state or "", settings=settings,
-                           trace_id=trace_id, id_key=id_key(settings))
+                           trace_id=trace_id, id_key=id_key(settings), utf8_checked=True)  # orjson-parsed
     except AgencyMismatch as exc:
         return Outcome(403, error=str(exc), reason="spoofed", trace_id=trace_id, kind=kind)
     except ReportInvalid as exc:
@@ -220,6 +221,7 @@ def check_item(body: Any, principal: Principal, settings: Settings, trace_id: st
 
 
 LedgerKey = tuple[str, str]
+LedgerOp = tuple[str, Any]  # ("known", set of keys) | ("record", list of reports)
 
 
 def ledger_keys(outcomes: list[Outcome]) -> set[LedgerKey]:
@@ -248,7 +250,10 @@ def apply_ledger(outcomes: list[Outcome], known: dict[LedgerKey, dict[int, str]]
 
 
 class Ledger:
-    """The idempotency ledger (table ``ingest_ledger``). Blocking: call it through ``in_thread``."""
+    """The idempotency ledger (table ``ingest_ledger``). Blocking: the gateway calls :meth:`apply` from
+    one dedicated thread, a group of concurrent requests at a time (:class:`~hub.gateway.base.GroupCommit`)."""
+
+    CHUNK = 400  # source_refs per lookup statement
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -256,20 +261,42 @@ class Ledger:
         db.migrate(LEDGER_DDL)
 
     def known(self, keys: set[LedgerKey]) -> dict[LedgerKey, dict[int, str]]:
-        out: dict[LedgerKey, dict[int, str]] = {}
-        for agency, source_ref in keys:
-            rows = self.db.query("SELECT version, report_id FROM ingest_ledger WHERE agency = ? AND source_ref = ?",
-                                 (agency, source_ref))
-            out[(agency, source_ref)] = {int(r["version"]): r["report_id"] for r in rows}
+        """Accepted versions (version → report id) of every (agency, source_ref) in ``keys``."""
+        out: dict[LedgerKey, dict[int, str]] = {k: {} for k in keys}
+        by_agency: dict[str, list[str]] = {}
+        for agency, ref in keys:
+            by_agency.setdefault(agency, []).append(ref)
+        for agency, refs in by_agency.items():
+            for i in range(0, len(refs), self.CHUNK):
+                chunk = refs[i:i + self.CHUNK]
+                rows = self.db.query(
+                    "SELECT source_ref, version, report_id FROM ingest_ledger WHERE agency = ? AND source_ref IN ("
+                    + ",".join("?" * len(chunk)) + ")", (agency, *chunk))
+                for r in rows:
+                    out[(agency, r["source_ref"])][int(r["version"])] = r["report_id"]
         return out
 
     def record(self, reports: list[dict[str, Any]]) -> None:
+        """Remember accepted reports (one transaction; a version already there is left as it is)."""
+        if not reports:
+            return
         now = now_ms()
         ins = ("INSERT INTO ingest_ledger (agency, source_ref, version, report_id, trace_id, recorded_at) "
                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agency, source_ref, version) DO NOTHING")
         with self.db.transaction():
             self.db.executemany(ins, [(r["agency"], r["source_ref"], r["version"], r["report_id"], r["trace_id"], now)
                                       for r in reports])
+
+    def apply(self, ops: list[LedgerOp]) -> list[Any]:
+        """A group of requests' ledger work: every ``record`` in one transaction first, then every
+        ``known`` lookup in as few statements as possible. Results in the order of ``ops``."""
+        self.record([r for op, arg in ops if op == "record" for r in arg])
+        keys: set[LedgerKey] = set()
+        for op, arg in ops:
+            if op == "known":
+                keys |= arg
+        found = self.known(keys) if keys else {}
+        return [{k: found[k] for k in arg} if op == "known" else None for op, arg in ops]
 
 
 def audit_events(principal: Principal, outcomes: list[Outcome], request_id: str) -> list[dict[str, Any]]:
@@ -296,6 +323,7 @@ class Ingest:
     def __init__(self, app: Any) -> None:
         self.settings: Settings = app.state.settings
         self.ledger = Ledger(app.state.db)
+        self.ledger_calls: GroupCommit[LedgerOp, Any] = GroupCommit(self.ledger.apply, "ledger")
         self.producer: Producer = app.state.producer
         self.audit_emitter: Audit = app.state.audit
 
@@ -303,20 +331,23 @@ class Ingest:
         """Ledger decisions, then produce every accepted report (raises BrokerUnavailable), then record them."""
         keys = ledger_keys(outcomes)
         if keys:
-            apply_ledger(outcomes, await in_thread(self.ledger.known, keys))
+            apply_ledger(outcomes, await self.ledger_calls.call(("known", keys)))
         todo = [o.report for o in outcomes if o.status == 202 and o.report is not None]
         if not todo:
             return
         await self.producer.send([intake_record(r) for r in todo])
-        await in_thread(self.ledger.record, todo)
+        await self.ledger_calls.call(("record", todo))
 
     async def audit(self, principal: Principal, outcomes: list[Outcome], request_id: str) -> None:
         # the reports are safe on the broker; an audit gap is logged loudly (required=False)
         await self.audit_emitter.emit(audit_events(principal, outcomes, request_id), required=False)
 
+    def close(self) -> None:
+        self.ledger_calls.close()
 
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=dict(headers or {}))
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
+    return json_response({"error": message, **extra}, status, headers)
 
 
 def _ingest(request: Request) -> Ingest:
@@ -340,19 +371,18 @@ def _observe(route: str, status: int, started: float) -> None:
     metrics.child(metrics.HTTP_SECONDS, route).observe(time.perf_counter() - started)
 
 
-async def _agency(request: Request) -> tuple[Principal, str, str] | JSONResponse:
-    """Authenticate (agency key), then validate X-Trace-Id: (principal, trace id, request id) or the answer."""
+async def _agency(request: Request) -> tuple[Principal, str] | Response:
+    """Authenticate (agency key), then validate X-Trace-Id: (principal, trace id) or the answer."""
     try:
         principal = await authenticate(request, AGENCY, action="publish reports")
     except ApiError as exc:
         return error_response(exc)
-    rid = request_id(request)
     try:
-        return principal, trace_id(request), rid
+        return principal, trace_id(request)
     except ApiError as exc:
         o = Outcome(400, error=exc.message, reason="bad_trace_id")
         _count([o], principal)
-        await _ingest(request).audit(principal, [o], rid)
+        await _ingest(request).audit(principal, [o], request_id(request))
         return error_response(exc)
 
 
@@ -361,7 +391,7 @@ async def _agency(request: Request) -> tuple[Principal, str, str] | JSONResponse
     "409": {"description": "stale version: a higher version was accepted and this one never was"},
     "422": {"description": "field errors: every failing field path with the problem in plain words"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": REPORT_SCHEMA}}}})
-async def post_report(request: Request) -> JSONResponse:
+async def post_report(request: Request) -> Response:
     """Publish one report. Idempotent on (agency, source_ref, version): resubmitting answers the original
     `report_id` with `duplicate: true`."""
     started = time.perf_counter()
@@ -370,37 +400,41 @@ async def post_report(request: Request) -> JSONResponse:
     return resp
 
 
-async def _post_report(request: Request) -> JSONResponse:
+async def _post_report(request: Request) -> Response:
     ing = _ingest(request)
     who = await _agency(request)
-    if isinstance(who, JSONResponse):
+    if isinstance(who, Response):
         return who
-    principal, trace, rid = who
+    principal, trace = who
     try:
         raw = await read_body(request, MAX_REPORT_BYTES)
     except ApiError as exc:
         o = Outcome(413, error="body too large", reason="too_large", trace_id=trace)
         _count([o], principal)
-        await ing.audit(principal, [o], rid)
+        await ing.audit(principal, [o], request_id(request))
         return error_response(exc)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         o = Outcome(400, error=f"malformed JSON: {exc}", reason="malformed", trace_id=trace)
         _count([o], principal)
-        await ing.audit(principal, [o], rid)
+        await ing.audit(principal, [o], request_id(request))
         return _error(400, o.error or "")
     o = check_item(body, principal, ing.settings, trace)
-    with structlog.contextvars.bound_contextvars(report_id=o.report_id, trace_id=o.trace_id,
-                                                 agency=principal.subject):
-        try:
-            await ing.settle([o])
-        except BrokerUnavailable as exc:
-            return unavailable(exc)
-        _count([o], principal)
-        await ing.audit(principal, [o], rid)
-        log.info("report answered", status=o.status, duplicate=o.duplicate, reason=o.reason)
-    return JSONResponse(o.body(), status_code=o.status)
+    try:
+        await ing.settle([o])
+    except BrokerUnavailable as exc:
+        return unavailable(exc)
+    _count([o], principal)
+    if o.status == 202:
+        await ing.audit(principal, [o], "")
+        log.debug("report answered", status=o.status, duplicate=o.duplicate, report_id=o.report_id,
+                  trace_id=o.trace_id, agency=principal.subject)
+    else:
+        await ing.audit(principal, [o], request_id(request))
+        log.info("report refused", status=o.status, reason=o.reason, report_id=o.report_id, trace_id=o.trace_id,
+                 agency=principal.subject)
+    return json_response(o.body(), o.status)
 
 
 @router.post("/v1/reports/batch", responses=ERRORS_DOC | {
@@ -408,7 +442,7 @@ async def _post_report(request: Request) -> JSONResponse:
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"type": "array", "maxItems": MAX_BATCH_ITEMS, "items": REPORT_SCHEMA}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one report per line"}}}}})
-async def post_batch(request: Request) -> JSONResponse:
+async def post_batch(request: Request) -> Response:
     """Publish up to 1000 reports (JSON array or NDJSON). Each item gets its own result with the status it
     would have had alone (202, 403, 409, 422); good items are accepted even when others fail."""
     started = time.perf_counter()
@@ -417,17 +451,17 @@ async def post_batch(request: Request) -> JSONResponse:
     return resp
 
 
-async def _post_batch(request: Request) -> JSONResponse:
+async def _post_batch(request: Request) -> Response:
     ing = _ingest(request)
     who = await _agency(request)
-    if isinstance(who, JSONResponse):
+    if isinstance(who, Response):
         return who
-    principal, base, rid = who
+    principal, base = who
 
-    async def whole_batch_rejected(status: int, reason: str, message: str) -> JSONResponse:
+    async def whole_batch_rejected(status: int, reason: str, message: str) -> Response:
         o = Outcome(status, error=message, reason=reason, trace_id=base)
         _count([o], principal)
-        await ing.audit(principal, [o], rid)
+        await ing.audit(principal, [o], request_id(request))
         return _error(status, message)
 
     try:
@@ -450,7 +484,7 @@ async def _post_batch(request: Request) -> JSONResponse:
     except BrokerUnavailable as exc:
         return unavailable(exc)
     _count(outcomes, principal)
-    await ing.audit(principal, outcomes, rid)
+    await ing.audit(principal, outcomes, request_id(request))
     for o in outcomes:
         log.debug("batch item answered", agency=principal.subject, report_id=o.report_id, trace_id=o.trace_id,
                   status=o.status, duplicate=o.duplicate, reason=o.reason)
@@ -458,8 +492,8 @@ async def _post_batch(request: Request) -> JSONResponse:
     accepted = sum(1 for o in outcomes if o.status == 202 and not o.duplicate)
     dups = sum(1 for o in outcomes if o.duplicate)
     log.info("batch answered", agency=principal.subject, items=len(items), accepted=accepted, duplicates=dups)
-    return JSONResponse({"accepted": accepted, "duplicates": dups, "rejected": len(outcomes) - accepted - dups,
-                         "results": results}, status_code=202)
+    return json_response({"accepted": accepted, "duplicates": dups, "rejected": len(outcomes) - accepted - dups,
+                          "results": results}, 202)
 
 
 async def startup(app: FastAPI) -> None:
@@ -469,3 +503,14 @@ async def startup(app: FastAPI) -> None:
         log.info("ingest ready", bootstrap=app.state.settings.bootstrap)
     except BrokerUnavailable as exc:
         log.warning("broker not reachable at startup; requests answer 503 until it is", error=str(exc))
+
+
+async def shutdown(app: FastAPI) -> None:
+    ing: Ingest | None = getattr(app.state, "ingest", None)
+    if ing is not None:
+        ing.close()
+
+
+# the hot routes, served without FastAPI's routing and dependency layers (hub.gateway.app.FastRoutes);
+# the FastAPI routes above stay for the OpenAPI document and behave the same
+FAST_ROUTES = {("POST", "/v1/reports"): post_report, ("POST", "/v1/reports/batch"): post_batch}

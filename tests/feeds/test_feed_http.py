@@ -143,7 +143,8 @@ def test_cross_state_access_denied_and_audited(stack: Stack) -> None:
                       what="3 denials in ACCESS_DENIED")
     assert counts == Counter({"/v1/feeds/TJ": 1, "/v1/feeds/TJ/items": 1, "/v1/feeds/TJ/ack": 1})
     events = [e for e in denied() if e["actor"] == "officer:uz-intruder" and e["state"] == "TJ"]
-    assert len(events) == 2 and all("UZ" in e["reason"] for e in events)
+    # 2 records (one window) or 3 (the requests straddled a window boundary)
+    assert 2 <= len(events) <= 3 and all("UZ" in e["reason"] for e in events)
     assert any(e["actor"] == "auditor:oversight" for e in denied())
     # the denials outside the feeds (audit API, no token, forged token) are audited too
     wait_for(lambda: denied_paths([e for e in denied() if e["actor"] == "officer:uz-intruder"])["/v1/audit/verify"],
