@@ -436,11 +436,11 @@ def backfill(base: Settings, workdir: Path, *, reports: int = BACKFILL_REPORTS, 
         while time.monotonic() < deadline:
             c.sample()
             processed = _processed(wport)
+            items = _count(db, "SELECT COUNT(*) FROM feed_items")
             if processed_s is None and processed >= target:
                 processed_s = time.perf_counter() - t0
             if processed_s is not None:
                 routed = _routed(wport)
-                items = _count(db, "SELECT COUNT(*) FROM feed_items")
                 if items >= routed:
                     stored_s = time.perf_counter() - t0
                     break
