@@ -76,8 +76,11 @@ def to_millis(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
 
+_ALPHA_2 = frozenset(c.alpha_2 for c in pycountry.countries)  # ISO 3166-1 (static data): a set lookup per check
+
+
 def _is_country(code: str) -> bool:
-    return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+    return code.upper() in _ALPHA_2  # pycountry matched case-insensitively
 
 
 # --------------------------------------------------------------------------- JSON shape checks
@@ -258,19 +261,22 @@ REPORT_FIELDS = (
 
 def from_json(body: Any, *, agency: str, state: str, settings: Settings,
               now: datetime | None = None, trace_id: str | None = None,
-              id_key: bytes | None = None) -> dict[str, Any]:
+              id_key: bytes | None = None, utf8_checked: bool = False) -> dict[str, Any]:
     """Validate a connector's JSON report and return its Avro form.
 
     ``agency``/``state`` come from the credential. A body naming another agency or state raises
     :class:`AgencyMismatch`; any field problem raises :class:`ReportInvalid` with every error.
     ``id_key`` (:func:`hub.keys.id_key`) is given on the hub's side (gateway, hub tools); on the
     agency's side (the SDK) it is None and ``report_id`` stays empty: validate assigns it.
+    ``utf8_checked``: the caller parsed ``body`` with orjson, which refuses lone surrogates, so the
+    walk looking for them is skipped (the gateway's hot path).
     """
     now = now or datetime.now(UTC)
     if not isinstance(body, dict):
         raise ReportInvalid([FieldError("", f"a report should be a JSON object, not {_json_type(body)}")])
     bad_unicode: list[FieldError] = []
-    _unicode_errors(body, "", bad_unicode)
+    if not utf8_checked:
+        _unicode_errors(body, "", bad_unicode)
     if bad_unicode:
         raise ReportInvalid(bad_unicode)
     claimed = body.get("agency")

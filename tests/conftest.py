@@ -42,11 +42,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # the secrets of the test profile (hub/keys.py); subprocesses get them through hub_env
 TEST_ID_KEY = b"test-id-key-not-a-secret"
 TEST_AUDIT_KEY = b"test-audit-key-not-a-secret"
+TEST_METRICS_TOKEN = "test-metrics-token-not-a-secret"  # the gateway's /metrics (hub/gateway/ops.py)
 
 
 def hub_settings(**overrides: object) -> Settings:
     """Settings of the test profile: defaults, the test secrets, then ``overrides``."""
-    return settings_mod.load({}, id_key=TEST_ID_KEY.decode(), audit_key=TEST_AUDIT_KEY.decode(), **overrides)
+    return settings_mod.load({}, id_key=TEST_ID_KEY.decode(), audit_key=TEST_AUDIT_KEY.decode(),
+                             metrics_token=TEST_METRICS_TOKEN, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +123,8 @@ def hub_env(settings: Settings, **extra: str) -> dict[str, str]:
         env["HUB_ID_KEY"] = settings.id_key
     if settings.audit_key:
         env["HUB_AUDIT_KEY"] = settings.audit_key
+    if settings.metrics_token:
+        env["HUB_METRICS_TOKEN"] = settings.metrics_token
     if settings.database_url:
         env["HUB_DATABASE_URL"] = settings.database_url
     env.update(extra)

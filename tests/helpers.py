@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hub.embedded import stop_process  # noqa: F401  (one implementation, shared with the tests)
+from hub.settings import Settings
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
@@ -36,3 +38,11 @@ def audit_events(value: bytes) -> list[dict[str, Any]]:
     if name != AUDIT_EVENT:
         raise DecodeError(DecodeError.PROBLEM_TYPE, f"{name} on hub.audit")
     return [decoded]
+
+
+def metrics_auth(settings: Settings | None = None, data_dir: Path | None = None) -> dict[str, str]:
+    """The header that opens a gateway's /metrics: its settings' token, or the token file of a data dir."""
+    from hub.gateway.ops import metrics_token
+
+    token = metrics_token(settings) if settings is not None else (Path(data_dir or ".") / "metrics.token").read_text()
+    return {"Authorization": f"Bearer {token.strip()}"}

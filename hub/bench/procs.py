@@ -56,6 +56,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         env_name("log_format"): "json",
         env_name("id_key"): settings.id_key,
         env_name("audit_key"): settings.audit_key,
+        env_name("metrics_token"): settings.metrics_token,
         "HUB_EMBEDDED_RUNNING": "1",
         "PYTHONPATH": str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
     })

@@ -29,7 +29,9 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if "target" not in t:
             return ""
         mark = {True: "met", False: "NOT met", None: "n/a"}[t.get("met")]
-        op = "≤" if name in ("latency_p99_ms", "dedup_10m_rss_mb") else "≥"
+        from hub.bench.run import LOWER_IS_BETTER
+
+        op = "≤" if name in LOWER_IS_BETTER else "≥"
         return f"{op} {_n(t['target'])} ({mark})"
 
     ref = res.get("reference")
@@ -70,13 +72,43 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append((f"REST POST /v1/reports, {s['concurrency']} clients, req/s",
                     _n(s["requests_per_s"]) + bad, target("rest_requests_per_s"), rs["load"]))
         out.append(("  latency p50/p95/p99", f"{_n(s['p50_ms'])} / {_n(s['p95_ms'])} / {_n(s['p99_ms'])} ms", "", ""))
-        out.append(("  gateway CPU per request", _n(s.get("gateway_cpu_ms_per_request"), " ms"), "", ""))
+        out.append(("  gateway CPU per request", _n(s.get("gateway_cpu_ms_per_request"), " ms"),
+                    target("rest_cpu_ms_per_request"), ""))
         bad = "" if b["all_accepted"] else f" (NOT all 202: {b['statuses']})"
         out.append((f"REST POST /v1/reports/batch ({_n(b['batch_size'])}/batch), req/s; reports/s",
-                    f"{_n(b['requests_per_s'])}; {_n(b['reports_per_s'])}{bad}", "", rs["load"]))
+                    f"{_n(b['requests_per_s'])}; {_n(b['reports_per_s'])}{bad}", target("rest_batch_reports_per_s"),
+                    rs["load"]))
         out.append(("  latency p50/p95/p99", f"{_n(b['p50_ms'])} / {_n(b['p95_ms'])} / {_n(b['p99_ms'])} ms", "", ""))
         out.append(("  gateway CPU per report (batch)", _n(b.get("gateway_cpu_ms_per_report"), " ms"), "", ""))
         out.append(("  peak RSS", ", ".join(f"{k} {_n(v)} MB" for k, v in rs["peak_rss_mb"].items()), "", ""))
+    for x in res.get("sse") or []:
+        sat = (f" — SATURATED: {x['processed']:,}/{x['reports']:,} processed 30 s after the last send"
+               if x.get("saturated") else "")
+        name = f"sse_p99_ms_at_{int(x['rate'])}"
+        out.append((f"latency intake→SSE subscriber at {_n(x['offered_per_s'])}/s offered, p50/p95/p99",
+                    f"{_n(x['p50_ms'])} / {_n(x['p95_ms'])} / {_n(x['p99_ms'])} ms{sat}",
+                    target(name) if name in tg else "", x["load"]))
+        out.append(("  of which intake→feed record (worker) / feed record→SSE (sink+gateway), p50 | p99",
+                    f"{_n(x.get('pipeline_p50_ms'))} / {_n(x.get('serving_p50_ms'))} | "
+                    f"{_n(x.get('pipeline_p99_ms'))} / {_n(x.get('serving_p99_ms'))} ms", "", ""))
+        out.append((f"  seen by {x['subscribers']} SSE subscribers / reports; peak RSS",
+                    f"{x['seen_by_subscribers']:,}/{x['reports']:,}; "
+                    + ", ".join(f"{k} {_n(v)} MB" for k, v in x["peak_rss_mb"].items()), "", ""))
+    sk = res.get("sink")
+    if sk:
+        note = "" if sk["complete"] else f" (only {sk['stored_items']}/{sk['feed_items']} items)"
+        out.append(("sink: feed items / audit events stored per s",
+                    f"{_n(sk['items_per_s'])} / {_n(sk['events_per_s'])}{note}", "", sk["load"]))
+        out.append(("  sink CPU; peak RSS", f"{_n(sk['sink_cpu_seconds'], ' s')} for {sk['feed_items']:,} items + "
+                    f"{sk['audit_events']:,} events; sink {_n(sk['peak_rss_mb'].get('sink'))} MB", "", ""))
+    bf = res.get("backfill")
+    if bf:
+        note = "" if bf["complete"] else f" (NOT complete: {bf['processed']:,} processed)"
+        out.append((f"backfill: {bf['reports']:,} reports, REST batches of {bf['batch_size']:,} → stores, seconds",
+                    f"{_n(bf['seconds'])}{note} ({_n(bf['reports_per_s'])} reports/s; ingest {_n(bf['ingest_seconds'])} s)",
+                    target("backfill_seconds"), bf["load"]))
+        out.append(("  backfill peak RSS", ", ".join(f"{k} {_n(v)} MB" for k, v in bf["peak_rss_mb"].items()),
+                    target("backfill_rss_mb"), ""))
     for d in res.get("dedup") or []:
         out.append((f"dedup state, {d['keys']:,} keys (rocksdict): peak RSS / on disk",
                     f"{_n(d['peak_rss_mb'])} MB / {_n(d['disk_mb'])} MB",

@@ -17,20 +17,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.bench import pipeline, reference, rest, workload
+from hub.bench import pipeline, reference, rest, stack, workload
 from hub.bench.procs import ROOT, cluster
 from hub.settings import Settings
 
 Progress = Callable[[str], None]
-SECTIONS = ("machine", "reference", "throughput", "latency", "rest", "dedup", "ratios", "targets")
+SECTIONS = ("machine", "reference", "throughput", "latency", "rest", "sse", "sink", "backfill", "dedup", "ratios",
+            "targets")
+RUNNABLE = ("reference", "throughput", "latency", "rest", "sse", "sink", "backfill", "dedup")
 
 TARGETS = {
     "throughput_reports_per_s": 10_000,
     "ratio_to_codec_floor": 0.5,
     "latency_p99_ms": 50,
     "rest_requests_per_s": 3_000,
+    "rest_cpu_ms_per_request": 0.3,  # or-target of the REST single figure
+    "rest_batch_reports_per_s": 10_000,
+    "sse_p99_ms_at_100": 50,
+    "sse_p99_ms_at_1000": 100,
+    "backfill_seconds": 120,
+    "backfill_rss_mb": 500,
     "dedup_10m_rss_mb": 500,
 }
+LOWER_IS_BETTER = ("latency_p99_ms", "dedup_10m_rss_mb", "rest_cpu_ms_per_request", "sse_p99_ms_at_100",
+                   "sse_p99_ms_at_1000", "backfill_seconds", "backfill_rss_mb")
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,11 @@ class Plan:
     rest_batches: int = 40
     rest_batch_size: int = 100
     rest_concurrency: int = 32
+    sse_rates: tuple[float, ...] = (1000.0, 100.0)
+    sse_seconds: float = 10.0
+    sink_reports: int = 20_000
+    backfill_reports: int = stack.BACKFILL_REPORTS
+    backfill_batch: int = 1000
     dedup_keys: tuple[int, ...] = (1_000_000, 10_000_000)
     codec_seconds: float = 2.0
     partitions: int = 4
@@ -52,7 +67,8 @@ class Plan:
     @classmethod
     def smoke(cls) -> Plan:
         return cls(reports=300, workers=(1, 2), latency_rates=(100.0,), latency_seconds=2.0, rest_single=60,
-                   rest_batches=2, rest_batch_size=20, rest_concurrency=4, dedup_keys=(2_000,), codec_seconds=0.2,
+                   rest_batches=2, rest_batch_size=20, rest_concurrency=4, sse_rates=(100.0,), sse_seconds=2.0,
+                   sink_reports=300, backfill_reports=600, backfill_batch=100, dedup_keys=(2_000,), codec_seconds=0.2,
                    partitions=2)
 
 
@@ -106,16 +122,20 @@ def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = Non
     # one pair of run secrets for the bench and every process it starts (ids must agree across them)
     base = dataclasses.replace(base, partitions=plan.partitions,
                                id_key=base.id_key or secrets.token_urlsafe(24),
-                               audit_key=base.audit_key or secrets.token_urlsafe(24))
-    want = set(only or SECTIONS)
+                               audit_key=base.audit_key or secrets.token_urlsafe(24),
+                               metrics_token=base.metrics_token or secrets.token_urlsafe(24))
+    want = set(only or RUNNABLE)
     res: dict[str, Any] = {"machine": machine(), "plan": plan.__dict__ | {"workers": list(plan.workers),
                                                                           "dedup_keys": list(plan.dedup_keys),
+                                                                          "sse_rates": list(plan.sse_rates),
                                                                           "latency_rates": list(plan.latency_rates)},
                            "workload": workload.source(), "bootstrap": _broker_label(bootstrap)}
     work = outdir / f"work-{int(time.time())}"
     lat_n = max(1, int(max(plan.latency_rates) * plan.latency_seconds))
+    sse_n = max(1, int(max(plan.sse_rates) * plan.sse_seconds))
     need = max(plan.reports if want & {"reference", "throughput"} else 0, lat_n if "latency" in want else 0,
-               plan.rest_single + plan.rest_batches * plan.rest_batch_size * 2 if "rest" in want else 0, 1)
+               plan.rest_single + plan.rest_batches * plan.rest_batch_size * 2 if "rest" in want else 0,
+               sse_n if "sse" in want else 0, plan.sink_reports if "sink" in want else 0, 1)
     say(f"generating {need} reports ({res['workload']})")
     items = workload.generate(need, seed=7, settings=base)
     encoded = [it_v for _k, it_v, _h in workload.intake_records(items[:plan.reports])]
@@ -150,6 +170,23 @@ def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = Non
                       progress=say)
         r["load"] = load()
         res["rest"] = r
+    if "sse" in want:
+        res["sse"] = []
+        for rate in plan.sse_rates:
+            n = max(1, int(rate * plan.sse_seconds))
+            r = stack.sse_latency(base, work / f"sse-{rate:g}", items[:n], rate=rate, bootstrap=bootstrap,
+                                  progress=say)
+            r["load"] = load()
+            res["sse"].append(r)
+    if "sink" in want:
+        r = stack.sink_throughput(base, work / "sink", items[:plan.sink_reports], bootstrap=bootstrap, progress=say)
+        r["load"] = load()
+        res["sink"] = r
+    if "backfill" in want:
+        r = stack.backfill(base, work / "backfill", reports=plan.backfill_reports, batch=plan.backfill_batch,
+                           bootstrap=bootstrap, progress=say)
+        r["load"] = load()
+        res["backfill"] = r
     if "dedup" in want:
         res["dedup"] = []
         for k in plan.dedup_keys:
@@ -192,17 +229,34 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
     lat = max(res.get("latency") or [{}], key=lambda x: x.get("rate", 0))
     out["latency_p99_ms"] = {"target": TARGETS["latency_p99_ms"], "measured": lat.get("p99_ms"),
                              "at_per_s": lat.get("offered_per_s"), "saturated": lat.get("saturated")}
-    single = (res.get("rest") or {}).get("single") or {}
+    rest_res = res.get("rest") or {}
+    single = rest_res.get("single") or {}
     out["rest_requests_per_s"] = {"target": TARGETS["rest_requests_per_s"], "measured": single.get("requests_per_s")}
+    out["rest_cpu_ms_per_request"] = {"target": TARGETS["rest_cpu_ms_per_request"],
+                                      "measured": single.get("gateway_cpu_ms_per_request")}
+    out["rest_batch_reports_per_s"] = {"target": TARGETS["rest_batch_reports_per_s"],
+                                       "measured": (rest_res.get("batch") or {}).get("reports_per_s")}
+    for rate in (100, 1000):
+        run_ = next((x for x in res.get("sse") or [] if x.get("rate") == rate), {})
+        out[f"sse_p99_ms_at_{rate}"] = {"target": TARGETS[f"sse_p99_ms_at_{rate}"], "measured": run_.get("p99_ms"),
+                                        "saturated": run_.get("saturated")}
+    bf = res.get("backfill") or {}
+    out["backfill_seconds"] = {"target": TARGETS["backfill_seconds"], "measured": bf.get("seconds"),
+                               "reports": bf.get("reports")}
+    out["backfill_rss_mb"] = {"target": TARGETS["backfill_rss_mb"],
+                              "measured": max((bf.get("peak_rss_mb") or {}).values(), default=None),
+                              "reports": bf.get("reports")}
     big = max(res.get("dedup") or [{}], key=lambda d: d.get("keys", 0))
     out["dedup_10m_rss_mb"] = {"target": TARGETS["dedup_10m_rss_mb"], "measured": big.get("peak_rss_mb"),
                                "keys": big.get("keys")}
     for name, t in out.items():
         m = t["measured"]
-        lower_is_better = name in ("latency_p99_ms", "dedup_10m_rss_mb")
+        lower_is_better = name in LOWER_IS_BETTER
         t["met"] = None if m is None else (m <= t["target"] if lower_is_better else m >= t["target"])
-        if name == "latency_p99_ms" and t.get("saturated"):
+        if name.startswith(("latency_p99_ms", "sse_p99_ms")) and t.get("saturated"):
             t["met"] = False  # the worker could not keep up with the offered load
+        if name.startswith("backfill") and m is not None and (t.get("reports") or 0) < stack.BACKFILL_REPORTS:
+            t["met"] = None  # not measured at the size of the target
         if name == "dedup_10m_rss_mb" and (t.get("keys") or 0) < 10_000_000:
             t["met"] = None  # not measured at the size of the target
     return out

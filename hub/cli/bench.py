@@ -30,7 +30,13 @@ def _ints(value: str) -> tuple[int, ...]:
 @click.option("--rest-concurrency", type=int, help="concurrent REST clients (default 32).")
 @click.option("--dedup-keys", help="dedup-state sizes to measure, comma list (default 1000000,10000000).")
 @click.option("--partitions", type=int, help="partitions of the hub topics (default 4).")
-@click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,dedup.")
+@click.option("--sse-rate", "sse_rates", help="offered loads of the SSE latency runs (intake → item seen by an SSE "
+              "subscriber), reports/s, comma list (default 1000,100).")
+@click.option("--sink-reports", type=int, help="reports whose feed items and audit events the sink run stores "
+              "(default 20000).")
+@click.option("--backfill-reports", type=int, help="reports of the backfill run through the whole hub "
+              "(default 204013, the region's seizure history by end-2018).")
+@click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,sse,sink,backfill,dedup.")
 @click.option("--bootstrap", help="use this Kafka instead of a fresh embedded broker per run "
               "(topics must be empty: use a throw-away cluster).")
 @click.option("--kafka", "fresh_kafka", is_flag=True, help="a fresh, throw-away Apache Kafka (hub kafka's, "
@@ -44,21 +50,25 @@ def _ints(value: str) -> tuple[int, ...]:
 @click.pass_obj
 def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | None, rates: str | None,
           latency_seconds: float | None, rest_requests: int | None, rest_concurrency: int | None,
-          dedup_keys: str | None, partitions: int | None, only: str | None, bootstrap: str | None,
+          dedup_keys: str | None, partitions: int | None, sse_rates: str | None, sink_reports: int | None,
+          backfill_reports: int | None, only: str | None, bootstrap: str | None,
           out: str | None, write_md: str | None, profile: str | None, fresh_kafka: bool) -> None:
     """Benchmark the hub on this machine and print a table (JSON in bench-results/).
 
     Sections: the two reference points (codec floor; raw aiokafka pass-through), end-to-end pipeline
     throughput with 1 and 2 `hub worker` processes, intake→feed latency at a fixed offered load, REST
-    ingest (single and batch) against a `hub gateway`, dedup-state size for 1M/10M keys, and the peak
-    RSS of every process. Each run uses a fresh embedded broker unless --kafka (a fresh Apache Kafka
-    per run) or --bootstrap is given.
+    ingest (single and batch) against a `hub gateway`, intake→SSE-subscriber latency (worker + sink +
+    gateway + one real SSE client per state), the sink's storage rate (feed items and audit events per
+    second), a backfill of 204,013 reports through the whole hub (REST batches → worker → sink → stores:
+    time and peak RSS of every process), dedup-state size for 1M/10M keys, and the peak RSS of every
+    process. Each run uses a fresh embedded broker unless --kafka (a fresh Apache Kafka per run) or
+    --bootstrap is given.
     Regenerate BENCHMARKS.md's table with: hub bench --write-md BENCHMARKS.md
     """
     from dataclasses import replace
 
     from hub.bench import report
-    from hub.bench.run import SECTIONS, Plan, run
+    from hub.bench.run import RUNNABLE, Plan, run
 
     if fresh_kafka and bootstrap:
         raise click.BadParameter("give --kafka or --bootstrap, not both", param_hint="--kafka")
@@ -87,12 +97,21 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
         changes["dedup_keys"] = _ints(dedup_keys)
     if partitions:
         changes["partitions"] = partitions
+    if sse_rates:
+        try:
+            changes["sse_rates"] = tuple(float(x) for x in sse_rates.split(",") if x.strip())
+        except ValueError as exc:
+            raise click.BadParameter(f"expected a comma list of numbers, got {sse_rates!r}",
+                                     param_hint="--sse-rate") from exc
+    if sink_reports:
+        changes["sink_reports"] = sink_reports
+    if backfill_reports:
+        changes["backfill_reports"] = backfill_reports
     plan = replace(plan, **changes)
     sections = [s.strip() for s in only.split(",")] if only else None
     for s in sections or []:
-        if s not in SECTIONS:
-            raise click.BadParameter(f"unknown section {s!r}; choose from reference, throughput, latency, rest, "
-                                     "dedup", param_hint="--only")
+        if s not in RUNNABLE:
+            raise click.BadParameter(f"unknown section {s!r}; choose from {', '.join(RUNNABLE)}", param_hint="--only")
     if profile:
         os.environ["HUB_BENCH_PROFILE"] = str(Path(profile).resolve())
     outdir = Path("bench-results")

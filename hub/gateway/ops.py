@@ -1,5 +1,12 @@
 """Operations endpoints of the gateway: ``/healthz``, ``/readyz``, ``/metrics``.
 
+``/metrics`` shows per-agency traffic, so it is not open: it answers only a request carrying the
+metrics token (``Authorization: Bearer <token>``, compared in constant time), 401 otherwise (audited
+like every 401). The token is ``HUB_METRICS_TOKEN``; when unset, the development profile creates
+``HUB_DATA_DIR/metrics.token`` (0600) on first start, and the production profile
+(``HUB_KAFKA_BOOTSTRAP`` set) refuses to start without it. Prometheus sends it with
+``authorization: {credentials_file: …}`` (deploy/prometheus/prometheus.yml).
+
 ``/readyz`` answers from checks a background task refreshes every few seconds (broker reachable with
 the hub's topics, database answering), so probes and scrapes never wait on the broker. The same task
 sets ``hub_dependency_up{dependency}``.
@@ -9,19 +16,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub import topics
+from hub.gateway.base import ApiError, bearer
 from hub.health import BrokerProbe, database_check, readiness
+from hub.keys import MIN_KEY_CHARS, MissingSecret, _from_file
 from hub.metrics import BUILD_INFO, DEPENDENCY_UP
+from hub.settings import Settings
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])
 CHECK_INTERVAL = 5.0
+
+
+def metrics_token(settings: Settings) -> str:
+    """The bearer token of ``/metrics`` (``HUB_METRICS_TOKEN``, else HUB_DATA_DIR/metrics.token in the dev profile)."""
+    if settings.metrics_token:
+        if len(settings.metrics_token) < MIN_KEY_CHARS:
+            raise MissingSecret(f"HUB_METRICS_TOKEN: should have at least {MIN_KEY_CHARS} characters")
+        return settings.metrics_token
+    if not settings.embedded:
+        raise MissingSecret("HUB_METRICS_TOKEN is required with HUB_KAFKA_BOOTSTRAP (production profile): "
+                            "Prometheus sends it to scrape the gateway's /metrics")
+    return _from_file(Path(settings.data_dir) / "metrics.token").decode()
 
 
 def _version() -> str:
@@ -56,6 +80,7 @@ async def _loop(app: FastAPI) -> None:
 
 async def startup(app: FastAPI) -> None:
     settings = app.state.settings
+    app.state.metrics_token = metrics_token(settings).encode()
     BUILD_INFO.labels(_version(), "gateway").set(1)
     app.state.health = {"broker": None, "database": None}
     app.state.broker_probe = BrokerProbe(settings, required_topics=(topics.INTAKE, topics.AUDIT))
@@ -89,7 +114,11 @@ async def readyz(request: Request, response: Response) -> dict[str, object]:
     return body
 
 
-@router.get("/metrics")
-async def metrics() -> Response:
-    """Prometheus text format (every ``hub_*`` series of this process)."""
+@router.get("/metrics", responses={"401": {"description": "no or a wrong metrics token"}})
+async def metrics(request: Request) -> Response:
+    """Prometheus text format (every ``hub_*`` series of this process); needs the metrics token."""
+    token = bearer(request.headers.get("authorization"))
+    if token is None or not hmac.compare_digest(token.encode(), request.app.state.metrics_token):
+        raise ApiError(401, "authorization: /metrics needs 'Authorization: Bearer <metrics token>' "
+                            "(HUB_METRICS_TOKEN, or HUB_DATA_DIR/metrics.token)", {"WWW-Authenticate": "Bearer"})
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -56,13 +56,32 @@ def test_every_section_ran(smoke: tuple[dict, str, Path]) -> None:
     assert rest["batch"]["all_accepted"], rest["batch"]["statuses"]
     assert rest["batch"]["reports"] > rest["batch"]["requests"]
     assert rest["single"]["gateway_cpu_ms_per_request"] > 0
+    (sse,) = res["sse"]
+    assert sse["subscribers"] == 15  # one SSE client per recipient (7 members, 7 partners, the centre)
+    assert 0 < sse["seen_by_subscribers"] <= sse["reports"] and sse["processed"] >= sse["reports"]
+    assert sse["p50_ms"] <= sse["p95_ms"] <= sse["p99_ms"] <= sse["max_ms"]
+    assert sse["pipeline_p50_ms"] is not None and sse["serving_p50_ms"] is not None
+    sink = res["sink"]
+    assert sink["complete"] and sink["feed_items"] == 2 * sink["reports"] > 0
+    assert sink["audit_events"] == 4 * sink["reports"] and sink["items_per_s"] > 0 and sink["events_per_s"] > 0
+    bf = res["backfill"]
+    assert bf["complete"], bf
+    assert bf["accepted"] == bf["reports"] == res["plan"]["backfill_reports"] and bf["statuses"] == {
+        "202": bf["batches"]}
+    assert bf["processed"] >= bf["reports"] and bf["feed_items"] >= bf["routed"] > 0 and bf["audit_events"] > 0
+    assert {"gateway", "worker-1", "sink", "broker"} <= set(bf["peak_rss_mb"]) and bf["seconds"] > 0
     for d in res["dedup"]:
         assert d["lookup_hits"] == d["lookups"] > 0
         assert d["disk_mb"] >= 0 and d["peak_rss_mb"] > 0
     assert set(res["targets"]) == {"throughput_reports_per_s", "ratio_to_codec_floor", "latency_p99_ms",
-                                   "rest_requests_per_s", "dedup_10m_rss_mb"}
+                                   "rest_requests_per_s", "rest_cpu_ms_per_request", "rest_batch_reports_per_s",
+                                   "sse_p99_ms_at_100", "sse_p99_ms_at_1000", "backfill_seconds", "backfill_rss_mb",
+                                   "dedup_10m_rss_mb"}
     assert res["targets"]["dedup_10m_rss_mb"]["met"] is None  # 2,000 keys say nothing about 10M
+    assert res["targets"]["backfill_seconds"]["met"] is None  # 600 reports say nothing about 204,013
+    assert res["targets"]["sse_p99_ms_at_100"]["measured"] == sse["p99_ms"]
     assert "codec floor" in stdout and "REST POST /v1/reports" in stdout
+    assert "SSE" in stdout and "backfill" in stdout and "sink:" in stdout
 
 
 @pytest.mark.slow
@@ -75,3 +94,14 @@ def test_write_md_replaces_only_the_generated_block(smoke: tuple[dict, str, Path
     assert res["machine"]["commit"].split("+")[0] in text
     for row in report.rows(res):
         assert f"| {row[0]} |" in text
+
+
+def test_help_names_every_section() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-m", "hub", "bench", "--help"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    for option in ("--sse-rate", "--sink-reports", "--backfill-reports", "--only"):
+        assert option in text
+    assert "204,013" in text and "SSE" in text and "sink" in text

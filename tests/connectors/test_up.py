@@ -15,6 +15,7 @@ import pytest
 
 from hub.embedded import free_port
 from tests.conftest import HUB, ROOT, TEST_AUDIT_KEY, TEST_ID_KEY, start_broker
+from tests.helpers import metrics_auth
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.both_brokers]
 
@@ -74,7 +75,7 @@ def test_hub_up_demo_runs_and_stops_cleanly(up_env: dict[str, str], broker_kind:
         received = 0.0
         while received == 0:
             assert time.monotonic() < deadline + 30, "no simulated report was received"
-            for line in httpx.get(f"{base}/metrics").text.splitlines():
+            for line in httpx.get(f"{base}/metrics", headers=metrics_auth(data_dir=tmp_path / "hub")).text.splitlines():
                 if line.startswith("hub_reports_received_total{"):
                     received += float(line.rsplit(" ", 1)[1])
             time.sleep(0.5)

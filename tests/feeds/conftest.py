@@ -73,7 +73,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(broker: AnyBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("feeds-stack")
-    s = broker_settings(broker, data_dir=str(data / "hub"), gateway_port=free_port())
+    s = broker_settings(broker, data_dir=str(data / "hub"), gateway_port=free_port(), denial_window_seconds=1)
     asyncio.run(ensure_topics(s))
     db = Database(s.db_url)
     FeedStore(db), AuditStore(db)  # create the tables before two processes race to do it

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub import metrics
 from hub.gateway.app import create_app
 from hub.settings import Settings
+from tests.helpers import metrics_auth
 
 from .conftest import serve
 
@@ -77,7 +78,7 @@ def test_every_metric_named_is_declared_and_exported(settings: Settings) -> None
     assert not undeclared, f"not declared in hub/metrics.py: {sorted(undeclared)}"
 
     with serve(create_app(settings)) as base:
-        text = httpx.get(f"{base}/metrics").text
+        text = httpx.get(f"{base}/metrics", headers=metrics_auth(settings)).text
     exported = {f.name for f in text_string_to_metric_families(text)}
     missing = sorted(n for n in used if _family(n) not in exported)
     assert not missing, f"named in dashboard/alerts but absent from a real /metrics page: {missing}"

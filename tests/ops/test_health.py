@@ -13,6 +13,7 @@ from hub.health import readiness
 from hub.settings import Settings
 from hub.topics import ensure_topics
 from tests.conftest import hub_settings
+from tests.helpers import metrics_auth
 
 from .conftest import serve
 
@@ -43,7 +44,7 @@ def test_ready_with_broker_topics_and_database(settings: Settings) -> None:
         r = _wait_ready(base, 200)
         assert r.status_code == 200, r.text
         assert r.json() == {"ready": True, "checks": {"broker": "ok", "database": "ok"}}
-        text = httpx.get(f"{base}/metrics").text
+        text = httpx.get(f"{base}/metrics", headers=metrics_auth(settings)).text
         assert 'hub_dependency_up{dependency="broker"} 1.0' in text
         assert 'hub_dependency_up{dependency="database"} 1.0' in text
 
@@ -62,4 +63,4 @@ def test_not_ready_when_broker_unreachable(tmp_path) -> None:
         assert body["ready"] is False
         assert body["checks"]["database"] == "ok"
         assert "broker 127.0.0.1:" in body["checks"]["broker"]
-        assert 'hub_dependency_up{dependency="broker"} 0.0' in httpx.get(f"{base}/metrics").text
+        assert 'hub_dependency_up{dependency="broker"} 0.0' in httpx.get(f"{base}/metrics", headers=metrics_auth(dead)).text

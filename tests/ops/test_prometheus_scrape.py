@@ -1,7 +1,7 @@
 """A real Prometheus server scrapes a running hub on loopback; PromQL over its HTTP API sees the series.
 
 The whole hub runs as ``python -m hub up`` (its own embedded broker, worker, sink, gateway on free
-ports); Prometheus scrapes gateway, worker and sink every second. An agency key is issued with the CLI,
+ports); Prometheus scrapes gateway (with its metrics token), worker and sink every second. An agency key is issued with the CLI,
 one report is posted over REST, and PromQL must see it received and routed (``hub_reports_routed_total
 > 0``), besides every target up and the gateway's broker/database checks.
 """
@@ -67,8 +67,15 @@ def hub_up(tmp_path: Path) -> Iterator[dict[str, object]]:
 @pytest.fixture
 def prometheus(tmp_path: Path, hub_up: dict[str, object]) -> Iterator[str]:
     port = free_port()
+    gateway, *others = hub_up["targets"]
+    # the gateway's /metrics needs its metrics token (the dev profile keeps it in HUB_DATA_DIR/metrics.token),
+    # sent the way deploy/prometheus/prometheus.yml does: authorization.credentials_file
+    token_file = Path(hub_up["env"]["HUB_DATA_DIR"]) / "metrics.token"
     cfg = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-           "scrape_configs": [{"job_name": "hub", "static_configs": [{"targets": hub_up["targets"]}]}]}
+           "scrape_configs": [
+               {"job_name": "hub", "static_configs": [{"targets": others}]},
+               {"job_name": "hub-gateway", "static_configs": [{"targets": [gateway]}],
+                "authorization": {"type": "Bearer", "credentials_file": str(token_file)}}]}
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(cfg))
     p = subprocess.Popen(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
                           f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
@@ -115,10 +122,10 @@ def _publish_one(hub_up: dict[str, object]) -> None:
 def test_prometheus_scrapes_the_running_hub(hub_up: dict[str, object], prometheus: str) -> None:
     targets = hub_up["targets"]
     # every hub process is scraped successfully
-    assert wait_value(prometheus, f'count(up{{job="hub"}} == 1) == {len(targets)}') == len(targets)
+    assert wait_value(prometheus, f'count(up{{job=~"hub|hub-gateway"}} == 1) == {len(targets)}') == len(targets)
     # the gateway reached the real broker and database (its /readyz checks, exported as gauges)
-    assert wait_value(prometheus, 'hub_dependency_up{job="hub",dependency="broker"} > 0') == 1
-    assert wait_value(prometheus, 'hub_dependency_up{job="hub",dependency="database"} > 0') == 1
+    assert wait_value(prometheus, 'hub_dependency_up{job="hub-gateway",dependency="broker"} > 0') == 1
+    assert wait_value(prometheus, 'hub_dependency_up{job="hub-gateway",dependency="database"} > 0') == 1
     assert wait_value(prometheus, 'hub_build_info{service="gateway"}') == 1
 
     _publish_one(hub_up)
