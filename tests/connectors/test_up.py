@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from hub.embedded import free_port
-from tests.conftest import HUB, ROOT, TEST_AUDIT_KEY, TEST_ID_KEY, start_broker
+from tests.conftest import HUB, ROOT, TEST_AUDIT_KEY, TEST_ID_KEY, TEST_METRICS_TOKEN, start_broker
 from tests.helpers import metrics_auth
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.both_brokers]
@@ -34,7 +34,7 @@ def up_env(broker_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         # the production profile (HUB_KAFKA_BOOTSTRAP set) requires the hub's secrets (hub/keys.py)
         yield env | {"HUB_KAFKA_BOOTSTRAP": kafka.bootstrap, "HUB_ID_KEY": TEST_ID_KEY.decode(),
-                     "HUB_AUDIT_KEY": TEST_AUDIT_KEY.decode()}
+                     "HUB_AUDIT_KEY": TEST_AUDIT_KEY.decode(), "HUB_METRICS_TOKEN": TEST_METRICS_TOKEN}
     finally:
         kafka.stop()
 
@@ -71,11 +71,14 @@ def test_hub_up_demo_runs_and_stops_cleanly(up_env: dict[str, str], broker_kind:
         pids = [int(line.split()[2]) for line in banner.splitlines() if " pid " in line]
         assert len(pids) >= 2
         assert httpx.get(f"{base}/healthz").status_code == 200
-        # the simulator's reports reach the gateway and are accepted
+        # the simulator's reports reach the gateway and are accepted (production: the configured
+        # metrics token; dev profile: the token file the gateway created in the data dir)
+        scrape = ({"Authorization": f"Bearer {env['HUB_METRICS_TOKEN']}"} if "HUB_METRICS_TOKEN" in env
+                  else metrics_auth(data_dir=tmp_path / "hub"))
         received = 0.0
         while received == 0:
             assert time.monotonic() < deadline + 30, "no simulated report was received"
-            for line in httpx.get(f"{base}/metrics", headers=metrics_auth(data_dir=tmp_path / "hub")).text.splitlines():
+            for line in httpx.get(f"{base}/metrics", headers=scrape).text.splitlines():
                 if line.startswith("hub_reports_received_total{"):
                     received += float(line.rsplit(" ", 1)[1])
             time.sleep(0.5)
