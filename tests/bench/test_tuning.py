@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from hub.pipeline.app import TABLE_OPTIONS, create_app
+from hub.pipeline.state import TABLES
 from tests.conftest import hub_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_rocksdb_tables_get_the_bounded_options(tmp_path: Path) -> None:
     s = hub_settings(data_dir=str(tmp_path))
     app = create_app(s, store="rocksdb://", data_dir=str(tmp_path / "faust"))
-    for name in ("reports", "correlation-keys", "incidents", "party-entries"):
+    assert sorted(app.tables) == sorted(TABLES)  # the State's persisted tables, nothing else
+    for name in TABLES:
         assert app.tables[name].options == TABLE_OPTIONS
     assert TABLE_OPTIONS["block_cache_size"] <= 64 * 2**20
     mem = create_app(s, store="memory://", data_dir=str(tmp_path / "faust2"))
