@@ -94,6 +94,14 @@ def parse_cursor(value: str | None, field: str) -> int:
     return n
 
 
+async def decorate(request: Request, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Let other parts add to the items a state is served (``app.state.feed_view_hooks``, each
+    ``async (app, state, views) -> views``; the provider part adds the state's requests, SPEC §13)."""
+    for hook in getattr(request.app.state, "feed_view_hooks", ()):
+        views = await hook(request.app, state, views)
+    return views
+
+
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
@@ -111,7 +119,7 @@ async def items(request: Request, seat: OfficerOfState, after: Annotated[str | N
     """One JSON page of the feed: items with cursor > ``after``, oldest first."""
     cursor = parse_cursor(after, "after")
     store: FeedStore = request.app.state.feed_store
-    views = await in_thread(store.page, seat.state, cursor, limit)
+    views = await decorate(request, seat.state, await in_thread(store.page, seat.state, cursor, limit))
     try:
         await deliver(request, views, seat.state, seat.who, session=f"page:{uuid.uuid4().hex[:12]}", via="json")
     except BrokerUnavailable as exc:
@@ -142,6 +150,7 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
             while not await request.is_disconnected():
                 views = await in_thread(store.page, state, cursor, 100)
                 if views:
+                    views = await decorate(request, state, views)
                     await deliver(request, views, state, who, session, via="sse")
                     for v in views:
                         yield sse_event(v)

@@ -60,11 +60,14 @@ DDL = [
         answer_text TEXT,
         conditions TEXT,
         answered_by TEXT,
-        answered_at {bigint}
+        answered_at {bigint},
+        updated_at {bigint} NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS provider_requests_agency ON provider_requests (agency, status, created_at)",
     "CREATE INDEX IF NOT EXISTS provider_requests_state ON provider_requests (requester_state, report_id)",
     "CREATE INDEX IF NOT EXISTS provider_requests_requester ON provider_requests (requester, status)",
+    "CREATE INDEX IF NOT EXISTS provider_requests_changed ON provider_requests (requester_state, updated_at)",
+    "CREATE INDEX IF NOT EXISTS provider_requests_report ON provider_requests (report_id)",
 ]
 
 
@@ -264,7 +267,7 @@ def view(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 COLUMNS = ("request_id, report_id, version, agency, kind, requester, requester_state, to_states, text, "
-           "created_at, status, decision, answer_text, conditions, answered_by, answered_at")
+           "created_at, status, decision, answer_text, conditions, answered_by, answered_at, updated_at")
 
 
 class RequestStore:
@@ -279,7 +282,8 @@ class RequestStore:
         row = {"request_id": request_id or new_request_id(), "report_id": asked.report_id, "version": version,
                "agency": agency, "kind": asked.kind, "requester": requester, "requester_state": requester_state,
                "to_states": ",".join(asked.to_states), "text": asked.text, "created_at": at, "status": OPEN,
-               "decision": None, "answer_text": None, "conditions": None, "answered_by": None, "answered_at": None}
+               "decision": None, "answer_text": None, "conditions": None, "answered_by": None, "answered_at": None,
+               "updated_at": at}
         with self.db.transaction():
             same = self.db.one(
                 "SELECT request_id FROM provider_requests WHERE requester_state = ? AND report_id = ? AND kind = ? "
@@ -292,7 +296,7 @@ class RequestStore:
             if n and int(n["n"]) >= MAX_OPEN_PER_OFFICER:
                 raise TooManyOpen(f"{requester} has {int(n['n'])} unanswered requests (the limit is "
                                   f"{MAX_OPEN_PER_OFFICER}); wait for answers before asking more")
-            self.db.execute(f"INSERT INTO provider_requests ({COLUMNS}) VALUES ({','.join('?' * 16)})",
+            self.db.execute(f"INSERT INTO provider_requests ({COLUMNS}) VALUES ({','.join('?' * 17)})",
                             [row[c.strip()] for c in COLUMNS.split(",")])
         return row
 
@@ -304,13 +308,25 @@ class RequestStore:
         at = now_ms() if at is None else at
         n = self.db.execute(
             "UPDATE provider_requests SET status = ?, decision = ?, answer_text = ?, conditions = ?, answered_by = ?, "
-            "answered_at = ? WHERE request_id = ? AND status = ?",
-            (STATUS_OF[answer.decision], answer.decision, answer.text, answer.conditions, by, at, request_id, OPEN))
+            "answered_at = ?, updated_at = ? WHERE request_id = ? AND status = ?",
+            (STATUS_OF[answer.decision], answer.decision, answer.text, answer.conditions, by, at, at, request_id,
+             OPEN))
         if n != 1:
             raise AlreadyAnswered(f"request {request_id} was already answered")
         row = self.get(request_id)
         assert row is not None
         return row
+
+    def reopen(self, request_id: str, at: int | None = None) -> None:
+        """Undo an answer whose audit or share could not be sent (the request is open again)."""
+        self.db.execute(
+            "UPDATE provider_requests SET status = ?, decision = NULL, answer_text = NULL, conditions = NULL, "
+            "answered_by = NULL, answered_at = NULL, updated_at = ? WHERE request_id = ?",
+            (OPEN, now_ms() if at is None else at, request_id))
+
+    def forget(self, request_id: str) -> None:
+        """Remove a request whose audit event could not be sent (it was never asked)."""
+        self.db.execute("DELETE FROM provider_requests WHERE request_id = ?", (request_id,))
 
     def inbox(self, agency: str, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The agency's requests, open ones first, newest first."""
@@ -338,6 +354,16 @@ class RequestStore:
                                  f"report_id IN ({marks}) ORDER BY created_at, request_id", (state, *ids))
         return self.db.query(f"SELECT {COLUMNS} FROM provider_requests WHERE requester_state = ? "
                              "ORDER BY created_at DESC, request_id LIMIT ?", (state, limit))
+
+    def about(self, report_id: str) -> list[dict[str, Any]]:
+        """Every request about one report, oldest first (for its provider's status)."""
+        return self.db.query(f"SELECT {COLUMNS} FROM provider_requests WHERE report_id = ? "
+                             "ORDER BY created_at, request_id", (report_id,))
+
+    def changed_since(self, state: str, since_ms: int, limit: int = 500) -> list[dict[str, Any]]:
+        """Requests of ``state`` created or answered at or after ``since_ms``, oldest change first."""
+        return self.db.query(f"SELECT {COLUMNS} FROM provider_requests WHERE requester_state = ? AND updated_at >= ? "
+                             "ORDER BY updated_at, request_id LIMIT ?", (state, since_ms, limit))
 
     def open_requests(self) -> list[dict[str, Any]]:
         """``{kind, agency, created_at}`` of every unanswered request (for the metrics)."""
