@@ -29,11 +29,12 @@ class Rec:
 
 
 def uz_report(ref: str = "UZ-DESK-1", version: int = 1, **over: Any) -> dict[str, Any]:
-    return report(agency="UZ-CUSTOMS", state="UZ", source_ref=ref, version=version, handling_code="H2",
-                  route=[{"country": "UZ", "place": "Tashkent"}, {"country": "KZ", "place": None},
-                         {"country": "RU", "place": None}],
-                  location={"country": "UZ", "place": "Yallama", "unlocode": None, "lat": None, "lon": None},
-                  **over)
+    fields: dict[str, Any] = {
+        "agency": "UZ-CUSTOMS", "state": "UZ", "source_ref": ref, "version": version, "handling_code": "H2",
+        "route": [{"country": "UZ", "place": "Tashkent"}, {"country": "KZ", "place": None},
+                  {"country": "RU", "place": None}],
+        "location": {"country": "UZ", "place": "Yallama", "unlocode": None, "lat": None, "lon": None}}
+    return report(**(fields | over))
 
 
 def receipt(rep: dict[str, Any], recipients: list[tuple[str, str]], *, at: int = T0 + 1000,
