@@ -366,3 +366,52 @@ def test_a_grant_before_the_receipt_is_refused_clearly(w: World) -> None:
     r = w.s.post(f"/v1/agency/requests/{q['request_id']}/answer", {"decision": "GRANT", "text": "ok"}, w.uz)
     assert r.status_code == 409 and "no receipt of version 1 yet" in r.json()["detail"]
     assert w.s.get("/v1/agency/requests", w.uz, status="open").json()["requests"][0]["status"] == "OPEN"
+
+
+# -- the SDK and `hub status` --------------------------------------------------------------------------
+def test_sdk_publisher_status_and_receipts(w: World, tmp_path: Any) -> None:
+    from connectors.sdk import Publisher, RestTransport, TransportRefused
+    from connectors.status import StatusClient, StatusNotFound
+
+    with Publisher(tmp_path / "outbox.db", RestTransport(w.s.base, w.uz)) as pub:
+        assert pub.status(w.rid)["source_ref"] == "UZ-HTTP-1"
+        assert pub.status(source_ref="UZ-HTTP-1", version=1)["report_id"] == w.rid  # not in this outbox: looked up
+        page = pub.receipts(after=0, limit=3)
+        assert [c["cursor"] for c in page["changes"]] == [1, 2, 3]
+        assert pub.receipts(after=page["next_after"])["changes"][0]["cursor"] == 4
+        with pytest.raises(StatusNotFound):
+            pub.status(w.other["report_id"])
+        with pytest.raises(ValueError, match="report_id or source_ref"):
+            pub.status()
+    with Publisher(tmp_path / "kafka.db", RestTransport(w.s.base, w.kz)) as pub, pytest.raises(TransportRefused):
+        pub.status(w.rid)
+    client = StatusClient(w.s.base, w.desk)
+    assert client.lookup("UZ-HTTP-1")["report_id"] == w.rid
+    client.close()
+
+
+def test_hub_status_cli(w: World) -> None:
+    import subprocess
+
+    from tests.conftest import HUB, hub_env
+
+    env = hub_env(w.s.settings, HUB_URL=w.s.base, HUB_AGENCY_KEY=w.desk)
+
+    def hub(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*HUB, "status", *args], env=env, capture_output=True, text=True, timeout=60)
+
+    shown = hub(w.rid)
+    assert shown.returncode == 0, shown.stderr
+    assert f"report {w.rid}  agency UZ-CUSTOMS (UZ)  source_ref UZ-HTTP-1" in shown.stdout
+    assert "RECEIVED" in shown.stdout and "ROUTED" in shown.stdout and "to CARICC, KZ, RU" in shown.stdout
+    assert "RECIPIENT DELIVERY" in shown.stdout
+    by_ref = hub("--source-ref", "UZ-HTTP-1", "--json")
+    assert json.loads(by_ref.stdout)["report_id"] == w.rid
+    changes = hub("--changes", "--after", "0")
+    assert changes.returncode == 0 and changes.stdout.splitlines()[0].split()[0] == "1"
+    missing = hub(w.other["report_id"])
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    down = subprocess.run([*HUB, "status", w.rid, "--url", "http://127.0.0.1:9"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert down.returncode == 75
+    assert "--source-ref" in hub("--help").stdout
