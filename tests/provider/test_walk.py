@@ -20,7 +20,21 @@ from tests.feeds.cdp import Browser
 from tests.helpers import stop_process
 from tests.provider.conftest import PStack, start_stack, wait_for
 
-pytestmark = pytest.mark.slow
+
+
+def _pipeline_shares() -> bool:
+    """decide(ShareInput) (branch core) and the shell's forwarding of ShareCommands (branch shell)."""
+    try:
+        from hub.pipeline import decide, steps  # noqa: F401
+    except ImportError:
+        return False
+    return hasattr(decide, "ShareInput")
+
+
+pytestmark = [pytest.mark.slow, pytest.mark.xfail(
+    not _pipeline_shares(), run=False, strict=True,
+    reason="needs decide(ShareInput) from branch core and validate's ShareCommand forwarding from branch shell "
+           "(verified passing on provider + core 33fab7a + shell 3269428); runs as soon as both are merged")]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WAIT = 180.0  # generous bound for the pipeline steps (a hang guard, not a speed assertion)
 
@@ -125,6 +139,7 @@ def test_desk_files_kz_asks_uz_grants_tj_receives_the_shared_copy(hub: PStack, b
     b.wait("document.getElementById('rq-status').textContent === 'Request sent.'", what="request sent")
     b.wait("document.querySelector('#rq-list li.rq') && document.querySelector('#rq-list li.rq').dataset.status === 'OPEN'",
            what="open request shown")
+    b.js("document.getElementById('requests-panel').scrollIntoView({block: 'center'})")
     b.screenshot(ARTIFACTS / "walk-2-kz-asks-en.png")
 
     # 3. the desk user grants it
@@ -148,7 +163,11 @@ def test_desk_files_kz_asks_uz_grants_tj_receives_the_shared_copy(hub: PStack, b
     open_item(b, rid)
     b.wait("!!document.querySelector('#rq-list li.rq[data-status=\"GRANTED\"]')", what="answer on the KZ item")
     assert "только для следствия" in b.js("document.querySelector('#rq-list li.rq .rq-conditions').textContent")
+    b.js("document.getElementById('requests-panel').scrollIntoView({block: 'center'})")
     b.screenshot(ARTIFACTS / "walk-4-kz-answer-en.png")
+    language(b, "ru")
+    b.screenshot(ARTIFACTS / "walk-4-kz-answer-ru.png")
+    language(b, "en")
 
     # 5. TJ's feed gets the SHARED copy with provenance
     officer_page(b, s, tj)

@@ -249,6 +249,7 @@
     $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
     $("signout").addEventListener("click", signOut);
     for (const id of ["f-kind", "f-tlp", "f-substance", "f-country"]) $(id).addEventListener("input", render);
+    window.addEventListener("pagehide", () => { if (S.abort) S.abort.abort(); }); // free the SSE connection on leaving
     applyLanguage();
     if (S.token) signIn(S.token);
   });

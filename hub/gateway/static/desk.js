@@ -421,7 +421,8 @@
           v.incident_id ? ` · ${t("incident")} ${v.incident_id}` : ""),
         el("ul", { class: "stages" }, ...v.stages.map((s) => el("li", { "data-stage": s.stage },
           badge("stage", t(s.stage), s.stage), ` ${when(s.at)}`,
-          s.recipients ? ` → ${s.recipients.join(", ")}` : "", s.reason ? ` — ${s.reason}` : ""))),
+          s.recipients ? ` → ${s.recipients.join(", ")}` : "", s.reason ? ` — ${s.reason}` : "",
+          s.actor ? el("span", { class: "muted actor" }, ` · ${s.actor}`) : null))),
         v.recipients.length ? el("table", { class: "recipients" },
           el("thead", {}, el("tr", {}, ...["recipient", "delivery", "delivered_at", "acknowledged_at", "by", "time_to_ack"]
             .map((h) => el("th", {}, t(h) + (h.endsWith("_at") ? " (UTC)" : ""))))),
@@ -464,7 +465,7 @@
         li.append(text, cond || "", el("div", { class: "actions" }, ...buttons), error);
       } else if (q.answer) {
         li.append(el("div", { class: "answer" }, el("strong", {}, `${t(`done_${q.answer.decision}`)}: `), q.answer.text,
-          q.answer.conditions ? el("div", { class: "muted" }, `${t("conditions")}: ${q.answer.conditions}`) : null,
+          q.answer.conditions ? el("div", { class: "muted" }, `${t("conditions_shown")}: ${q.answer.conditions}`) : null,
           el("div", { class: "muted" }, `${q.answer.by} · ${when(q.answer.at)}`)));
       }
       return li;
@@ -538,6 +539,8 @@
     $("add-substance").addEventListener("click", () => { addSubstance(); saveDraft(); });
     $("add-party").addEventListener("click", () => { addParty(); saveDraft(); });
     window.addEventListener("online", flush);
+    // leaving the page ends the live stream (a page kept in the back/forward cache would hold its connection)
+    window.addEventListener("pagehide", () => { if (S.abort) S.abort.abort(); });
     setInterval(() => { if (S.me && outbox().length) flush(); }, RETRY_MS);
     setInterval(() => { if (S.me) refresh(); }, 30000);
     applyLanguage();

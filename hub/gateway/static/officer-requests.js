@@ -137,12 +137,15 @@
     }
   }
 
+  const stop = new AbortController();
+  window.addEventListener("pagehide", () => stop.abort()); // never hold a connection from the back/forward cache
+
   async function follow(state) {
     following = true;
-    for (;;) {
+    while (!stop.signal.aborted) {
       try {
         const r = await fetch(`/v1/feeds/${encodeURIComponent(state)}/requests/events`,
-          { headers: { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" } });
+          { headers: { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" }, signal: stop.signal });
         if (r.status === 401 || r.status === 403) return;
         const reader = r.body.getReader();
         const decoder = new TextDecoder();
@@ -176,6 +179,7 @@
     const pane = document.getElementById("detail");
     const head = pane.querySelector(".prominent");
     if (head) head.after(provenance); else pane.prepend(provenance);
-    pane.append(panel);
+    const ack = pane.querySelector(".ack-row"); // the requests come right after the acknowledgement
+    if (ack) ack.after(panel); else pane.append(panel);
   });
 })();
