@@ -21,7 +21,6 @@ from tests.helpers import stop_process
 from tests.provider.conftest import PStack, start_stack, wait_for
 
 
-
 def _pipeline_shares() -> bool:
     """decide(ShareInput) (branch core) and the shell's forwarding of ShareCommands (branch shell)."""
     try:
