@@ -116,8 +116,8 @@ def test_answer_stages() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Any) -> rq.RequestStore:
-    return rq.RequestStore(Database(f"sqlite:///{tmp_path / 'r.db'}"))
+def store(db_url: str) -> rq.RequestStore:
+    return rq.RequestStore(Database(db_url))  # SQLite and PostgreSQL
 
 
 def new(store: rq.RequestStore, officer: str = "officer:kz-1", **over: Any) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from tests.conftest import HUB, hub_env, hub_settings
 
 
 @pytest.fixture
-def users(tmp_path: Path) -> DeskUsers:
-    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+def users(db_url: str) -> DeskUsers:
+    db = Database(db_url)  # SQLite and PostgreSQL
     Directory(db).add("UZ-CUSTOMS", "UZ", "State Customs Committee")
     return DeskUsers(db)
 
