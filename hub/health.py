@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaClient
 
+from hub.clients import client_settings
 from hub.settings import Settings
 
 CheckResult = bool | str
@@ -66,7 +67,8 @@ class BrokerProbe:
 
     async def _check(self) -> CheckResult:
         if self._client is None:
-            client = AIOKafkaClient(bootstrap_servers=self.settings.bootstrap, request_timeout_ms=int(self.timeout * 1000))
+            client = AIOKafkaClient(bootstrap_servers=self.settings.bootstrap, request_timeout_ms=int(self.timeout * 1000),
+                                    **client_settings(self.settings).security)
             try:
                 await client.bootstrap()
             except Exception:

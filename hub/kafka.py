@@ -1,6 +1,6 @@
 """Thin Kafka I/O helpers shared by the gateway, sinks and tools (not by faust agents).
 
-Producers use the active profile's settings (:mod:`hub.embedded`), encode with the one codec and
+Producers use the active profile's settings (:mod:`hub.clients`), encode with the one codec and
 wait for the broker's acknowledgement (acks=all) before returning.
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from hub.clients import client_settings
 from hub.codec import codec
-from hub.embedded import client_settings
 from hub.settings import Settings
 from hub.wire import Headers, audit_record
 

@@ -1,8 +1,8 @@
 """Consumer lag per topic/partition (``hub_consumer_lag_messages``), correct on Kafka and on Tansu.
 
-Lag = end offset (high watermark) − the group's committed offset. The end offset is NOT taken from
-``end_offsets()`` (ListOffsets): the embedded broker answers it wrongly once producers batch (measured:
-1 for a partition holding 50 records). Instead the monitor reads the high watermark that every fetch
+Lag = end offset (high watermark) − the group's committed offset. On Apache Kafka the end offset is
+``end_offsets()`` (ListOffsets). On the embedded broker it is NOT: Tansu answers ListOffsets wrongly once
+producers batch (measured: 1 for a partition holding 50 records). There the monitor reads the high watermark that every fetch
 response carries: a group-less consumer is assigned the partitions, positioned at the last known high
 watermark and fetches (at most ``max_partition_fetch_bytes`` per partition, so it reads almost nothing);
 aiokafka records the response's watermark (``consumer.highwater``). Committed offsets come from the
@@ -30,7 +30,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from hub.embedded import client_settings
+from hub.clients import client_settings
 from hub.metrics import CONSUMER_LAG, LAG_MONITOR_ERRORS, TOPIC_MESSAGES
 from hub.settings import Settings
 
@@ -84,8 +84,9 @@ class LagMonitor:
 
     async def _start(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            base = {k: v for k, v in client_settings(self.settings).consumer.items()
-                    if k in ("session_timeout_ms", "heartbeat_interval_ms")}
+            cs = client_settings(self.settings)
+            base = {k: v for k, v in cs.consumer.items()
+                    if k in ("session_timeout_ms", "heartbeat_interval_ms")} | cs.security
             # group_id only for OffsetFetch; the monitor never subscribes (so never joins) nor commits
             c = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=self.group_id,
                                  enable_auto_commit=False, auto_offset_reset="earliest",
@@ -96,10 +97,12 @@ class LagMonitor:
         return self._consumer
 
     async def _assign(self, c: AIOKafkaConsumer) -> None:
-        await c.topics()  # refresh metadata
+        # all topics' metadata (Kafka answers a consumer without subscriptions with no topics, so
+        # the consumer's own metadata would not know the watched ones)
+        cluster = await c._client.fetch_all_metadata()
         tps = []
         for t in self.topics:
-            parts = c.partitions_for_topic(t) or set()
+            parts = cluster.partitions_for_topic(t) or set()
             tps += [TopicPartition(t, p) for p in sorted(parts)]
         if set(tps) != set(self._tps):
             c.assign(tps)
@@ -115,6 +118,24 @@ class LagMonitor:
         await self._assign(c)
         if not self._tps:
             return {}
+        if self.settings.embedded:
+            hw = await self._fetch_highwaters(c)
+        else:  # Apache Kafka answers ListOffsets correctly
+            ends = await c.end_offsets(self._tps)
+            hw = {(tp.topic, tp.partition): int(ends[tp]) for tp in self._tps}
+        lagged = [tp for tp in self._tps if tp.topic in self.lag_topics]
+        committed = {(tp.topic, tp.partition): await c.committed(tp) for tp in lagged}
+        starts = {(tp.topic, tp.partition): self._start_offsets[tp] for tp in self._tps}
+        result = lag({k: v for k, v in hw.items() if k[0] in self.lag_topics}, committed, starts)
+        for (topic, p), n in result.items():
+            CONSUMER_LAG.labels(self.group_id, topic, str(p)).set(n)
+        for topic, n in topic_sizes(hw, starts).items():
+            TOPIC_MESSAGES.labels(topic).set(n)
+        self.last = result
+        return result
+
+    async def _fetch_highwaters(self, c: AIOKafkaConsumer) -> dict[Partition, int]:
+        """Embedded-only: the high watermark of a fetch response (Tansu's ListOffsets is wrong)."""
         for tp in self._tps:
             c.seek(tp, self._next[tp])
         # records (if any) are discarded; what matters is the watermark in the fetch response
@@ -126,16 +147,7 @@ class LagMonitor:
                 mark = self._next[tp]
             self._next[tp] = max(self._next[tp], mark)
             hw[(tp.topic, tp.partition)] = self._next[tp]
-        lagged = [tp for tp in self._tps if tp.topic in self.lag_topics]
-        committed = {(tp.topic, tp.partition): await c.committed(tp) for tp in lagged}
-        starts = {(tp.topic, tp.partition): self._start_offsets[tp] for tp in self._tps}
-        result = lag({k: v for k, v in hw.items() if k[0] in self.lag_topics}, committed, starts)
-        for (topic, p), n in result.items():
-            CONSUMER_LAG.labels(self.group_id, topic, str(p)).set(n)
-        for topic, n in topic_sizes(hw, starts).items():
-            TOPIC_MESSAGES.labels(topic).set(n)
-        self.last = result
-        return result
+        return hw
 
     async def run(self) -> None:
         """Measure every ``interval`` seconds until :meth:`stop`; errors are logged and counted."""

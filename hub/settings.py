@@ -27,6 +27,23 @@ class Settings:
         default="", metadata={"help": "Kafka bootstrap servers; empty = start the embedded broker (Tansu)"}
     )
     embedded_port: int = field(default=19092, metadata={"help": "port of the embedded broker"})
+    kafka_security_protocol: str = field(
+        default="PLAINTEXT", metadata={"help": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (every Kafka client)"}
+    )
+    kafka_sasl_mechanism: str = field(
+        default="SCRAM-SHA-512", metadata={"help": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL_* protocols)"}
+    )
+    kafka_sasl_username: str = field(default="", metadata={"help": "SASL principal of this process"})
+    kafka_sasl_password: str = field(default="", metadata={"help": "SASL password (secret: set it in the environment)"})
+    kafka_ssl_cafile: str = field(
+        default="", metadata={"help": "CA bundle (PEM) that signed the brokers' certificates; empty = system CAs"}
+    )
+    kafka_ssl_certfile: str = field(default="", metadata={"help": "client certificate (PEM) for mutual TLS"})
+    kafka_ssl_keyfile: str = field(default="", metadata={"help": "private key (PEM) of the client certificate"})
+    kafka_session_timeout_ms: int = field(
+        default=15_000, metadata={"help": "consumer-group session on Apache Kafka: a crashed worker's partitions "
+                                          "move to the others after this long (heartbeat every 1/5)"}
+    )
     data_dir: str = field(default=".hub", metadata={"help": "directory for the database, outboxes and logs"})
     database_url: str = field(
         default="", metadata={"help": "sqlite:///PATH or postgresql://…; empty = sqlite in HUB_DATA_DIR"}

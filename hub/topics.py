@@ -9,6 +9,7 @@ agency in the agency directory (``hub.intake.agency.<CODE>``), also created by `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -89,9 +90,14 @@ EXTRA_TOPICS: dict[str, dict[str, str]] = {
 SEQUENCED_TOPICS = frozenset({VALIDATED})
 
 
-async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) -> list[str]:
-    """Create the topics that do not exist yet. Returns the names created. Safe to run twice."""
-    from hub.embedded import client_settings
+async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None,
+                        specs: list[TopicSpec] | None = None) -> list[str]:
+    """Create the topics (default: every hub topic) that do not exist yet and wait until the broker's
+    metadata lists each with its partitions. Returns the names created. Safe to run twice."""
+    import asyncio
+    import time
+
+    from hub.clients import client_settings
 
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap, **(admin_kwargs or client_settings(settings).admin)
@@ -99,15 +105,59 @@ async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) ->
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in all_topics(settings) + agency_intake_specs(settings) if t.name not in existing]
+        wanted = all_topics(settings) + agency_intake_specs(settings) if specs is None else specs
+        missing = [t for t in wanted if t.name not in existing]
         if missing:
-            await admin.create_topics(
+            resp = await admin.create_topics(
                 [
                     NewTopic(t.name, t.partitions, t.replication, topic_configs=t.config)
                     for t in missing
                 ]
             )
+            raise_topic_errors(resp)
+            # the controller has them; a broker's metadata may lag (Kafka): wait until it lists them
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                described = await admin.describe_topics([t.name for t in missing])
+                if all(d.get("error_code", 0) == 0 and len(d.get("partitions") or []) == t.partitions
+                       for d, t in zip(sorted(described, key=lambda d: d["topic"]),
+                                       sorted(missing, key=lambda t: t.name), strict=False)):
+                    break
+                await asyncio.sleep(0.2)
             log.info("topics created", topics=[t.name for t in missing])
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def changelog_topics(app: Any) -> list[TopicSpec]:
+    """The changelog topic of every table of a faust ``app``, as faust would declare it.
+
+    Created before the worker starts (``hub worker``): faust declares them itself at start-up, but on
+    Apache Kafka a just-created changelog can be missing from the consumer's metadata for a moment,
+    and a table write then crashes the agent (faust PartitionsMismatch: 'changelog ... has 0
+    partitions'; found by the Kafka runs of tests/reliability)."""
+    out = []
+    for table in app.tables.values():
+        t = table.changelog_topic
+        config = {str(k): str(v) for k, v in (t.config or {}).items()}
+        policies = [name for name, on in (("compact", t.compacting), ("delete", t.deleting)) if on]
+        if policies:
+            config["cleanup.policy"] = ",".join(policies)
+        if t.retention:
+            config["retention.ms"] = str(int(float(t.retention) * 1000))
+        out.append(TopicSpec(t.get_topic_name(), int(t.partitions or table.partitions or app.conf.topic_partitions),
+                             int(t.replicas or app.conf.topic_replication_factor), config))
+    return out
+
+
+def raise_topic_errors(resp: Any) -> None:
+    """CreateTopics answers per topic instead of raising: a refused creation (e.g. no Create ACL) must
+    not pass unnoticed. A topic created meanwhile by someone else (TopicAlreadyExists) is fine."""
+    from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+    for entry in resp.topic_errors:
+        topic, code = entry[0], entry[1]
+        if code and for_code(code) is not TopicAlreadyExistsError:
+            msg = entry[2] if len(entry) > 2 else ""
+            raise for_code(code)(f"creating topic {topic}: {msg or for_code(code).__name__}")

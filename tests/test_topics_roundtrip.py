@@ -8,8 +8,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hub import topics
+from hub.clients import client_settings
 from hub.codec import REPORT, codec
-from hub.embedded import client_settings
 from tests.conftest import HUB, hub_env
 from tests.factories import report
 
@@ -26,7 +26,7 @@ def test_topics_create_is_idempotent_via_the_cli(settings) -> None:
 
 async def test_avro_report_round_trip_through_created_topics(settings) -> None:
     await topics.ensure_topics(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **client_settings(settings).admin)
     await admin.start()
     try:
         described = {t["topic"]: t for t in await admin.describe_topics([topics.INTAKE, topics.feed("UZ")])}

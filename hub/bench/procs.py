@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from hub.embedded import EmbeddedBroker, free_port, stop_process
+from hub.kafka_server import KafkaBroker
 from hub.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ class Cluster:
 
     settings: Settings
     workdir: Path
-    broker: EmbeddedBroker | None = None
+    broker: EmbeddedBroker | KafkaBroker | None = None
     procs: list[Proc] = field(default_factory=list)
     spies: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -144,13 +145,20 @@ class Cluster:
             self.broker.stop()
 
 
+FRESH_KAFKA = "fresh-kafka"  # `hub bench --kafka`: a throw-away Apache Kafka per run
+
+
 @contextmanager
 def cluster(base: Settings, workdir: Path, *, bootstrap: str | None = None) -> Iterator[Cluster]:
-    """A fresh embedded broker (or ``bootstrap``) with a private data dir; everything stopped on exit."""
+    """A fresh embedded broker (or a fresh Apache Kafka for ``FRESH_KAFKA``, or ``bootstrap``) with a
+    private data dir; everything stopped on exit."""
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = None
-    if bootstrap:
+    broker: EmbeddedBroker | KafkaBroker | None = None
+    if bootstrap == FRESH_KAFKA:
+        broker = KafkaBroker(workdir / "kafka").start()
+        settings = dataclasses.replace(base, kafka_bootstrap=broker.bootstrap, data_dir=str(workdir / "hub"))
+    elif bootstrap:
         settings = dataclasses.replace(base, kafka_bootstrap=bootstrap, data_dir=str(workdir / "hub"))
     else:
         broker = EmbeddedBroker(log_path=str(workdir / "broker.log")).start()

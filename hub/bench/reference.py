@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from hub import kafka
+from hub.clients import client_settings
 from hub.codec import REPORT, codec
 from hub.settings import Settings
 
@@ -45,7 +46,7 @@ def codec_floor(encoded: Sequence[bytes], min_seconds: float = 1.0) -> Rate:
 
 
 async def _create(settings: Settings, names: Sequence[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **client_settings(settings).admin)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(n, partitions, settings.replication_factor) for n in names])

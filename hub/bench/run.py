@@ -90,6 +90,15 @@ def machine() -> dict[str, Any]:
             "load_at_start": load()}
 
 
+def _broker_label(bootstrap: str | None) -> str:
+    from hub.bench.procs import FRESH_KAFKA
+    from hub.kafka_server import KAFKA_VERSION
+
+    if bootstrap == FRESH_KAFKA:
+        return f"Apache Kafka {KAFKA_VERSION} (fresh per run)"
+    return bootstrap or "embedded (fresh per run)"
+
+
 def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = None,
         progress: Progress | None = None, only: Sequence[str] | None = None) -> dict[str, Any]:
     """Run every section of ``plan``; return the results dict (also the JSON file's content)."""
@@ -102,7 +111,7 @@ def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = Non
     res: dict[str, Any] = {"machine": machine(), "plan": plan.__dict__ | {"workers": list(plan.workers),
                                                                           "dedup_keys": list(plan.dedup_keys),
                                                                           "latency_rates": list(plan.latency_rates)},
-                           "workload": workload.source(), "bootstrap": bootstrap or "embedded (fresh per run)"}
+                           "workload": workload.source(), "bootstrap": _broker_label(bootstrap)}
     work = outdir / f"work-{int(time.time())}"
     lat_n = max(1, int(max(plan.latency_rates) * plan.latency_seconds))
     need = max(plan.reports if want & {"reference", "throughput"} else 0, lat_n if "latency" in want else 0,

@@ -12,6 +12,7 @@ from hub.log import configure
 # command modules, each exposing ``commands`` (a list of click commands/groups)
 COMMAND_MODULES = (
     "hub.cli.broker",
+    "hub.cli.kafka",  # a local Apache Kafka, ACLs
     "hub.cli.topics",
     "hub.cli.up",
     "hub.cli.worker",  # pipeline

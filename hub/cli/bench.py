@@ -33,6 +33,8 @@ def _ints(value: str) -> tuple[int, ...]:
 @click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,dedup.")
 @click.option("--bootstrap", help="use this Kafka instead of a fresh embedded broker per run "
               "(topics must be empty: use a throw-away cluster).")
+@click.option("--kafka", "fresh_kafka", is_flag=True, help="a fresh, throw-away Apache Kafka (hub kafka's, "
+              "single-node KRaft) per run instead of the embedded broker.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="JSON results file "
               "(default bench-results/bench-<time>.json).")
 @click.option("--write-md", "write_md", type=click.Path(dir_okay=False),
@@ -43,13 +45,14 @@ def _ints(value: str) -> tuple[int, ...]:
 def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | None, rates: str | None,
           latency_seconds: float | None, rest_requests: int | None, rest_concurrency: int | None,
           dedup_keys: str | None, partitions: int | None, only: str | None, bootstrap: str | None,
-          out: str | None, write_md: str | None, profile: str | None) -> None:
+          out: str | None, write_md: str | None, profile: str | None, fresh_kafka: bool) -> None:
     """Benchmark the hub on this machine and print a table (JSON in bench-results/).
 
     Sections: the two reference points (codec floor; raw aiokafka pass-through), end-to-end pipeline
     throughput with 1 and 2 `hub worker` processes, intake→feed latency at a fixed offered load, REST
     ingest (single and batch) against a `hub gateway`, dedup-state size for 1M/10M keys, and the peak
-    RSS of every process. Each run uses a fresh embedded broker unless --bootstrap is given.
+    RSS of every process. Each run uses a fresh embedded broker unless --kafka (a fresh Apache Kafka
+    per run) or --bootstrap is given.
     Regenerate BENCHMARKS.md's table with: hub bench --write-md BENCHMARKS.md
     """
     from dataclasses import replace
@@ -57,6 +60,12 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
     from hub.bench import report
     from hub.bench.run import SECTIONS, Plan, run
 
+    if fresh_kafka and bootstrap:
+        raise click.BadParameter("give --kafka or --bootstrap, not both", param_hint="--kafka")
+    if fresh_kafka:
+        from hub.bench.procs import FRESH_KAFKA
+
+        bootstrap = FRESH_KAFKA
     plan = Plan.smoke() if smoke else Plan()
     changes: dict = {}
     if reports:

@@ -15,7 +15,9 @@ from hub.settings import Settings
 @click.option("--port", type=int, help="listen port (default HUB_EMBEDDED_PORT)")
 @click.pass_obj
 def broker(settings: Settings, port: int | None) -> None:
-    """Run the embedded broker (memory only: data is lost when it stops) until Ctrl-C."""
+    """Run the embedded broker (memory only: data is lost when it stops) until Ctrl-C.
+
+    For a real Apache Kafka on this machine (KRaft, data kept, optional SASL_SSL): `hub kafka start`."""
     b = EmbeddedBroker(port or settings.embedded_port).start()
     click.echo(f"embedded broker listening on {b.bootstrap} (pid {b.proc.pid if b.proc else '?'}); Ctrl-C stops it")
     stop = threading.Event()

@@ -44,7 +44,7 @@ def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel
     from faust import Worker
 
     from hub.pipeline.app import create_app
-    from hub.topics import ensure_topics
+    from hub.topics import changelog_topics, ensure_topics
 
     asyncio.run(ensure_topics(settings))
     url = default_store(settings) if store == "auto" else f"{store}://"
@@ -52,6 +52,7 @@ def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel
     data_dir = Path(settings.data_dir) / f"faust-{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, store=url, web_port=port, web_bind=bind, data_dir=str(data_dir))
+    asyncio.run(ensure_topics(settings, specs=changelog_topics(app)))  # before faust needs them
     w = Worker(app, loglevel=loglevel, quiet=True)
     # faust's terminal spinner sets the ROOT logger to DEBUG (it spins on every record), which
     # makes every logger.debug() in faust/aiokafka build a LogRecord: ~10% of the worker's CPU.

@@ -14,11 +14,11 @@ from hub.db import Database
 from hub.embedded import EmbeddedBroker
 from hub.kafka import producer, send_audit
 from hub.topics import ensure_topics
-from tests.conftest import HUB, hub_env, hub_settings
+from tests.conftest import HUB, broker_settings, hub_env
 
 
 def test_sink_stores_audit_in_postgresql(broker: EmbeddedBroker, pg_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    s = hub_settings(embedded_port=broker.port, data_dir=str(tmp_path / "hub"), partitions=2,
+    s = broker_settings(broker, data_dir=str(tmp_path / "hub"),
                           database_url=pg_url)
     asyncio.run(ensure_topics(s))
     rid = f"R-{uuid.uuid4().hex[:8]}"

@@ -15,18 +15,22 @@ from hub.bench import report
 from hub.bench.run import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.both_brokers  # `hub bench --smoke` and `hub bench --smoke --kafka`
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
+def smoke(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
     work = tmp_path_factory.mktemp("bench")
     out = work / "results.json"
     md = work / "BENCH.md"
     md.write_text("# Benchmarks\n\nprose kept\n\n<!-- bench:begin -->\nold table\n<!-- bench:end -->\n\nafter\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT), HUB_LOG_LEVEL="WARNING")
-    proc = subprocess.run([sys.executable, "-m", "hub", "bench", "--smoke", "--out", str(out), "--write-md", str(md)],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    kafka = ["--kafka"] if broker_kind == "kafka" else []
+    proc = subprocess.run([sys.executable, "-m", "hub", "bench", "--smoke", *kafka, "--out", str(out),
+                           "--write-md", str(md)], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["bootstrap"].startswith("Apache Kafka" if kafka else "embedded"), res["bootstrap"]
     return json.loads(out.read_text()), proc.stdout, md
 
 

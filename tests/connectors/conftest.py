@@ -15,12 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub import settings as settings_mod
 from hub.agencies import Directory
 from hub.db import Database
-from hub.embedded import EmbeddedBroker, free_port
+from hub.embedded import free_port
 from hub.settings import Settings
-from tests.conftest import HUB, hub_env
+from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
 from tests.helpers import stop_process
 
 
@@ -58,12 +57,12 @@ class Gateway:
         self.proc = None
 
 
-def module_settings(broker: EmbeddedBroker, data_dir: Path) -> Settings:
-    return settings_mod.load({}, embedded_port=broker.port, data_dir=str(data_dir), partitions=2)
+def module_settings(broker: AnyBroker, data_dir: Path) -> Settings:
+    return broker_settings(broker, data_dir=str(data_dir))
 
 
 @pytest.fixture(scope="module")
-def gw_settings(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def gw_settings(broker: AnyBroker, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return module_settings(broker, tmp_path_factory.mktemp("gw") / "hub")
 
 

@@ -7,15 +7,35 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from hub.embedded import free_port
-from tests.conftest import HUB, ROOT
+from tests.conftest import HUB, ROOT, TEST_AUDIT_KEY, TEST_ID_KEY, start_broker
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.both_brokers]
+
+
+@pytest.fixture
+def up_env(broker_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment of `hub up`: no broker configured (it starts the embedded one), or a private Kafka."""
+    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "hub"), HUB_EMBEDDED_PORT=str(free_port()),
+               HUB_GATEWAY_PORT=str(free_port()), HUB_WORKER_PORT=str(free_port()), HUB_SINK_PORT=str(free_port()),
+               HUB_PARTITIONS="2", HUB_LOG_FORMAT="json", PYTHONPATH=str(ROOT))
+    env.pop("HUB_KAFKA_BOOTSTRAP", None)
+    if broker_kind == "embedded":
+        yield env
+        return
+    kafka = start_broker("kafka", tmp_path / "kafka")
+    try:
+        # the production profile (HUB_KAFKA_BOOTSTRAP set) requires the hub's secrets (hub/keys.py)
+        yield env | {"HUB_KAFKA_BOOTSTRAP": kafka.bootstrap, "HUB_ID_KEY": TEST_ID_KEY.decode(),
+                     "HUB_AUDIT_KEY": TEST_AUDIT_KEY.decode()}
+    finally:
+        kafka.stop()
 
 
 def alive(pid: int) -> bool:
@@ -29,12 +49,9 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_hub_up_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
-    gw_port = free_port()
-    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "hub"), HUB_EMBEDDED_PORT=str(free_port()),
-               HUB_GATEWAY_PORT=str(gw_port), HUB_WORKER_PORT=str(free_port()), HUB_SINK_PORT=str(free_port()),
-               HUB_PARTITIONS="2", HUB_LOG_FORMAT="json", PYTHONPATH=str(ROOT))
-    env.pop("HUB_KAFKA_BOOTSTRAP", None)
+def test_hub_up_demo_runs_and_stops_cleanly(up_env: dict[str, str], broker_kind: str, tmp_path: Path) -> None:
+    env = up_env
+    gw_port = int(env["HUB_GATEWAY_PORT"])
     out = tmp_path / "up.out"
     with open(out, "wb") as f:
         proc = subprocess.Popen([*HUB, "up", "--demo", "--demo-rate", "5"], env=env, stdout=f,
@@ -47,7 +64,8 @@ def test_hub_up_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
             time.sleep(0.2)
         banner = out.read_text()
         base = f"http://127.0.0.1:{gw_port}"
-        for text in (f"{base}/docs", f"{base}/metrics", "embedded Tansu", "gateway", "simulator"):
+        broker_line = "embedded Tansu" if broker_kind == "embedded" else f"{env.get('HUB_KAFKA_BOOTSTRAP')} (external Kafka)"
+        for text in (f"{base}/docs", f"{base}/metrics", broker_line, "gateway", "simulator"):
             assert text in banner, banner
         pids = [int(line.split()[2]) for line in banner.splitlines() if " pid " in line]
         assert len(pids) >= 2
@@ -83,11 +101,8 @@ def test_hub_up_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
             proc.wait()
 
 
-def test_hub_up_restarts_a_killed_worker(tmp_path: Path) -> None:
-    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "hub"), HUB_EMBEDDED_PORT=str(free_port()),
-               HUB_GATEWAY_PORT=str(free_port()), HUB_WORKER_PORT=str(free_port()), HUB_SINK_PORT=str(free_port()),
-               HUB_PARTITIONS="2", HUB_LOG_FORMAT="json", PYTHONPATH=str(ROOT))
-    env.pop("HUB_KAFKA_BOOTSTRAP", None)
+def test_hub_up_restarts_a_killed_worker(up_env: dict[str, str], tmp_path: Path) -> None:
+    env = up_env
     out = tmp_path / "up.out"
     with open(out, "wb") as f:
         proc = subprocess.Popen([*HUB, "up"], env=env, stdout=f, stderr=subprocess.STDOUT)

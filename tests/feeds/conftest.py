@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 import uvicorn
 
-from hub import settings as settings_mod
 from hub.auditstore import AuditStore
 from hub.codec import FEED_ITEM
 from hub.db import Database
-from hub.embedded import EmbeddedBroker, free_port, port_open
+from hub.embedded import free_port, port_open
 from hub.feedstore import FeedStore
 from hub.gateway.app import create_app
 from hub.kafka import producer, send_avro
@@ -26,7 +25,7 @@ from hub.officers import Officers
 from hub.settings import Settings
 from hub.topics import ensure_topics, feed
 from hub.wire import headers
-from tests.conftest import HUB, hub_env
+from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
 from tests.helpers import stop_process, wait_until
 
 
@@ -72,10 +71,10 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(broker: AnyBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("feeds-stack")
-    s = settings_mod.load({}, embedded_port=broker.port, data_dir=str(data / "hub"), partitions=2,
-                          gateway_port=free_port(), denial_window_seconds=1)
+    s = broker_settings(broker, data_dir=str(data / "hub"), gateway_port=free_port(),
+                        denial_window_seconds=1)
     asyncio.run(ensure_topics(s))
     db = Database(s.db_url)
     FeedStore(db), AuditStore(db)  # create the tables before two processes race to do it

@@ -1,17 +1,21 @@
-"""The lag monitor against the embedded broker: produce N, consume and commit M, the gauge shows N−M."""
+"""The lag monitor on both brokers: produce N, consume and commit M, the gauge shows N−M."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from hub.clients import client_settings
 from hub.kafka import consumer, producer
 from hub.lag import LagMonitor, lag, topic_sizes
 from hub.metrics import CONSUMER_LAG, TOPIC_MESSAGES
 from hub.settings import Settings
+
+pytestmark = pytest.mark.both_brokers
 
 
 def test_lag_arithmetic() -> None:
@@ -22,7 +26,7 @@ def test_lag_arithmetic() -> None:
 
 
 async def _create(settings: Settings, topic: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **client_settings(settings).admin)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, partitions, 1)])

@@ -12,21 +12,20 @@ from pathlib import Path
 import pytest
 
 from hub.codec import DEAD_LETTER, REPORT, codec
-from hub.embedded import EmbeddedBroker
 from hub.kafka import consumer, producer
 from hub.pipeline.validate import Message, dead_letter
 from hub.settings import Settings
 from hub.topics import DLQ, INTAKE, ensure_topics
-from tests.conftest import HUB, hub_env, hub_settings
+from tests.conftest import HUB, broker_settings, hub_env, start_broker
 from tests.factories import json_report
 
 
 @pytest.fixture(scope="module")
-def s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def s(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     tmp = tmp_path_factory.mktemp("dlq")
-    broker = EmbeddedBroker().start()
+    broker = start_broker(broker_kind, tmp / "broker")
     try:
-        yield hub_settings(embedded_port=broker.port, data_dir=str(tmp), partitions=1)
+        yield broker_settings(broker, data_dir=str(tmp), partitions=1)
     finally:
         broker.stop()
 
@@ -65,6 +64,7 @@ def hub(st: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*HUB, *args], env=hub_env(st), capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.both_brokers
 def test_list_and_replay(s: Settings, tmp_path: Path) -> None:
     letters = asyncio.run(_seed(s))
     listed = hub(s, "dlq", "list", "--json", "--idle", "1")

@@ -1,4 +1,4 @@
-"""End to end on a private embedded broker: `python -m hub worker` as a real process.
+"""End to end on a private broker (embedded and Apache Kafka): `python -m hub worker` as a real process.
 
 Publishes the scenario of tests/pipeline/scenario.py in two waves (the second after the first is
 routed, so "processed first" is defined), then reads every feed topic, the DLQ and the audit topic
@@ -19,27 +19,28 @@ import httpx
 import pytest
 
 from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, codec
-from hub.embedded import EmbeddedBroker, free_port, stop_process
+from hub.embedded import free_port, stop_process
 from hub.kafka import consumer, producer
 from hub.settings import Settings
 from hub.topics import AUDIT, DLQ, INTAKE, ensure_topics, feed
-from tests.conftest import HUB, hub_env, hub_settings
+from tests.conftest import HUB, broker_settings, hub_env, start_broker
 from tests.pipeline.scenario import build
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
 WAIT = 180.0  # generous upper bound for waits (not an assertion on speed)
 
 
 @pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, int, Path]]:
-    """A private broker (the shared one carries other areas' hub.intake traffic) and a worker."""
+def e2e(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, int, Path]]:
+    """A private broker (the shared one carries other areas' hub.intake traffic) and a worker
+    (its default table store: memory on the embedded broker, RocksDB on Kafka)."""
     tmp = tmp_path_factory.mktemp("pipeline-e2e")
-    broker = EmbeddedBroker(log_path=str(tmp / "broker.log")).start()
-    s = hub_settings(embedded_port=broker.port, data_dir=str(tmp / "hub"), partitions=2)
+    broker = start_broker(broker_kind, tmp / "broker")
+    s = broker_settings(broker, data_dir=str(tmp / "hub"))
     port = free_port()
     log = tmp / "worker.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([*HUB, "worker", "--port", str(port), "--store", "memory"], env=hub_env(s),
+        proc = subprocess.Popen([*HUB, "worker", "--port", str(port)], env=hub_env(s),
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         yield s, port, log

@@ -12,21 +12,21 @@ import httpx
 import pytest
 
 from hub.codec import AUDIT_EVENT, REPORT, codec
-from hub.embedded import EmbeddedBroker, free_port, stop_process
+from hub.embedded import free_port, stop_process
 from hub.kafka import consumer, producer
 from hub.settings import Settings
 from hub.topics import AUDIT, INTAKE, ensure_topics
-from tests.conftest import HUB, hub_env, hub_settings
+from tests.conftest import HUB, AnyBroker, broker_settings, hub_env, start_broker
 from tests.factories import report
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
 
 
 @pytest.fixture(scope="module")
-def broker_port() -> Iterator[int]:
-    broker = EmbeddedBroker().start()
+def recovery_broker(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnyBroker]:
+    broker = start_broker(broker_kind, tmp_path_factory.mktemp("recovery-broker"))
     try:
-        yield broker.port
+        yield broker
     finally:
         broker.stop()
 
@@ -64,8 +64,8 @@ async def stages_for(c: object, rid: str, want: set[str], seen: list[str]) -> No
 
 
 @pytest.mark.parametrize("store", ["memory", "rocksdb"])
-def test_restart_keeps_dedup_state(broker_port: int, tmp_path: Path, store: str) -> None:
-    s = hub_settings(embedded_port=broker_port, data_dir=str(tmp_path / "hub"), partitions=2)
+def test_restart_keeps_dedup_state(recovery_broker: AnyBroker, tmp_path: Path, store: str) -> None:
+    s = broker_settings(recovery_broker, data_dir=str(tmp_path / "hub"))
     r = report(source_ref=f"RECOVER-{store}")
     value = codec().encode(REPORT, r)
     port = free_port()

@@ -52,6 +52,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     if rep.failed:
         entry["outcome"] = "failed"
         entry["failure"] = str(rep.longrepr)[-1500:]
+    elif rep.skipped and hasattr(rep, "wasxfail") and entry["outcome"] != "failed":
+        entry["outcome"] = "xfailed"  # a strict xfail: the known bug named in the reason happened
+        entry["xfail_reason"] = str(rep.wasxfail)
     elif rep.skipped and entry["outcome"] != "failed":
         entry["outcome"] = "skipped"
         entry["skip_reason"] = str(rep.longrepr[-1]) if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
@@ -69,27 +72,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def private_broker(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A broker of this module alone (tests that stop it, or need empty topics)."""
-    from hub.embedded import EmbeddedBroker
+    from tests.conftest import start_broker
 
-    log = tmp_path_factory.mktemp("broker") / "broker.log"
-    b = EmbeddedBroker(log_path=str(log)).start()
+    b = start_broker(broker_kind, tmp_path_factory.mktemp("broker"))
     yield b
     b.stop()
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[Any]:
-    """A broker of this test alone, settings on it (SQLite in tmp), topics created, and a Cluster
-    whose processes are all stopped (by PID) at teardown."""
+def fresh(broker_kind: str, tmp_path: Path) -> Iterator[Any]:
+    """A broker of this test alone (of ``broker_kind``), settings on it (SQLite in tmp), topics
+    created, and a Cluster whose processes are all stopped (by PID) at teardown."""
     import asyncio
 
-    from hub.embedded import EmbeddedBroker
     from hub.topics import ensure_topics
+    from tests.conftest import start_broker
     from tests.reliability.harness import Cluster, private_settings
 
-    b = EmbeddedBroker(log_path=str(tmp_path / "broker.log")).start()
+    b = start_broker(broker_kind, tmp_path / "broker")
     cluster = None
     try:
         s = private_settings(b, tmp_path / "hub")
@@ -97,6 +99,7 @@ def fresh(tmp_path: Path) -> Iterator[Any]:
         asyncio.run(ensure_topics(s))
         cluster = Cluster(s, tmp_path)
         cluster.broker = b  # type: ignore[attr-defined]
+        cluster.kind = broker_kind  # type: ignore[attr-defined]
         yield cluster
     finally:
         if cluster is not None:

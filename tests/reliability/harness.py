@@ -18,17 +18,16 @@ from typing import Any
 import httpx
 
 from hub.codec import DecodeError, codec
-from hub.embedded import EmbeddedBroker, free_port
+from hub.embedded import free_port
 from hub.kafka import consumer
 from hub.settings import Settings
-from tests.conftest import HUB, hub_env, hub_settings
+from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
 from tests.helpers import wait_until
 
 
-def private_settings(broker: EmbeddedBroker, data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for the embedded profile on ``broker`` with a private data dir (SQLite there)."""
-    return hub_settings(embedded_port=broker.port, data_dir=str(data_dir),
-                             **({"partitions": 2} | overrides))
+def private_settings(broker: AnyBroker, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings on ``broker`` (embedded or Kafka) with a private data dir (SQLite there)."""
+    return broker_settings(broker, data_dir=str(data_dir), **overrides)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from tests import factories
 from tests.reliability import load
 from tests.reliability.harness import Cluster, decode_all, read_topics, run_hub, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
 RANDOM_GARBAGE = int(os.environ.get("HUB_RELIABILITY_GARBAGE", "60"))
 
 
