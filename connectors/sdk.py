@@ -289,6 +289,36 @@ class Publisher:
                                    "attempts": row[6]}
         return out
 
+    # -- status and receipts (SPEC §13) --------------------------------------------------------------
+    status_client: Any = None  # a connectors.status.StatusClient; built from a RestTransport when unset
+
+    def _status_client(self) -> Any:
+        if self.status_client is None:
+            from connectors.status import StatusClient
+
+            self.status_client = StatusClient.for_transport(self.transport)
+        return self.status_client
+
+    def status(self, report_id: str | None = None, *, source_ref: str | None = None,
+               version: int | None = None) -> dict[str, Any]:
+        """What the hub did with a report: ``status(report_id)``, or ``status(source_ref=..., version=...)``
+        (Kafka-native agencies do not learn the hub's keyed id when they send). Raises
+        ``connectors.status.StatusNotFound`` for a report the hub has not seen (yet)."""
+        client = self._status_client()
+        if report_id:
+            return client.status(report_id)
+        if not source_ref:
+            raise ValueError("report_id or source_ref is required")
+        known = self.results([f"{source_ref}|{version or 1}"]).get(f"{source_ref}|{version or 1}") or {}
+        if known.get("report_id"):
+            return client.status(known["report_id"])
+        return client.lookup(source_ref, version)
+
+    def receipts(self, after: int = 0, limit: int = 100) -> dict[str, Any]:
+        """One page of the agency's status changes after cursor ``after``:
+        ``{"changes": [...], "next_after": N}``; call again with ``after=next_after`` to continue."""
+        return self._status_client().receipts(after, limit)
+
     # -- sending -----------------------------------------------------------------------------------
     def flush(self) -> int:
         """Send every pending report once, batch by batch; returns how many were settled.

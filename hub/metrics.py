@@ -55,6 +55,20 @@ BUILD_INFO = Gauge("hub_build_info", "Always 1; labels name the running version 
                    ["version", "service"])
 
 
+# --- provider (SPEC §13: requests from recipients to the providing agency; hub/gateway/provider.py) -------
+REQUESTS_ASKED = Counter("hub_requests_total", "Requests from recipients to a providing agency",
+                         ["kind", "state"])
+REQUESTS_ANSWERED = Counter("hub_requests_answered_total", "Requests answered by the providing agency",
+                            ["kind", "decision"])
+REQUESTS_OPEN = Gauge("hub_requests_open", "Unanswered requests by kind and age band (lt_1h, 1h_24h, 1d_3d, "
+                      "gt_3d), from the database every 15 s", ["kind", "age"])
+REQUESTS_OLDEST_OPEN = Gauge("hub_requests_oldest_open_age_seconds",
+                             "Age of the oldest unanswered request per providing agency (0: none open)", ["agency"])
+REQUEST_ANSWER_SECONDS = Histogram("hub_request_answer_seconds", "From a request to its answer", ["kind"],
+                                   buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 72 * 3600,
+                                            7 * 24 * 3600))
+SHARES_SENT = Counter("hub_shares_sent_total", "ShareCommands produced for granted onward consents")
+
 # --- pre-bound children: label lookups cost ~1 µs each, a bound child's inc() a fraction of that ----
 _children: dict[tuple[int, tuple[str, ...]], object] = {}
 

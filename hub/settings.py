@@ -79,6 +79,13 @@ class Settings:
     audit_key: str = field(default="", repr=False, metadata={
         "help": "secret of the audit store's HMAC chain; empty = created in HUB_DATA_DIR/audit.key on first "
                 "start (required with HUB_KAFKA_BOOTSTRAP); must never change for a running hub"})
+    # -- gateway (hub/gateway/denials.py, hub/gateway/ops.py)
+    denial_window_seconds: int = field(default=60, metadata={
+        "help": "ACCESS_DENIED audit aggregation window: the first denial of a source (client address, "
+                "actor, state) per window is audited at once, the rest as one counted record per window"})
+    metrics_token: str = field(default="", repr=False, metadata={
+        "help": "bearer token Prometheus sends for the gateway's /metrics; empty = created in "
+                "HUB_DATA_DIR/metrics.token on first start (required with HUB_KAFKA_BOOTSTRAP)"})
     # -- harden: audit anchors (docs/audit.md)
     audit_anchor_file: str = field(default="", metadata={
         "help": "append-only file that `hub audit anchor` writes the audit chain head to and `hub audit verify` "
@@ -90,13 +97,6 @@ class Settings:
     directory_refresh_ms: int = field(default=5000, metadata={
         "help": "how often workers re-read the agency directory: a revocation applies to Kafka-native records "
                 "within this bound"})
-    # -- gateway (hub/gateway/denials.py, hub/gateway/ops.py)
-    denial_window_seconds: int = field(default=60, metadata={
-        "help": "ACCESS_DENIED audit aggregation window: the first denial of a source (client address, "
-                "actor, state) per window is audited at once, the rest as one counted record per window"})
-    metrics_token: str = field(default="", repr=False, metadata={
-        "help": "bearer token Prometheus sends for the gateway's /metrics; empty = created in "
-                "HUB_DATA_DIR/metrics.token on first start (required with HUB_KAFKA_BOOTSTRAP)"})
 
     @property
     def embedded(self) -> bool:

@@ -44,6 +44,24 @@ panel("Processes and dependencies", [("up{job=~\"hub-.*\"}", "{{job}} {{instance
                                       ("min by (instance, dependency) (hub_dependency_up)", "{{instance}} → {{dependency}}")])
 panel("HTTP requests by route and status", [("sum by (route, status) (rate(hub_http_requests_total[$__rate_interval]))", "{{route}} {{status}}")], "reqps")
 panel("HTTP p95 by route", [("histogram_quantile(0.95, sum by (le, route) (rate(hub_http_request_duration_seconds_bucket[$__rate_interval])))", "{{route}}")], "s")
+# provider side (SPEC §13): requests to providing agencies, answers, shares (several gateways export the
+# same database-derived gauges: max over instances)
+panel("Open requests to providers by age", [
+    ("sum by (age) (max without (instance) (hub_requests_open))", "{{age}}")],
+      desc="Consent and information requests not answered yet, by how long they have waited (lt_1h, 1h_24h, 1d_3d, gt_3d).")
+panel("Oldest unanswered request per agency", [
+    ("max by (agency) (hub_requests_oldest_open_age_seconds)", "{{agency}}")], "s",
+      desc="Alert HubRequestUnanswered fires above 24 h.")
+panel("Time to answer a request p50 / p90 by kind", [
+    ("histogram_quantile(0.5, sum by (le, kind) (rate(hub_request_answer_seconds_bucket[6h])))", "p50 {{kind}}"),
+    ("histogram_quantile(0.9, sum by (le, kind) (rate(hub_request_answer_seconds_bucket[6h])))", "p90 {{kind}}")], "s")
+panel("Requests asked, answered and shares sent (per hour)", [
+    ("sum by (kind) (increase(hub_requests_total[1h]))", "asked {{kind}}"),
+    ("sum by (kind, decision) (increase(hub_requests_answered_total[1h]))", "answered {{kind}} {{decision}}"),
+    ("sum(increase(hub_shares_sent_total[1h]))", "ShareCommands sent")])
+panel("Time to acknowledge p90 per recipient (what providers wait for)", [
+    ("histogram_quantile(0.9, sum by (le, state) (rate(hub_time_to_acknowledge_seconds_bucket[6h])))", "{{state}}")], "s",
+      desc="From routing to the first acknowledgement of each recipient; the provider's per-report view is GET /v1/reports/{id}.")
 dash = {"uid": "caricc-hub", "title": "CARICC hub", "tags": ["caricc", "hub"], "timezone": "utc",
         "schemaVersion": 39, "version": 1, "refresh": "30s", "editable": False,
         "time": {"from": "now-6h", "to": "now"}, "templating": {"list": []}, "annotations": {"list": []},

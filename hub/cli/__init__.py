@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "hub.cli.audit",  # audit store
     "hub.cli.sink",  # audit store + feed store
     "hub.cli.bench",  # performance
+    "hub.cli.status",  # provider (SPEC §13)
 )
 
 EPILOG = (

@@ -1,4 +1,4 @@
-"""``hub agency add|list|key|revoke``: the agency directory and its keys (stored hashed)."""
+"""``hub agency add|list|key|revoke|user``: the agency directory, its keys (stored hashed) and desk users."""
 
 from __future__ import annotations
 
@@ -90,4 +90,7 @@ def revoke(settings: Settings, code: str) -> None:
     click.echo(f"{n} key(s) of {code.upper()} revoked")
 
 
+from hub.cli.agency_users import user  # noqa: E402  (provider: desk users, SPEC §13)
+
+agency.add_command(user)
 commands = [agency]

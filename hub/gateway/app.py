@@ -35,6 +35,8 @@ PARTS: tuple[str, ...] = (
     "hub.gateway.feeds",  # feeds: SSE, JSON pages, acks
     "hub.gateway.audit_api",  # audit trail/verify for auditor tokens
     "hub.gateway.web",  # officer web page
+    "hub.gateway.provider",  # provider (SPEC §13): status, receipts, requests, answers
+    "hub.gateway.desk",  # provider: the agency desk page and the officer page's request panel
 )
 
 

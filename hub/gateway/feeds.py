@@ -184,6 +184,14 @@ def delivered_version(store: FeedStore, state: str, report_id: str, version: int
         "WHERE recipient = ? AND report_id = ? AND version = ? ORDER BY seq LIMIT 1", (state, report_id, version))
 
 
+async def decorate(request: Request, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Let other parts add to the items a state is served (``app.state.feed_view_hooks``, each
+    ``async (app, state, views) -> views``; the provider part adds the state's requests, SPEC §13)."""
+    for hook in getattr(request.app.state, "feed_view_hooks", ()):
+        views = await hook(request.app, state, views)
+    return views
+
+
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
@@ -201,7 +209,7 @@ async def items(request: Request, seat: OfficerOfState, after: Annotated[str | N
     """One JSON page of the feed: items with cursor > ``after``, oldest first."""
     cursor = parse_cursor(after, "after")
     store: FeedStore = request.app.state.feed_store
-    views = await in_thread(store.page, seat.state, cursor, limit)
+    views = await decorate(request, seat.state, await in_thread(store.page, seat.state, cursor, limit))
     try:
         await deliver(request, views, seat.state, seat.who, session=f"page:{uuid.uuid4().hex[:12]}", via="json")
     except BrokerUnavailable as exc:
@@ -249,6 +257,7 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
                 if fresh:
                     views = await in_thread(store.page, state, cursor, 100)
                     if views:
+                        views = await decorate(request, state, views)
                         await deliver(request, views, state, who, session, via="sse")
                         for v in views:
                             yield sse_event(v)

@@ -178,7 +178,7 @@
   function renderDetail() {
     const pane = $("detail");
     const v = S.selected && S.items.get(S.selected);
-    if (!v) { pane.hidden = true; pane.replaceChildren(); return; }
+    if (!v) { pane.hidden = true; pane.replaceChildren(); document.dispatchEvent(new CustomEvent("hub:detail", { detail: null })); return; }
     const r = v.item.report, e = v.item.enrichment, routing = v.item.routing;
     const ev = r.evaluation;
     const ackButton = el("button", { id: "ack", class: "primary", disabled: !!v.acknowledged },
@@ -225,6 +225,7 @@
       routing.redacted ? el("p", { class: "warning" }, t("redacted")) : null,
     );
     pane.hidden = false;
+    document.dispatchEvent(new CustomEvent("hub:detail", { detail: v })); // other panels (requests: officer-requests.js)
   }
 
   async function acknowledge(v) {
@@ -248,6 +249,7 @@
     $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
     $("signout").addEventListener("click", signOut);
     for (const id of ["f-kind", "f-tlp", "f-substance", "f-country"]) $(id).addEventListener("input", render);
+    window.addEventListener("pagehide", () => { if (S.abort) S.abort.abort(); }); // free the SSE connection on leaving
     applyLanguage();
     if (S.token) signIn(S.token);
   });
