@@ -62,6 +62,13 @@ class Settings:
     audit_key: str = field(default="", repr=False, metadata={
         "help": "secret of the audit store's HMAC chain; empty = created in HUB_DATA_DIR/audit.key on first "
                 "start (required with HUB_KAFKA_BOOTSTRAP); must never change for a running hub"})
+    # -- gateway (hub/gateway/denials.py, hub/gateway/ops.py)
+    denial_window_seconds: int = field(default=60, metadata={
+        "help": "ACCESS_DENIED audit aggregation window: the first denial of a source (client address, "
+                "actor, state) per window is audited at once, the rest as one counted record per window"})
+    metrics_token: str = field(default="", repr=False, metadata={
+        "help": "bearer token Prometheus sends for the gateway's /metrics; empty = created in "
+                "HUB_DATA_DIR/metrics.token on first start (required with HUB_KAFKA_BOOTSTRAP)"})
 
     @property
     def embedded(self) -> bool:

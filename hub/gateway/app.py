@@ -1,7 +1,10 @@
 """Compose the gateway's FastAPI app from its parts.
 
 Each part is a module with ``router`` (an ``APIRouter``) and optionally ``async startup(app)`` /
-``async shutdown(app)``. Shared resources live on ``app.state``: ``settings``, ``db``.
+``async shutdown(app)``. Shared resources live on ``app.state`` and are created here, once per
+process (see :mod:`hub.gateway.base`): ``settings``, ``db``, ``auth`` (:class:`~hub.gateway.base.Auth`),
+``producer`` (:class:`~hub.gateway.base.Producer`), ``audit`` (:class:`~hub.gateway.base.Audit`) and
+``denials`` (:class:`~hub.gateway.denials.Denials`).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from hub.auth import Credentials
 from hub.db import Database
-from hub.gateway.denials import AuditDenials
+from hub.gateway.base import Audit, Auth, Producer
+from hub.gateway.denials import DenialMiddleware, Denials
 from hub.settings import Settings
 
 PARTS: tuple[str, ...] = (
@@ -32,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started = []
         try:
+            app.state.denials.start()
             for m in modules:
                 if hasattr(m, "startup"):
                     await m.startup(app)
@@ -41,12 +47,19 @@ def create_app(settings: Settings) -> FastAPI:
             for m in reversed(started):
                 if hasattr(m, "shutdown"):
                     await m.shutdown(app)
+            await app.state.denials.close()
+            await app.state.producer.close()
             app.state.db.close()
 
     app = FastAPI(title="CARICC intelligence-sharing hub", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.db = Database(settings.db_url)
+    app.state.credentials = Credentials(app.state.db)
+    app.state.auth = Auth(app.state.credentials)
+    app.state.producer = Producer(settings)
+    app.state.audit = Audit(app.state.producer)
+    app.state.denials = Denials(app.state.audit, settings.denial_window_seconds)
     for m in modules:
         app.include_router(m.router)
-    app.add_middleware(AuditDenials)
+    app.add_middleware(DenialMiddleware)
     return app

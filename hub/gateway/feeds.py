@@ -15,88 +15,44 @@ state gets 403 and an ACCESS_DENIED audit event.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import orjson
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from hub import clock, metrics
 from hub.audit_events import audit_event
-from hub.auth import OFFICER, Credentials, Principal
+from hub.auth import Principal
 from hub.feedstore import FeedStore
-from hub.kafka import producer, send_audit
+from hub.gateway.base import (
+    AnyPrincipal,
+    ApiError,
+    BrokerUnavailable,
+    OfficerOfState,
+    in_thread,
+    json_body_doc,
+    read_json,
+)
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["feeds"])
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.25
+MAX_ACK_BYTES = 4 * 1024
 
 
 # -- shared resources ---------------------------------------------------------------------------
 async def startup(app: FastAPI) -> None:
-    app.state.credentials = Credentials(app.state.db)
     app.state.feed_store = FeedStore(app.state.db)
-    app.state.audit_producer = None
-    app.state.audit_lock = asyncio.Lock()
     if not hasattr(app.state, "feed_keepalive"):
         app.state.feed_keepalive = KEEPALIVE_SECONDS
-
-
-async def shutdown(app: FastAPI) -> None:
-    prod = getattr(app.state, "audit_producer", None)
-    if prod is not None:
-        await prod.stop()
-
-
-async def emit_audit(app: FastAPI, events: list[dict[str, Any]]) -> None:
-    """Send audit events to hub.audit, waiting for the broker's acknowledgement (starts the
-    producer on first use, so the gateway starts even while the broker is still coming up)."""
-    async with app.state.audit_lock:
-        if app.state.audit_producer is None:
-            prod = producer(app.state.settings)
-            await prod.start()
-            app.state.audit_producer = prod
-    await send_audit(app.state.audit_producer, events)
-
-
-def bearer(authorization: str | None) -> str | None:
-    if authorization and authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
-    return None
-
-
-def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    """The authenticated principal (401 otherwise)."""
-    p = request.app.state.credentials.authenticate(bearer(authorization))
-    if p is None:
-        raise HTTPException(401, "authorization: a valid bearer token is required",
-                            headers={"WWW-Authenticate": "Bearer"})
-    return p
-
-
-async def officer_for(request: Request, state: str, who: Principal) -> str:
-    """The state's feed if ``who`` is its officer; else 403 and an ACCESS_DENIED audit event."""
-    state = state.upper()
-    if who.kind == OFFICER and who.state == state:
-        return state
-    reason = (f"{who.kind} token cannot read feeds" if who.kind != OFFICER
-              else f"officer of {who.state} asked for the feed of {state}")
-    ev = audit_event("ACCESS_DENIED", state=state, actor=who.label, reason=reason,
-                     detail={"path": request.url.path, "method": request.method}, unique=uuid.uuid4().hex)
-    request.state.audited = True  # hub.gateway.denials need not audit it again
-    try:
-        await emit_audit(request.app, [ev])
-    except Exception as exc:  # still deny; the log keeps the attempt
-        log.error("could not audit ACCESS_DENIED", error=str(exc), actor=who.label, state=state)
-    log.warning("feed access denied", actor=who.label, state=state)
-    raise HTTPException(403, f"state: your token is not valid for the feed of {state}")
 
 
 def delivered_events(views: list[dict[str, Any]], state: str, who: Principal, session: str,
@@ -115,15 +71,15 @@ def delivered_events(views: list[dict[str, Any]], state: str, who: Principal, se
 
 async def deliver(request: Request, views: list[dict[str, Any]], state: str, who: Principal,
                   session: str, via: str) -> None:
+    """Audit DELIVERED for ``views`` (awaiting the broker: nothing is shown that was not audited)."""
     if not views:
         return
-    await emit_audit(request.app, delivered_events(views, state, who, session, via))
+    await request.app.state.audit.emit(delivered_events(views, state, who, session, via))
     metrics.FEED_DELIVERED.labels(state).inc(len(views))
 
 
-def sse_event(view: dict[str, Any]) -> str:
-    data = json.dumps(view, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {view['cursor']}\nevent: item\ndata: {data}\n\n"
+def sse_event(view: dict[str, Any]) -> bytes:
+    return b"id: %d\nevent: item\ndata: %s\n\n" % (view["cursor"], orjson.dumps(view))
 
 
 def parse_cursor(value: str | None, field: str) -> int:
@@ -132,53 +88,59 @@ def parse_cursor(value: str | None, field: str) -> int:
     try:
         n = int(value)
     except ValueError:
-        raise HTTPException(422, f"{field}: {value!r} is not a cursor (a whole number ≥ 0)") from None
+        raise ApiError(422, f"{field}: {value!r} is not a cursor (a whole number ≥ 0)") from None
     if n < 0:
-        raise HTTPException(422, f"{field}: {value!r} is not a cursor (a whole number ≥ 0)")
+        raise ApiError(422, f"{field}: {value!r} is not a cursor (a whole number ≥ 0)")
     return n
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 # -- routes ---------------------------------------------------------------------------------------
 @router.get("/v1/whoami")
-async def whoami(who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+async def whoami(who: AnyPrincipal) -> dict[str, Any]:
     """Who the bearer token belongs to (used by the officer page after sign-in)."""
     return {"kind": who.kind, "name": who.subject, "state": who.state}
 
 
-@router.get("/v1/feeds/{state}/items")
-async def items(request: Request, state: str, who: Annotated[Principal, Depends(principal)],
-                after: Annotated[str | None, Query()] = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+@router.get("/v1/feeds/{state}/items", response_model=None)
+async def items(request: Request, seat: OfficerOfState, after: Annotated[str | None, Query()] = None,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
     """One JSON page of the feed: items with cursor > ``after``, oldest first."""
-    state = await officer_for(request, state, who)
     cursor = parse_cursor(after, "after")
-    views = request.app.state.feed_store.page(state, cursor, limit)
-    await deliver(request, views, state, who, session=f"page:{uuid.uuid4().hex[:12]}", via="json")
+    store: FeedStore = request.app.state.feed_store
+    views = await in_thread(store.page, seat.state, cursor, limit)
+    try:
+        await deliver(request, views, seat.state, seat.who, session=f"page:{uuid.uuid4().hex[:12]}", via="json")
+    except BrokerUnavailable as exc:
+        raise ApiError(503, "audit: the hub cannot record the delivery right now; retry later",
+                       {"Retry-After": "5"}) from exc
     nxt = views[-1]["cursor"] if views else cursor
-    return {"state": state, "items": views, "next_after": nxt}
+    return _json({"state": seat.state, "items": views, "next_after": nxt})
 
 
 @router.get("/v1/feeds/{state}")
-async def stream(request: Request, state: str, who: Annotated[Principal, Depends(principal)],
-                 after: Annotated[str | None, Query()] = None,
+async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | None, Query()] = None,
                  last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
     """Server-Sent Events: ``event: item``, ``id`` = cursor, ``data`` = the item (JSON)."""
-    state = await officer_for(request, state, who)
+    state, who = seat.state, seat.who
     cursor = parse_cursor(last_event_id, "Last-Event-ID") if last_event_id else parse_cursor(after, "after")
     session = uuid.uuid4().hex[:12]
     store: FeedStore = request.app.state.feed_store
     keepalive: float = request.app.state.feed_keepalive
     bound = log.bind(state=state, actor=who.label, session=session)
 
-    async def events() -> AsyncIterator[str]:
+    async def events() -> AsyncIterator[bytes]:
         nonlocal cursor
         metrics.FEED_SUBSCRIBERS.labels(state).inc()
         bound.info("feed subscriber connected", after=cursor)
         last = time.monotonic()
         try:
-            yield f"retry: 2000\n: connected to the feed of {state}\n\n"
+            yield f"retry: 2000\n: connected to the feed of {state}\n\n".encode()
             while not await request.is_disconnected():
-                views = store.page(state, cursor, 100)
+                views = await in_thread(store.page, state, cursor, 100)
                 if views:
                     await deliver(request, views, state, who, session, via="sse")
                     for v in views:
@@ -187,7 +149,7 @@ async def stream(request: Request, state: str, who: Annotated[Principal, Depends
                     last = time.monotonic()
                     continue
                 if time.monotonic() - last >= keepalive:
-                    yield ": keep-alive\n\n"
+                    yield b": keep-alive\n\n"
                     last = time.monotonic()
                 await asyncio.sleep(POLL_SECONDS)
         finally:
@@ -200,29 +162,33 @@ async def stream(request: Request, state: str, who: Annotated[Principal, Depends
 
 class Ack(BaseModel):
     report_id: str = Field(min_length=1, max_length=200)
-    version: int | None = Field(default=None, ge=1, description="default: the newest version in the feed")
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                description="default: the newest version in the feed")
 
 
-@router.post("/v1/feeds/{state}/ack")
-async def ack(request: Request, state: str, body: Ack, who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
-    """Acknowledge a report of this feed (audit ACKNOWLEDGED; measures time to acknowledge)."""
-    state = await officer_for(request, state, who)
+@router.post("/v1/feeds/{state}/ack", openapi_extra=json_body_doc(Ack, MAX_ACK_BYTES))
+async def ack(request: Request, seat: OfficerOfState) -> dict[str, Any]:
+    """Acknowledge a report version of this feed (audit ACKNOWLEDGED; measures time to acknowledge).
+
+    The body (at most 4 KiB) is read only after the token was checked."""
+    body: Ack = await read_json(request, MAX_ACK_BYTES, Ack)
+    state, who = seat.state, seat.who
     store: FeedStore = request.app.state.feed_store
-    row = store.latest(state, body.report_id)
+    row = await in_thread(store.latest, state, body.report_id)
     if row is None:
-        raise HTTPException(404, f"report_id: {body.report_id} is not in the feed of {state}")
+        raise ApiError(404, f"report_id: {body.report_id} is not in the feed of {state}")
     version = body.version or int(row["version"])
     if body.version and body.version > int(row["version"]):
-        raise HTTPException(404, f"version: {body.report_id} v{body.version} is not in the feed of {state}")
+        raise ApiError(404, f"version: {body.report_id} v{body.version} is not in the feed of {state}")
     now_ms = clock.now_ms()
     ev = audit_event("ACKNOWLEDGED", report_id=body.report_id, version=version, state=state, actor=who.label,
                      occurred_at=now_ms, detail={"item_id": row["item_id"]})
     try:
-        await emit_audit(request.app, [ev])
-    except Exception as exc:
+        await request.app.state.audit.emit([ev])
+    except BrokerUnavailable as exc:
         log.error("could not audit ACKNOWLEDGED", error=str(exc), report_id=body.report_id)
-        raise HTTPException(503, "audit: the acknowledgement could not be recorded; try again") from exc
-    first = store.acknowledge(state, body.report_id, version, who.label, now_ms)
+        raise ApiError(503, "audit: the acknowledgement could not be recorded; try again") from exc
+    first = await in_thread(store.acknowledge, state, body.report_id, version, who.label, now_ms)
     if first:
         metrics.ACKNOWLEDGED.labels(state).inc()
         metrics.TIME_TO_ACK.labels(state).observe(max(0.0, (now_ms - int(row["routed_at"])) / 1000))

@@ -13,33 +13,39 @@ the shell around them.
 
 from __future__ import annotations
 
-import asyncio
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from hub import metrics
 from hub.agencies import DDL as AGENCY_DDL
 from hub.audit_events import audit_event
-from hub.auth import AGENCY, Credentials, Principal
+from hub.auth import AGENCY, Principal
 from hub.clock import now_ms
 from hub.db import Database
-from hub.kafka import producer as make_producer
-from hub.kafka import send_audit
+from hub.gateway.base import (
+    ApiError,
+    Audit,
+    BrokerUnavailable,
+    Producer,
+    authenticate,
+    error_response,
+    in_thread,
+    read_body,
+    request_id,
+    trace_id,
+    unavailable,
+)
 from hub.keys import id_key
 from hub.report import KINDS, AgencyMismatch, FieldError, ReportInvalid, from_json
 from hub.report import report_id as make_report_id
 from hub.settings import Settings
-from hub.topics import ensure_topics
 from hub.wire import intake_record
 
 log = structlog.get_logger(__name__)
@@ -47,8 +53,6 @@ log = structlog.get_logger(__name__)
 MAX_REPORT_BYTES = 512 * 1024  # one report (narrative ≤ 20 000 chars leaves plenty of room)
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 MAX_BATCH_ITEMS = 1000
-BROKER_TIMEOUT_S = 10.0  # how long a request waits for the broker before answering 503
-RETRY_AFTER_S = 5
 
 LEDGER_DDL = [
     """CREATE TABLE IF NOT EXISTS ingest_ledger (
@@ -215,156 +219,104 @@ def check_item(body: Any, principal: Principal, settings: Settings, trace_id: st
 # --------------------------------------------------------------------------- shell
 
 
-class BrokerUnavailable(RuntimeError):
-    pass
+LedgerKey = tuple[str, str]
 
 
-class Ingest:
-    """Per-app state: the producer (started lazily, restarted after failures) and the DB tables."""
+def ledger_keys(outcomes: list[Outcome]) -> set[LedgerKey]:
+    return {(o.report["agency"], o.report["source_ref"]) for o in outcomes if o.status == 202 and o.report}
 
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.settings = settings
+
+def apply_ledger(outcomes: list[Outcome], known: dict[LedgerKey, dict[int, str]]) -> None:
+    """Turn accepted outcomes into duplicates or stale rejections (also within one batch). Pure:
+    ``known`` holds the accepted versions of every key (from :meth:`Ledger.known`)."""
+    seen = {k: dict(v) for k, v in known.items()}
+    for o in outcomes:
+        if o.status != 202 or o.report is None:
+            continue
+        r = o.report
+        k = (r["agency"], r["source_ref"])
+        versions = seen.setdefault(k, {})
+        decision = ledger_decision(r["version"], set(versions))
+        if decision == "duplicate":
+            o.duplicate, o.report = True, None
+        elif decision == "stale":
+            o.status, o.reason, o.report = 409, "stale", None
+            o.error = (f"stale version {r['version']} of {r['source_ref']}: version {max(versions)} was already "
+                       "accepted and this version never was")
+        else:
+            versions[r["version"]] = r["report_id"]
+
+
+class Ledger:
+    """The idempotency ledger (table ``ingest_ledger``). Blocking: call it through ``in_thread``."""
+
+    def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate(AGENCY_DDL)
         db.migrate(LEDGER_DDL)
-        self.credentials = Credentials(db)
-        self._producer: AIOKafkaProducer | None = None
-        self._lock = asyncio.Lock()
-        self.topics_ready = False
 
-    async def producer(self) -> AIOKafkaProducer:
-        async with self._lock:
-            if self._producer is None:
-                if not self.topics_ready:
-                    try:
-                        await asyncio.wait_for(ensure_topics(self.settings), BROKER_TIMEOUT_S)
-                        self.topics_ready = True
-                    except Exception as exc:
-                        raise BrokerUnavailable(f"cannot create topics: {exc!r}") from exc
-                p = make_producer(self.settings, request_timeout_ms=int(BROKER_TIMEOUT_S * 1000))
-                try:
-                    await asyncio.wait_for(p.start(), BROKER_TIMEOUT_S)
-                except Exception as exc:
-                    await _quiet_stop(p)
-                    raise BrokerUnavailable(f"cannot connect to the broker: {exc!r}") from exc
-                self._producer = p
-            return self._producer
-
-    async def reset(self) -> None:
-        """Drop the producer after a failure; the next request reconnects and re-creates missing topics
-        (an embedded broker that restarted has forgotten them, and auto-create would get them wrong)."""
-        async with self._lock:
-            p, self._producer = self._producer, None
-            self.topics_ready = False
-        if p is not None:
-            await _quiet_stop(p)
-
-    async def close(self) -> None:
-        await self.reset()
-
-    def authenticate(self, request: Request) -> tuple[Principal | None, JSONResponse | None]:
-        auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        if not auth:
-            return None, _error(401, "missing key: send 'Authorization: Bearer <agency key>'",
-                                {"WWW-Authenticate": "Bearer"})
-        if scheme.lower() != "bearer" or not token.strip():
-            return None, _error(401, "malformed Authorization header: expected 'Bearer <agency key>'",
-                                {"WWW-Authenticate": "Bearer"})
-        principal = self.credentials.authenticate(token.strip())
-        if principal is None:
-            return None, _error(401, "unknown or revoked key", {"WWW-Authenticate": "Bearer"})
-        if principal.kind != AGENCY:
-            return None, _error(403, f"a {principal.kind} key cannot publish reports; use an agency key")
-        return principal, None
-
-    def known_versions(self, agency: str, source_ref: str) -> dict[int, str]:
-        rows = self.db.query("SELECT version, report_id FROM ingest_ledger WHERE agency = ? AND source_ref = ?",
-                             (agency, source_ref))
-        return {int(r["version"]): r["report_id"] for r in rows}
+    def known(self, keys: set[LedgerKey]) -> dict[LedgerKey, dict[int, str]]:
+        out: dict[LedgerKey, dict[int, str]] = {}
+        for agency, source_ref in keys:
+            rows = self.db.query("SELECT version, report_id FROM ingest_ledger WHERE agency = ? AND source_ref = ?",
+                                 (agency, source_ref))
+            out[(agency, source_ref)] = {int(r["version"]): r["report_id"] for r in rows}
+        return out
 
     def record(self, reports: list[dict[str, Any]]) -> None:
         now = now_ms()
         ins = ("INSERT INTO ingest_ledger (agency, source_ref, version, report_id, trace_id, recorded_at) "
                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agency, source_ref, version) DO NOTHING")
         with self.db.transaction():
-            for r in reports:
-                self.db.execute(ins, (r["agency"], r["source_ref"], r["version"], r["report_id"], r["trace_id"], now))
+            self.db.executemany(ins, [(r["agency"], r["source_ref"], r["version"], r["report_id"], r["trace_id"], now)
+                                      for r in reports])
 
-    def apply_ledger(self, outcomes: list[Outcome]) -> None:
-        """Turn accepted outcomes into duplicates or stale rejections (also within one batch)."""
-        seen: dict[tuple[str, str], dict[int, str]] = {}
-        for o in outcomes:
-            if o.status != 202 or o.report is None:
-                continue
+
+def audit_events(principal: Principal, outcomes: list[Outcome], request_id: str) -> list[dict[str, Any]]:
+    """RECEIVED for each newly accepted report, REJECTED for each refused one (pure). The unique part of a
+    REJECTED event id is the server's request id and the item's index, never anything the client sent."""
+    events = []
+    for i, o in enumerate(outcomes):
+        if o.status == 202 and not o.duplicate and o.report is not None:
             r = o.report
-            k = (r["agency"], r["source_ref"])
-            if k not in seen:
-                seen[k] = self.known_versions(*k)
-            decision = ledger_decision(r["version"], set(seen[k]))
-            if decision == "duplicate":
-                o.duplicate, o.report = True, None
-            elif decision == "stale":
-                o.status, o.reason, o.report = 409, "stale", None
-                o.error = (f"stale version {r['version']} of {r['source_ref']}: version {max(seen[k])} was already "
-                           "accepted and this version never was")
-            else:
-                seen[k][r["version"]] = r["report_id"]
+            events.append(audit_event("RECEIVED", report_id=r["report_id"], version=r["version"],
+                                      agency=principal.subject, state=principal.state, actor=principal.label,
+                                      trace_id=r["trace_id"], detail={"source_ref": r["source_ref"]}))
+        elif o.status != 202:
+            events.append(audit_event("REJECTED", report_id=o.report_id, agency=principal.subject,
+                                      state=principal.state, actor=principal.label, reason=o.reason,
+                                      trace_id=o.trace_id, detail={"status": o.status, "error": (o.error or "")[:500]},
+                                      unique=f"{request_id}:{i}"))
+    return events
 
-    async def produce(self, outcomes: list[Outcome]) -> None:
-        """Send every accepted report and wait for all acknowledgements (raises BrokerUnavailable)."""
+
+class Ingest:
+    """Per-app state of the ingest part: settings, the ledger, and the shared producer and audit emitter."""
+
+    def __init__(self, app: Any) -> None:
+        self.settings: Settings = app.state.settings
+        self.ledger = Ledger(app.state.db)
+        self.producer: Producer = app.state.producer
+        self.audit_emitter: Audit = app.state.audit
+
+    async def settle(self, outcomes: list[Outcome]) -> None:
+        """Ledger decisions, then produce every accepted report (raises BrokerUnavailable), then record them."""
+        keys = ledger_keys(outcomes)
+        if keys:
+            apply_ledger(outcomes, await in_thread(self.ledger.known, keys))
         todo = [o.report for o in outcomes if o.status == 202 and o.report is not None]
         if not todo:
             return
-        prod = await self.producer()
-        try:
-            futures = []
-            for r in todo:
-                rec = intake_record(r)
-                futures.append(await asyncio.wait_for(
-                    prod.send(rec.topic, rec.value, key=rec.key, headers=rec.headers), BROKER_TIMEOUT_S))
-            await asyncio.wait_for(asyncio.gather(*futures), BROKER_TIMEOUT_S)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            await self.reset()
-            raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc
-        self.record(todo)
+        await self.producer.send([intake_record(r) for r in todo])
+        await in_thread(self.ledger.record, todo)
 
-    async def audit(self, principal: Principal, outcomes: list[Outcome]) -> None:
-        events = []
-        for o in outcomes:
-            if o.status == 202 and not o.duplicate and o.report is not None:
-                r = o.report
-                events.append(audit_event("RECEIVED", report_id=r["report_id"], version=r["version"],
-                                          agency=principal.subject, state=principal.state, actor=principal.label,
-                                          trace_id=r["trace_id"], detail={"source_ref": r["source_ref"]}))
-            elif o.status != 202:
-                events.append(audit_event("REJECTED", report_id=o.report_id, agency=principal.subject,
-                                          state=principal.state, actor=principal.label, reason=o.reason,
-                                          trace_id=o.trace_id, detail={"status": o.status, "error": (o.error or "")[:500]},
-                                          unique=o.trace_id))
-        if not events:
-            return
-        try:
-            await asyncio.wait_for(send_audit(await self.producer(), events), BROKER_TIMEOUT_S)
-        except Exception as exc:  # the reports are safe; an audit gap is logged loudly
-            log.error("audit events not sent", error=repr(exc), events=len(events))
-
-
-async def _quiet_stop(p: AIOKafkaProducer) -> None:
-    try:
-        await asyncio.wait_for(p.stop(), 5)
-    except Exception as exc:
-        log.warning("producer stop failed", error=repr(exc))
+    async def audit(self, principal: Principal, outcomes: list[Outcome], request_id: str) -> None:
+        # the reports are safe on the broker; an audit gap is logged loudly (required=False)
+        await self.audit_emitter.emit(audit_events(principal, outcomes, request_id), required=False)
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status, headers=dict(headers or {}))
-
-
-def _unavailable(exc: Exception) -> JSONResponse:
-    log.warning("broker unavailable", error=str(exc))
-    return _error(503, "the hub cannot reach its broker right now; nothing was accepted, retry later",
-                  {"Retry-After": str(RETRY_AFTER_S)})
 
 
 def _ingest(request: Request) -> Ingest:
@@ -376,29 +328,32 @@ def _count(outcomes: list[Outcome], principal: Principal) -> None:
         kind = o.kind
         if o.status == 202:
             if not o.duplicate:
-                metrics.REPORTS_RECEIVED.labels(kind, principal.subject).inc()
+                metrics.child(metrics.REPORTS_RECEIVED, kind, principal.subject).inc()
             else:
-                metrics.REPORTS_DUPLICATE.labels(kind, principal.subject).inc()
+                metrics.child(metrics.REPORTS_DUPLICATE, kind, principal.subject).inc()
         else:
-            metrics.REPORTS_REJECTED.labels(kind, principal.subject, o.reason or "error").inc()
+            metrics.child(metrics.REPORTS_REJECTED, kind, principal.subject, o.reason or "error").inc()
 
 
 def _observe(route: str, status: int, started: float) -> None:
-    metrics.HTTP_REQUESTS.labels(route, "POST", str(status)).inc()
-    metrics.HTTP_SECONDS.labels(route).observe(time.perf_counter() - started)
+    metrics.child(metrics.HTTP_REQUESTS, route, "POST", str(status)).inc()
+    metrics.child(metrics.HTTP_SECONDS, route).observe(time.perf_counter() - started)
 
 
-async def _read(request: Request, limit: int) -> bytes | JSONResponse:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return _error(413, f"body of {int(declared)} bytes is larger than the limit of {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return _error(413, f"body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _agency(request: Request) -> tuple[Principal, str, str] | JSONResponse:
+    """Authenticate (agency key), then validate X-Trace-Id: (principal, trace id, request id) or the answer."""
+    try:
+        principal = await authenticate(request, AGENCY, action="publish reports")
+    except ApiError as exc:
+        return error_response(exc)
+    rid = request_id(request)
+    try:
+        return principal, trace_id(request), rid
+    except ApiError as exc:
+        o = Outcome(400, error=exc.message, reason="bad_trace_id")
+        _count([o], principal)
+        await _ingest(request).audit(principal, [o], rid)
+        return error_response(exc)
 
 
 @router.post("/v1/reports", status_code=202, responses=ERRORS_DOC | {
@@ -417,34 +372,33 @@ async def post_report(request: Request) -> JSONResponse:
 
 async def _post_report(request: Request) -> JSONResponse:
     ing = _ingest(request)
-    principal, denied = ing.authenticate(request)
-    if denied is not None:
-        return denied
-    assert principal is not None
-    trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
-    raw = await _read(request, MAX_REPORT_BYTES)
-    if isinstance(raw, JSONResponse):
-        o = Outcome(413, error="body too large", reason="too_large", trace_id=trace_id)
+    who = await _agency(request)
+    if isinstance(who, JSONResponse):
+        return who
+    principal, trace, rid = who
+    try:
+        raw = await read_body(request, MAX_REPORT_BYTES)
+    except ApiError as exc:
+        o = Outcome(413, error="body too large", reason="too_large", trace_id=trace)
         _count([o], principal)
-        await ing.audit(principal, [o])
-        return raw
+        await ing.audit(principal, [o], rid)
+        return error_response(exc)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        o = Outcome(400, error=f"malformed JSON: {exc}", reason="malformed", trace_id=trace_id)
+        o = Outcome(400, error=f"malformed JSON: {exc}", reason="malformed", trace_id=trace)
         _count([o], principal)
-        await ing.audit(principal, [o])
+        await ing.audit(principal, [o], rid)
         return _error(400, o.error or "")
-    o = check_item(body, principal, ing.settings, trace_id)
+    o = check_item(body, principal, ing.settings, trace)
     with structlog.contextvars.bound_contextvars(report_id=o.report_id, trace_id=o.trace_id,
                                                  agency=principal.subject):
-        ing.apply_ledger([o])
         try:
-            await ing.produce([o])
+            await ing.settle([o])
         except BrokerUnavailable as exc:
-            return _unavailable(exc)
+            return unavailable(exc)
         _count([o], principal)
-        await ing.audit(principal, [o])
+        await ing.audit(principal, [o], rid)
         log.info("report answered", status=o.status, duplicate=o.duplicate, reason=o.reason)
     return JSONResponse(o.body(), status_code=o.status)
 
@@ -465,22 +419,22 @@ async def post_batch(request: Request) -> JSONResponse:
 
 async def _post_batch(request: Request) -> JSONResponse:
     ing = _ingest(request)
-    principal, denied = ing.authenticate(request)
-    if denied is not None:
-        return denied
-    assert principal is not None
-    base = request.headers.get("x-trace-id") or uuid.uuid4().hex
+    who = await _agency(request)
+    if isinstance(who, JSONResponse):
+        return who
+    principal, base, rid = who
 
     async def whole_batch_rejected(status: int, reason: str, message: str) -> JSONResponse:
         o = Outcome(status, error=message, reason=reason, trace_id=base)
         _count([o], principal)
-        await ing.audit(principal, [o])
+        await ing.audit(principal, [o], rid)
         return _error(status, message)
 
-    raw = await _read(request, MAX_BATCH_BYTES)
-    if isinstance(raw, JSONResponse):
+    try:
+        raw = await read_body(request, MAX_BATCH_BYTES)
+    except ApiError as exc:
         await whole_batch_rejected(413, "too_large", "batch body too large")
-        return raw
+        return error_response(exc)
     try:
         items = parse_batch(raw)
     except (ValueError, orjson.JSONDecodeError) as exc:
@@ -491,13 +445,12 @@ async def _post_batch(request: Request) -> JSONResponse:
     if not items:
         return _error(422, "the batch is empty", errors=[FieldError("", "at least one report is required").as_dict()])
     outcomes = [check_item(body, principal, ing.settings, f"{base}-{i}") for i, body in enumerate(items)]
-    ing.apply_ledger(outcomes)
     try:
-        await ing.produce(outcomes)
+        await ing.settle(outcomes)
     except BrokerUnavailable as exc:
-        return _unavailable(exc)
+        return unavailable(exc)
     _count(outcomes, principal)
-    await ing.audit(principal, outcomes)
+    await ing.audit(principal, outcomes, rid)
     for o in outcomes:
         log.debug("batch item answered", agency=principal.subject, report_id=o.report_id, trace_id=o.trace_id,
                   status=o.status, duplicate=o.duplicate, reason=o.reason)
@@ -510,16 +463,9 @@ async def _post_batch(request: Request) -> JSONResponse:
 
 
 async def startup(app: FastAPI) -> None:
-    ing = Ingest(app.state.settings, app.state.db)
-    app.state.ingest = ing
+    app.state.ingest = Ingest(app)
     try:
-        await ing.producer()  # creates the topics (the broker may have restarted empty) and connects
-        log.info("ingest ready", bootstrap=ing.settings.bootstrap)
+        await app.state.producer.started()  # creates the topics (the broker may have restarted empty) and connects
+        log.info("ingest ready", bootstrap=app.state.settings.bootstrap)
     except BrokerUnavailable as exc:
         log.warning("broker not reachable at startup; requests answer 503 until it is", error=str(exc))
-
-
-async def shutdown(app: FastAPI) -> None:
-    ing: Ingest | None = getattr(app.state, "ingest", None)
-    if ing is not None:
-        await ing.close()

@@ -9,10 +9,10 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from hub.codec import REPORT, codec
+from hub.codec import AUDIT_BATCH, REPORT, codec
 from hub.kafka import consumer
 from hub.settings import Settings
-from hub.topics import INTAKE
+from hub.topics import AUDIT, INTAKE
 
 
 async def read_intake(settings: Settings, want: Callable[[dict[str, Any]], bool], count: int,
@@ -51,3 +51,30 @@ async def read_intake(settings: Settings, want: Callable[[dict[str, Any]], bool]
 def read_intake_sync(settings: Settings, want: Callable[[dict[str, Any]], bool], count: int,
                      **kw: Any) -> list[dict[str, Any]]:
     return asyncio.run(read_intake(settings, want, count, **kw))
+
+
+async def read_audit(settings: Settings, want: Callable[[dict[str, Any]], bool], count: int,
+                     timeout: float = 20.0, settle: float = 1.0) -> list[dict[str, Any]]:
+    """Audit events on hub.audit matching ``want`` (an AuditEvent dict), from AuditEvent and AuditBatch
+    records alike, reading until ``count`` matched and then ``settle`` more seconds (or ``timeout``)."""
+    c = consumer(settings, group_id=None)
+    await c.start()
+    try:
+        tps = [TopicPartition(AUDIT, p) for p in sorted(c.partitions_for_topic(AUDIT) or set())]
+        c.assign(tps)
+        await c.seek_to_beginning(*tps)
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while time.monotonic() < deadline and (settle_until is None or time.monotonic() < settle_until):
+            batch = await c.getmany(timeout_ms=200, max_records=2000)
+            for records in batch.values():
+                for m in records:
+                    name, value = codec().decode_named(m.value)
+                    events = value["events"] if name == AUDIT_BATCH else [value]
+                    found += [e for e in events if want(e)]
+            if settle_until is None and len(found) >= count:
+                settle_until = time.monotonic() + settle
+        return found
+    finally:
+        await c.stop()

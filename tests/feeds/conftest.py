@@ -75,7 +75,7 @@ class Stack:
 def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("feeds-stack")
     s = settings_mod.load({}, embedded_port=broker.port, data_dir=str(data / "hub"), partitions=2,
-                          gateway_port=free_port())
+                          gateway_port=free_port(), denial_window_seconds=1)
     asyncio.run(ensure_topics(s))
     db = Database(s.db_url)
     FeedStore(db), AuditStore(db)  # create the tables before two processes race to do it
