@@ -16,6 +16,9 @@ from hub.clock import now_ms
 STAGES = (
     "RECEIVED", "REJECTED", "VALIDATED", "DUPLICATE", "CORRELATED", "ENRICHED", "ROUTED",
     "DELIVERED", "ACKNOWLEDGED", "ACCESS_DENIED",
+    # schema release v2: §13 requests, answers and shares, §14 exports
+    "CONSENT_REQUESTED", "CONSENT_GRANTED", "CONSENT_REFUSED", "INFO_REQUESTED", "INFO_PROVIDED", "SHARED",
+    "EXPORTED",
 )
 
 
