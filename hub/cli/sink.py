@@ -9,6 +9,8 @@ import click
 import structlog
 from prometheus_client import start_http_server
 
+from hub.analyst.store import AnalystProjection
+from hub.db import Database
 from hub.settings import Settings
 from hub.sink import GROUP, Sink
 
@@ -29,7 +31,10 @@ def sink(settings: Settings, port: int | None, group: str) -> None:
     if port:
         start_http_server(port, addr="127.0.0.1")
         log.info("sink metrics", url=f"http://127.0.0.1:{port}/metrics")
-    s = Sink(settings, group=group)
+    db = Database(settings.db_url)
+    s = Sink(settings, db=db, group=group, projections=[
+        AnalystProjection(db),  # analyst (SPEC §14): incidents, search index, statistics
+    ])
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
