@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import orjson
 import structlog
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from hub import clock
 from hub.analyst import exports
@@ -106,6 +106,14 @@ async def _delivered(request: Request, seat: StateOfficer, views: list[dict[str,
     except BrokerUnavailable as exc:
         raise ApiError(503, "audit: the hub cannot record the delivery right now; retry later",
                        {"Retry-After": "5"}) from exc
+
+
+# -- the page's script (the officer page loads it beside app.js; same headers as hub.gateway.web) -------
+@router.get("/static/analyst.js", include_in_schema=False)
+async def script() -> FileResponse:
+    from hub.gateway.web import SECURITY_HEADERS, STATIC
+
+    return FileResponse(STATIC / "analyst.js", media_type="text/javascript; charset=utf-8", headers=SECURITY_HEADERS)
 
 
 # -- incidents --------------------------------------------------------------------------------------
