@@ -179,7 +179,7 @@ def _doc(state: str, direction: str, source_id: str, body: dict[str, Any], incid
 
 def from_item(item: Mapping[str, Any]) -> Doc:
     """The received document of a FeedItem (decoded Avro or its JSON form)."""
-    body = jsonable(item)
+    body = dict(item) if isinstance(item.get("routed_at"), str) else jsonable(item)
     return _doc(body["recipient"], RECEIVED, body["item_id"], body, body["incident_id"], body.get("delivery"),
                 body.get("enrichment") or {})
 

@@ -89,8 +89,10 @@ def parse(q: str) -> Parsed:
         _add(w.alts, Alt("subs", f))
         if typ:  # "heroin" also finds a narrative that says "героина"
             _add(w.alts, Alt("subs", fold(typ)))
-            for syn in substance_synonyms().get(typ, ()):
-                _add(w.alts, Alt("text", syn, prefix=len(syn) >= 5))
+            syns = substance_synonyms().get(typ, ())
+            for syn in syns:
+                if not any(o != syn and len(o) >= 5 and syn.startswith(o) for o in syns):
+                    _add(w.alts, Alt("text", syn, prefix=len(syn) >= 5))
         s = stem(raw)
         for col in ("places", "text", "subs"):
             _add(w.alts, Alt(col, f))
@@ -120,6 +122,24 @@ def _q(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+TEXT_COLUMNS = ("ids", "names", "subs", "places", "text")
+
+
+def grouped(alts: list[Alt]) -> list[tuple[str, bool, tuple[str, ...]]]:
+    """(term, prefix, columns) — one index lookup per term instead of one per column; an exact term
+    is dropped from the columns where the same term is also looked up as a prefix."""
+    cols: dict[tuple[str, bool], set[str]] = {}
+    for a in alts:
+        cols.setdefault((a.term, a.prefix), set()).add(a.column)
+    out = []
+    for (term, prefix), c in cols.items():
+        if not prefix:
+            c = c - cols.get((term, True), set())
+        if c:
+            out.append((term, prefix, tuple(x for x in TEXT_COLUMNS if x in c)))
+    return sorted(out)
+
+
 def fts5(parsed: Parsed, *, kinds: list[str] | None = None, tlps: list[str] | None = None,
          directions: list[str] | None = None) -> str | None:
     """The FTS5 MATCH expression, or None when there is nothing to match."""
@@ -128,8 +148,11 @@ def fts5(parsed: Parsed, *, kinds: list[str] | None = None, tlps: list[str] | No
     if parsed.words:
         clauses = []
         for w in parsed.words:
-            alts = " OR ".join(f"({{{a.column}}} : {_q(a.term)}{' *' if a.prefix else ''})" for a in w.alts)
-            clauses.append(f"({alts})")
+            alts = []
+            for term, prefix, cols in grouped(w.alts):
+                phrase = f"{_q(term)}{' *' if prefix else ''}"
+                alts.append(phrase if cols == TEXT_COLUMNS else f"({{{' '.join(cols)}}} : {phrase})")
+            clauses.append(f"({' OR '.join(alts)})")
         text = " AND ".join(clauses)
     if parsed.whole_id:
         whole = f"({{ids}} : {_q(parsed.whole_id)})"

@@ -17,9 +17,9 @@ Tables (all keyed by ``state`` first; nothing is ever computed across states):
   with reports it may not see. PostgreSQL: a weighted ``tsvector`` column with a GIN index
   (``ts_rank`` looks at the document alone) and a ``pg_trgm`` GIN index on the name tokens.
 
-Idempotent: a document is replaced only by a higher version; replays change nothing. No answer
-depends on the order in which the sink happened to see a state's documents (which interleaves with
-other states' traffic): lists are ordered by data (routing and event times, ids), never by arrival.
+Idempotent: a document is replaced only by a higher version; replays change nothing. A state's
+document numbers follow the order in which its own documents arrived (like its feed cursors);
+nothing else any state sends changes them.
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ class AnalystStore:
         if db.dialect == "postgresql":
             db.migrate(PG_DDL)
         self._ready: set[str] = set()
+        self._terms_known: dict[str, set[str]] = {}
 
     # -- per-state text tables (SQLite) -------------------------------------------------------------
     def _fts(self, state: str) -> str:
@@ -181,9 +182,9 @@ class AnalystStore:
 
     # -- writing (the sink projection) --------------------------------------------------------------
     def _next(self, state: str, name: str) -> int:
-        self.db.execute("INSERT INTO analyst_counters (state, name, value) VALUES (?, ?, 1) "
-                        "ON CONFLICT (state, name) DO UPDATE SET value = analyst_counters.value + 1", (state, name))
-        row = self.db.one("SELECT value FROM analyst_counters WHERE state = ? AND name = ?", (state, name))
+        row = self.db.one("INSERT INTO analyst_counters (state, name, value) VALUES (?, ?, 1) "
+                          "ON CONFLICT (state, name) DO UPDATE SET value = analyst_counters.value + 1 RETURNING value",
+                          (state, name))
         assert row is not None
         return int(row["value"])
 
@@ -243,7 +244,11 @@ class AnalystStore:
                 "setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('simple', ?), 'C') || "
                 "setweight(to_tsvector('simple', ?), 'D') WHERE state = ? AND report_id = ?",
                 (f["ids"], f["names"], f"{f['subs']} {f['places']}", f["text"], d.state, d.report_id))
+        known = self._terms_known.setdefault(d.state, set())
         for term in d.name_terms:
+            if term in known:
+                continue
+            known.add(term)  # a cache of this process; the insert below is idempotent anyway
             added = self.db.execute("INSERT INTO analyst_name_terms (state, term) VALUES (?, ?) "
                                     "ON CONFLICT (state, term) DO NOTHING", (d.state, term))
             if added and self.db.dialect == "sqlite":
@@ -259,14 +264,15 @@ class AnalystStore:
         upsert = ("INSERT INTO analyst_stats (state, dim, bucket, day, reports, mg) VALUES (?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT (state, dim, day, bucket) DO UPDATE SET reports = analyst_stats.reports + "
                   "excluded.reports, mg = analyst_stats.mg + excluded.mg")
-        for o in old:
-            self.db.execute(upsert, (d.state, o["dim"], o["bucket"], int(o["day"]), -1, -int(o["mg"])))
-        self.db.execute("DELETE FROM analyst_facts WHERE state = ? AND report_id = ?", (d.state, d.report_id))
-        for dim, bucket, dday, mg in new:
-            self.db.execute(upsert, (d.state, dim, bucket, dday, 1, mg))
-            self.db.execute("INSERT INTO analyst_facts (state, report_id, dim, bucket, day, mg) VALUES (?, ?, ?, ?, ?, ?)",
-                            (d.state, d.report_id, dim, bucket, dday, mg))
-        self.db.execute("DELETE FROM analyst_stats WHERE state = ? AND reports <= 0", (d.state,))
+        if old:
+            self.db.executemany(upsert, [(d.state, o["dim"], o["bucket"], int(o["day"]), -1, -int(o["mg"])) for o in old])
+            self.db.execute("DELETE FROM analyst_facts WHERE state = ? AND report_id = ?", (d.state, d.report_id))
+        self.db.executemany(upsert, [(d.state, dim, bucket, dday, 1, mg) for dim, bucket, dday, mg in new])
+        self.db.executemany("INSERT INTO analyst_facts (state, report_id, dim, bucket, day, mg) VALUES (?, ?, ?, ?, ?, ?)",
+                            [(d.state, d.report_id, dim, bucket, dday, mg) for dim, bucket, dday, mg in new])
+        if old:  # buckets the report left, now empty
+            self.db.executemany("DELETE FROM analyst_stats WHERE state = ? AND dim = ? AND day = ? AND bucket = ? "
+                                "AND reports <= 0", [(d.state, o["dim"], int(o["day"]), o["bucket"]) for o in old])
 
     def _refresh_incident(self, state: str, incident_id: str) -> None:
         rows = [_row(r) for r in self.db.query(
@@ -274,9 +280,9 @@ class AnalystStore:
         if not rows:
             self.db.execute("DELETE FROM analyst_incidents WHERE state = ? AND incident_id = ?", (state, incident_id))
             return
-        v = self.db.one("SELECT COUNT(*) AS n, MAX(v.routed_at) AS last_at FROM analyst_versions v JOIN analyst_docs d "
-                        "ON d.state = v.state AND d.report_id = v.report_id WHERE d.state = ? AND d.incident_id = ?",
-                        (state, incident_id))
+        ids = sorted({r["report_id"] for r in rows})
+        v = self.db.one("SELECT COUNT(*) AS n, MAX(routed_at) AS last_at FROM analyst_versions WHERE state = ? AND "
+                        f"report_id IN ({','.join('?' * len(ids))})", (state, *ids))
         last_at = int(v["last_at"]) if v and v["last_at"] is not None else max(r["routed_at"] for r in rows)
         summary = inc.summary(incident_id, rows) | {"versions": int(v["n"]) if v else 0,
                                                     "last_activity": inc.iso(last_at)}
@@ -347,14 +353,14 @@ class AnalystStore:
     def search(self, state: str, q: str, filters: Filters, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
         """Ranked documents of ``state`` matching ``q`` and the filters; ``next`` continues."""
         offset, snapshot = _parse_cursor(cursor)
-        if snapshot is None:  # later pages leave out what was routed after the first page
-            top = self.db.one("SELECT MAX(routed_at) AS t FROM analyst_docs WHERE state = ?", (state,))
-            snapshot = int(top["t"]) if top and top["t"] is not None else 0
+        if snapshot is None:  # later pages leave out what arrived after the first page
+            top = self.db.one("SELECT value FROM analyst_counters WHERE state = ? AND name = 'docno'", (state,))
+            snapshot = int(top["value"]) if top else 0
         parsed = qry.parse(q)
         where, params = filters.sql()
         rows: list[dict[str, Any]] = []
         if parsed.empty:
-            rows = self.db.query(f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.routed_at <= ?{where} "
+            rows = self.db.query(f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.docno <= ?{where} "
                                  f"ORDER BY {_NEWEST} LIMIT ? OFFSET ?", (state, snapshot, *params, limit + 1, offset))
         elif self._has_index(state):
             parsed = qry.with_fuzzy(parsed, self._neighbours(state, [f for w in parsed.words for f in w.name_forms]))
@@ -363,15 +369,28 @@ class AnalystStore:
                 expr = qry.fts5(parsed, kinds=list(filters.kinds), tlps=list(filters.tlps),
                                 directions=list(filters.directions))
                 weights = ", ".join(str(w) for w in qry.WEIGHTS.values())
-                rows = self.db.query(
-                    f"SELECT {_SELECT_DOC} FROM {fts} JOIN analyst_docs d ON d.state = ? AND d.docno = {fts}.rowid "
-                    f"WHERE {fts} MATCH ? AND d.routed_at <= ?{where} ORDER BY bm25({fts}, {weights}), {_NEWEST} "
-                    "LIMIT ? OFFSET ?", (state, expr, snapshot, *params, limit + 1, offset))
+                rank = f"bm25({fts}, {weights}), {fts}.rowid DESC"  # ties: the later arrival first, like the feed
+                if filters.from_ms is None and filters.to_ms is None and not filters.unacknowledged \
+                        and not filters.incident_id:
+                    # kind, TLP and direction are facets inside the index: rank in the index alone, then
+                    # read only the page's documents
+                    hits = [int(r["docno"]) for r in self.db.query(
+                        f"SELECT rowid AS docno FROM {fts} WHERE {fts} MATCH ? AND rowid <= ? ORDER BY {rank} "
+                        "LIMIT ? OFFSET ?", (expr, snapshot, limit + 1, offset))]
+                    by_no = {int(r["docno"]): r for r in self.db.query(
+                        f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.docno IN "
+                        f"({','.join('?' * len(hits))})", (state, *hits))} if hits else {}
+                    rows = [by_no[n] for n in hits if n in by_no]
+                else:
+                    rows = self.db.query(
+                        f"SELECT {_SELECT_DOC} FROM {fts} JOIN analyst_docs d ON d.state = ? AND d.docno = {fts}.rowid "
+                        f"WHERE {fts} MATCH ? AND {fts}.rowid <= ?{where} ORDER BY {rank} LIMIT ? OFFSET ?",
+                        (state, expr, snapshot, *params, limit + 1, offset))
             else:
                 tsq = qry.tsquery(parsed)
                 rows = self.db.query(
                     f"SELECT {_SELECT_DOC} FROM analyst_docs d, CAST(? AS tsquery) q WHERE d.state = ? AND d.tsv @@ q "
-                    f"AND d.routed_at <= ?{where} ORDER BY ts_rank(d.tsv, q) DESC, {_NEWEST} LIMIT ? OFFSET ?",
+                    f"AND d.docno <= ?{where} ORDER BY ts_rank(d.tsv, q) DESC, d.docno DESC LIMIT ? OFFSET ?",
                     (tsq, state, snapshot, *params, limit + 1, offset))
         more = len(rows) > limit
         rows = [_row(r) for r in rows[:limit]]
@@ -419,9 +438,9 @@ class AnalystStore:
             return None
         versions = [dict(v, version=int(v["version"]), routed_at=int(v["routed_at"]),
                          recipients=orjson.loads(v["recipients"])) for v in self.db.query(
-            "SELECT v.source_id, v.report_id, v.version, v.direction, v.kind, v.agency, v.delivery, v.routed_at, "
-            "v.recipients FROM analyst_versions v JOIN analyst_docs d ON d.state = v.state AND d.report_id = v.report_id "
-            "WHERE d.state = ? AND d.incident_id = ?", (state, incident_id))]
+            "SELECT source_id, report_id, version, direction, kind, agency, delivery, routed_at, recipients FROM "
+            f"analyst_versions WHERE state = ? AND report_id IN ({','.join('?' * len(rows))})",
+            (state, *(r["report_id"] for r in rows)))]
         acks = self.acks(state, [r["report_id"] for r in rows if r["direction"] == RECEIVED])
         cursors = self.cursors(r["source_id"] for r in rows if r["direction"] == RECEIVED)
         return {"state": state, **inc.detail(incident_id, rows, versions, acks, cursors)}
@@ -477,5 +496,8 @@ class AnalystProjection:
         self.store = AnalystStore(db)
 
     def apply(self, batch: Any, added_items: list[dict[str, Any]], added_events: list[dict[str, Any]]) -> None:
-        docs = [from_item(i) for i in batch.feed_items] + [from_receipt(r) for r in batch.receipts]
+        # the feed store already turned the items it added into JSON: reuse it (a replay recomputes it)
+        stored = {r["item_id"]: r["item"] for r in added_items if "item" in r}
+        docs = [from_item(orjson.loads(stored[i["item_id"]]) if i["item_id"] in stored else i)
+                for i in batch.feed_items] + [from_receipt(r) for r in batch.receipts]
         self.store.apply(docs)

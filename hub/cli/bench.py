@@ -30,7 +30,8 @@ def _ints(value: str) -> tuple[int, ...]:
 @click.option("--rest-concurrency", type=int, help="concurrent REST clients (default 32).")
 @click.option("--dedup-keys", help="dedup-state sizes to measure, comma list (default 1000000,10000000).")
 @click.option("--partitions", type=int, help="partitions of the hub topics (default 4).")
-@click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,dedup.")
+@click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,dedup,search.")
+@click.option("--search-items", type=int, help="stored feed items of the search run (default 200000).")
 @click.option("--bootstrap", help="use this Kafka instead of a fresh embedded broker per run "
               "(topics must be empty: use a throw-away cluster).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="JSON results file "
@@ -42,14 +43,16 @@ def _ints(value: str) -> tuple[int, ...]:
 @click.pass_obj
 def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | None, rates: str | None,
           latency_seconds: float | None, rest_requests: int | None, rest_concurrency: int | None,
-          dedup_keys: str | None, partitions: int | None, only: str | None, bootstrap: str | None,
+          dedup_keys: str | None, partitions: int | None, only: str | None, search_items: int | None,
+          bootstrap: str | None,
           out: str | None, write_md: str | None, profile: str | None) -> None:
     """Benchmark the hub on this machine and print a table (JSON in bench-results/).
 
     Sections: the two reference points (codec floor; raw aiokafka pass-through), end-to-end pipeline
     throughput with 1 and 2 `hub worker` processes, intake→feed latency at a fixed offered load, REST
     ingest (single and batch) against a `hub gateway`, dedup-state size for 1M/10M keys, and the peak
-    RSS of every process. Each run uses a fresh embedded broker unless --bootstrap is given.
+    RSS of every process, and the analyst search over 200,000 stored feed items. Each run uses a fresh
+    embedded broker unless --bootstrap is given.
     Regenerate BENCHMARKS.md's table with: hub bench --write-md BENCHMARKS.md
     """
     from dataclasses import replace
@@ -78,12 +81,14 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
         changes["dedup_keys"] = _ints(dedup_keys)
     if partitions:
         changes["partitions"] = partitions
+    if search_items:
+        changes["search_items"] = search_items
     plan = replace(plan, **changes)
     sections = [s.strip() for s in only.split(",")] if only else None
     for s in sections or []:
         if s not in SECTIONS:
             raise click.BadParameter(f"unknown section {s!r}; choose from reference, throughput, latency, rest, "
-                                     "dedup", param_hint="--only")
+                                     "dedup, search", param_hint="--only")
     if profile:
         os.environ["HUB_BENCH_PROFILE"] = str(Path(profile).resolve())
     outdir = Path("bench-results")

@@ -28,6 +28,18 @@ def fill(url: str, items: Sequence[dict[str, Any]], receipts: Sequence[dict[str,
     return AnalystStore(db)
 
 
+def fill_records(url: str, records: Sequence[tuple[str, dict[str, Any]]], settings: Settings,
+                 batch: int = 40) -> AnalystStore:
+    """A database written by the sink from records in processing order, ``batch`` records at a time."""
+    db = Database(url)
+    sink = Sink(settings, db=db, projections=[AnalystProjection(db)])
+    for i in range(0, len(records), batch):
+        chunk = records[i:i + batch]
+        sink.write(Sorted(feed_items=[r for k, r in chunk if k == "item"],
+                          receipts=[r for k, r in chunk if k == "receipt"]))
+    return AnalystStore(db)
+
+
 @pytest.fixture
 def settings() -> Settings:
     return hub_settings()

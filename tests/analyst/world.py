@@ -42,7 +42,15 @@ def _incident(report_id: str) -> str:
     return "I-" + hashlib.sha256(report_id.encode()).hexdigest()[:20]
 
 
-def build(sequence: Sequence[dict[str, Any]], settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def records(sequence: Sequence[dict[str, Any]], settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """Feed items and receipts as the sink sees them: ("item" | "receipt", record) in processing order."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    build(sequence, settings, out)
+    return out
+
+
+def build(sequence: Sequence[dict[str, Any]], settings: Settings,
+          merged: list[tuple[str, dict[str, Any]]] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(feed items, receipts) of a sequence of report versions, in processing order. Correlation is
     per state, over the reports that state holds (received or sent)."""
     keys_of: dict[tuple[str, str], str] = {}  # (state, correlation key) → incident as that state sees it
@@ -84,10 +92,14 @@ def build(sequence: Sequence[dict[str, Any]], settings: Settings) -> tuple[list[
                 "routed_at": routed_at, "provenance": None})
             out_recipients.append({"recipient": state, "delivery": delivery, "reason": who[state],
                                    "redacted": partner})
+            if merged is not None:
+                merged.append(("item", items[-1]))
         receipts.append({"receipt_id": f"{rid}:{rep['version']}", "report_id": rid, "version": rep["version"],
                          "agency": rep["agency"], "state": rep["reporter_state"],
                          "incident_id": incident_of[(rep["reporter_state"], rid)], "report": dict(rep),
                          "recipients": out_recipients, "routed_at": routed_at})
+        if merged is not None:
+            merged.append(("receipt", receipts[-1]))
     return items, receipts
 
 
@@ -97,7 +109,7 @@ def with_updates(sequence: list[dict[str, Any]], every: int = 7) -> list[dict[st
     for i, rep in enumerate(sequence):
         out.append(rep)
         if i % every == 3:
-            v2 = dict(rep, version=2)
+            v2 = dict(rep, version=rep["version"] + 10)  # the simulator has its own version 2s
             if i % 3 == 0:  # some updates are restricted: earlier recipients do not get them
                 v2["tlp"], v2["addressees"] = "RED", []
             v2["substances"] = [dict(s, quantity=round(float(s["quantity"]) * 1.5, 2)) for s in rep.get("substances") or []]
