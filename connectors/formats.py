@@ -55,6 +55,7 @@ CSV_COLUMNS: dict[str, str] = {
 }
 
 FORMATS = (".json", ".ndjson", ".csv")
+CSV_FIELD_LIMIT = 128 * 1024  # characters in one CSV cell (Python's csv default, stated and enforced here)
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,20 @@ def read_csv(data: bytes) -> list[Row]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"CSV should be UTF-8: {exc}") from exc
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ValueError(f"row {line}: CSV contains a NUL byte (not text; is it a spreadsheet's binary format?)")
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _read_csv_rows(reader)
+    except csv.Error as exc:  # a cell over the limit, a stray quote: the file as a whole
+        # line_num counts the lines completely read; the bad one is the next
+        raise ValueError(f"row {reader.line_num + 1}: CSV cannot be read: {exc} (a CSV field may hold at most "
+                         f"{CSV_FIELD_LIMIT // 1024} KiB)") from exc
+
+
+def _read_csv_rows(reader: csv.DictReader[str]) -> list[Row]:
     if not reader.fieldnames:
         raise ValueError("CSV has no header row")
     unknown = sorted(f for f in reader.fieldnames if f and f.strip() not in CSV_COLUMNS)

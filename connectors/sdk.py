@@ -11,8 +11,10 @@ report sent but not yet marked sent when the process was killed is answered ``du
 it is resent, and is not delivered twice.
 
 Two transports: :class:`RestTransport` (``POST /v1/reports/batch`` with the agency key) and
-:class:`KafkaTransport` (Avro straight to ``hub.intake`` for agencies inside the network; the same
-validation runs locally and again in the hub's validate stage)::
+:class:`KafkaTransport` (Avro straight to the agency's own ``hub.intake.agency.<CODE>`` for agencies
+inside the network, registered with ``hub agency add CODE --kafka-native``; the same validation runs
+locally and again in the hub's validate stage, which also checks the agency and its state against
+the directory)::
 
     from connectors.sdk import Publisher, RestTransport
     pub = Publisher("outbox.db", RestTransport("https://hub.example", key="hka_..."))
@@ -128,7 +130,9 @@ def _error_text(resp: httpx.Response) -> str:
 
 
 class KafkaTransport:
-    """Avro straight to ``hub.intake`` for agencies inside the network (validated locally first)."""
+    """Avro straight to the agency's intake topic ``hub.intake.agency.<CODE>`` for agencies inside the
+    network (validated locally first). On real Kafka the agency's SASL principal may write only that
+    topic; the hub takes the agency's identity from it, never from the report."""
 
     def __init__(self, settings: Any, agency: str, state: str) -> None:
         self.settings, self.agency, self.state = settings, agency, state
@@ -157,6 +161,7 @@ class KafkaTransport:
 
     def send(self, bodies: Sequence[dict[str, Any]]) -> list[Result]:
         from hub.report import AgencyMismatch, ReportInvalid, from_json
+        from hub.topics import agency_intake
         from hub.wire import intake_record
 
         results: list[Result | None] = []
@@ -176,7 +181,7 @@ class KafkaTransport:
             prod = self._prod()
 
             async def go() -> None:
-                records = [intake_record(r) for _, r in todo]
+                records = [intake_record(r, topic=agency_intake(self.agency)) for _, r in todo]
                 futs = [await prod.send(rec.topic, rec.value, key=rec.key, headers=rec.headers) for rec in records]
                 await asyncio.wait_for(asyncio.gather(*futs), 15)
 

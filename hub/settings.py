@@ -69,6 +69,17 @@ class Settings:
     metrics_token: str = field(default="", repr=False, metadata={
         "help": "bearer token Prometheus sends for the gateway's /metrics; empty = created in "
                 "HUB_DATA_DIR/metrics.token on first start (required with HUB_KAFKA_BOOTSTRAP)"})
+    # -- harden: audit anchors (docs/audit.md)
+    audit_anchor_file: str = field(default="", metadata={
+        "help": "append-only file that `hub audit anchor` writes the audit chain head to and `hub audit verify` "
+                "checks; empty = HUB_DATA_DIR/audit-anchors.jsonl (keep it off the database host)"})
+    # -- harden: file drop limits (docs/connectors.md)
+    filedrop_max_bytes: int = field(default=32 * 2**20, metadata={
+        "help": "largest file the file drop reads (bytes); larger files go to failed/ unread"})
+    # -- harden: Kafka-native identity (hub/agencies.py DirectoryCache)
+    directory_refresh_ms: int = field(default=5000, metadata={
+        "help": "how often workers re-read the agency directory: a revocation applies to Kafka-native records "
+                "within this bound"})
 
     @property
     def embedded(self) -> bool:

@@ -97,7 +97,7 @@ class Sink:
         self.group = group
         self.db = db or Database(settings.db_url)
         self.feeds = FeedStore(self.db)
-        self.audit = AuditStore(self.db)
+        self.audit = AuditStore(self.db, settings)
         self.topics = [AUDIT, RECEIPTS, *(feed(r) for r in settings.recipients)]
         self.projections = list(projections)
         self._stop = asyncio.Event()

@@ -1,7 +1,9 @@
 """The one place for topic names and their configuration (SPEC §2).
 
 Every topic is created explicitly (``hub topics create``, idempotent; run by ``hub up`` and by
-workers at start) -- never by broker auto-create.
+workers at start) -- never by broker auto-create. That includes the intake topic of every Kafka-native
+agency in the agency directory (``hub.intake.agency.<CODE>``), also created by ``hub agency add
+--kafka-native``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ RECEIPTS = "hub.receipts"  # what happened to each routed/shared version, for it
 def feed(recipient: str) -> str:
     """Feed topic of one recipient (a state code or the centre)."""
     return f"{FEED_PREFIX}{recipient}"
+
+
+AGENCY_INTAKE_PREFIX = "hub.intake.agency."
+
+
+def agency_intake(code: str) -> str:
+    """Intake topic of one Kafka-native agency (SPEC §7): only that agency's principal may write it."""
+    return f"{AGENCY_INTAKE_PREFIX}{code}"
 
 
 def recipient_of(topic: str) -> str:
@@ -57,6 +67,17 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     return specs
 
 
+def agency_intake_specs(settings: Settings, codes: list[str] | None = None) -> list[TopicSpec]:
+    """The intake topics of the Kafka-native agencies (``codes``; default: those of the agency
+    directory in the hub database), configured like ``hub.intake``."""
+    if codes is None:
+        from hub.agencies import kafka_native_codes
+
+        codes = kafka_native_codes(settings)
+    retention = {"retention.ms": str(settings.retention_ms), "cleanup.policy": "delete"}
+    return [TopicSpec(agency_intake(c), settings.partitions, settings.replication_factor, retention) for c in codes]
+
+
 # Internal topics of the pipeline stages (name -> config), registered by hub.pipeline.
 # hub.pipeline.validated: accepted reports keyed by report_id, on ONE partition -- the sequencer of
 # dedup/correlate/enrich/route, whose state (identifier index, incidents, party names) is global.
@@ -78,7 +99,7 @@ async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None) ->
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in all_topics(settings) if t.name not in existing]
+        missing = [t for t in all_topics(settings) + agency_intake_specs(settings) if t.name not in existing]
         if missing:
             await admin.create_topics(
                 [

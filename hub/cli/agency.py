@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
 
 from hub.agencies import AgencyError, Directory
@@ -23,15 +25,27 @@ def agency() -> None:
 @click.option("--state", required=True, help="ISO 3166-1 alpha-2 state of the agency (a member or partner)")
 @click.option("--name", required=True, help="human-readable name, e.g. 'State Revenue Committee (Customs)'")
 @click.option("--key/--no-key", "with_key", default=False, help="also issue a first key and show it once")
+@click.option("--kafka-native", is_flag=True,
+              help="the agency produces Avro to its own topic hub.intake.agency.CODE (created now); "
+                   "restart the workers so they read it")
 @click.pass_obj
-def add(settings: Settings, code: str, state: str, name: str, with_key: bool) -> None:
+def add(settings: Settings, code: str, state: str, name: str, with_key: bool, kafka_native: bool) -> None:
     """Register agency CODE (e.g. KZ-CUSTOMS) in STATE."""
     d = _directory(settings)
     try:
-        a = d.add(code, state, name)
+        a = d.add(code, state, name, kafka_native=kafka_native)
     except AgencyError as exc:
         raise click.UsageError(str(exc)) from exc
-    click.echo(f"agency {a.code} ({a.state}) {a.name}")
+    click.echo(f"agency {a.code} ({a.state}) {a.name}" + (" [kafka-native]" if a.kafka_native else ""))
+    if kafka_native:
+        from hub.topics import agency_intake, ensure_topics
+
+        try:
+            asyncio.run(ensure_topics(settings))
+            click.echo(f"intake topic {agency_intake(a.code)} ready; restart the workers so they read it")
+        except Exception as exc:  # the broker may be down: the next `hub topics create` / worker start makes it
+            click.echo(f"intake topic {agency_intake(a.code)} not created now ({exc!r}); `hub topics create` "
+                       "or the next worker start creates it", err=True)
     if with_key:
         click.echo(f"key (shown once, store it safely): {d.issue_key(a.code)}")
 
@@ -44,7 +58,8 @@ def list_(settings: Settings) -> None:
     if not agencies:
         click.echo("no agencies registered (hub agency add CODE --state XX --name ...)")
     for a in agencies:
-        click.echo(f"{a.code:24} {a.state:3} keys={a.active_keys}  {a.name}")
+        flags = (" kafka-native" if a.kafka_native else "") + (" REVOKED" if a.revoked else "")
+        click.echo(f"{a.code:24} {a.state:3} keys={a.active_keys}{flags}  {a.name}")
 
 
 @agency.command("key")
@@ -66,7 +81,8 @@ def key(settings: Settings, code: str, revoke_old: bool) -> None:
 @click.argument("code")
 @click.pass_obj
 def revoke(settings: Settings, code: str) -> None:
-    """Revoke every key of agency CODE (it can no longer publish until a new key is issued)."""
+    """Revoke every key of agency CODE and the agency itself: it can no longer publish (REST or
+    Kafka-native; workers apply it within HUB_DIRECTORY_REFRESH_MS) until a new key is issued."""
     try:
         n = _directory(settings).revoke(code)
     except AgencyError as exc:

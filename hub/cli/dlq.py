@@ -51,12 +51,14 @@ def list_(settings: Settings, as_json: bool, limit: int, idle: float) -> None:
 @click.pass_obj
 def replay(settings: Settings, ids: tuple[str, ...], all_: bool, fixed: str | None, agency: str | None,
            state: str | None, idle: float) -> None:
-    """Re-inject dead letters into hub.intake (original key and headers, plus replayed_from).
+    """Re-inject dead letters into hub.intake (original key and headers, plus replayed_from). Raw
+    bytes that came from a Kafka-native agency's own topic go back to that topic, where their identity
+    is checked again.
 
     Raw replay suits messages that failed for a transient reason; for a report that was wrong, give
     the corrected JSON with --fixed: it is validated exactly like connector input first.
     """
-    from hub.pipeline.dlq import load_fixed, read_all, replay_record, send_intake
+    from hub.pipeline.dlq import load_fixed, read_all, replay_record, replay_topic, send_intake
 
     if not ids and not all_:
         raise click.UsageError("give dead-letter ids or --all")
@@ -75,8 +77,9 @@ def replay(settings: Settings, ids: tuple[str, ...], all_: bool, fixed: str | No
         raise click.ClickException("fixed report is invalid:\n  " + "\n  ".join(str(x) for x in e.errors)) from e
     except (AgencyMismatch, ValueError) as e:
         raise click.ClickException(str(e)) from e
-    asyncio.run(send_intake(settings, records))
-    click.echo(f"{len(records)} message(s) re-injected into hub.intake")
+    topics = [replay_topic(d, fixed=body) for d in chosen]
+    asyncio.run(send_intake(settings, records, topics))
+    click.echo(f"{len(records)} message(s) re-injected into {', '.join(sorted(set(topics)))}")
 
 
 commands = [dlq]

@@ -26,7 +26,7 @@ def default_outbox(settings: Settings, target: str) -> Path:
 @click.option("--outbox", type=click.Path(dir_okay=False, path_type=Path),
               help="outbox file (default HUB_DATA_DIR/outbox/publish-<hash of url and key>.db)")
 @click.option("--kafka", "kafka_agency", metavar="AGENCY:STATE",
-              help="send Avro straight to hub.intake as AGENCY of STATE (agencies inside the network)")
+              help="send Avro straight to hub.intake.agency.AGENCY as AGENCY of STATE (Kafka-native agencies)")
 @click.option("--batch", type=int, default=200, show_default=True, help="reports per request")
 @click.option("--timeout", type=float, default=None,
               help="give up after this many seconds (pending reports stay in the outbox); default: wait")

@@ -91,7 +91,10 @@ DEMO_OFFICERS = (("demo-kz", "KZ", False), ("demo-uz", "UZ", False), ("demo-cari
 
 
 def demo_officers(settings: Settings) -> list[tuple[str, str | None, str]]:
-    """Officers (and an auditor) for the demo, with fresh tokens; written to demo-tokens.txt."""
+    """Officers (and an auditor) for the demo, with fresh tokens; written to demo-tokens.txt.
+
+    Each run revokes the demo officers' earlier tokens before issuing new ones (a token shown by an
+    earlier ``hub up --demo`` stops working), and the file is written owner-only from its creation."""
     from hub.db import Database
     from hub.officers import Officers
 
@@ -100,14 +103,37 @@ def demo_officers(settings: Settings) -> list[tuple[str, str | None, str]]:
         officers = Officers(db, settings)
         out = []
         for name, state, auditor in DEMO_OFFICERS:
-            token = officers.token(name) if officers.get(name) else officers.add(name, state, auditor=auditor)
+            existing = officers.get(name)
+            if existing is not None and not existing.active:
+                continue  # disabled by an operator: stays disabled
+            if existing is not None:
+                officers.revoke(name)
+                token = officers.token(name)
+            else:
+                token = officers.add(name, state, auditor=auditor)
             out.append((name, state, token))
     finally:
         db.close()
-    path = Path(settings.data_dir) / "demo-tokens.txt"
-    path.write_text("".join(f"{n}\t{s or 'auditor'}\t{t}\n" for n, s, t in out), encoding="utf-8")
-    path.chmod(0o600)
+    write_private(Path(settings.data_dir) / "demo-tokens.txt",
+                  "".join(f"{n}\t{s or 'auditor'}\t{t}\n" for n, s, t in out))
     return out
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only from the first byte: a new file created
+    0600 (O_EXCL, so never an existing file or a planted link) then renamed over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @click.command()

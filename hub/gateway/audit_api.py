@@ -17,7 +17,7 @@ router = APIRouter(tags=["audit"])
 
 
 async def startup(app: FastAPI) -> None:
-    app.state.audit_store = AuditStore(app.state.db)
+    app.state.audit_store = AuditStore(app.state.db, app.state.settings)
 
 
 @router.get("/v1/audit/trail/{report_id}")

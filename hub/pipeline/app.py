@@ -27,6 +27,7 @@ import structlog
 from faust.streams import _current_event  # the context variable behind faust.current_event()
 
 from hub import clock, metrics
+from hub.agencies import DirectoryCache, intake_topics
 from hub.audit_events import audit_event
 from hub.codec import AUDIT_EVENT, DEAD_LETTER, REPORT, codec
 from hub.embedded import faust_settings, patch_faust_fetch_wait
@@ -35,7 +36,7 @@ from hub.pipeline.feedcodec import FeedItemEncoder
 from hub.pipeline.parties import PartyIndex, record_names
 from hub.pipeline.validate import Message, normalize, validate
 from hub.settings import Settings
-from hub.topics import AUDIT, DLQ, INTAKE, VALIDATED, feed
+from hub.topics import AUDIT, DLQ, VALIDATED, feed
 from hub.wire import EVENT_ID, audit_key, dead_letter, feed_headers
 
 log = structlog.get_logger("hub.pipeline")
@@ -180,7 +181,9 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         producer_max_batch_size=256 * 1024,
     )
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-    intake = app.topic(INTAKE, internal=False, **raw)
+    # harden identity: hub.intake + the Kafka-native agencies' intake topics, checked against the directory
+    intake = app.topic(*intake_topics(settings), internal=False, **raw)
+    agency_directory = DirectoryCache(settings)
     validated = app.topic(VALIDATED, partitions=1, internal=False, **raw)
     feeds = {r: feed(r) for r in settings.recipients}  # produced to directly (see emit)
     tbl: dict[str, Any] = {"partitions": 1, "schema": faust.Schema(key_type=str, key_serializer="json",
@@ -236,7 +239,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                           int(m.timestamp * 1000) if m.timestamp else None)
             t0 = time.perf_counter()
             try:
-                out = validate(msg, settings=settings, now=datetime.now(UTC))
+                out = validate(msg, settings=settings, now=datetime.now(UTC), directory=agency_directory.snapshot())
             except Exception as e:  # never die on input
                 log.exception("validate failed", offset=m.offset)
                 dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=clock.now_ms())

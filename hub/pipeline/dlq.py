@@ -13,7 +13,7 @@ from hub.kafka import consumer, producer
 from hub.keys import id_key
 from hub.report import from_json
 from hub.settings import Settings
-from hub.topics import DLQ, INTAKE
+from hub.topics import AGENCY_INTAKE_PREFIX, DLQ, INTAKE
 from hub.wire import REPLAYED_FROM, intake_record
 
 
@@ -81,12 +81,23 @@ async def read_all(settings: Settings, idle_seconds: float = 2.0) -> list[dict[s
     return out
 
 
-async def send_intake(settings: Settings, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+def replay_topic(dl: Mapping[str, Any], *, fixed: Any | None) -> str:
+    """Where a replayed dead letter goes: the raw bytes of a record from a Kafka-native agency's own
+    intake topic go back to that topic (so its identity is checked again: hub.intake is the gateway's
+    and trusted); everything else, and a fixed report (published under the operator's --agency/--state),
+    to hub.intake."""
+    src = str(dl.get("source_topic") or "")
+    return src if fixed is None and src.startswith(AGENCY_INTAKE_PREFIX) else INTAKE
+
+
+async def send_intake(settings: Settings, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]],
+                      topics: list[str] | None = None) -> None:
+    """Produce ``records`` to ``topics`` (one per record; default hub.intake for all)."""
     p = producer(settings)
     await p.start()
     try:
-        for key, value, headers in records:
-            await p.send_and_wait(INTAKE, value, key=key, headers=headers)
+        for i, (key, value, headers) in enumerate(records):
+            await p.send_and_wait(topics[i] if topics else INTAKE, value, key=key, headers=headers)
     finally:
         await p.stop()
 

@@ -2,8 +2,10 @@
 
 Everything that arrives on ``hub.intake`` is checked, whoever produced it: the value must decode
 as a v1 Report, and the report must satisfy :func:`hub.report.rule_errors`. The report id must be
-the deterministic id of (agency, source_ref). Failures become a DeadLetter carrying the raw bytes,
-the reason and where the message came from, plus an audit REJECTED.
+the deterministic id of (agency, source_ref). Records on a Kafka-native agency's own intake topic
+must also pass :func:`hub.pipeline.identity.check` against the ``directory`` given (identity from
+the topic, never from the body). Failures become a DeadLetter carrying the raw bytes, the reason and
+where the message came from, plus an audit REJECTED.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from hub.audit_events import audit_event
 from hub.codec import REPORT, DecodeError, codec
 from hub.keys import id_key
+from hub.pipeline import identity
 from hub.report import report_id, rule_errors, to_millis
 from hub.settings import Settings
 from hub.wire import dead_letter, header
@@ -61,8 +64,10 @@ def normalize(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def validate(msg: Message, *, settings: Settings, now: datetime) -> Validated:
-    """Decode and check one intake record."""
+def validate(msg: Message, *, settings: Settings, now: datetime,
+             directory: identity.Directory | None = None) -> Validated:
+    """Decode and check one intake record. ``directory`` (code -> AgencyStanding) is needed for records
+    on per-agency intake topics; without it they are rejected (fail closed)."""
     now_ms = to_millis(now)
     trace = msg.header("trace_id")
     position = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
@@ -77,6 +82,13 @@ def validate(msg: Message, *, settings: Settings, now: datetime) -> Validated:
                        position)
     report = normalize(decoded)
     report["trace_id"] = report.get("trace_id") or trace
+    if not identity.trusted_topic(msg.topic):  # a Kafka-native agency's topic: identity from the topic
+        try:
+            sender, problem = identity.topic_agency(msg.topic) or "", identity.check(msg.topic, report, directory)
+        except ValueError as exc:
+            sender, problem = "", str(exc)
+        if problem is not None:
+            return _reject_identity(msg, problem, sender, report, now_ms, settings, position)
     errors = [str(e) for e in rule_errors(report, settings=settings, now=now)]
     expected = report_id(id_key(settings), report["agency"], report["source_ref"])
     if not report["report_id"]:  # Kafka-native agencies cannot compute keyed ids: the hub assigns them
@@ -101,6 +113,31 @@ def validate(msg: Message, *, settings: Settings, now: datetime) -> Validated:
                             state=report["reporter_state"], actor=ACTOR, trace_id=report["trace_id"],
                             occurred_at=now_ms)
     return Validated(report=report, audit=[received, validated])
+
+
+def _reject_identity(msg: Message, problem: str, sender: str, report: dict[str, Any], now_ms: int,
+                     settings: Settings, position: dict[str, Any]) -> Validated:
+    """A record whose claimed identity does not hold. Its audit names the sender (the topic's agency);
+    it enters a report's trail only when it claims the sender's own agency (then the report id is in
+    the sender's namespace) -- a forged claim never lands in another agency's trail."""
+    reason = f"identity: {problem}"
+    own = report["agency"] == sender
+    if own:
+        report = dict(report)
+        report["report_id"] = report["report_id"] or report_id(id_key(settings), sender, report["source_ref"])
+    detail = {**position, "claimed_agency": report["agency"], "claimed_state": report["reporter_state"]}
+    ev = audit_event(
+        "REJECTED", report_id=report["report_id"] if own else None, version=report["version"] if own else None,
+        agency=sender, state=report["reporter_state"] if own else None, actor=ACTOR, reason=reason[:2000],
+        trace_id=report["trace_id"], occurred_at=now_ms, detail=detail, unique=f"{msg.topic}/{msg.partition}/{msg.offset}")
+    out = Validated(dead_letter=dead_letter(msg, stage="validate", reason=reason, now_ms=now_ms,
+                                            report_id=report["report_id"] if own else None),
+                    audit=[ev], reason="identity", kind=report["kind"], agency=sender)
+    if own:
+        out.audit.insert(0, audit_event("RECEIVED", report_id=report["report_id"], version=report["version"],
+                                        agency=sender, state=report["reporter_state"], actor=ACTOR,
+                                        trace_id=report["trace_id"], occurred_at=now_ms, detail=position))
+    return out
 
 
 def _reject(msg: Message, reason: str, label: str, now_ms: int, report: dict[str, Any] | None,

@@ -1,11 +1,13 @@
-"""The pure hash-chain logic: linking, verifying, naming the first bad record."""
+"""The pure HMAC-chain logic: linking, verifying, naming the first bad record; anchors."""
 
 from __future__ import annotations
 
 import json
 
 from hub.audit_events import audit_event
-from hub.auditstore import GENESIS, canonical, chain_hash, link, verify
+from hub.auditstore import GENESIS, canonical, chain_hash, head_mac, link, new_anchor, read_anchors, verify
+
+KEY = b"chain-test-key-0123456789"
 
 
 def events(n: int) -> list[dict]:
@@ -14,7 +16,16 @@ def events(n: int) -> list[dict]:
 
 
 def chain(n: int = 5) -> list[dict]:
-    return link(events(n), 0, GENESIS)
+    return link(events(n), 0, GENESIS, KEY)
+
+
+def head_of(rows: list[dict]) -> dict:
+    seq, h = (rows[-1]["seq"], rows[-1]["hash"]) if rows else (0, GENESIS)
+    return {"seq": seq, "hash": h, "mac": head_mac(KEY, seq, h)}
+
+
+def check(rows: list[dict], head: dict | None = None, **kw):  # type: ignore[no-untyped-def]
+    return verify(rows, head if head is not None else head_of(rows), key=KEY, **kw)
 
 
 def test_link_follows_the_formula() -> None:
@@ -22,7 +33,8 @@ def test_link_follows_the_formula() -> None:
     assert [r["seq"] for r in rows] == [1, 2, 3]
     assert rows[0]["prev_hash"] == GENESIS
     assert rows[1]["prev_hash"] == rows[0]["hash"]
-    assert rows[2]["hash"] == chain_hash(rows[1]["hash"], rows[2]["event"], 3)
+    assert rows[2]["hash"] == chain_hash(KEY, rows[1]["hash"], rows[2]["event"], 3)
+    assert rows[2]["hash"] != chain_hash(b"another-key-0123456789", rows[1]["hash"], rows[2]["event"], 3)
     assert json.loads(rows[0]["event"])["report_id"] == "R-0"
 
 
@@ -33,9 +45,9 @@ def test_canonical_is_order_independent_and_keeps_unicode() -> None:
 
 def test_untouched_chain_verifies() -> None:
     rows = chain()
-    v = verify(rows, {"seq": 5, "hash": rows[-1]["hash"]})
+    v = check(rows)
     assert v.ok and v.records == 5
-    assert verify([]).ok
+    assert verify([], None, key=KEY).ok
 
 
 def test_altered_event_named() -> None:
@@ -43,21 +55,22 @@ def test_altered_event_named() -> None:
     ev = json.loads(rows[2]["event"])
     ev["actor"] = "someone else"
     rows[2]["event"] = canonical(ev)
-    v = verify(rows)
+    v = check(rows)
     assert not v.ok and v.bad_seq == 3 and "altered" in v.problem
 
 
 def test_altered_hash_breaks_the_next_link() -> None:
     rows = chain()
     rows[1]["hash"] = "f" * 64
-    v = verify(rows)
+    v = check(rows)
     assert not v.ok and v.bad_seq == 2
 
 
 def test_deleted_record_named() -> None:
     rows = chain()
+    head = head_of(rows)
     del rows[1]
-    v = verify(rows)
+    v = check(rows, head)
     assert not v.ok and v.bad_seq == 2 and "missing" in v.problem
 
 
@@ -66,45 +79,81 @@ def test_deleted_and_renumbered_detected_by_link() -> None:
     del rows[1]
     for i, r in enumerate(rows, start=1):
         r["seq"] = i
-    v = verify(rows)
+    v = check(rows)
     assert not v.ok and v.bad_seq == 2 and "prev_hash" in v.problem
 
 
 def test_tail_deletion_detected_by_head() -> None:
     rows = chain()
-    head = {"seq": 5, "hash": rows[-1]["hash"]}
-    v = verify(rows[:-1], head)
+    v = check(rows[:-1], head_of(rows))
     assert not v.ok and v.bad_seq == 5
 
 
 def test_swapped_records_named() -> None:
     rows = chain()
     rows[1]["event"], rows[2]["event"] = rows[2]["event"], rows[1]["event"]
-    v = verify(rows)
+    v = check(rows)
     assert not v.ok and v.bad_seq == 2
 
 
 def test_inserted_record_named() -> None:
     rows = chain()
-    forged = link([audit_event("ACKNOWLEDGED", report_id="R-9", occurred_at=5)], 2, rows[1]["hash"])[0]
+    forged = link([audit_event("ACKNOWLEDGED", report_id="R-9", occurred_at=5)], 2, rows[1]["hash"],
+                  b"not-the-hub-key-0123456789")[0]
     rows = [*rows[:2], forged, *({**r, "seq": r["seq"] + 1} for r in rows[2:])]
-    v = verify(rows)
-    assert not v.ok and v.bad_seq == 4 and "prev_hash" in v.problem
+    v = check(rows)
+    assert not v.ok and v.bad_seq == 3 and "audit key" in v.problem
 
 
 def test_verify_streams_and_store_reads_in_chunks(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from hub.auditstore import AuditStore
     from hub.db import Database
+    from tests.conftest import hub_settings
 
-    store = AuditStore(Database(f"sqlite:///{tmp_path / 'a.db'}"))
+    store = AuditStore(Database(f"sqlite:///{tmp_path / 'a.db'}"), hub_settings(data_dir=str(tmp_path)))
     store.store(events(25))
     assert [r["seq"] for r in store.rows(chunk=10)] == list(range(1, 26))
-    assert verify(iter(chain(3))).ok
+    c = chain(3)
+    assert check(iter(c), head_of(c)).ok
     assert store.verify().records == 25
     store.db.execute("DELETE FROM audit_log WHERE seq = 11")  # on a chunk boundary
-    v = verify(store.rows(chunk=10), store.head())
+    v = verify(store.rows(chunk=10), store.db.one("SELECT seq, hash, mac FROM audit_head"), key=store.key)
     assert not v.ok and v.bad_seq == 11
     assert store.verify().bad_seq == 11
+
+
+def test_head_mac_and_missing_head() -> None:
+    rows = chain()
+    assert not check(rows, {**head_of(rows), "mac": "0" * 64}).ok
+    moved = check(rows[:3], {"seq": 3, "hash": rows[2]["hash"], "mac": head_of(rows)["mac"]})
+    assert not moved.ok and moved.bad_seq == 3 and "wrong MAC" in moved.problem
+    missing = verify(rows, None, key=KEY)
+    assert not missing.ok and "head (audit_head) is missing" in missing.problem
+
+
+def test_anchors_pin_the_chain() -> None:
+    rows = chain(6)
+    a1 = new_anchor(KEY, 3, rows[2]["hash"], 1_000, None)
+    a2 = new_anchor(KEY, 6, rows[5]["hash"], 2_000, a1)
+    anchors, problem = read_anchors([a1.as_line(), a2.as_line()], KEY)
+    assert problem is None and [a.line for a in anchors] == [1, 2]
+    assert check(rows, anchors=anchors).ok and check(rows, anchors=anchors).anchors == 2
+    # a consistent rewrite from record 2 (someone with the key): the first anchor after it names it
+    rewritten = link([{**e, "actor": "x"} if i == 1 else e for i, e in enumerate(events(6))], 0, GENESIS, KEY)
+    v = check(rewritten, anchors=anchors)
+    assert not v.ok and v.bad_seq == 3 and "rewritten between records 1 and 3" in v.problem
+    # the log cut back to before an anchor (head and all)
+    short = check(rows[:4], anchors=anchors)
+    assert not short.ok and short.bad_seq == 5 and "recorded seq 6" in short.problem
+    # anchor lines: edited, forged without the key, deleted in the middle, out of order
+    edited = a2.as_line().replace('"seq":6', '"seq":5')
+    assert "line 2: its MAC does not match" in (read_anchors([a1.as_line(), edited], KEY)[1] or "")
+    assert "line 1: its MAC" in (read_anchors([a1.as_line()], b"wrong-key-0123456789")[1] or "")
+    a3 = new_anchor(KEY, 6, rows[5]["hash"], 3_000, a2)
+    assert "does not follow" in (read_anchors([a1.as_line(), a3.as_line()], KEY)[1] or "")
+    back = new_anchor(KEY, 2, rows[1]["hash"], 3_000, a2)
+    assert "before the previous anchor" in (read_anchors([a1.as_line(), a2.as_line(), back.as_line()], KEY)[1] or "")
+    assert "unreadable" in (read_anchors(["{not json"], KEY)[1] or "")
 
 
 def test_sink_stores_each_event_of_an_audit_batch_like_single_events() -> None:

@@ -38,7 +38,7 @@ def test_sink_stores_audit_in_postgresql(broker: EmbeddedBroker, pg_url: str, tm
     sink = subprocess.Popen([*HUB, "sink", "--port", "0", "--group", f"pg-{uuid.uuid4().hex[:6]}"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        store = AuditStore(Database(pg_url))
+        store = AuditStore(Database(pg_url), s)
         deadline = time.monotonic() + 60
         while len(store.trail(rid)) < 3:  # hang guard only
             assert time.monotonic() < deadline, "sink did not store the events"

@@ -1,5 +1,5 @@
-"""The audit store on SQLite and on a real PostgreSQL server: idempotent storage, and
-`hub audit verify` catching edits, deletions, insertions and swaps (naming the first bad record)."""
+"""The audit store on SQLite and on a real PostgreSQL server: idempotent storage, a column edit,
+the trail, and the migration of a v1 (unkeyed SHA-256) store. Every tampering kind: test_attacks.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from hub.audit_events import audit_event
-from hub.auditstore import AuditStore
+from hub.auditstore import GENESIS, V1, AuditStore, ChainError, canonical, chain_hash_v1
 from hub.cli import main
 from hub.db import Database
+from tests.conftest import TEST_AUDIT_KEY, hub_settings
 
 
 def story(n: int = 6) -> list[dict]:
@@ -22,15 +23,22 @@ def story(n: int = 6) -> list[dict]:
             for i in range(n)]
 
 
-def run_verify(url: str, tmp_path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    r = CliRunner().invoke(main, ["audit", "verify"],
-                           env={"HUB_DATABASE_URL": url, "HUB_DATA_DIR": str(tmp_path)})
+def cli_env(url: str, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"HUB_DATABASE_URL": url, "HUB_DATA_DIR": str(tmp_path), "HUB_AUDIT_KEY": TEST_AUDIT_KEY.decode()}
+
+
+def run(url: str, tmp_path, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    r = CliRunner().invoke(main, list(args), env=cli_env(url, tmp_path))
     return r.exit_code, r.output
 
 
+def run_verify(url: str, tmp_path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    return run(url, tmp_path, "audit", "verify")
+
+
 @pytest.fixture
-def store(db_url: str) -> AuditStore:
-    s = AuditStore(Database(db_url))
+def store(db_url: str, tmp_path) -> AuditStore:  # type: ignore[no-untyped-def]
+    s = AuditStore(Database(db_url), hub_settings(data_dir=str(tmp_path), database_url=db_url))
     s.store(story())
     return s
 
@@ -43,59 +51,6 @@ def test_idempotent_and_clean(store: AuditStore, db_url: str, tmp_path) -> None:
     code, out = run_verify(db_url, tmp_path)
     assert code == 0, out
     assert "7 records verified" in out
-
-
-def test_edit_detected(store: AuditStore, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    row = store.db.one("SELECT event FROM audit_log WHERE seq = 4")
-    ev = json.loads(row["event"])
-    ev["recipients"] = ["UZ", "CARICC", "AF"]
-    store.db.execute("UPDATE audit_log SET event = ? WHERE seq = 4",
-                     (json.dumps(ev, sort_keys=True, separators=(",", ":")),))
-    code, out = run_verify(db_url, tmp_path)
-    assert code == 1
-    assert "seq=4" in out
-
-
-def test_column_edit_detected(store: AuditStore, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    store.db.execute("UPDATE audit_log SET stage = 'REJECTED' WHERE seq = 2")
-    code, out = run_verify(db_url, tmp_path)
-    assert code == 1 and "seq=2" in out
-
-
-def test_delete_detected(store: AuditStore, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    store.db.execute("DELETE FROM audit_log WHERE seq = 3")
-    code, out = run_verify(db_url, tmp_path)
-    assert code == 1 and "seq=3" in out
-
-
-def test_delete_last_detected(store: AuditStore, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    store.db.execute("DELETE FROM audit_log WHERE seq = 6")
-    code, out = run_verify(db_url, tmp_path)
-    assert code == 1 and "seq=6" in out
-
-
-def test_insert_detected(store: AuditStore, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # shift records 5.. up by one and slip a forged event in at seq 5 (hashed with the real formula)
-    from hub.auditstore import link
-
-    prev = store.db.one("SELECT hash FROM audit_log WHERE seq = 4")["hash"]
-    store.db.execute("UPDATE audit_log SET seq = seq + 100 WHERE seq >= 5")
-    store.db.execute("UPDATE audit_log SET seq = seq - 99 WHERE seq >= 100")
-    forged = link([audit_event("ACKNOWLEDGED", report_id="R-1", version=1, state="UZ", actor="officer:mallory",
-                               occurred_at=10_004)], 4, prev)[0]
-    store.db.execute("INSERT INTO audit_log (seq, event_id, stage, report_id, occurred_at, event, prev_hash, hash) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [forged[c] for c in (
-                         "seq", "event_id", "stage", "report_id", "occurred_at", "event", "prev_hash", "hash")])
-    code, out = run_verify(db_url, tmp_path)
-    assert code == 1 and "seq=6" in out  # the forged one links; the next real record no longer does
-
-
-def test_swap_detected(store: AuditStore, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    store.db.execute("UPDATE audit_log SET seq = -2 WHERE seq = 2")
-    store.db.execute("UPDATE audit_log SET seq = 2 WHERE seq = 3")
-    store.db.execute("UPDATE audit_log SET seq = 3 WHERE seq = -2")
-    code, out = run_verify(db_url, tmp_path)
-    assert code == 1 and "seq=2" in out
 
 
 def test_trail_tells_the_story(store: AuditStore, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -111,3 +66,57 @@ def test_trail_tells_the_story(store: AuditStore, db_url: str, tmp_path) -> None
     missing = CliRunner().invoke(main, ["audit", "trail", "R-404"],
                                  env={"HUB_DATABASE_URL": db_url, "HUB_DATA_DIR": str(tmp_path)})
     assert missing.exit_code == 1
+
+
+def make_v1_store(db: Database, events: list[dict]) -> None:
+    """A store as the v1 code wrote it: unkeyed SHA-256 chain, head without MAC, no audit_meta."""
+    db.execute("""CREATE TABLE audit_log (seq BIGINT PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, stage TEXT NOT NULL,
+                  report_id TEXT, occurred_at BIGINT NOT NULL, event TEXT NOT NULL, prev_hash TEXT NOT NULL,
+                  hash TEXT NOT NULL)""")
+    db.execute("CREATE TABLE audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)")
+    prev = GENESIS
+    for seq, ev in enumerate(events, start=1):
+        text = canonical(ev)
+        h = chain_hash_v1(prev, text, seq)
+        db.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (seq, ev["event_id"], ev["stage"], ev["report_id"], ev["occurred_at"], text, prev, h))
+        prev = h
+    db.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)", (len(events), prev))
+
+
+def test_v1_store_is_reported_refused_then_migrated(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = Database(db_url)
+    make_v1_store(db, story())
+    code, out = run_verify(db_url, tmp_path)
+    assert code == 1 and "v1 chain (unkeyed SHA-256), internally consistent" in out and "hub audit migrate" in out
+    store = AuditStore(db, hub_settings(data_dir=str(tmp_path), database_url=db_url))
+    assert store.chain_version() == V1
+    with pytest.raises(ChainError, match="hub audit migrate"):  # never appended to an unkeyed chain
+        store.store([audit_event("ACCESS_DENIED", state="KZ", actor="officer:x", occurred_at=1, unique="m")])
+    code, out = run(db_url, tmp_path, "audit", "migrate")
+    assert code == 0 and "migrated 6 records" in out, out
+    code, out = run_verify(db_url, tmp_path)
+    assert code == 0 and "6 records verified" in out and "1 anchors matched" in out, out
+    anchor_line = json.loads((tmp_path / "audit-anchors.jsonl").read_text())
+    assert anchor_line["seq"] == 6 and anchor_line["note"]["migrated_from"] == V1
+    assert len(store.store([audit_event("ACCESS_DENIED", state="KZ", actor="officer:x", occurred_at=1,
+                                        unique="m")])) == 1  # appends again, on the HMAC chain
+    assert run_verify(db_url, tmp_path)[0] == 0
+    code, out = run(db_url, tmp_path, "audit", "migrate")
+    assert code == 0 and "nothing to migrate" in out
+
+
+def test_broken_v1_store_is_not_migrated(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = Database(db_url)
+    make_v1_store(db, story())
+    db.execute("DELETE FROM audit_log WHERE seq = 3")
+    code, out = run(db_url, tmp_path, "audit", "migrate")
+    assert code == 1 and "not migrated" in out and "record 3" in out, out
+    assert AuditStore(db, hub_settings(data_dir=str(tmp_path))).chain_version() == V1
+
+
+def test_a_tampered_chain_is_never_anchored(store: AuditStore, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store.db.execute("DELETE FROM audit_log WHERE seq = 6")
+    code, out = run(db_url, tmp_path, "audit", "anchor")
+    assert code == 1 and "not anchored" in out and "seq=6" in out
+    assert not (tmp_path / "audit-anchors.jsonl").exists() or not (tmp_path / "audit-anchors.jsonl").read_text()

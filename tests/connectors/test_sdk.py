@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import signal
 import sqlite3
@@ -17,6 +18,7 @@ from connectors.sdk import Publisher, RestTransport, outbox_key
 from hub.agencies import Directory
 from hub.embedded import free_port
 from hub.settings import Settings
+from hub.topics import agency_intake, ensure_topics
 from tests.conftest import HUB, hub_env
 from tests.connectors.conftest import Gateway
 from tests.connectors.intake import read_intake_sync
@@ -111,7 +113,11 @@ def test_outbox_key_names_the_bad_field() -> None:
     assert outbox_key({"source_ref": " a ", "version": 3}) == "a|3"
 
 
-def test_publish_kafka_native_validates_locally_and_produces_avro(gw_settings: Settings, tmp_path: Path) -> None:
+def test_publish_kafka_native_validates_locally_and_produces_avro(gw_settings: Settings, directory: Directory,
+                                                                  tmp_path: Path) -> None:
+    """To the agency's own intake topic (SPEC §7), never to the gateway's hub.intake."""
+    directory.add("KZ-CUSTOMS", "KZ", "State Revenue Committee (Customs)", kafka_native=True)
+    asyncio.run(ensure_topics(gw_settings))
     prefix = f"KN-{uuid.uuid4().hex[:8]}"
     file = tmp_path / "r.ndjson"
     file.write_bytes(b"\n".join(orjson.dumps(b) for b in [
@@ -121,6 +127,9 @@ def test_publish_kafka_native_validates_locally_and_produces_avro(gw_settings: S
     assert r.returncode == 1, r.stdout + r.stderr  # one rejected
     assert "accepted 1" in r.stdout and "rejected 1" in r.stdout
     assert f"line 2 ({prefix}-2|1): rejected: tlp: should be one of" in r.stderr
-    msgs = read_intake_sync(gw_settings, lambda m: (m["key"] or "").startswith(f"KZ-CUSTOMS:{prefix}-"), 1)
+    msgs = read_intake_sync(gw_settings, lambda m: (m["key"] or "").startswith(f"KZ-CUSTOMS:{prefix}-"), 1,
+                            topic=agency_intake("KZ-CUSTOMS"))
     assert [m["headers"]["idempotency_key"] for m in msgs] == [f"KZ-CUSTOMS|{prefix}-1|1"]
+    assert not read_intake_sync(gw_settings, lambda m: (m["key"] or "").startswith(f"KZ-CUSTOMS:{prefix}-"), 1,
+                                timeout=3)
     assert msgs[0]["report"]["reporter_state"] == "KZ"

@@ -103,3 +103,55 @@ def test_help() -> None:
     assert out.returncode == 0 and "--fixed" in out.stdout
     out = subprocess.run([*HUB, "worker", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "/readyz" in out.stdout
+
+
+async def _read_topic_until_idle(st: Settings, topic: str, idle: float = 2.0) -> list:
+    c = consumer(st, topic, group_id=None)
+    await c.start()
+    got: list = []
+    try:
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < idle:
+            for msgs in (await c.getmany(timeout_ms=300)).values():
+                if msgs:
+                    idle_since = time.monotonic()
+                got += msgs
+    finally:
+        await c.stop()
+    return got
+
+
+def test_raw_replay_of_a_kafka_native_record_goes_back_to_its_own_topic(s: Settings) -> None:
+    """A record rejected on an agency's own intake topic (e.g. a forged agency claim) must not become
+    trusted by a raw replay: hub.intake is the gateway's, where identity is not re-checked."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from hub.embedded import client_settings
+
+    native = "hub.intake.agency.KZ-NATIVE"
+
+    async def seed() -> dict:
+        await ensure_topics(s)
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.bootstrap, **client_settings(s).admin)
+        await admin.start()
+        try:
+            if native not in await admin.list_topics():
+                await admin.create_topics([NewTopic(native, 1, 1)])
+        finally:
+            await admin.close()
+        d = dead_letter(Message(native, 0, 5, b"UZ-CUSTOMS:forged", b"forged-bytes", []), stage="validate",
+                        reason="identity: agency: 'UZ-CUSTOMS' is not the topic's agency KZ-NATIVE",
+                        now_ms=1_700_000_000_000)
+        p = producer(s)
+        await p.start()
+        await p.send_and_wait(DLQ, codec().encode(DEAD_LETTER, d), key=d["dead_letter_id"].encode())
+        await p.stop()
+        return d
+
+    d = asyncio.run(seed())
+    r = hub(s, "dlq", "replay", d["dead_letter_id"], "--idle", "1")
+    assert r.returncode == 0, r.stderr
+    back = [m for m in asyncio.run(_read_topic_until_idle(s, native)) if m.value == b"forged-bytes"]
+    assert len(back) == 1 and dict(back[0].headers)["replayed_from"] == d["dead_letter_id"].encode()
+    on_intake = [m for m in asyncio.run(_read_topic_until_idle(s, INTAKE)) if m.value == b"forged-bytes"]
+    assert on_intake == [], "a raw replay made a Kafka-native record the gateway's"
