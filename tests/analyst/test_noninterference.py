@@ -5,7 +5,8 @@ same sequence without every version R may not receive and R's state did not send
 the same (synthetic, per-state) pipeline into two databases the way ``hub sink`` writes them —
 every state's feed items and every receipt. Every answer R can get — incident pages, each incident,
 search (words of the reports R may not see among the queries), statistics by every dimension, and
-each export — must be identical from both databases. R's own acknowledgements are the same in both.
+each export — must be identical from both databases (SQLite for five states, PostgreSQL for two).
+R's own acknowledgements are the same in both.
 """
 
 from __future__ import annotations
@@ -100,9 +101,30 @@ def sequence() -> list[dict[str, Any]]:
     return world.with_updates(world.reports(hub_settings(), 160, seed=23))
 
 
+def _database(pg_server: str, name: str) -> str:
+    from hub.db import Database
+
+    admin = Database(pg_server)
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    return pg_server.rsplit("/", 1)[0] + "/" + name
+
+
 @pytest.mark.parametrize("state", STATES)
 def test_answers_do_not_depend_on_reports_the_state_may_not_see(state: str, sequence: list[dict[str, Any]],
                                                                  tmp_path: Path) -> None:
+    compare(state, sequence, f"sqlite:///{tmp_path / 'full.db'}", f"sqlite:///{tmp_path / 'reduced.db'}")
+
+
+@pytest.mark.parametrize("state", ("CARICC", "AF"))
+def test_answers_do_not_depend_on_reports_the_state_may_not_see_postgresql(
+        state: str, sequence: list[dict[str, Any]], pg_server: str) -> None:
+    compare(state, sequence, _database(pg_server, f"ni_full_{state.lower()}"),
+            _database(pg_server, f"ni_reduced_{state.lower()}"))
+
+
+def compare(state: str, sequence: list[dict[str, Any]], full_url: str, red_url: str) -> None:
     settings = hub_settings()
     small = world.reduced(sequence, state, settings)
     assert 0 < len(small) < len(sequence)
@@ -115,7 +137,6 @@ def test_answers_do_not_depend_on_reports_the_state_may_not_see(state: str, sequ
     # other states' feeds or receipts differ: the full store holds more
     assert len(full_items) + len(full_receipts) > len(red_items) + len(red_receipts)
 
-    full_url, red_url = f"sqlite:///{tmp_path / 'full.db'}", f"sqlite:///{tmp_path / 'reduced.db'}"
     # the sink sees R's records in processing order in both worlds, batched with whatever else arrives
     full = fill_records(full_url, world.records(sequence, settings), settings, batch=37)
     reduced = fill_records(red_url, world.records(small, settings), settings, batch=23)
