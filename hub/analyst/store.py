@@ -3,7 +3,8 @@
 Tables (all keyed by ``state`` first; nothing is ever computed across states):
 
 * ``analyst_docs`` — one row per (state, report): the newest version the state received or sent,
-  its JSON view, ``docno`` (the state's own document number, stable across versions);
+  its JSON view, ``docno`` (the state's number of the document: routing time of the first version
+  held and 12 bits of the report id; stable across versions);
 * ``analyst_versions`` — every version (and share) the state received or sent: the timeline;
 * ``analyst_incidents`` — per (state, incident): label, summary, ``last_at`` (the newest routing
   time of its versions: the incident list's order and cursor);
@@ -17,13 +18,14 @@ Tables (all keyed by ``state`` first; nothing is ever computed across states):
   with reports it may not see. PostgreSQL: a weighted ``tsvector`` column with a GIN index
   (``ts_rank`` looks at the document alone) and a ``pg_trgm`` GIN index on the name tokens.
 
-Idempotent: a document is replaced only by a higher version; replays change nothing. A state's
-document numbers follow the order in which its own documents arrived (like its feed cursors);
-nothing else any state sends changes them.
+Idempotent: a document is replaced only by a higher version; replays change nothing. No answer
+depends on the order in which the sink happened to read the feed and receipt topics: document
+numbers come from the documents (routing time and report id), lists are ordered by data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,8 +75,6 @@ DDL = [
         reports {bigint} NOT NULL, mg {bigint} NOT NULL, PRIMARY KEY (state, dim, day, bucket))""",
     """CREATE TABLE IF NOT EXISTS analyst_name_terms (
         state TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY (state, term))""",
-    """CREATE TABLE IF NOT EXISTS analyst_counters (
-        state TEXT NOT NULL, name TEXT NOT NULL, value {bigint} NOT NULL, PRIMARY KEY (state, name))""",
 ]
 PG_DDL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -181,12 +181,14 @@ class AnalystStore:
         return bool(row)
 
     # -- writing (the sink projection) --------------------------------------------------------------
-    def _next(self, state: str, name: str) -> int:
-        row = self.db.one("INSERT INTO analyst_counters (state, name, value) VALUES (?, ?, 1) "
-                          "ON CONFLICT (state, name) DO UPDATE SET value = analyst_counters.value + 1 RETURNING value",
-                          (state, name))
-        assert row is not None
-        return int(row["value"])
+    def _docno(self, d: Doc) -> int:
+        """The state's number for a new document: its routing time (ms) and 12 bits of its report
+        id, so that the order of numbers — the ranking's tie-break and the search snapshot — is a
+        fact of the documents, not of the order in which the sink happened to read two topics."""
+        n = d.routed_at * 4096 + int(hashlib.sha256(d.report_id.encode()).hexdigest()[:3], 16)
+        while self.db.one("SELECT 1 AS x FROM analyst_docs WHERE state = ? AND docno = ?", (d.state, n)):
+            n += 1  # the same millisecond and the same 12 bits: next number
+        return n
 
     def apply(self, docs: Sequence[Doc]) -> None:
         """Add a batch of documents (idempotent; in one transaction)."""
@@ -217,7 +219,7 @@ class AnalystStore:
         if old and (int(old["version"]) > d.version or (int(old["version"]) == d.version and (
                 old["direction"] == d.direction or old["direction"] == SENT))):
             return touched  # an older version, a replay or a share of a version already held
-        docno = int(old["docno"]) if old else self._next(d.state, "docno")
+        docno = int(old["docno"]) if old else self._docno(d)
         body = orjson.dumps(d.body).decode()
         values = (d.state, d.report_id, docno, d.version, d.direction, d.source_id, d.incident_id, d.kind, d.tlp,
                   d.handling_code, d.agency, d.reporter_state, d.event_time, d.routed_at, d.delivery, body)
@@ -354,8 +356,8 @@ class AnalystStore:
         """Ranked documents of ``state`` matching ``q`` and the filters; ``next`` continues."""
         offset, snapshot = _parse_cursor(cursor)
         if snapshot is None:  # later pages leave out what arrived after the first page
-            top = self.db.one("SELECT value FROM analyst_counters WHERE state = ? AND name = 'docno'", (state,))
-            snapshot = int(top["value"]) if top else 0
+            top = self.db.one("SELECT MAX(docno) AS n FROM analyst_docs WHERE state = ?", (state,))
+            snapshot = int(top["n"]) if top and top["n"] is not None else 0
         parsed = qry.parse(q)
         where, params = filters.sql()
         rows: list[dict[str, Any]] = []
@@ -369,7 +371,7 @@ class AnalystStore:
                 expr = qry.fts5(parsed, kinds=list(filters.kinds), tlps=list(filters.tlps),
                                 directions=list(filters.directions))
                 weights = ", ".join(str(w) for w in qry.WEIGHTS.values())
-                rank = f"bm25({fts}, {weights}), {fts}.rowid DESC"  # ties: the later arrival first, like the feed
+                rank = f"bm25({fts}, {weights}), {fts}.rowid DESC"  # ties: the later routed first
                 if filters.from_ms is None and filters.to_ms is None and not filters.unacknowledged \
                         and not filters.incident_id:
                     # kind, TLP and direction are facets inside the index: rank in the index alone, then
@@ -483,7 +485,7 @@ class AnalystStore:
 def _parse_cursor(cursor: str | None) -> tuple[int, int | None]:
     if not cursor:
         return 0, None
-    m = re.fullmatch(r"(\d{1,9})\.(\d{1,15})", cursor)
+    m = re.fullmatch(r"(\d{1,9})\.(\d{1,19})", cursor)
     if not m:
         raise BadRequest(f"cursor: {cursor!r} is not a cursor of this search (use the 'next' value of a result page)")
     return int(m.group(1)), int(m.group(2))
