@@ -121,16 +121,18 @@ def search(base: Settings, work: Path, *, items: int, queries_n: int, progress: 
     reports: list[dict[str, Any]] = []
     all_items: list[dict[str, Any]] = []
     all_receipts: list[dict[str, Any]] = []
-    seed = 101
+    seed = 100_000
     while len(all_items) < items:
-        need = max(50, (items - len(all_items)) // 3)
-        say(f"search: generating {need:,} reports")
+        # the simulator is fastest in small scenarios: 1,000 reports per seed (seeds far apart: unique refs)
+        need = min(1000, max(50, (items - len(all_items)) // 3))
         batch = [it.report for it in workload.generate(need, seed=seed, settings=base)]
-        seed += 1
+        seed += 1000
         its, recs = _items(batch, base)
         reports += batch
         all_items += its
         all_receipts += recs
+        if len(reports) % 10_000 < len(batch):
+            say(f"search: {len(reports):,} reports, {len(all_items):,} feed items generated")
     all_items = all_items[:items]
     started = time.perf_counter()
     receipt_of = {r["report_id"]: r for r in all_receipts}
