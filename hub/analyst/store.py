@@ -44,6 +44,7 @@ from hub.feedstore import DDL as FEED_DDL
 STATE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
 FUZZY_MIN = 80.0  # rapidfuzz ratio of two name tokens to count as the same name
 FUZZY_MAX = 8  # neighbours per query word
+WINDOW = 2000  # a search ranks at most its newest WINDOW matches
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS analyst_docs (
@@ -108,18 +109,20 @@ class Filters:
     unacknowledged: bool = False  # received documents whose newest version no officer acknowledged
     incident_id: str | None = None
 
-    def sql(self) -> tuple[str, list[Any]]:
-        """``AND …`` conditions on ``analyst_docs d`` and their parameters."""
+    def sql(self, time_index: bool = True) -> tuple[str, list[Any]]:
+        """``AND …`` conditions on ``analyst_docs d`` and their parameters (``time_index=False``: keep
+        SQLite from scanning the event-time index when rows are looked up by number anyway)."""
+        et = "d.event_time" if time_index else "+d.event_time"
         out, params = [], []
         for col, values in (("kind", self.kinds), ("tlp", self.tlps), ("direction", self.directions)):
             if values:
                 out.append(f"d.{col} IN ({','.join('?' * len(values))})")
                 params += list(values)
         if self.from_ms is not None:
-            out.append("d.event_time >= ?")
+            out.append(f"{et} >= ?")
             params.append(self.from_ms)
         if self.to_ms is not None:
-            out.append("d.event_time < ?")
+            out.append(f"{et} < ?")
             params.append(self.to_ms)
         if self.incident_id:
             out.append("d.incident_id = ?")
@@ -353,8 +356,13 @@ class AnalystStore:
         return out
 
     def search(self, state: str, q: str, filters: Filters, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
-        """Ranked documents of ``state`` matching ``q`` and the filters; ``next`` continues."""
-        offset, snapshot = _parse_cursor(cursor)
+        """Ranked documents of ``state`` matching ``q`` and the filters; ``next`` continues.
+
+        A query matching more than :data:`WINDOW` documents is ranked among its newest WINDOW
+        matches (``window`` in the answer says so): relevance among thousands of matches of a common
+        word costs a full pass and says little; the newest matches are what an officer looks for."""
+        offset, snapshot, floor = _parse_cursor(cursor)
+        first = snapshot is None
         if snapshot is None:  # later pages leave out what arrived after the first page
             top = self.db.one("SELECT MAX(docno) AS n FROM analyst_docs WHERE state = ?", (state,))
             snapshot = int(top["n"]) if top and top["n"] is not None else 0
@@ -372,32 +380,52 @@ class AnalystStore:
                                 directions=list(filters.directions))
                 weights = ", ".join(str(w) for w in qry.WEIGHTS.values())
                 rank = f"bm25({fts}, {weights}), {fts}.rowid DESC"  # ties: the later routed first
+                # event times are at most 1 h ahead of routing: a 'from' bounds the document numbers too
+                lower = max(0, (filters.from_ms - 3_600_000) * 4096) if filters.from_ms is not None else 0
+                if first:
+                    probe = self.db.one(f"SELECT rowid AS n FROM {fts} WHERE {fts} MATCH ? AND rowid <= ? AND "
+                                        "rowid >= ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                                        (expr, snapshot, lower, WINDOW - 1))
+                    floor = max(lower, int(probe["n"]) if probe else 0)
                 if filters.from_ms is None and filters.to_ms is None and not filters.unacknowledged \
                         and not filters.incident_id:
-                    # kind, TLP and direction are facets inside the index: rank in the index alone, then
-                    # read only the page's documents
+                    # kind, TLP and direction are facets inside the index: rank in the index alone
                     hits = [int(r["docno"]) for r in self.db.query(
-                        f"SELECT rowid AS docno FROM {fts} WHERE {fts} MATCH ? AND rowid <= ? ORDER BY {rank} "
-                        "LIMIT ? OFFSET ?", (expr, snapshot, limit + 1, offset))]
-                    by_no = {int(r["docno"]): r for r in self.db.query(
-                        f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.docno IN "
-                        f"({','.join('?' * len(hits))})", (state, *hits))} if hits else {}
-                    rows = [by_no[n] for n in hits if n in by_no]
+                        f"SELECT rowid AS docno FROM {fts} WHERE {fts} MATCH ? AND rowid <= ? AND rowid >= ? "
+                        f"ORDER BY {rank} LIMIT ? OFFSET ?", (expr, snapshot, floor, limit + 1, offset))]
                 else:
-                    rows = self.db.query(
-                        f"SELECT {_SELECT_DOC} FROM {fts} JOIN analyst_docs d ON d.state = ? AND d.docno = {fts}.rowid "
-                        f"WHERE {fts} MATCH ? AND {fts}.rowid <= ?{where} ORDER BY {rank} LIMIT ? OFFSET ?",
-                        (state, expr, snapshot, *params, limit + 1, offset))
+                    # never join the FTS table (SQLite may then run the MATCH once per document): rank the
+                    # window's matches, then keep those the other filters accept
+                    ranked = [int(r["docno"]) for r in self.db.query(
+                        f"SELECT rowid AS docno FROM {fts} WHERE {fts} MATCH ? AND rowid <= ? AND rowid >= ? "
+                        f"ORDER BY {rank}", (expr, snapshot, floor))]
+                    ok: set[int] = set()
+                    by_number, by_params = filters.sql(time_index=False)
+                    for i in range(0, len(ranked), 500):
+                        chunk = ranked[i:i + 500]
+                        ok |= {int(r["docno"]) for r in self.db.query(
+                            f"SELECT d.docno FROM analyst_docs d WHERE d.state = ? AND d.docno IN "
+                            f"({','.join('?' * len(chunk))}){by_number}", (state, *chunk, *by_params))}
+                    hits = [n for n in ranked if n in ok][offset:offset + limit + 1]
+                by_no = {int(r["docno"]): r for r in self.db.query(
+                    f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.docno IN "
+                    f"({','.join('?' * len(hits))})", (state, *hits))} if hits else {}
+                rows = [by_no[n] for n in hits if n in by_no]
             else:
                 tsq = qry.tsquery(parsed)
+                matched = f"FROM analyst_docs d, CAST(? AS tsquery) q WHERE d.state = ? AND d.tsv @@ q AND d.docno <= ?{where}"
+                if first:
+                    probe = self.db.one(f"SELECT d.docno AS n {matched} ORDER BY d.docno DESC LIMIT 1 OFFSET ?",
+                                        (tsq, state, snapshot, *params, WINDOW - 1))
+                    floor = int(probe["n"]) if probe else 0
                 rows = self.db.query(
-                    f"SELECT {_SELECT_DOC} FROM analyst_docs d, CAST(? AS tsquery) q WHERE d.state = ? AND d.tsv @@ q "
-                    f"AND d.docno <= ?{where} ORDER BY ts_rank(d.tsv, q) DESC, d.docno DESC LIMIT ? OFFSET ?",
-                    (tsq, state, snapshot, *params, limit + 1, offset))
+                    f"SELECT {_SELECT_DOC} {matched} AND d.docno >= ? ORDER BY ts_rank(d.tsv, q) DESC, d.docno DESC "
+                    "LIMIT ? OFFSET ?", (tsq, state, snapshot, *params, floor, limit + 1, offset))
         more = len(rows) > limit
         rows = [_row(r) for r in rows[:limit]]
         return {"state": state, "q": q, "results": self.views(state, rows),
-                "next": f"{offset + limit}.{snapshot}" if more else None}
+                "window": WINDOW if floor else None,
+                "next": f"{offset + limit}.{snapshot}.{floor}" if more else None}
 
     def incidents(self, state: str, after: str | None = None, limit: int = 50) -> dict[str, Any]:
         """Incidents, the one with the newest routed version first; ``next_after`` continues with older ones."""
@@ -482,13 +510,14 @@ class AnalystStore:
             yield [_row(r) for r in rows]
 
 
-def _parse_cursor(cursor: str | None) -> tuple[int, int | None]:
+def _parse_cursor(cursor: str | None) -> tuple[int, int | None, int]:
+    """(offset, snapshot: the highest document number of the first page's time, floor of the window)."""
     if not cursor:
-        return 0, None
-    m = re.fullmatch(r"(\d{1,9})\.(\d{1,19})", cursor)
+        return 0, None, 0
+    m = re.fullmatch(r"(\d{1,9})\.(\d{1,19})(?:\.(\d{1,19}))?", cursor)
     if not m:
         raise BadRequest(f"cursor: {cursor!r} is not a cursor of this search (use the 'next' value of a result page)")
-    return int(m.group(1)), int(m.group(2))
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
 
 
 class AnalystProjection:

@@ -81,6 +81,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append((f"analyst search over {sr['items']:,} stored items ({sr['database']}), p50/p95/p99",
                     f"{_n(sr['p50_ms'])} / {_n(sr['p95_ms'])} / {_n(sr['p99_ms'])} ms", target("search_p95_ms"),
                     sr["load"]))
+        out.append(("  CPU time per search p50/p95", f"{_n(sr['cpu_p50_ms'])} / {_n(sr['cpu_p95_ms'])} ms", "", ""))
         out.append(("  p95 per kind of query", ", ".join(f"{k} {_n(v)}" for k, v in sr["p95_by_kind_ms"].items())
                     + " ms", "", ""))
         out.append(("  p95 incident list / one incident / a statistic",

@@ -197,3 +197,17 @@ def test_state_names_are_checked(db_url: str, settings: Settings) -> None:
     bad = feed_item(recipient="x; DROP TABLE feed_items", item_id="r:1:x")
     with pytest.raises(BadRequest):
         fill(db_url, [bad], [], settings)
+
+
+def test_a_broad_query_is_ranked_among_its_newest_matches(store: AnalystStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.analyst import store as store_mod
+
+    everything = store.search("UZ", "Kazakhstan", Filters(), limit=50)
+    assert len(everything["results"]) == 4 and everything["window"] is None
+    monkeypatch.setattr(store_mod, "WINDOW", 2)
+    for f in (Filters(), Filters(from_ms=0, to_ms=2**42), Filters(unacknowledged=True)):
+        page = store.search("UZ", "Kazakhstan", f, limit=1)
+        assert page["window"] == 2 and len(page["results"]) == 1 and page["next"]
+        rest = store.search("UZ", "Kazakhstan", f, limit=5, cursor=page["next"])
+        got = [r["report_id"] for r in page["results"] + rest["results"]]
+        assert len(got) <= 2 and len(set(got)) == len(got) and rest["next"] is None

@@ -26,7 +26,7 @@ def test_search_section_runs(tmp_path: Path) -> None:
     assert s["database"] == "sqlite" and s["items"] == 2_000 and s["reports"] > 0
     assert sum(s["feeds"].values()) == s["items"] and s["largest_feed"] == max(s["feeds"].values())
     assert s["searches"] == 60 and 0 < s["with_results"] <= s["searches"]
-    assert s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"] <= s["max_ms"]
+    assert s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"] <= s["max_ms"] and s["cpu_p50_ms"] <= s["cpu_p95_ms"]
     assert set(s["p95_by_kind_ms"]) <= {"container", "plate", "name", "fuzzy", "substance", "place", "text", "combined"}
     assert set(s["other_p95_ms"]) == {"incidents", "incident", "stats"}
     t = res["targets"]["search_p95_ms"]
