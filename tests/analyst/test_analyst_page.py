@@ -13,7 +13,7 @@ import pytest
 
 from hub.analyst.label import label
 from tests.analyst import world
-from tests.analyst.test_analyst_http import produce_receipts
+from tests.analyst.test_analyst_http import moved, moved_receipt, produce_receipts
 from tests.analyst.test_store import corpus
 from tests.conftest import hub_settings
 from tests.feeds.cdp import Browser
@@ -38,15 +38,16 @@ def test_search_incident_charts_unacknowledged_and_downloads(stack: Stack, brows
     items, receipts = corpus()
     settings = hub_settings()
     w_items, w_receipts = world.build(world.reports(settings, 80, seed=3), settings)
-    uz_items = [i for i in items if i["recipient"] == "UZ"] + [i for i in w_items if i["recipient"] == "UZ"]
+    # moved to PK: no other test module publishes PK feed items on the shared broker
+    uz_items = [moved(i) for i in items if i["recipient"] == "UZ"] + [moved(i) for i in w_items if i["recipient"] == "UZ"]
     stack.produce(*uz_items)
-    produce_receipts(stack, receipts + [r for r in w_receipts if r["state"] == "UZ"][:5])
-    token = stack.officer("uz-page", "UZ")
+    produce_receipts(stack, [moved_receipt(r) for r in receipts + [r for r in w_receipts if r["state"] == "UZ"][:5]])
+    token = stack.officer("pk-page", "PK")
     auditor = stack.officer("oversight-page", None, auditor=True)
     want = len(uz_items)
 
     def indexed() -> bool:
-        r = httpx.get(f"{stack.base}/v1/feeds/UZ/stats", params={"by": "month"}, headers=auth(token))
+        r = httpx.get(f"{stack.base}/v1/feeds/PK/stats", params={"by": "month"}, headers=auth(token))
         return r.status_code == 200 and r.json()["total"]["reports"] >= want
     wait_for(indexed, what="the analyst index")
 
@@ -69,7 +70,7 @@ def test_search_incident_charts_unacknowledged_and_downloads(stack: Stack, brows
     browser.wait("!document.getElementById('detail').hidden", what="result detail")
     browser.screenshot(ARTIFACTS / "analyst-search-en.png")
     browser.js("document.getElementById('q').value = 'Rahimof героин'; document.getElementById('search-button').click()")
-    s1, s2 = (i["item_id"] for i in items[:2])
+    s1, s2 = (moved(i)["item_id"] for i in items[:2])
     browser.wait(f"['{s1}', '{s2}'].every(id => document.querySelector(`#search-pane li.item[data-item=\"${{id}}\"]`))",
                  what="fuzzy + Russian search")
 
