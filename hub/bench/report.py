@@ -113,6 +113,18 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append((f"dedup state, {d['keys']:,} keys (rocksdict): peak RSS / on disk",
                     f"{_n(d['peak_rss_mb'])} MB / {_n(d['disk_mb'])} MB",
                     target("dedup_10m_rss_mb") if d["keys"] >= 10_000_000 else "", d["load"]))
+    sr = res.get("search")
+    if sr:
+        out.append((f"analyst search over {sr['items']:,} stored items ({sr['database']}), p50/p95/p99",
+                    f"{_n(sr['p50_ms'])} / {_n(sr['p95_ms'])} / {_n(sr['p99_ms'])} ms", target("search_p95_ms"),
+                    sr["load"]))
+        out.append(("  CPU time per search p50/p95", f"{_n(sr['cpu_p50_ms'])} / {_n(sr['cpu_p95_ms'])} ms", "", ""))
+        out.append(("  p95 per kind of query", ", ".join(f"{k} {_n(v)}" for k, v in sr["p95_by_kind_ms"].items())
+                    + " ms", "", ""))
+        out.append(("  p95 incident list / one incident / a statistic",
+                    " / ".join(_n(sr["other_p95_ms"].get(k)) for k in ("incidents", "incident", "stats")) + " ms",
+                    "", ""))
+        out.append(("  indexing through the projection, items/s", _n(sr["index_items_per_s"]), "", ""))
     return out
 
 

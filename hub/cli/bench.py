@@ -36,7 +36,8 @@ def _ints(value: str) -> tuple[int, ...]:
               "(default 20000).")
 @click.option("--backfill-reports", type=int, help="reports of the backfill run through the whole hub "
               "(default 204013, the region's seizure history by end-2018).")
-@click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,sse,sink,backfill,dedup.")
+@click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,sse,sink,backfill,dedup,search.")
+@click.option("--search-items", type=int, help="stored feed items of the search run (default 200000).")
 @click.option("--bootstrap", help="use this Kafka instead of a fresh embedded broker per run "
               "(topics must be empty: use a throw-away cluster).")
 @click.option("--kafka", "fresh_kafka", is_flag=True, help="a fresh, throw-away Apache Kafka (hub kafka's, "
@@ -51,7 +52,7 @@ def _ints(value: str) -> tuple[int, ...]:
 def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | None, rates: str | None,
           latency_seconds: float | None, rest_requests: int | None, rest_concurrency: int | None,
           dedup_keys: str | None, partitions: int | None, sse_rates: str | None, sink_reports: int | None,
-          backfill_reports: int | None, only: str | None, bootstrap: str | None,
+          backfill_reports: int | None, only: str | None, search_items: int | None, bootstrap: str | None,
           out: str | None, write_md: str | None, profile: str | None, fresh_kafka: bool) -> None:
     """Benchmark the hub on this machine and print a table (JSON in bench-results/).
 
@@ -60,9 +61,9 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
     ingest (single and batch) against a `hub gateway`, intake→SSE-subscriber latency (worker + sink +
     gateway + one real SSE client per state), the sink's storage rate (feed items and audit events per
     second), a backfill of 204,013 reports through the whole hub (REST batches → worker → sink → stores:
-    time and peak RSS of every process), dedup-state size for 1M/10M keys, and the peak RSS of every
-    process. Each run uses a fresh embedded broker unless --kafka (a fresh Apache Kafka per run) or
-    --bootstrap is given.
+    time and peak RSS of every process), dedup-state size for 1M/10M keys, the analyst search over
+    200,000 stored feed items, and the peak RSS of every process. Each run uses a fresh embedded broker
+    unless --kafka (a fresh Apache Kafka per run) or --bootstrap is given.
     Regenerate BENCHMARKS.md's table with: hub bench --write-md BENCHMARKS.md
     """
     from dataclasses import replace
@@ -107,6 +108,8 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
         changes["sink_reports"] = sink_reports
     if backfill_reports:
         changes["backfill_reports"] = backfill_reports
+    if search_items:
+        changes["search_items"] = search_items
     plan = replace(plan, **changes)
     sections = [s.strip() for s in only.split(",")] if only else None
     for s in sections or []:

@@ -9,6 +9,7 @@ import click
 import structlog
 from prometheus_client import start_http_server
 
+from hub.analyst.store import AnalystProjection
 from hub.db import Database
 from hub.provider.receipts import ProviderProjection
 from hub.settings import Settings
@@ -34,6 +35,7 @@ def sink(settings: Settings, port: int | None, group: str) -> None:
     db = Database(settings.db_url)
     s = Sink(settings, db=db, group=group, projections=[
         ProviderProjection(db),  # provider (SPEC §13): report status, receipts, the agency's change stream
+        AnalystProjection(db),  # analyst (SPEC §14): incidents, search index, statistics
     ])
 
     async def main() -> None:

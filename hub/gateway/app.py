@@ -34,6 +34,7 @@ PARTS: tuple[str, ...] = (
     "hub.gateway.ingest",  # connectors: POST /v1/reports, /v1/reports/batch
     "hub.gateway.feeds",  # feeds: SSE, JSON pages, acks
     "hub.gateway.audit_api",  # audit trail/verify for auditor tokens
+    "hub.gateway.analyst",  # analyst workspace: incidents, search, stats, exports (§14)
     "hub.gateway.web",  # officer web page
     "hub.gateway.provider",  # provider (SPEC §13): status, receipts, requests, answers
     "hub.gateway.desk",  # provider: the agency desk page and the officer page's request panel

@@ -28,7 +28,7 @@ MAX_REFS = 25  # references kept per list (most recent), so a huge incident does
 # Letters where anyascii's choice is not the national Latin spelling used in documents.
 # (Uzbek ў is o' -> "o"; Cyrillic ё is "yo"). Checked: қ q, ғ gh, ү u, ұ u, ө o, ә a, һ h, ң ng,
 # ў o, ҳ h, ҷ j, ӣ i.
-_TRANSLIT_FIX = str.maketrans({"ў": "o", "Ў": "O", "ё": "yo", "Ё": "Yo", "ʼ": "", "'": "", "ʻ": "", "`": ""})
+_TRANSLIT_FIX = str.maketrans({"ў": "o", "Ў": "O", "ё": "yo", "Ё": "Yo", "ʼ": "", "'": "", "ʻ": "", "`": "", "«": '"', "»": '"', "‹": '"', "›": '"'})
 
 # Spelling variants that differ between transliteration systems, folded before comparing.
 _FOLD = [("kh", "h"), ("gh", "g"), ("dzh", "j"), ("zh", "j"), ("ch", "c"), ("sh", "s"), ("yo", "o"),

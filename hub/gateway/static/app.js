@@ -9,6 +9,9 @@
     me: null, cursor: 0, items: new Map(), order: [], selected: null, abort: null,
   };
   const t = (key) => (HUB_TEXT[S.lang] && HUB_TEXT[S.lang][key]) || HUB_TEXT.en[key] || key;
+  // "1 report", "2 reports"; "1 сообщение", "3 сообщения", "5 сообщений" (keys word_one/_few/_many/_other)
+  const plural = (n, word) => `${n} ${t(`${word}_${new Intl.PluralRules(S.lang).select(n)}`) || t(`${word}_other`)}`;
+  const labels = new Map(); // incident id -> readable label (filled by analyst.js from /incidents)
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -28,9 +31,11 @@
     document.documentElement.lang = S.lang;
     $("lang").value = S.lang;
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
     if (S.me) $("who").textContent = `${t("signed_in_as")} ${S.me.name} (${S.me.state})`;
     if ($("status").dataset.state) $("status").textContent = t($("status").dataset.state);
     render();
+    document.dispatchEvent(new CustomEvent("hub:language"));
   }
 
   // ---- sign-in ------------------------------------------------------------------------------
@@ -45,6 +50,7 @@
     $("signin").hidden = true; $("app").hidden = false; $("signout").hidden = false;
     applyLanguage();
     follow();
+    document.dispatchEvent(new CustomEvent("hub:signed-in"));
   }
 
   function signOut() {
@@ -97,6 +103,7 @@
     S.items.set(view.item_id, view);
     addSubstanceOptions(view);
     render();
+    document.dispatchEvent(new CustomEvent("hub:item", { detail: view }));
   }
 
   function setStatus(key) { $("status").textContent = t(key); $("status").dataset.state = key; }
@@ -121,6 +128,7 @@
       const countries = [r.location && r.location.country, r.reporter_state, ...(r.route || []).map((p) => p.country)];
       if (!countries.includes(country)) return false;
     }
+    if ($("f-unacked").checked && view.acknowledged) return false;
     return true;
   }
 
@@ -162,8 +170,12 @@
         row.addEventListener("keydown", (e) => { if (e.key === "Enter") { S.selected = v.item_id; render(); } });
         list.append(row);
       }
-      box.append(el("section", { class: "incident", "data-incident": incident },
-        el("h3", {}, `${t("incident")} ${incident} · ${views.length} ${t("reports")}`), list));
+      const head = el("h3", { class: "incident-head", tabIndex: 0, title: incident },
+        `${t("incident")} ${labels.get(incident) || incident} · ${plural(views.length, "report")}`);
+      const open = () => document.dispatchEvent(new CustomEvent("hub:open-incident", { detail: incident }));
+      head.addEventListener("click", open);
+      head.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+      box.append(el("section", { class: "incident", "data-incident": incident }, head, list));
     }
     renderDetail();
   }
@@ -243,12 +255,16 @@
     render();
   }
 
+  // the analyst workspace (analyst.js) works with the same session, texts and detail view
+  window.HUB = { S, t, el, plural, labels, render, signOut, matches,
+    show(view) { if (!S.items.has(view.item_id)) S.items.set(view.item_id, view); S.selected = view.item_id; render(); } };
+
   // ---- wiring -------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
     $("lang").addEventListener("change", () => { S.lang = $("lang").value; localStorage.setItem("hub.lang", S.lang); applyLanguage(); });
     $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
     $("signout").addEventListener("click", signOut);
-    for (const id of ["f-kind", "f-tlp", "f-substance", "f-country"]) $(id).addEventListener("input", render);
+    for (const id of ["f-kind", "f-tlp", "f-substance", "f-country", "f-unacked"]) $(id).addEventListener("input", render);
     window.addEventListener("pagehide", () => { if (S.abort) S.abort.abort(); }); // free the SSE connection on leaving
     applyLanguage();
     if (S.token) signIn(S.token);

@@ -1,0 +1,263 @@
+// Analyst workspace on the officer page (SPEC §14): search, incident view with timeline, charts, downloads.
+// Works with app.js through window.HUB. All report data goes in with textContent (never innerHTML);
+// charts are SVG drawn here (no library, nothing from the internet).
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const SVG = "http://www.w3.org/2000/svg";
+  const H = () => window.HUB;
+  const t = (k) => H().t(k);
+  const el = (...a) => H().el(...a);
+  const A = { tab: "feed", next: null, q: "", results: [], incident: null, stats: null };
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  async function api(path, params) {
+    const S = H().S;
+    const qs = new URLSearchParams(Object.entries(params || {}).filter(([, v]) => v !== "" && v !== null && v !== undefined && v !== false));
+    const r = await fetch(`/v1/feeds/${encodeURIComponent(S.me.state)}/${path}${qs.size ? "?" + qs : ""}`,
+      { headers: { Authorization: `Bearer ${S.token}` } });
+    if (r.status === 401) { H().signOut(); throw new Error("signed out"); }
+    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).detail || `HTTP ${r.status}`);
+    return r;
+  }
+  const json = async (path, params) => (await api(path, params)).json();
+
+  function filters() {
+    return { kind: $("f-kind").value, tlp: $("f-tlp").value, unacknowledged: $("f-unacked").checked ? "true" : "" };
+  }
+
+  // ---- tabs ------------------------------------------------------------------------------------
+  function showTab(tab) {
+    A.tab = tab;
+    for (const b of document.querySelectorAll("#tabs .tab")) b.classList.toggle("active", b.dataset.tab === tab);
+    $("incidents").hidden = tab !== "feed";
+    $("empty").hidden = tab !== "feed" || H().S.items.size > 0;
+    $("search-pane").hidden = tab !== "search";
+    $("incident-pane").hidden = tab !== "incident";
+    $("charts-pane").hidden = tab !== "charts";
+    if (tab === "charts" && !A.stats) loadStats();
+  }
+
+  // ---- labels of the incidents (readable ids) --------------------------------------------------
+  let labelTimer = null;
+  async function refreshLabels() {
+    try {
+      const page = await json("incidents", { limit: 500 });
+      for (const i of page.incidents) H().labels.set(i.incident_id, i.label);
+      H().render();
+    } catch (e) { /* the list still works with the ids */ }
+  }
+  function soon() { clearTimeout(labelTimer); labelTimer = setTimeout(refreshLabels, 1500); }
+
+  // ---- search ----------------------------------------------------------------------------------
+  function asView(r) {
+    // a sent report (our own receipt) shown in the same detail view as feed items
+    if (r.direction === "sent") {
+      const rec = r.item;
+      return { ...r, item_id: r.receipt_id, delivery: "sent", item: { ...rec, enrichment: { risk_score: "—", risk_reasons: [],
+        containers: [], substance_totals: [], party_names: [], entity_links: [], watchlist_hits: [], prior_reports: [],
+        also_reported_by: [] }, routing: { reason: t("our_report"), recipients: (rec.recipients || []).map((x) => x.recipient),
+        redacted: false } } };
+    }
+    return r;
+  }
+
+  function resultRow(r) {
+    const v = asView(r), rep = v.item.report;
+    const subs = (rep.substances || []).map((s) => `${s.type} ${s.quantity} ${s.unit.toLowerCase()}`).join(", ");
+    const row = el("li", { class: "item result" + (v.acknowledged ? " acked" : ""), "data-item": v.item_id, tabIndex: 0 },
+      el("span", { class: `badge delivery ${r.direction === "sent" ? "sent" : v.delivery}` }, r.direction === "sent" ? t("sent") : t(v.delivery)),
+      el("span", { class: `badge tlp ${rep.tlp}` }, `TLP:${rep.tlp}`),
+      el("span", { class: "badge hc" }, rep.handling_code),
+      el("strong", { class: "kind" }, rep.kind),
+      el("span", { class: "agency" }, `${rep.agency} (${rep.reporter_state})`),
+      el("span", { class: "where" }, rep.location ? rep.location.country + (rep.location.place ? ` ${rep.location.place}` : "") : ""),
+      el("span", { class: "what" }, subs || (rep.risk_indicators || []).join("; ")),
+      el("button", { class: "link incident-link", type: "button", title: t("open_incident") }, r.incident_label));
+    row.addEventListener("click", (e) => {
+      if (e.target.classList.contains("incident-link")) { openIncident(r.incident_id); return; }
+      H().show(v);
+    });
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") H().show(v); });
+    return row;
+  }
+
+  function renderSearch() {
+    const pane = $("search-pane");
+    if (A.results === null) { pane.replaceChildren(el("p", { class: "muted" }, t("searching"))); return; }
+    // the page's own filters apply too (substance and country are not search parameters)
+    const list = el("ul", { class: "items" }, ...A.results.filter((r) => H().matches(asView(r))).map(resultRow));
+    const more = A.next ? el("button", { type: "button", id: "search-more" }, t("more")) : null;
+    if (more) more.addEventListener("click", () => search(A.q, A.next));
+    pane.replaceChildren(
+      el("p", { class: "search-summary", id: "search-summary" },
+        A.results.length ? `${H().plural(A.results.length, "result")}${A.next ? "+" : ""} · «${A.q}»` : t("no_results")),
+      el("section", { class: "incident results" }, list), ...(more ? [more] : []));
+  }
+
+  async function search(q, cursor) {
+    A.q = q; showTab("search");
+    if (!cursor) { A.results = null; renderSearch(); }
+    try {
+      const page = await json("search", { q, ...filters(), limit: 25, cursor });
+      A.results = (cursor ? A.results : []).concat(page.results);
+      A.next = page.next;
+    } catch (e) { A.results = []; A.next = null; }
+    renderSearch();
+  }
+
+  // ---- incident view ---------------------------------------------------------------------------
+  function section(title, ...content) { return el("div", { class: "block" }, el("h3", {}, t(title)), ...content); }
+  function listOf(items, fmt) {
+    if (!items || !items.length) return el("p", { class: "muted" }, t("none"));
+    return el("ul", {}, ...items.map((x) => el("li", {}, ...[].concat(fmt(x)))));
+  }
+  const when = (iso) => (iso || "").replace("T", " ").replace(/\.\d+Z$/, " UTC");
+
+  function renderIncident() {
+    const d = A.incident, pane = $("incident-pane");
+    if (!d) { pane.replaceChildren(); return; }
+    const shortId = (rid) => rid.slice(0, 12) + "…";
+    const timeline = el("ol", { class: "timeline", id: "timeline" }, ...d.timeline.map((e) => el("li", { class: `ev ${e.event}` },
+      el("time", {}, when(e.at)), el("strong", {}, t(`ev_${e.event}`)),
+      el("span", {}, [e.kind, e.agency, e.place, e.delivery && t(e.delivery), e.by, e.recipients && e.recipients.join(", ")]
+        .filter(Boolean).join(" · ")),
+      el("span", { class: "muted rid" }, `${shortId(e.report_id)} v${e.version}`))));
+    const reports = el("ul", { class: "items" }, ...d.report_list.map((r) => resultRow({ ...r,
+      incident_id: d.incident_id, incident_label: d.label, item_id: r.item.item_id, receipt_id: r.item.receipt_id })));
+    pane.replaceChildren(
+      el("div", { class: "incident-card card", "data-incident": d.incident_id },
+        el("h2", { id: "incident-label" }, `${t("incident")} ${d.label}`),
+        el("p", { class: "muted" }, `${d.incident_id}`),
+        el("div", { class: "facts" },
+          el("span", {}, H().plural(d.reports, "report")),
+          el("span", {}, `${H().plural(d.seizures, "seizure")} · ${H().plural(d.alerts, "alert")}`),
+          el("span", {}, `${d.kg} ${t("kg")}`),
+          el("span", {}, `${t("first_event")}: ${when(d.first_event)}`),
+          el("span", {}, `${t("last_event")}: ${when(d.last_event)}`),
+          el("span", {}, `${t("agencies")}: ${d.agencies.join(", ")}`)),
+        section("timeline", timeline),
+        section("shared_identifiers", listOf(d.shared_identifiers, (i) => [el("strong", {}, `${t(`id_${i.type}`)}: ${i.value}`),
+          ` — ${H().plural(i.reports.length, "report")} · ${t("written_as")} ${i.written.join(" / ")}`])),
+        section("parties", listOf(d.parties, (p) => [el("strong", {}, p.latin), ` (${p.names.join(" / ")}) · ${p.roles.join(", ")}`
+          + (p.countries.length ? ` · ${p.countries.join(", ")}` : "") + ` · ${H().plural(p.reports.length, "report")}`])),
+        section("substance_totals", listOf(d.substance_totals, (s) => `${s.type}: ${s.kg} ${t("kg")}` +
+          Object.entries(s.other_units || {}).map(([u, q]) => ` + ${q} ${u.toLowerCase()}`).join("") + ` · ${H().plural(s.reports, "report")}`)),
+        section("locations", listOf(d.locations, (l) => `${when(l.event_time)} · ${l.kind} · ${[l.place, l.country].filter(Boolean).join(", ")}`)),
+        section("routes", listOf(d.routes, (r) => `${r.points.join(" → ")} · ${H().plural(r.reports.length, "report")}`)),
+        section("reports", el("section", { class: "incident results" }, reports))));
+  }
+
+  async function openIncident(id) {
+    try { A.incident = await json(`incidents/${encodeURIComponent(id)}`); } catch (e) { console.log(`incident ${id}: ${e.message}`); return; }
+    H().labels.set(A.incident.incident_id, A.incident.label);
+    $("tabs").querySelector('[data-tab="incident"]').hidden = false;
+    renderIncident(); showTab("incident");
+  }
+
+  // ---- charts ----------------------------------------------------------------------------------
+  const DIMS = ["substance", "month", "crossing_point", "route_country", "agency"];
+  function chartControls() {
+    const by = el("select", { id: "chart-by" }, ...DIMS.map((d) => el("option", { value: d }, t(`by_${d}`))));
+    const measure = el("select", { id: "chart-measure" }, el("option", { value: "reports" }, t("measure_reports")),
+      el("option", { value: "kg" }, t("measure_kg")));
+    const from = el("input", { id: "chart-from", type: "date" }), to = el("input", { id: "chart-to", type: "date" });
+    const go = el("button", { type: "button", id: "chart-show", class: "primary" }, t("show"));
+    if (A.stats) { by.value = A.stats.by; measure.value = A.measure || "reports"; from.value = A.from || ""; to.value = A.to || ""; }
+    go.addEventListener("click", loadStats);
+    measure.addEventListener("change", () => { A.measure = measure.value; renderCharts(); });
+    by.addEventListener("change", loadStats);
+    return el("div", { class: "chart-controls" },
+      el("label", {}, el("span", {}, t("stats_by")), by), el("label", {}, el("span", {}, t("measure")), measure),
+      el("label", {}, el("span", {}, t("from")), from), el("label", {}, el("span", {}, t("to")), to), go);
+  }
+
+  function fmt(n) { return Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 1); }
+
+  function barChart(buckets, measure, vertical) {
+    const values = buckets.map((b) => b[measure]);
+    const max = Math.max(1e-9, ...values);
+    if (vertical) { // months: a time series
+      const W = 640, H0 = 240, pad = 34, bw = Math.max(8, Math.min(48, (W - pad * 2) / Math.max(1, buckets.length) - 6));
+      const root = svg("svg", { viewBox: `0 0 ${W} ${H0 + 40}`, class: "chart", role: "img", "data-bars": buckets.length });
+      root.append(svg("line", { x1: pad, y1: H0, x2: W - 8, y2: H0, class: "axis" }));
+      buckets.forEach((b, i) => {
+        const h = (b[measure] / max) * (H0 - 30), x = pad + i * (bw + 6);
+        const g = svg("g", { class: "bar" });
+        g.append(svg("rect", { x, y: H0 - h, width: bw, height: h }), svg("title", {}, `${b.key}: ${fmt(b[measure])}`),
+          svg("text", { x: x + bw / 2, y: H0 - h - 4, "text-anchor": "middle", class: "value" }, fmt(b[measure])),
+          svg("text", { x: x + bw / 2, y: H0 + 16, "text-anchor": "middle", class: "key" }, b.key.slice(2)));
+        root.append(g);
+      });
+      return root;
+    }
+    const row = 26, labelW = 230, W = 640, barW = W - labelW - 70;
+    const root = svg("svg", { viewBox: `0 0 ${W} ${buckets.length * row + 8}`, class: "chart", role: "img", "data-bars": buckets.length });
+    buckets.forEach((b, i) => {
+      const w = Math.max(1, (b[measure] / max) * barW), y = i * row + 4;
+      const g = svg("g", { class: "bar" });
+      g.append(svg("text", { x: labelW - 8, y: y + 16, "text-anchor": "end", class: "key" }, b.key.length > 34 ? b.key.slice(0, 33) + "…" : b.key),
+        svg("rect", { x: labelW, y, width: w, height: row - 8 }), svg("title", {}, `${b.key}: ${fmt(b[measure])}`),
+        svg("text", { x: labelW + w + 6, y: y + 15, class: "value" }, fmt(b[measure])));
+      root.append(g);
+    });
+    return root;
+  }
+
+  function renderCharts() {
+    const pane = $("charts-pane");
+    const s = A.stats;
+    const measure = A.measure || "reports";
+    const body = !s ? el("p", { class: "muted" }, "…") : !s.buckets.length ? el("p", { class: "muted" }, t("no_data")) :
+      barChart(s.by === "month" ? s.buckets : [...s.buckets].sort((x, y) => y[measure] - x[measure] || (x.key < y.key ? -1 : 1))
+        .slice(0, 20), measure, s.by === "month");
+    pane.replaceChildren(chartControls(),
+      s ? el("p", { class: "chart-total", id: "chart-total" }, `${t("total")}: ${H().plural(s.total.reports, "report")} · ${s.total.kg} ${t("kg")}`) : null,
+      el("div", { class: "chart-box", id: "chart" }, body));
+  }
+
+  async function loadStats() {
+    const by = $("chart-by") ? $("chart-by").value : "substance";
+    A.from = $("chart-from") ? $("chart-from").value : ""; A.to = $("chart-to") ? $("chart-to").value : "";
+    try { A.stats = await json("stats", { by, from: A.from, to: A.to }); } catch (e) { A.stats = { by, buckets: [], total: { reports: 0, kg: 0 } }; }
+    renderCharts();
+  }
+
+  // ---- downloads -------------------------------------------------------------------------------
+  async function download(fmt) {
+    try {
+      const r = await api(`export.${fmt}`, filters());
+      const blob = await r.blob();
+      const name = (r.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+      const a = el("a", { href: URL.createObjectURL(blob), download: name ? name[1] : `export.${fmt}` });
+      document.body.append(a); a.click(); a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+      document.body.dataset.lastExport = fmt; // for the browser test
+    } catch (e) { alert(`${t("export_failed")}: ${e.message}`); }
+  }
+
+  // ---- wiring ----------------------------------------------------------------------------------
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const b of document.querySelectorAll("#tabs .tab")) b.addEventListener("click", () => showTab(b.dataset.tab));
+    for (const b of document.querySelectorAll("[data-export]")) b.addEventListener("click", () => download(b.dataset.export));
+    $("search-form").addEventListener("submit", (e) => { e.preventDefault(); const q = $("q").value.trim(); search(q); });
+    for (const id of ["f-kind", "f-tlp", "f-unacked"]) $(id).addEventListener("input", () => { if (A.tab === "search") search(A.q); });
+    for (const id of ["f-substance", "f-country"]) $(id).addEventListener("input", () => { if (A.tab === "search") renderSearch(); });
+  });
+  document.addEventListener("hub:signed-in", () => { refreshLabels(); showTab("feed"); });
+  document.addEventListener("hub:item", soon);
+  document.addEventListener("hub:open-incident", (e) => openIncident(e.detail));
+  document.addEventListener("hub:language", () => {
+    if (!H() || !H().S.me) return;
+    if (A.results && A.tab === "search") renderSearch();
+    renderIncident();
+    if (A.stats || A.tab === "charts") renderCharts();
+  });
+  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download };
+})();
