@@ -3,11 +3,6 @@
 The full and the reduced sequences go through decide() (branch core: per-view incidents, keyed
 ids, per-recipient enrichment); every feed item and receipt of each run is written the way the
 sink writes them; every analyst answer of each state must be the same from both databases.
-
-NOT COLLECTED YET: it needs decide() and tests/pipeline/decide_support.py from branch core, which
-is not on main at the time of writing. Once core is merged, rename this file to
-``test_noninterference_decide.py`` (it passed for all four states on a scratch merge of core
-33fab7a with the analyst branch).
 """
 
 from __future__ import annotations
