@@ -29,12 +29,12 @@ HANG = 300 + REPORTS / 10  # upper bound on any wait: only to fail instead of ha
 
 
 def finish_and_check(cl: Cluster, run: str, n: int, ledger: Any, t0: float,
-                     tolerate: frozenset[str] = frozenset()) -> None:
+                     tolerate: frozenset[str] = frozenset(), hang: float = HANG) -> None:
     """Wait for every report to be routed and stored, then check store, subscriber and audit chain.
 
     ``tolerate``: report ids that may or may not arrive (each must then arrive exactly like the rest)."""
     store = load.Store(cl.settings)
-    done = load.wait_for_progress(store, n, hang=HANG, check=lambda: alive_or_fail(cl))
+    done = load.wait_for_progress(store, n, hang=hang, check=lambda: alive_or_fail(cl))
     elapsed = time.monotonic() - t0
     ledger.record(completed=done)
     time.sleep(3)  # redeliveries still in flight would land now; the checks below must absorb them
@@ -66,7 +66,7 @@ def alive_or_fail(cl: Cluster) -> None:
 
 
 def _kill_when(cl: Cluster, victim: Any, fraction: float, n: int, ledger: Any, restart_after: float = 0.0,
-               before_kill: Callable[[], None] | None = None) -> None:
+               before_kill: Callable[[], None] | None = None, hang: float = HANG) -> None:
     store = load.Store(cl.settings)
 
     last = {"routed": -1, "since": time.monotonic()}
@@ -82,7 +82,7 @@ def _kill_when(cl: Cluster, victim: Any, fraction: float, n: int, ledger: Any, r
                                  f"(waiting to kill {victim.name} at {fraction:.0%})\n{tails}")
         return routed >= int(n * fraction)
 
-    wait_until(reached, HANG, f"{fraction:.0%} of the reports routed")
+    wait_until(reached, hang, f"{fraction:.0%} of the reports routed")
     at = store.routed()
     if before_kill is not None:
         before_kill()
