@@ -11,8 +11,9 @@ side) and a transport document, party names shared across scripts and word order
 and hidden RED/AMBER_STRICT/AMBER reports that share identifiers and party names with visible ones.
 
 1. The full sequence runs through one worker. What each recipient may see is judged from that run
-   (its feed items, plus the versions its own state sent), and the run's routing must equal the
-   pure decide()'s (so the reduced sequences could be prepared before any worker ran).
+   (its feed items, plus the versions its own state sent). The run's routing and every recipient's
+   items and receipts must equal the pure decide()'s over the same sequence (so the reduced
+   sequences could be prepared before any worker ran).
 2. For every distinct reduced sequence (recipients that may see the same versions share one), a
    fresh broker and a fresh worker process run the sequence without the versions those recipients
    may not see. Each such recipient's feed items, and the receipts of its own state's reports, must
@@ -45,7 +46,7 @@ from hub.settings import Settings
 from hub.topics import AUDIT, INTAKE, RECEIPTS, ensure_topics, feed, recipient_of
 from tests.conftest import HUB, broker_settings, hub_env, hub_settings, start_broker
 from tests.factories import report
-from tests.pipeline.decide_support import run_events, visible_to
+from tests.pipeline.decide_support import run_events, view_of, visible_to
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
 WAIT = 240.0  # hang guard only (not a speed assertion)
@@ -248,23 +249,44 @@ def _summary(request: pytest.FixtureRequest) -> Iterator[None]:
                 tr.write_line(line)
 
 
-def _pure_keep_sets() -> tuple[dict[tuple[str, int], set[str]], dict[str, tuple[int, ...]]]:
-    """Routing of the pure decide() over the scenario, and per recipient the positions it may see."""
+@dataclass
+class Pure:
+    """The pure decide() over the scenario: routing, what each recipient may see, what it receives."""
+
+    routed: dict[tuple[str, int], set[str]]
+    keep: dict[str, tuple[int, ...]]  # recipient -> positions of the versions it may see
+    views: dict[str, list[dict[str, Any]]]  # recipient -> its items then its receipts, via the codec
+
+
+def _codec_form(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` (without ``routed_at``) as a consumer decodes it: timestamps as datetimes."""
+    name = RECEIPT if "receipt_id" in value else FEED_ITEM
+    return _strip(codec().decode(codec().encode(name, {**value, "routed_at": 0}), expect=name))
+
+
+def _pure() -> Pure:
     events: list[tuple[Any, int]] = [(r, int(NOW.timestamp() * 1000) + i) for i, r in enumerate(REPORTS)]
     decisions = run_events(events)
+    assert all(d.verdict in ("NEW", "UPDATE") for d in decisions), [d.verdict for d in decisions]
     routed = {(r["report_id"], r["version"]): {it["recipient"] for it in d.feed_items}
               for r, d in zip(REPORTS, decisions, strict=True)}
-    assert all(d.verdict in ("NEW", "UPDATE") for d in decisions), [d.verdict for d in decisions]
-    return routed, {r: tuple(visible_to(events, decisions, r)) for r in RECIPIENTS}
+    views = {}
+    for r in RECIPIENTS:
+        got = view_of(decisions, r)
+        views[r] = [_codec_form(x) for x in got if "item_id" in x] + [_codec_form(x) for x in got if "item_id" not in x]
+    return Pure(routed, {r: tuple(visible_to(events, decisions, r)) for r in RECIPIENTS}, views)
 
 
 def test_non_interference_end_to_end(broker_kind: str, tmp_path: Path,
                                      record_property: Callable[[str, object], None]) -> None:
     started = time.monotonic()
-    pure_routed, keep = _pure_keep_sets()
+    pure = _pure()
+    keep = pure.keep
     full = run_worker(broker_kind, tmp_path / "full", REPORTS)
     assert not full.other, full.other  # every version accepted and routed
-    assert full.routed == pure_routed, "the worker routes the scenario as decide() does"
+    assert full.routed == pure.routed, "the worker routes the scenario as decide() does"
+    for r in RECIPIENTS:  # and delivers exactly what decide() decides
+        assert full.view(r) == pure.views[r], r
 
     # what each recipient may see, judged by the full run: routed to it, or sent by its state
     for r in RECIPIENTS:
