@@ -57,6 +57,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 AGENCY = {"KZ": "KZ-CUSTOMS", "UZ": "UZ-CUSTOMS", "TJ": "TJ-DCA", "RU": "RU-FCS", "KG": "KG-DCS", "AF": "AF-CNPA"}
 RECIPIENTS = hub_settings().recipients
 SUMMARY: dict[str, list[str]] = {}
+PER_VIEW = ("risk_score", "risk_reasons", "entity_links", "prior_reports", "also_reported_by")
 
 
 # ------------------------------------------------------------------------------ the scenario
@@ -308,6 +309,14 @@ def test_non_interference_end_to_end(broker_kind: str, tmp_path: Path,
     assert sum(bool(it["enrichment"]["entity_links"]) for it in every) >= 5
     assert sum(bool(it["enrichment"]["watchlist_hits"]) for it in every) >= 5
     assert any(it["routing"]["redacted"] for it in every)
+    # ... and views that differ: versions whose recipients see different incident ids / enrichment
+    by_version: dict[str, list[dict[str, Any]]] = {}
+    for it in every:
+        by_version.setdefault(it["item_id"].rsplit(":", 1)[0], []).append(it)
+    split_incident = sum(len({it["incident_id"] for it in v}) > 1 for v in by_version.values())
+    split_enrichment = sum(len({repr({k: it["enrichment"][k] for k in PER_VIEW}) for it in v}) > 1
+                           for v in by_version.values())
+    assert split_incident >= 5 and split_enrichment >= 10, (split_incident, split_enrichment)
     assert len(groups) >= 5 and sum(map(len, groups.values())) >= 12, groups
     assert min(len(k) for k in groups) <= len(REPORTS) // 2  # some recipient misses half the scenario
 
@@ -333,7 +342,8 @@ def test_non_interference_end_to_end(broker_kind: str, tmp_path: Path,
     hidden = {r: len(REPORTS) - len(keep[r]) for r in RECIPIENTS}
     line = (f"non-interference end to end [{broker_kind}]: {len(REPORTS)} report versions, "
             f"{compared} recipients compared in {len(groups)} reduced runs (+1 full run), {items} feed items "
-            f"and {receipts} receipts compared; hidden versions per recipient {hidden}; recipients that may see everything: "
+            f"and {receipts} receipts compared ({split_incident} versions with per-view incident ids, "
+            f"{split_enrichment} with per-view enrichment); hidden versions per recipient {hidden}; recipients that may see everything: "
             f"{untouched or 'none'}; {time.monotonic() - started:.0f} s")
     SUMMARY[broker_kind] = [line]
     print(line)
