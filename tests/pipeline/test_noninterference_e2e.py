@@ -4,7 +4,7 @@ The pure property test (test_noninterference.py) checks decide(); this one check
 ``hub.intake`` → ``python -m hub worker`` (validate → hub.pipeline.validated → process) → the feed
 topics and ``hub.receipts``, on a fresh broker per run.
 
-The scenario: 22 report versions of four members and one partner -- every TLP, addressees,
+The scenario: 22 report versions of five members and one partner -- every TLP, addressees,
 partners (addressed, on the route, not addressed), two updates (one widens the route, one tightens
 the TLP), correlations through a container number, a vehicle plate (Cyrillic look-alikes on one
 side) and a transport document, party names shared across scripts and word orders, watchlist hits,
