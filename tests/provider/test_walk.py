@@ -62,6 +62,10 @@ def language(b: Browser, lang: str) -> None:
 
 def officer_page(b: Browser, s: PStack, token: str) -> None:
     b.goto(s.base + "/")
+    # the token kept from the last sign-in signs in by itself: let that finish (it writes the token back
+    # into sessionStorage) before forgetting it, or the next page signs in as the previous officer
+    b.wait("!document.getElementById('app').hidden || !sessionStorage.getItem('hub.token')",
+           what="the kept sign-in finished")
     b.js("sessionStorage.removeItem('hub.token')")
     b.goto(s.base + "/")
     b.js(f"document.getElementById('token').value = {json.dumps(token)};"
