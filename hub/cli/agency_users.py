@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.common import show_token, usage_errors
+from hub.cli.common import show_token, token_command, usage_errors
 from hub.db import Database
 from hub.provider.users import DeskUsers, UserError
 from hub.settings import Settings
@@ -35,13 +35,7 @@ def add(settings: Settings, name: str, agency: str) -> None:
     show_token(token, f"desk user {name.lower()} of {agency.upper()}")
 
 
-@user.command("token")
-@click.argument("name")
-@click.pass_obj
-def token(settings: Settings, name: str) -> None:
-    """Issue another token for desk user NAME (e.g. a second browser)."""
-    with usage_errors(UserError):
-        click.echo(_users(settings).token(name))
+token_command(user, _users, UserError, "Issue another token for desk user NAME (e.g. a second browser).")
 
 
 @user.command("revoke")

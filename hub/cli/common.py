@@ -4,10 +4,13 @@ answer, and showing a freshly issued secret once."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
+
+from hub.settings import Settings
 
 
 @contextmanager
@@ -28,6 +31,17 @@ def exit_on(*errors: type[Exception]) -> Iterator[None]:
     except errors as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+
+
+def token_command(group: click.Group, store: Callable[[Settings], Any], error: type[Exception], doc: str) -> None:
+    """Add ``token NAME`` to ``group``: print another token for NAME from ``store(settings).token(name)``."""
+
+    @group.command("token", help=doc)
+    @click.argument("name")
+    @click.pass_obj
+    def token(settings: Settings, name: str) -> None:
+        with usage_errors(error):
+            click.echo(store(settings).token(name))
 
 
 def show_token(token: str, whose: str) -> None:

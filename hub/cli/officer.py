@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.common import show_token, usage_errors
+from hub.cli.common import show_token, token_command, usage_errors
 from hub.db import Database
 from hub.officers import OfficerError, Officers
 from hub.settings import Settings
@@ -35,13 +35,8 @@ def add(settings: Settings, name: str, state: str | None, auditor: bool) -> None
     show_token(token, f"{who} {name}")
 
 
-@officer.command("token")
-@click.argument("name")
-@click.pass_obj
-def token(settings: Settings, name: str) -> None:
-    """Issue an additional token for NAME (earlier tokens stay valid until revoked)."""
-    with usage_errors(OfficerError):
-        click.echo(_officers(settings).token(name))
+token_command(officer, _officers, OfficerError,
+              "Issue an additional token for NAME (earlier tokens stay valid until revoked).")
 
 
 @officer.command("revoke")
