@@ -26,6 +26,7 @@ from hub.settings import Settings
 from hub.topics import ensure_topics, feed
 from hub.wire import headers
 from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
+from tests.feeds.cdp import browser  # noqa: F401  (the fixture, for the page tests)
 from tests.helpers import stop_process, wait_until
 
 

@@ -102,6 +102,7 @@ from hub.settings import Settings  # noqa: E402
 from hub.topics import ensure_topics, feed  # noqa: E402
 from hub.wire import audit_key, headers  # noqa: E402
 from tests.conftest import HUB, hub_env, hub_settings  # noqa: E402
+from tests.feeds.cdp import browser  # noqa: E402,F401  (the fixture, for the page tests)
 from tests.helpers import stop_process, wait_until  # noqa: E402
 
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub.embedded import EmbeddedBroker, free_port
 from tests.conftest import HUB, hub_env
-from tests.feeds.cdp import Browser
+from tests.feeds.cdp import ARTIFACTS, Browser
 from tests.helpers import stop_process
 from tests.provider.conftest import PStack, start_stack, wait_for
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WAIT = 180.0  # generous bound for the pipeline steps (a hang guard, not a speed assertion)
 
 
@@ -42,13 +40,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PStack]:
         stop_process(sink, 10)
         stack.db.close()
         broker.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
 
 
 def set_value(b: Browser, ident: str, value: str, event: str = "input") -> None:
