@@ -129,6 +129,31 @@ def test_cross_state_access_denied_and_audited(stack: Stack) -> None:
     assert v["ok"] is True and v["records"] >= 4
 
 
+def test_audit_verify_over_http_checks_the_anchors(stack: Stack) -> None:
+    """/v1/audit/verify gives the verdict of `hub audit verify`: it reads the anchor file, and an anchor
+    the chain no longer matches (here: an anchor line altered after it was written) fails it."""
+    from hub.auditstore import AuditStore, anchor_path
+
+    auditor = stack.officer("anchor-check", None, auditor=True)
+    path = anchor_path(stack.settings)
+    before = path.read_text() if path.exists() else None
+    try:
+        AuditStore(stack.db, stack.settings).anchor()
+        v = httpx.get(f"{stack.base}/v1/audit/verify", headers=auth(auditor)).json()
+        assert v["ok"] is True and v["anchors"] >= 1, v
+        lines = path.read_text().splitlines()
+        last = json.loads(lines[-1])
+        last["hash"] = "0" * len(last["hash"])
+        path.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+        v = httpx.get(f"{stack.base}/v1/audit/verify", headers=auth(auditor)).json()
+        assert v["ok"] is False and "anchor" in v["message"], v
+    finally:
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(before)
+
+
 def test_ack_is_audited_and_measured(stack: Stack) -> None:
     from hub.metrics import ACKNOWLEDGED, TIME_TO_ACK
 
