@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -10,8 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
-from hub.embedded import stop_process  # noqa: F401  (one implementation, shared with the tests)
+from hub.embedded import (
+    port_open,
+    stop_process,  # noqa: F401  (one implementation, shared with the tests)
+)
 from hub.settings import Settings
 
 
@@ -112,3 +117,34 @@ def read_sse(url: str, headers: dict[str, str], want: int, keepalives: int = 0) 
             if len(events) >= want and seen_keepalive >= keepalives:
                 break
     return events, seen_keepalive
+
+
+class ThreadGateway:
+    """The gateway app (``create_app(settings)``) under uvicorn in a thread of the test process, on
+    ``settings.gateway_port``; stoppable and restartable. SSE keep-alives every 0.5 s."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+        self.app: Any = None
+
+    def start(self) -> ThreadGateway:
+        from hub.gateway.app import create_app
+
+        self.app = create_app(self.settings)
+        self.app.state.feed_keepalive = 0.5
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.settings.gateway_port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        server = self.server
+        wait_until(lambda: server.started and port_open(self.settings.gateway_port), 30, "gateway up", every=0.1)
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            self.thread.join(15)
+            wait_until(lambda: not port_open(self.settings.gateway_port), 30, "gateway down", every=0.1)
+            self.server = self.thread = None
