@@ -87,22 +87,38 @@ def outbox_key(body: Any) -> str:
     return f"{ref.strip()}|{version}"
 
 
-class RestTransport:
-    """Batches over ``POST /v1/reports/batch`` with ``Authorization: Bearer <agency key>``."""
+class GatewayClient:
+    """Talks to the gateway with ``Authorization: Bearer <key>``: its URL, one connection pool."""
+
+    KEY = "an agency key"  # what ``key`` is, for the message when it is missing
 
     def __init__(self, url: str, key: str, *, timeout: float = 30.0, client: httpx.Client | None = None) -> None:
         if not key:
-            raise ValueError("key: an agency key is required (--key or HUB_AGENCY_KEY)")
+            raise ValueError(f"key: {self.KEY} is required (--key or HUB_AGENCY_KEY)")
         self.url = url.rstrip("/")
         self.client = client or httpx.Client(timeout=timeout)
-        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self.headers = {"Authorization": f"Bearer {key}"}
 
-    def send(self, bodies: Sequence[dict[str, Any]]) -> list[Result]:
+    def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One request; TransportDown when the gateway cannot be reached."""
         try:
-            resp = self.client.post(f"{self.url}/v1/reports/batch", content=orjson.dumps(list(bodies)),
-                                    headers=self.headers)
+            return self.client.request(method, f"{self.url}{path}", headers=self.headers, **kw)
         except httpx.HTTPError as exc:
             raise TransportDown(f"hub unreachable: {exc!r}") from exc
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RestTransport(GatewayClient):
+    """Batches over ``POST /v1/reports/batch`` with ``Authorization: Bearer <agency key>``."""
+
+    def __init__(self, url: str, key: str, *, timeout: float = 30.0, client: httpx.Client | None = None) -> None:
+        super().__init__(url, key, timeout=timeout, client=client)
+        self.headers["Content-Type"] = "application/json"
+
+    def send(self, bodies: Sequence[dict[str, Any]]) -> list[Result]:
+        resp = self.call("POST", "/v1/reports/batch", content=orjson.dumps(list(bodies)))
         if resp.status_code in (401, 403):
             raise TransportRefused(f"hub refused the key ({resp.status_code}): {_error_text(resp)}")
         if resp.status_code != 202:
@@ -117,9 +133,6 @@ class RestTransport:
                 results.append(Result(REJECTED, item.get("report_id"), False,
                                       f"{item['status']}: {item.get('error')}", tuple(item.get("errors") or ())))
         return results
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def _error_text(resp: httpx.Response) -> str:

@@ -20,20 +20,15 @@ from typing import Any
 
 import httpx
 
-from connectors.sdk import TransportDown, TransportRefused
+from connectors.sdk import GatewayClient, TransportDown, TransportRefused
 
 
 class StatusNotFound(LookupError):
     """No report of this agency has that id (or source_ref) — or the hub has not seen it yet."""
 
 
-class StatusClient:
-    def __init__(self, url: str, key: str, *, timeout: float = 30.0, client: httpx.Client | None = None) -> None:
-        if not key:
-            raise ValueError("key: an agency key or desk token is required (--key or HUB_AGENCY_KEY)")
-        self.url = url.rstrip("/")
-        self.client = client or httpx.Client(timeout=timeout)
-        self.headers = {"Authorization": f"Bearer {key}"}
+class StatusClient(GatewayClient):
+    KEY = "an agency key or desk token"
 
     @classmethod
     def for_transport(cls, transport: Any) -> StatusClient:
@@ -46,12 +41,7 @@ class StatusClient:
         return out
 
     def _get(self, path: str, **params: Any) -> dict[str, Any]:
-        try:
-            r = self.client.get(f"{self.url}{path}", params={k: v for k, v in params.items() if v is not None},
-                                headers=self.headers)
-        except httpx.HTTPError as exc:
-            raise TransportDown(f"hub unreachable: {exc!r}") from exc
-        return self._answer(r)
+        return self._answer(self.call("GET", path, params={k: v for k, v in params.items() if v is not None}))
 
     def _answer(self, r: httpx.Response) -> dict[str, Any]:
         if r.status_code in (401, 403):
@@ -80,15 +70,7 @@ class StatusClient:
         body: dict[str, Any] = {"decision": decision, "text": text}
         if conditions:
             body["conditions"] = conditions
-        try:
-            r = self.client.post(f"{self.url}/v1/agency/requests/{request_id}/answer", json=body,
-                                 headers=self.headers)
-        except httpx.HTTPError as exc:
-            raise TransportDown(f"hub unreachable: {exc!r}") from exc
-        return self._answer(r)
-
-    def close(self) -> None:
-        self.client.close()
+        return self._answer(self.call("POST", f"/v1/agency/requests/{request_id}/answer", json=body))
 
 
 def _detail(r: httpx.Response) -> str:

@@ -81,6 +81,16 @@ class Database:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
+    def query_in(self, sql: str, values: Sequence[Any], params: Sequence[Any] = (),
+                 chunk: int = 500) -> list[dict[str, Any]]:
+        """``sql`` with ``{marks}`` standing for the placeholders of an ``IN (...)`` list, run once per
+        ``chunk`` of ``values`` (``params`` bind the placeholders before it); all the rows."""
+        rows: list[dict[str, Any]] = []
+        for i in range(0, len(values), chunk):
+            part = list(values[i:i + chunk])
+            rows += self.query(sql.format(marks=",".join("?" * len(part))), (*params, *part))
+        return rows
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connectors.formats import CSV_COLUMNS
 from hub.report import report_id
 from tests.conftest import TEST_ID_KEY
+
+
+def csv_bytes(rows: list[dict[str, str]]) -> bytes:
+    """A CSV drop file (the connectors' columns, a header line) of ``rows``."""
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    return out.getvalue().encode()
 
 
 def json_report(**overrides: Any) -> dict[str, Any]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+from collections.abc import Iterator
 from dataclasses import fields
 
+import click
 import pytest
 
 from hub import settings as settings_mod
 from hub.embedded import EmbeddedBroker, port_open
-from tests.conftest import HUB
+from tests.conftest import HUB, ROOT
 
 
 def test_env_overrides_file_overrides_default(tmp_path) -> None:
@@ -33,6 +36,29 @@ def test_help_documents_every_setting() -> None:
     out = subprocess.run([*HUB, "--help"], capture_output=True, text=True, timeout=60).stdout
     for f in fields(settings_mod.Settings):
         assert settings_mod.env_name(f.name) in out
+
+
+def _commands(cmd: click.Command, path: tuple[str, ...] = ("hub",)) -> Iterator[tuple[str, click.Command]]:
+    yield " ".join(path), cmd
+    if isinstance(cmd, click.Group):
+        for name, sub in sorted(cmd.commands.items()):
+            yield from _commands(sub, (*path, name))
+
+
+def test_every_command_has_help_and_the_readme_names_it() -> None:
+    """Every `hub` command and subcommand has --help text, and README.md names every command (its
+    command list is `hub --help`'s) and every group's subcommands (``hub audit trail|verify|…``)."""
+    from hub.cli import main
+
+    readme = (ROOT / "README.md").read_text()
+    for path, cmd in _commands(main):
+        assert (cmd.help or "").strip(), f"`{path} --help` has no text"
+        if path.count(" ") == 1:
+            assert f"`{path}" in readme, f"README.md does not name `{path}`"
+        if isinstance(cmd, click.Group) and path != "hub":
+            for name in cmd.commands:
+                assert re.search(rf"`{re.escape(path)} (\S*\|)?{re.escape(name)}[|` ]", readme) or \
+                    f"`{path} {name}" in readme, f"README.md does not name `{path} {name}`"
 
 
 def test_embedded_broker_starts_and_stops() -> None:

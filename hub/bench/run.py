@@ -160,14 +160,18 @@ def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = Non
                                     bootstrap=bootstrap, progress=say)
             r["load"] = load()
             res["throughput"].append(r)
-    if "latency" in want:
-        res["latency"] = []
-        for rate in plan.latency_rates:
-            n = max(1, int(rate * plan.latency_seconds))
-            r = pipeline.latency(base, work / f"latency-{rate:g}", items[:n], rate=rate, bootstrap=bootstrap,
-                                 progress=say)
+    def at_rates(section: str, measure: Callable[..., dict[str, Any]], rates: Sequence[float],
+                 seconds: float) -> None:
+        """One run of ``measure`` per offered load, each with ``seconds`` worth of reports."""
+        res[section] = []
+        for rate in rates:
+            n = max(1, int(rate * seconds))
+            r = measure(base, work / f"{section}-{rate:g}", items[:n], rate=rate, bootstrap=bootstrap, progress=say)
             r["load"] = load()
-            res["latency"].append(r)
+            res[section].append(r)
+
+    if "latency" in want:
+        at_rates("latency", pipeline.latency, plan.latency_rates, plan.latency_seconds)
     if "rest" in want:
         r = rest.rest(base, work / "rest", items, single=plan.rest_single, batches=plan.rest_batches,
                       batch_size=plan.rest_batch_size, concurrency=plan.rest_concurrency, bootstrap=bootstrap,
@@ -175,13 +179,7 @@ def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = Non
         r["load"] = load()
         res["rest"] = r
     if "sse" in want:
-        res["sse"] = []
-        for rate in plan.sse_rates:
-            n = max(1, int(rate * plan.sse_seconds))
-            r = stack.sse_latency(base, work / f"sse-{rate:g}", items[:n], rate=rate, bootstrap=bootstrap,
-                                  progress=say)
-            r["load"] = load()
-            res["sse"].append(r)
+        at_rates("sse", stack.sse_latency, plan.sse_rates, plan.sse_seconds)
     if "sink" in want:
         r = stack.sink_throughput(base, work / "sink", items[:plan.sink_reports], bootstrap=bootstrap, progress=say)
         r["load"] = load()

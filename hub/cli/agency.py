@@ -7,6 +7,7 @@ import asyncio
 import click
 
 from hub.agencies import AgencyError, Directory
+from hub.cli.common import usage_errors
 from hub.db import Database
 from hub.settings import Settings
 
@@ -32,10 +33,8 @@ def agency() -> None:
 def add(settings: Settings, code: str, state: str, name: str, with_key: bool, kafka_native: bool) -> None:
     """Register agency CODE (e.g. KZ-CUSTOMS) in STATE."""
     d = _directory(settings)
-    try:
+    with usage_errors(AgencyError):
         a = d.add(code, state, name, kafka_native=kafka_native)
-    except AgencyError as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(f"agency {a.code} ({a.state}) {a.name}" + (" [kafka-native]" if a.kafka_native else ""))
     if kafka_native:
         from hub.topics import agency_intake, ensure_topics
@@ -68,10 +67,8 @@ def list_(settings: Settings) -> None:
 @click.pass_obj
 def key(settings: Settings, code: str, revoke_old: bool) -> None:
     """Issue a new key for agency CODE. The key is shown once; only its hash is stored."""
-    try:
+    with usage_errors(AgencyError):
         token = _directory(settings).issue_key(code, revoke_old=revoke_old)
-    except AgencyError as exc:
-        raise click.UsageError(str(exc)) from exc
     if revoke_old:
         click.echo(f"earlier keys of {code.upper()} revoked", err=True)
     click.echo(token)
@@ -83,10 +80,8 @@ def key(settings: Settings, code: str, revoke_old: bool) -> None:
 def revoke(settings: Settings, code: str) -> None:
     """Revoke every key of agency CODE and the agency itself: it can no longer publish (REST or
     Kafka-native; workers apply it within HUB_DIRECTORY_REFRESH_MS) until a new key is issued."""
-    try:
+    with usage_errors(AgencyError):
         n = _directory(settings).revoke(code)
-    except AgencyError as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(f"{n} key(s) of {code.upper()} revoked")
 
 

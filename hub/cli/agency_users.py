@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hub.cli.common import show_token, token_command, usage_errors
 from hub.db import Database
 from hub.provider.users import DeskUsers, UserError
 from hub.settings import Settings
@@ -29,23 +30,12 @@ def user() -> None:
 @click.pass_obj
 def add(settings: Settings, name: str, agency: str) -> None:
     """Register desk user NAME of AGENCY and print a first token."""
-    try:
+    with usage_errors(UserError):
         token = _users(settings).add(name, agency)
-    except UserError as exc:
-        raise click.UsageError(str(exc)) from exc
-    click.echo(f"# desk user {name.lower()} of {agency.upper()}; keep this token secret (shown once)", err=True)
-    click.echo(token)
+    show_token(token, f"desk user {name.lower()} of {agency.upper()}")
 
 
-@user.command("token")
-@click.argument("name")
-@click.pass_obj
-def token(settings: Settings, name: str) -> None:
-    """Issue another token for desk user NAME (e.g. a second browser)."""
-    try:
-        click.echo(_users(settings).token(name))
-    except UserError as exc:
-        raise click.UsageError(str(exc)) from exc
+token_command(user, _users, UserError, "Issue another token for desk user NAME (e.g. a second browser).")
 
 
 @user.command("revoke")
@@ -53,10 +43,8 @@ def token(settings: Settings, name: str) -> None:
 @click.pass_obj
 def revoke(settings: Settings, name: str) -> None:
     """Revoke every token of desk user NAME (they can no longer sign in)."""
-    try:
+    with usage_errors(UserError):
         n = _users(settings).revoke(name)
-    except UserError as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(f"{n} token(s) of desk user {name.lower()} revoked")
 
 

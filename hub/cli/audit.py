@@ -9,6 +9,7 @@ import sys
 import click
 
 from hub.auditstore import AuditStore, ChainError
+from hub.cli.common import exit_on
 from hub.db import Database
 from hub.settings import Settings
 
@@ -50,11 +51,8 @@ def anchor(settings: Settings, as_json: bool) -> None:
     printed line may also be shipped elsewhere (syslog, ticket, e-mail). Exit 1 when the chain does
     not verify (a tampered chain is never anchored)."""
     store = _store(settings)
-    try:
+    with exit_on(ChainError):
         a = store.anchor()
-    except ChainError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
     if as_json:
         click.echo(a.as_line(), nl=False)
     else:
@@ -68,11 +66,8 @@ def migrate(settings: Settings) -> None:
     (refused when broken), re-hash every record with HUB_AUDIT_KEY, and anchor the result with a note
     of the v1 head. Stop the sink first. A current store is left as it is."""
     store = _store(settings)
-    try:
+    with exit_on(ChainError):
         out = store.migrate()
-    except ChainError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
     if not out["migrated"]:
         click.echo(f"nothing to migrate: the store already has the HMAC chain ({out['records']} records)")
         return

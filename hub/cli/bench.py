@@ -6,7 +6,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,6 +20,13 @@ def _ints(value: str) -> tuple[int, ...]:
         return tuple(int(x.replace("_", "")) for x in value.split(",") if x.strip())
     except ValueError as exc:
         raise click.BadParameter(f"expected a comma list of integers, got {value!r}") from exc
+
+
+def _floats(value: str, option: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in value.split(",") if x.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"expected a comma list of numbers, got {value!r}", param_hint=option) from exc
 
 
 @click.command("bench")
@@ -78,38 +87,15 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
 
         bootstrap = FRESH_KAFKA
     plan = Plan.smoke() if smoke else Plan()
-    changes: dict = {}
-    if reports:
-        changes["reports"] = reports
-    if workers:
-        changes["workers"] = _ints(workers)
-    if rates:
-        try:
-            changes["latency_rates"] = tuple(float(x) for x in rates.split(",") if x.strip())
-        except ValueError as exc:
-            raise click.BadParameter(f"expected a comma list of numbers, got {rates!r}", param_hint="--rate") from exc
-    if latency_seconds:
-        changes["latency_seconds"] = latency_seconds
-    if rest_requests:
-        changes["rest_single"] = rest_requests
-    if rest_concurrency:
-        changes["rest_concurrency"] = rest_concurrency
-    if dedup_keys:
-        changes["dedup_keys"] = _ints(dedup_keys)
-    if partitions:
-        changes["partitions"] = partitions
-    if sse_rates:
-        try:
-            changes["sse_rates"] = tuple(float(x) for x in sse_rates.split(",") if x.strip())
-        except ValueError as exc:
-            raise click.BadParameter(f"expected a comma list of numbers, got {sse_rates!r}",
-                                     param_hint="--sse-rate") from exc
-    if sink_reports:
-        changes["sink_reports"] = sink_reports
-    if backfill_reports:
-        changes["backfill_reports"] = backfill_reports
-    if search_items:
-        changes["search_items"] = search_items
+    # the plan's fields the options change (an option left out, or 0, keeps the plan's value)
+    given: dict[str, tuple[Any, Callable[[Any], Any] | None]] = {
+        "reports": (reports, None), "workers": (workers, _ints),
+        "latency_rates": (rates, lambda v: _floats(v, "--rate")), "latency_seconds": (latency_seconds, None),
+        "rest_single": (rest_requests, None), "rest_concurrency": (rest_concurrency, None),
+        "dedup_keys": (dedup_keys, _ints), "partitions": (partitions, None),
+        "sse_rates": (sse_rates, lambda v: _floats(v, "--sse-rate")), "sink_reports": (sink_reports, None),
+        "backfill_reports": (backfill_reports, None), "search_items": (search_items, None)}
+    changes = {field: parse(value) if parse else value for field, (value, parse) in given.items() if value}
     plan = replace(plan, **changes)
     sections = [s.strip() for s in only.split(",")] if only else None
     for s in sections or []:

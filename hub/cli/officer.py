@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hub.cli.common import show_token, token_command, usage_errors
 from hub.db import Database
 from hub.officers import OfficerError, Officers
 from hub.settings import Settings
@@ -28,24 +29,14 @@ def officer() -> None:
 @click.pass_obj
 def add(settings: Settings, name: str, state: str | None, auditor: bool) -> None:
     """Register NAME and print a first token."""
-    try:
+    with usage_errors(OfficerError):
         token = _officers(settings).add(name, state, auditor)
-    except OfficerError as exc:
-        raise click.UsageError(str(exc)) from exc
     who = "auditor" if auditor else f"officer for {state.upper() if state else ''}"
-    click.echo(f"# {who} {name}; keep this token secret (shown once)", err=True)
-    click.echo(token)
+    show_token(token, f"{who} {name}")
 
 
-@officer.command("token")
-@click.argument("name")
-@click.pass_obj
-def token(settings: Settings, name: str) -> None:
-    """Issue an additional token for NAME (earlier tokens stay valid until revoked)."""
-    try:
-        click.echo(_officers(settings).token(name))
-    except OfficerError as exc:
-        raise click.UsageError(str(exc)) from exc
+token_command(officer, _officers, OfficerError,
+              "Issue an additional token for NAME (earlier tokens stay valid until revoked).")
 
 
 @officer.command("revoke")
@@ -54,10 +45,8 @@ def token(settings: Settings, name: str) -> None:
 @click.pass_obj
 def revoke(settings: Settings, name: str, disable: bool) -> None:
     """Revoke every token of NAME."""
-    try:
+    with usage_errors(OfficerError):
         n = _officers(settings).revoke(name, disable)
-    except OfficerError as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(f"{n} token(s) of {name} revoked" + ("; disabled" if disable else ""))
 
 

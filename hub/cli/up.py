@@ -119,6 +119,19 @@ def demo_officers(settings: Settings) -> list[tuple[str, str | None, str]]:
     return out
 
 
+def metrics_access(settings: Settings, base: str) -> list[str]:
+    """Banner lines on reaching the gateway's ``/metrics``: where its bearer token is (the
+    HUB_METRICS_TOKEN setting, else the dev profile's token file) and a curl line that reads it from
+    there. The token itself is never printed (the banner ends up in terminals and logs)."""
+    if settings.metrics_token:
+        where, value = "HUB_METRICS_TOKEN", "$HUB_METRICS_TOKEN"
+    else:
+        path = Path(settings.data_dir) / "metrics.token"
+        where, value = f"{path} (owner-only)", f"$(cat {path})"
+    return [f"metrics        {base}/metrics  (bearer token: {where})",
+            f'               curl -H "Authorization: Bearer {value}" {base}/metrics']
+
+
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` readable by its owner only from the first byte: a new file created
     0600 (O_EXCL, so never an existing file or a planted link) then renamed over ``path``."""
@@ -196,7 +209,7 @@ def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) ->
         click.echo("\n".join(["", "CARICC hub is up", *lines, "",
                               f"officer page   {base}/",
                               f"API docs       {base}/docs",
-                              f"metrics        {base}/metrics",
+                              *metrics_access(settings, base),
                               f"database       {settings.db_url}",
                               "",
                               "agency keys:   hub agency add CODE --state XX --name ... && hub agency key CODE",

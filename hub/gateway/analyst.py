@@ -108,12 +108,12 @@ async def _delivered(request: Request, seat: StateOfficer, views: list[dict[str,
                        {"Retry-After": "5"}) from exc
 
 
-# -- the page's script (the officer page loads it beside app.js; same headers as hub.gateway.web) -------
+# -- the page's script (the officer page loads it beside app.js; served like hub.gateway.web's) ------
 @router.get("/static/analyst.js", include_in_schema=False)
 async def script() -> FileResponse:
-    from hub.gateway.web import SECURITY_HEADERS, STATIC
+    from hub.gateway.web import asset
 
-    return FileResponse(STATIC / "analyst.js", media_type="text/javascript; charset=utf-8", headers=SECURITY_HEADERS)
+    return asset("analyst.js", {"analyst.js"})
 
 
 # -- incidents --------------------------------------------------------------------------------------

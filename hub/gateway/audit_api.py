@@ -1,7 +1,8 @@
 """Gateway part: the audit trail over HTTP for auditor tokens (SPEC §9).
 
 * ``GET /v1/audit/trail/{report_id}`` — every stored event about a report, oldest first.
-* ``GET /v1/audit/verify`` — the hash-chain verdict (``ok`` false names the first bad record).
+* ``GET /v1/audit/verify`` — the hash-chain verdict, anchors included (``ok`` false names the first
+  bad record, or the anchor the chain no longer matches).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ async def trail(request: Request, report_id: str, who: AuditorToken) -> dict[str
 
 @router.get("/v1/audit/verify")
 async def verify(request: Request, who: AuditorToken) -> dict[str, Any]:
+    """The verdict of ``hub audit verify``: the whole chain, its head and every anchor of the anchor
+    file (HUB_AUDIT_ANCHOR_FILE, read by the gateway too); ``anchors`` is how many were checked."""
     v = await in_thread(request.app.state.audit_store.verify)
     return {"ok": v.ok, "records": v.records, "bad_seq": v.bad_seq, "problem": v.problem,
-            "message": v.describe()}
+            "anchors": v.anchors, "chain": v.chain, "message": v.describe()}

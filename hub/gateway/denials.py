@@ -29,7 +29,6 @@ window), never from the client.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
@@ -41,6 +40,7 @@ import structlog
 
 from hub.audit_events import audit_event
 from hub.gateway.base import Audit, bearer
+from hub.tasks import cancel
 
 log = structlog.get_logger(__name__)
 
@@ -157,11 +157,8 @@ class Denials:
 
     async def close(self) -> None:
         """Stop the flush loop and audit every open aggregate."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         closed, self._open = self._open, {}
         await self._flush(closed, self._window_start())
 

@@ -14,29 +14,21 @@ the requests of recipients. Russian and English.
 provider and their answers, and the provenance of SHARED copies (loaded by the officer page).
 
 Same discipline as the officer page: untrusted text only through ``textContent``, and the strict
-Content-Security-Policy of :mod:`hub.gateway.web` (no inline scripts or styles).
+Content-Security-Policy of :mod:`hub.gateway.web` (no inline scripts or styles); the page is the shared
+shell of :mod:`hub.gateway.web` (header, sign-in) around ``static/desk.html``.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import APIRouter
 
-from hub.gateway.web import SECURITY_HEADERS, STATIC
+from hub.gateway.web import Page, add_page
 
 router = APIRouter(tags=["desk page"])
 
-FILES = {"desk.js": "text/javascript", "desk-i18n.js": "text/javascript", "desk-rules.js": "text/javascript",
-         "desk.css": "text/css", "officer-requests.js": "text/javascript", "officer-requests.css": "text/css"}
-
-
-@router.get("/desk", include_in_schema=False)
-async def desk() -> FileResponse:
-    return FileResponse(STATIC / "desk.html", media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
-
-
-@router.get("/desk/static/{name}", include_in_schema=False)
-async def static(name: str) -> FileResponse:
-    if name not in FILES:
-        raise HTTPException(404, f"name: no static file {name!r}")
-    return FileResponse(STATIC / name, media_type=f"{FILES[name]}; charset=utf-8", headers=SECURITY_HEADERS)
+DESK_PAGE = Page("desk.html", title="CARICC hub — agency desk", heading="Agency desk", token_label="Desk token",
+                 status_id="link", body_class="desk",
+                 assets=("/desk/static/desk.css", "/desk/static/desk-i18n.js", "/desk/static/desk-rules.js",
+                         "/desk/static/desk.js"))
+add_page(router, "/desk", DESK_PAGE, "/desk/static",
+         {"desk.js", "desk-i18n.js", "desk-rules.js", "desk.css", "officer-requests.js", "officer-requests.css"})

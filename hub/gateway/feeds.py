@@ -15,7 +15,6 @@ state gets 403 and an ACCESS_DENIED audit event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -41,6 +40,7 @@ from hub.gateway.base import (
     json_body_doc,
     read_json,
 )
+from hub.tasks import cancel
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["feeds"])
@@ -113,11 +113,8 @@ class FeedWatch:
             await asyncio.sleep(self.interval)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
 
 async def startup(app: FastAPI) -> None:

@@ -267,13 +267,11 @@ class Ledger:
         for agency, ref in keys:
             by_agency.setdefault(agency, []).append(ref)
         for agency, refs in by_agency.items():
-            for i in range(0, len(refs), self.CHUNK):
-                chunk = refs[i:i + self.CHUNK]
-                rows = self.db.query(
-                    "SELECT source_ref, version, report_id FROM ingest_ledger WHERE agency = ? AND source_ref IN ("
-                    + ",".join("?" * len(chunk)) + ")", (agency, *chunk))
-                for r in rows:
-                    out[(agency, r["source_ref"])][int(r["version"])] = r["report_id"]
+            rows = self.db.query_in(
+                "SELECT source_ref, version, report_id FROM ingest_ledger WHERE agency = ? AND source_ref IN ({marks})",
+                refs, (agency,), chunk=self.CHUNK)
+            for r in rows:
+                out[(agency, r["source_ref"])][int(r["version"])] = r["report_id"]
         return out
 
     def record(self, reports: list[dict[str, Any]]) -> None:

@@ -15,7 +15,6 @@ sets ``hub_dependency_up{dependency}``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -30,6 +29,7 @@ from hub.health import BrokerProbe, database_check, readiness
 from hub.keys import MIN_KEY_CHARS, MissingSecret, _from_file
 from hub.metrics import BUILD_INFO, DEPENDENCY_UP
 from hub.settings import Settings
+from hub.tasks import cancel
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])
@@ -88,11 +88,7 @@ async def startup(app: FastAPI) -> None:
 
 
 async def shutdown(app: FastAPI) -> None:
-    task = getattr(app.state, "health_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await cancel(getattr(app.state, "health_task", None))
     probe = getattr(app.state, "broker_probe", None)
     if probe is not None:
         await probe.close()

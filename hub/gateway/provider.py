@@ -33,10 +33,9 @@ The open-request gauges are refreshed from the database every :data:`REFRESH_S` 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -69,6 +68,7 @@ from hub.provider.receipts import ReceiptStore
 from hub.provider.share import share_command, share_record
 from hub.provider.users import DeskUsers, desk_label
 from hub.report import report_id as keyed_report_id
+from hub.tasks import cancel
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["provider"])
@@ -94,11 +94,7 @@ async def startup(app: FastAPI) -> None:
 
 
 async def shutdown(app: FastAPI) -> None:
-    task = getattr(app.state, "provider_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await cancel(getattr(app.state, "provider_task", None))
 
 
 def open_gauges(rows: list[dict[str, Any]], now_ms: int) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
@@ -243,6 +239,33 @@ def sse(kind: str, data: Any, ident: int | None = None) -> bytes:
     return head + b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
+def sse_stream(request: Request, hello: str, poll: Callable[[], Awaitable[list[bytes]]], *,
+               drain: bool) -> StreamingResponse:
+    """Server-Sent Events until the client goes: ``hello`` (a comment) first, then the events ``poll()``
+    returns, every :data:`POLL_S` (at once again after events, with ``drain``), and a keep-alive comment
+    after ``app.state.feed_keepalive`` seconds (default 15) without any."""
+    keepalive: float = getattr(request.app.state, "feed_keepalive", 15.0)
+
+    async def events() -> AsyncIterator[bytes]:
+        yield f"retry: 2000\n: {hello}\n\n".encode()
+        last = time.monotonic()
+        while not await request.is_disconnected():
+            out = await poll()
+            for event in out:
+                yield event
+            if out:
+                last = time.monotonic()
+                if drain:
+                    continue
+            elif time.monotonic() - last >= keepalive:
+                yield b": keep-alive\n\n"
+                last = time.monotonic()
+            await asyncio.sleep(POLL_S)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
 @router.get("/v1/agency/events")
 async def agency_events(request: Request, who: AgencyOrAuditor, after: Annotated[str | None, Query()] = None,
                         agency: Annotated[str | None, Query(max_length=40)] = None,
@@ -252,27 +275,15 @@ async def agency_events(request: Request, who: AgencyOrAuditor, after: Annotated
     code = agency_of(who, agency)
     cursor = parse_cursor(last_event_id, "Last-Event-ID") if last_event_id else parse_cursor(after, "after")
     store: ReceiptStore = request.app.state.receipt_store
-    keepalive: float = getattr(request.app.state, "feed_keepalive", 15.0)
 
-    async def events() -> AsyncIterator[bytes]:
+    async def poll() -> list[bytes]:
         nonlocal cursor
-        last = time.monotonic()
-        yield f"retry: 2000\n: connected to the changes of {code}\n\n".encode()
-        while not await request.is_disconnected():
-            changes = await in_thread(store.changes, code, cursor, 100)
-            for c in changes:
-                yield sse("change", c, c["cursor"])
-                cursor = c["cursor"]
-            if changes:
-                last = time.monotonic()
-                continue
-            if time.monotonic() - last >= keepalive:
-                yield b": keep-alive\n\n"
-                last = time.monotonic()
-            await asyncio.sleep(POLL_S)
+        changes = await in_thread(store.changes, code, cursor, 100)
+        if changes:
+            cursor = changes[-1]["cursor"]
+        return [sse("change", c, c["cursor"]) for c in changes]
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return sse_stream(request, f"connected to the changes of {code}", poll, drain=True)
 
 
 @router.get("/v1/agency/me")
@@ -378,29 +389,19 @@ async def state_request_events(request: Request, seat: OfficerOfState) -> Stream
     """Server-Sent Events (``event: request``) of this state's requests: every one at connect, then each
     as it is asked or answered. Not cursor-based: clients keep the newest view per request_id."""
     store: rq.RequestStore = request.app.state.request_store
-    keepalive: float = getattr(request.app.state, "feed_keepalive", 15.0)
+    sent: dict[str, str] = {}  # request_id -> the status last sent
+    since = 0
 
-    async def events() -> AsyncIterator[bytes]:
-        sent: dict[str, str] = {}
-        yield f"retry: 2000\n: connected to the requests of {seat.state}\n\n".encode()
-        since = 0
-        last = time.monotonic()
-        while not await request.is_disconnected():
-            rows = await in_thread(store.changed_since, seat.state, max(0, since - REQUEST_LOOKBACK_MS))
-            fresh = [r for r in rows if sent.get(r["request_id"]) != r["status"]]
-            for r in fresh:
-                sent[r["request_id"]] = r["status"]
-                since = max(since, int(r["updated_at"]))
-                yield sse("request", rq.view(r))
-            if fresh:
-                last = time.monotonic()
-            elif time.monotonic() - last >= keepalive:
-                yield b": keep-alive\n\n"
-                last = time.monotonic()
-            await asyncio.sleep(POLL_S)
+    async def poll() -> list[bytes]:
+        nonlocal since
+        rows = await in_thread(store.changed_since, seat.state, max(0, since - REQUEST_LOOKBACK_MS))
+        fresh = [r for r in rows if sent.get(r["request_id"]) != r["status"]]
+        for r in fresh:
+            sent[r["request_id"]] = r["status"]
+            since = max(since, int(r["updated_at"]))
+        return [sse("request", rq.view(r)) for r in fresh]
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return sse_stream(request, f"connected to the requests of {seat.state}", poll, drain=False)
 
 
 async def requests_on_items(app: FastAPI, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:

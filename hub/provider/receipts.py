@@ -375,12 +375,7 @@ class _Writer:
         state = e.get("state")
         if ver is None or not state:
             return
-        self.recipient(rid, ver, state)
-        self.db.execute(
-            "UPDATE provider_recipients SET delivered_to = CASE WHEN delivered_at IS NULL OR delivered_at > ? "
-            "THEN ? ELSE delivered_to END, delivered_at = CASE WHEN delivered_at IS NULL OR delivered_at > ? "
-            "THEN ? ELSE delivered_at END WHERE report_id = ? AND version = ? AND recipient = ?",
-            (at, e.get("actor"), at, at, rid, ver, state))
+        self._earliest(rid, ver, state, "delivered_at", "delivered_to", e.get("actor"), at)
         row = self.db.one("SELECT delivered_at FROM provider_recipients WHERE report_id = ? AND version = ? "
                           "AND recipient = ?", (rid, ver, state))
         first = int(row["delivered_at"]) if row and row["delivered_at"] is not None else at
@@ -391,14 +386,18 @@ class _Writer:
         state = e.get("state")
         if ver is None or not state:
             return
-        self.recipient(rid, ver, state)
-        self.db.execute(
-            "UPDATE provider_recipients SET acknowledged_by = CASE WHEN acknowledged_at IS NULL OR "
-            "acknowledged_at > ? THEN ? ELSE acknowledged_by END, acknowledged_at = CASE WHEN acknowledged_at "
-            "IS NULL OR acknowledged_at > ? THEN ? ELSE acknowledged_at END "
-            "WHERE report_id = ? AND version = ? AND recipient = ?", (at, e.get("actor"), at, at, rid, ver, state))
+        self._earliest(rid, ver, state, "acknowledged_at", "acknowledged_by", e.get("actor"), at)
         body = self._ack_body(rid, ver, state)
         self.change(f"acknowledged:{rid}:{ver}:{state}", rid, ver, "acknowledged", at, json.loads(body))
+
+    def _earliest(self, rid: str, ver: int, state: str, at_col: str, who_col: str, who: Any, at: int) -> None:
+        """Record ``who``/``at`` in the recipient's ``who_col``/``at_col`` unless an earlier one is there
+        (the first delivery or acknowledgement wins, whatever order the events arrive in)."""
+        self.recipient(rid, ver, state)
+        self.db.execute(
+            f"UPDATE provider_recipients SET {who_col} = CASE WHEN {at_col} IS NULL OR {at_col} > ? THEN ? "
+            f"ELSE {who_col} END, {at_col} = CASE WHEN {at_col} IS NULL OR {at_col} > ? THEN ? ELSE {at_col} END "
+            "WHERE report_id = ? AND version = ? AND recipient = ?", (at, who, at, at, rid, ver, state))
 
     def _ack_body(self, rid: str, ver: int, state: str) -> str:
         row = self.db.one("SELECT routed_at, acknowledged_at, acknowledged_by FROM provider_recipients "
@@ -453,13 +452,9 @@ class _Writer:
         return added
 
     def _unseen(self, changes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        keys = [c["change_key"] for c in changes]
-        known: set[str] = set()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            known |= {r["change_key"] for r in self.db.query(
-                f"SELECT change_key FROM provider_changes WHERE change_key IN ({marks})", chunk)}
+        known = {r["change_key"] for r in self.db.query_in(
+            "SELECT change_key FROM provider_changes WHERE change_key IN ({marks})",
+            [c["change_key"] for c in changes])}
         return [c for c in changes if c["change_key"] not in known]
 
 

@@ -142,6 +142,20 @@ def _text(body: Mapping[str, Any], key: str, limit: int, err: _Errors, *, requir
     return value
 
 
+def _choice(body: Mapping[str, Any], key: str, allowed: Sequence[str], err: _Errors, *, missing: str,
+            wrong: str) -> str | None:
+    """A required value out of ``allowed`` (any case, spaces around ignored), upper-cased; None after
+    the problem ``missing`` (no value) or ``wrong`` (anything else) was recorded for ``key``."""
+    value = body.get(key)
+    if value is None:
+        err(key, missing)
+        return None
+    if not isinstance(value, str) or value.strip().upper() not in allowed:
+        err(key, wrong)
+        return None
+    return value.strip().upper()
+
+
 def _unknown(body: Mapping[str, Any], allowed: Sequence[str], err: _Errors) -> None:
     for k in body:
         if k not in allowed:
@@ -155,14 +169,8 @@ def check_request_shape(body: Any) -> Asked:
         raise RequestInvalid([FieldError("", "a request should be a JSON object")])
     _unknown(body, ("report_id", "kind", "to_states", "text"), err)
     report_id = _text(body, "report_id", MAX_REPORT_ID, err, required=True)
-    kind = body.get("kind")
-    if kind is None:
-        err("kind", f"is required (one of {', '.join(KINDS)})")
-    elif not isinstance(kind, str) or kind.strip().upper() not in KINDS:
-        err("kind", f"should be one of {', '.join(KINDS)}")
-        kind = None
-    else:
-        kind = kind.strip().upper()
+    kind = _choice(body, "kind", KINDS, err, missing=f"is required (one of {', '.join(KINDS)})",
+                   wrong=f"should be one of {', '.join(KINDS)}")
     text = _text(body, "text", MAX_TEXT, err, required=True)
     to_states: list[str] = []
     raw = body.get("to_states")
@@ -220,14 +228,8 @@ def check_answer(body: Any, kind: str) -> Answer:
         raise RequestInvalid([FieldError("", "an answer should be a JSON object")])
     _unknown(body, ("decision", "text", "conditions"), err)
     allowed = DECISIONS[kind]
-    decision = body.get("decision")
-    if decision is None:
-        err("decision", f"is required (for {kind} requests: {' or '.join(allowed)})")
-    elif not isinstance(decision, str) or decision.strip().upper() not in allowed:
-        err("decision", f"should be {' or '.join(allowed)} for {kind} requests")
-        decision = None
-    else:
-        decision = decision.strip().upper()
+    decision = _choice(body, "decision", allowed, err, missing=f"is required (for {kind} requests: {' or '.join(allowed)})",
+                       wrong=f"should be {' or '.join(allowed)} for {kind} requests")
     text = _text(body, "text", MAX_TEXT, err, required=True)
     conditions = _text(body, "conditions", MAX_CONDITIONS, err, required=False)
     if conditions is not None and decision not in (None, "GRANT"):

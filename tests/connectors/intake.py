@@ -15,16 +15,15 @@ from hub.settings import Settings
 from hub.topics import AUDIT, INTAKE
 
 
-async def read_intake(settings: Settings, want: Callable[[dict[str, Any]], bool], count: int,
-                      timeout: float = 20.0, settle: float = 1.0, topic: str = INTAKE,
-                      schema: str = REPORT) -> list[dict[str, Any]]:
-    """Messages on ``topic`` (default hub.intake) that match ``want`` (dicts with key, headers, report), reading until ``count``
-    matched and then ``settle`` more seconds (so duplicates would show), or until ``timeout``."""
+async def read_from_start(settings: Settings, topic: str, pick: Callable[[Any], list[dict[str, Any]]], count: int,
+                          timeout: float = 20.0, settle: float = 1.0) -> list[dict[str, Any]]:
+    """What ``pick`` makes of each record on ``topic`` (read from the beginning; a list, empty for a
+    record of no interest), reading until ``count`` were found and then ``settle`` more seconds (so
+    duplicates would show), or until ``timeout``."""
     c = consumer(settings, group_id=None)
     await c.start()
     try:
-        parts = c.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or set())]
         c.assign(tps)
         await c.seek_to_beginning(*tps)
         found: list[dict[str, Any]] = []
@@ -34,18 +33,30 @@ async def read_intake(settings: Settings, want: Callable[[dict[str, Any]], bool]
             batch = await c.getmany(timeout_ms=200, max_records=2000)
             for records in batch.values():
                 for m in records:
-                    msg = {"key": m.key.decode() if m.key else None,
-                           "headers": {k: v.decode() for k, v in m.headers},
-                           "raw": m.value}
-                    if not want(msg):
-                        continue
-                    msg["report"] = codec().decode(m.value, expect=schema)
-                    found.append(msg)
+                    found += pick(m)
             if settle_until is None and len(found) >= count:
                 settle_until = time.monotonic() + settle
         return found
     finally:
         await c.stop()
+
+
+async def read_intake(settings: Settings, want: Callable[[dict[str, Any]], bool], count: int,
+                      timeout: float = 20.0, settle: float = 1.0, topic: str = INTAKE,
+                      schema: str = REPORT) -> list[dict[str, Any]]:
+    """Messages on ``topic`` (default hub.intake) that match ``want`` (dicts with key, headers, report), reading until ``count``
+    matched and then ``settle`` more seconds (so duplicates would show), or until ``timeout``."""
+
+    def pick(m: Any) -> list[dict[str, Any]]:
+        msg = {"key": m.key.decode() if m.key else None,
+               "headers": {k: v.decode() for k, v in m.headers},
+               "raw": m.value}
+        if not want(msg):
+            return []
+        msg["report"] = codec().decode(m.value, expect=schema)
+        return [msg]
+
+    return await read_from_start(settings, topic, pick, count, timeout, settle)
 
 
 def read_intake_sync(settings: Settings, want: Callable[[dict[str, Any]], bool], count: int,
@@ -57,24 +68,10 @@ async def read_audit(settings: Settings, want: Callable[[dict[str, Any]], bool],
                      timeout: float = 20.0, settle: float = 1.0) -> list[dict[str, Any]]:
     """Audit events on hub.audit matching ``want`` (an AuditEvent dict), from AuditEvent and AuditBatch
     records alike, reading until ``count`` matched and then ``settle`` more seconds (or ``timeout``)."""
-    c = consumer(settings, group_id=None)
-    await c.start()
-    try:
-        tps = [TopicPartition(AUDIT, p) for p in sorted(c.partitions_for_topic(AUDIT) or set())]
-        c.assign(tps)
-        await c.seek_to_beginning(*tps)
-        found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        settle_until: float | None = None
-        while time.monotonic() < deadline and (settle_until is None or time.monotonic() < settle_until):
-            batch = await c.getmany(timeout_ms=200, max_records=2000)
-            for records in batch.values():
-                for m in records:
-                    name, value = codec().decode_named(m.value)
-                    events = value["events"] if name == AUDIT_BATCH else [value]
-                    found += [e for e in events if want(e)]
-            if settle_until is None and len(found) >= count:
-                settle_until = time.monotonic() + settle
-        return found
-    finally:
-        await c.stop()
+
+    def pick(m: Any) -> list[dict[str, Any]]:
+        name, value = codec().decode_named(m.value)
+        events = value["events"] if name == AUDIT_BATCH else [value]
+        return [e for e in events if want(e)]
+
+    return await read_from_start(settings, AUDIT, pick, count, timeout, settle)

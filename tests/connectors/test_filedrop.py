@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
 import signal
 import subprocess
@@ -13,23 +11,14 @@ from pathlib import Path
 
 import orjson
 
-from connectors.formats import CSV_COLUMNS, read_csv
+from connectors.formats import read_csv
 from hub.agencies import Directory
 from hub.embedded import free_port
 from hub.settings import Settings
 from tests.conftest import HUB, hub_env
 from tests.connectors.conftest import Gateway
 from tests.connectors.intake import read_intake_sync
-from tests.factories import json_report
-
-
-def csv_bytes(rows: list[dict[str, str]]) -> bytes:
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
-    w.writeheader()
-    for r in rows:
-        w.writerow(r)
-    return out.getvalue().encode()
+from tests.factories import csv_bytes, json_report
 
 
 def csv_row(ref: str, **over: str) -> dict[str, str]:

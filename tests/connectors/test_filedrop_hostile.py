@@ -8,8 +8,6 @@ followed; files over the size cap are refused unread.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import sqlite3
 import subprocess
@@ -21,24 +19,14 @@ import pytest
 
 from connectors import filedrop as filedrop_mod
 from connectors.filedrop import FileDrop
-from connectors.formats import CSV_COLUMNS
 from connectors.sdk import Publisher, RestTransport
 from hub.agencies import Directory
 from hub.settings import Settings
 from tests.conftest import HUB, hub_env
 from tests.connectors.conftest import Gateway
 from tests.connectors.intake import read_intake_sync
-from tests.factories import json_report
+from tests.factories import csv_bytes, json_report
 from tests.helpers import stop_process, wait_until
-
-
-def csv_bytes(rows: list[dict[str, str]]) -> bytes:
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
-    w.writeheader()
-    for r in rows:
-        w.writerow(r)
-    return out.getvalue().encode()
 
 
 def csv_row(ref: str, **over: str) -> dict[str, str]:

@@ -3,6 +3,7 @@ simulator; reports flow in; Ctrl-C stops every child process."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -13,8 +14,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hub.cli.up import metrics_access
 from hub.embedded import free_port
-from tests.conftest import HUB, ROOT, TEST_AUDIT_KEY, TEST_ID_KEY, TEST_METRICS_TOKEN, start_broker
+from tests.conftest import (
+    HUB,
+    ROOT,
+    TEST_AUDIT_KEY,
+    TEST_ID_KEY,
+    TEST_METRICS_TOKEN,
+    hub_settings,
+    start_broker,
+)
 from tests.helpers import metrics_auth
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.both_brokers]
@@ -75,6 +85,9 @@ def test_hub_up_demo_runs_and_stops_cleanly(up_env: dict[str, str], broker_kind:
         # metrics token; dev profile: the token file the gateway created in the data dir)
         scrape = ({"Authorization": f"Bearer {env['HUB_METRICS_TOKEN']}"} if "HUB_METRICS_TOKEN" in env
                   else metrics_auth(data_dir=tmp_path / "hub"))
+        # the banner says how to reach /metrics, never with the token itself
+        assert 'curl -H "Authorization: Bearer ' in banner and f"{base}/metrics" in banner, banner
+        assert scrape["Authorization"].split()[1] not in banner, banner
         received = 0.0
         while received == 0:
             assert time.monotonic() < deadline + 30, "no simulated report was received"
@@ -127,3 +140,13 @@ def test_hub_up_restarts_a_killed_worker(up_env: dict[str, str], tmp_path: Path)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_banner_shows_where_the_metrics_token_is_not_the_token(tmp_path: Path) -> None:
+    base = "http://127.0.0.1:8080"
+    configured = "\n".join(metrics_access(hub_settings(data_dir=str(tmp_path)), base))
+    assert TEST_METRICS_TOKEN not in configured
+    assert 'curl -H "Authorization: Bearer $HUB_METRICS_TOKEN" http://127.0.0.1:8080/metrics' in configured
+    dev_profile = dataclasses.replace(hub_settings(data_dir=str(tmp_path)), metrics_token="")
+    dev = "\n".join(metrics_access(dev_profile, base))
+    assert f'curl -H "Authorization: Bearer $(cat {tmp_path / "metrics.token"})" {base}/metrics' in dev

@@ -9,15 +9,18 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from websockets.sync.client import connect
 
 from hub.embedded import free_port
 from tests.helpers import stop_process
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # screenshots of the page tests
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -97,3 +100,11 @@ class Browser:
             self.ws.close()
         stop_process(self.proc)
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """A fresh headless chromium for one test (import it into the test module to use it)."""
+    b = Browser()
+    yield b
+    b.close()

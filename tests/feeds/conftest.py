@@ -5,28 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from hub.auditstore import AuditStore
 from hub.codec import FEED_ITEM
 from hub.db import Database
-from hub.embedded import free_port, port_open
+from hub.embedded import free_port
 from hub.feedstore import FeedStore
-from hub.gateway.app import create_app
 from hub.kafka import producer, send_avro
 from hub.officers import Officers
 from hub.settings import Settings
 from hub.topics import ensure_topics, feed
 from hub.wire import headers
 from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
-from tests.helpers import stop_process, wait_until
+from tests.feeds.cdp import browser  # noqa: F401  (the fixture, for the page tests)
+from tests.helpers import ThreadGateway, stop_process, wait_until
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -81,20 +79,13 @@ def stack(broker: AnyBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     with open(sink_log, "wb") as out:
         sink = subprocess.Popen([*HUB, "sink", "--port", "0", "--group", f"sink-{data.name}"],
                                 env=hub_env(s), stdout=out, stderr=subprocess.STDOUT)
-    app = create_app(s)
-    app.state.feed_keepalive = 0.5
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=s.gateway_port, log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started and port_open(s.gateway_port), 20, "gateway")
+    gateway = ThreadGateway(s).start()
     wait_for(lambda: b"sink started" in sink_log.read_bytes() or sink.poll() is not None, 30, "sink")
     assert sink.poll() is None, sink_log.read_text()
     try:
-        yield Stack(s, f"http://127.0.0.1:{s.gateway_port}", db, app, sink_log)
+        yield Stack(s, f"http://127.0.0.1:{s.gateway_port}", db, gateway.app, sink_log)
     finally:
-        server.should_exit = True
-        thread.join(10)
+        gateway.stop()
         stop_process(sink, 10)
         db.close()
 

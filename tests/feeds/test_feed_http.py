@@ -14,7 +14,8 @@ from hub.report import report_id
 from tests.conftest import HUB, TEST_ID_KEY, hub_env
 from tests.factories import feed_item, report
 from tests.feeds.conftest import Stack, wait_for
-from tests.helpers import metrics_auth
+from tests.helpers import denials_by_path, metrics_auth
+from tests.helpers import read_sse as read_sse_at
 
 pytestmark = pytest.mark.both_brokers
 
@@ -27,18 +28,6 @@ def item(state: str, ref: str, version: int = 1, incident: str = "I-1", **report
                      delivery="NEW", report=rep)
 
 
-def denied_paths(events: list[dict[str, Any]]) -> Counter[str]:
-    """Denials per path in ACCESS_DENIED events (a first event names its path; an aggregated one counts them)."""
-    out: Counter[str] = Counter()
-    for e in events:
-        d = e["detail"]
-        if d.get("aggregated") == "true":
-            out.update({k: int(v) for k, v in json.loads(d["paths"]).items()})
-        else:
-            out[d["path"]] += int(d.get("count", 1))
-    return out
-
-
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -48,26 +37,7 @@ def read_sse(base: str, state: str, token: str, want: int, last_event_id: str | 
     """Open the SSE feed, read ``want`` item events (and at least ``keepalives`` keep-alive
     comments), then disconnect. Returns (events with id and data, keep-alives seen)."""
     h = auth(token) | ({"Last-Event-ID": last_event_id} if last_event_id else {})
-    events: list[dict[str, Any]] = []
-    seen_keepalive = 0
-    current: dict[str, Any] = {}
-    with httpx.Client(timeout=httpx.Timeout(30, read=30)) as c, \
-            c.stream("GET", f"{base}/v1/feeds/{state}", headers=h) as r:
-        assert r.status_code == 200, r.read()
-        assert r.headers["content-type"].startswith("text/event-stream")
-        for line in r.iter_lines():
-            if line.startswith(": keep-alive"):
-                seen_keepalive += 1
-            elif line.startswith("id: "):
-                current["id"] = line[4:]
-            elif line.startswith("data: "):
-                current["data"] = json.loads(line[6:])
-            elif line == "" and "data" in current:
-                events.append(current)
-                current = {}
-            if len(events) >= want and seen_keepalive >= keepalives:
-                break
-    return events, seen_keepalive
+    return read_sse_at(f"{base}/v1/feeds/{state}", h, want, keepalives)
 
 
 def test_resume_after_disconnect_no_gap_no_repeat(stack: Stack) -> None:
@@ -137,7 +107,7 @@ def test_cross_state_access_denied_and_audited(stack: Stack) -> None:
             "SELECT event FROM audit_log WHERE stage = 'ACCESS_DENIED'")]
 
     def intruder_on_tj() -> Counter[str]:
-        return denied_paths([e for e in denied() if e["actor"] == "officer:uz-intruder" and e["state"] == "TJ"])
+        return denials_by_path([e for e in denied() if e["actor"] == "officer:uz-intruder" and e["state"] == "TJ"])
 
     # ACCESS_DENIED is aggregated per (client, actor, state) and window (1 s in this stack): the first
     # denial at once, the other two as one record with their count when the window closes
@@ -149,7 +119,7 @@ def test_cross_state_access_denied_and_audited(stack: Stack) -> None:
     assert 2 <= len(events) <= 3 and all("UZ" in e["reason"] for e in events)
     assert any(e["actor"] == "auditor:oversight" for e in denied())
     # the denials outside the feeds (audit API, no token, forged token) are audited too
-    wait_for(lambda: denied_paths([e for e in denied() if e["actor"] == "officer:uz-intruder"])["/v1/audit/verify"],
+    wait_for(lambda: denials_by_path([e for e in denied() if e["actor"] == "officer:uz-intruder"])["/v1/audit/verify"],
              what="audit API denial audited")
     wait_for(lambda: [e for e in denied() if e["actor"] == "anonymous"], what="401 without token audited")
     wait_for(lambda: [e for e in denied() if e["actor"] == "invalid-token"], what="401 forged token audited")
@@ -157,6 +127,31 @@ def test_cross_state_access_denied_and_audited(stack: Stack) -> None:
     # the auditor sees a clean chain over HTTP
     v = httpx.get(f"{stack.base}/v1/audit/verify", headers=auth(auditor)).json()
     assert v["ok"] is True and v["records"] >= 4
+
+
+def test_audit_verify_over_http_checks_the_anchors(stack: Stack) -> None:
+    """/v1/audit/verify gives the verdict of `hub audit verify`: it reads the anchor file, and an anchor
+    the chain no longer matches (here: an anchor line altered after it was written) fails it."""
+    from hub.auditstore import AuditStore, anchor_path
+
+    auditor = stack.officer("anchor-check", None, auditor=True)
+    path = anchor_path(stack.settings)
+    before = path.read_text() if path.exists() else None
+    try:
+        AuditStore(stack.db, stack.settings).anchor()
+        v = httpx.get(f"{stack.base}/v1/audit/verify", headers=auth(auditor)).json()
+        assert v["ok"] is True and v["anchors"] >= 1, v
+        lines = path.read_text().splitlines()
+        last = json.loads(lines[-1])
+        last["hash"] = "0" * len(last["hash"])
+        path.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+        v = httpx.get(f"{stack.base}/v1/audit/verify", headers=auth(auditor)).json()
+        assert v["ok"] is False and "anchor" in v["message"], v
+    finally:
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(before)
 
 
 def test_ack_is_audited_and_measured(stack: Stack) -> None:

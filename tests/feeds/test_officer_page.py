@@ -4,25 +4,14 @@ incident), open it, switch to Russian, acknowledge — and the acknowledgement i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.feeds.cdp import Browser
+from tests.feeds.cdp import ARTIFACTS, Browser
 from tests.feeds.conftest import Stack, wait_for
 from tests.feeds.test_feed_http import item
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 EVIL = 'Найдено в коробках <img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
 
 
 def test_officer_signs_in_sees_live_report_and_acknowledges(stack: Stack, browser: Browser) -> None:

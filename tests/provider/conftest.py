@@ -79,20 +79,17 @@ def batch(*values: dict[str, Any]) -> Any:
 # -- a real stack: `hub sink` subprocess (with the provider projection) and the gateway under uvicorn --
 import asyncio  # noqa: E402
 import subprocess  # noqa: E402
-import threading  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
-import uvicorn  # noqa: E402
 
 from hub.agencies import Directory  # noqa: E402
 from hub.auditstore import AuditStore  # noqa: E402
 from hub.db import Database  # noqa: E402
-from hub.embedded import EmbeddedBroker, free_port, port_open  # noqa: E402
+from hub.embedded import EmbeddedBroker, free_port  # noqa: E402
 from hub.feedstore import FeedStore  # noqa: E402
-from hub.gateway.app import create_app  # noqa: E402
 from hub.kafka import producer, send_avro  # noqa: E402
 from hub.officers import Officers  # noqa: E402
 from hub.provider.receipts import ReceiptStore  # noqa: E402
@@ -102,39 +99,14 @@ from hub.settings import Settings  # noqa: E402
 from hub.topics import ensure_topics, feed  # noqa: E402
 from hub.wire import audit_key, headers  # noqa: E402
 from tests.conftest import HUB, hub_env, hub_settings  # noqa: E402
+from tests.feeds.cdp import browser  # noqa: E402,F401  (the fixture, for the page tests)
+from tests.helpers import ThreadGateway as Gateway  # noqa: E402
 from tests.helpers import stop_process, wait_until  # noqa: E402
 
 
 def wait_for(check: Any, timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll until ``check()`` is truthy (a hang guard, not a performance assertion)."""
     return wait_until(check, timeout, what, every=0.1)
-
-
-class Gateway:
-    """The gateway app under uvicorn in a thread, on a fixed port; stoppable and restartable."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.server: uvicorn.Server | None = None
-        self.thread: threading.Thread | None = None
-        self.app: Any = None
-
-    def start(self) -> None:
-        self.app = create_app(self.settings)
-        self.app.state.feed_keepalive = 0.5
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.settings.gateway_port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        server = self.server
-        wait_for(lambda: server.started and port_open(self.settings.gateway_port), 30, "gateway up")
-
-    def stop(self) -> None:
-        if self.server is not None and self.thread is not None:
-            self.server.should_exit = True
-            self.thread.join(15)
-            wait_for(lambda: not port_open(self.settings.gateway_port), 30, "gateway down")
-            self.server = self.thread = None
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,10 @@ import httpx
 import pytest
 
 from tests.factories import feed_item
-from tests.feeds.cdp import Browser
+from tests.feeds.cdp import ARTIFACTS, Browser
 from tests.provider.conftest import PStack, receipt, stage, wait_for
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 EVIL = 'Груз <img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
 
 
 @pytest.fixture(scope="module")

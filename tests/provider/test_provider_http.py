@@ -19,6 +19,7 @@ from hub.provider import requests as rq
 from hub.topics import INTAKE
 from hub.wire import header
 from tests.factories import feed_item, json_report
+from tests.helpers import read_sse as read_sse_at
 from tests.provider.conftest import T0, PStack, receipt, stage, uz_report, wait_for
 
 ROUTING = {"recipients": ["CARICC", "KZ", "RU"], "reason": "on the route or at the location (AMBER)",
@@ -166,23 +167,7 @@ def test_receipts_pages_are_the_agencys_own(w: World) -> None:
 
 def read_sse(w: World, path: str, token: str, want: int, last_event_id: str | None = None) -> list[dict[str, Any]]:
     h = {"Authorization": f"Bearer {token}"} | ({"Last-Event-ID": last_event_id} if last_event_id else {})
-    out: list[dict[str, Any]] = []
-    cur: dict[str, Any] = {}
-    with httpx.Client(timeout=httpx.Timeout(30, read=30)) as c, c.stream("GET", w.s.base + path, headers=h) as r:
-        assert r.status_code == 200, r.read()
-        for line in r.iter_lines():
-            if line.startswith("id: "):
-                cur["id"] = line[4:]
-            elif line.startswith("event: "):
-                cur["event"] = line[7:]
-            elif line.startswith("data: "):
-                cur["data"] = json.loads(line[6:])
-            elif line == "" and "data" in cur:
-                out.append(cur)
-                cur = {}
-            if len(out) >= want:
-                break
-    return out
+    return read_sse_at(w.s.base + path, h, want)[0]
 
 
 def test_agency_events_resume_after_the_last_event_id(w: World) -> None:

@@ -9,19 +9,17 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub.embedded import EmbeddedBroker, free_port
 from tests.conftest import HUB, hub_env
-from tests.feeds.cdp import Browser
+from tests.feeds.cdp import ARTIFACTS, Browser
 from tests.helpers import stop_process
 from tests.provider.conftest import PStack, start_stack, wait_for
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WAIT = 180.0  # generous bound for the pipeline steps (a hang guard, not a speed assertion)
 
 
@@ -44,13 +42,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PStack]:
         broker.stop()
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
-
-
 def set_value(b: Browser, ident: str, value: str, event: str = "input") -> None:
     b.js(f"const n = document.getElementById({json.dumps(ident)}); n.value = {json.dumps(value)};"
          f"n.dispatchEvent(new Event({json.dumps(event)}, {{bubbles: true}}))")
@@ -62,6 +53,10 @@ def language(b: Browser, lang: str) -> None:
 
 def officer_page(b: Browser, s: PStack, token: str) -> None:
     b.goto(s.base + "/")
+    # the token kept from the last sign-in signs in by itself: let that finish (it writes the token back
+    # into sessionStorage) before forgetting it, or the next page signs in as the previous officer
+    b.wait("!document.getElementById('app').hidden || !sessionStorage.getItem('hub.token')",
+           what="the kept sign-in finished")
     b.js("sessionStorage.removeItem('hub.token')")
     b.goto(s.base + "/")
     b.js(f"document.getElementById('token').value = {json.dumps(token)};"

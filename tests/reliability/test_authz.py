@@ -8,7 +8,6 @@ clear.
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 import time
@@ -24,6 +23,7 @@ from hub.auth import hash_token
 from hub.codec import AUDIT_BATCH, DecodeError, codec
 from hub.topics import AUDIT, ensure_topics
 from tests import factories
+from tests.helpers import denials_by_path
 from tests.reliability.harness import Cluster, Tokens, private_settings, read_topics
 
 STATE, OTHER, PARTNER = "KZ", "UZ", "AF"
@@ -207,18 +207,6 @@ def decode_audit(records: list[Any]) -> tuple[list[dict[str, Any]], int]:
             continue
         events += value["events"] if name == AUDIT_BATCH else [value]
     return events, bad
-
-
-def denials_by_path(events: list[dict[str, Any]]) -> Counter[str]:
-    """Denied requests per path in ACCESS_DENIED events (first events name one path; aggregated ones count)."""
-    out: Counter[str] = Counter()
-    for e in events:
-        d = e["detail"]
-        if d.get("aggregated") == "true":
-            out.update({k: int(v) for k, v in json.loads(d["paths"]).items()})
-        else:
-            out[d.get("path")] += int(d.get("count", 1))
-    return out
 
 
 @pytest.mark.parametrize("status", [403, 401])

@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,19 +27,12 @@ from hub.kafka import producer
 from hub.settings import Settings
 from hub.topics import ensure_topics, feed
 from tests import factories
+from tests.helpers import denials_by_path, rss_kb
 from tests.reliability.harness import Cluster, Tokens, private_settings, wait_until
 from tests.reliability.load import Store
 
 STATE, OTHER = "KZ", "UZ"
 REVOCATION_BOUND_S = 2.25  # hub.gateway.base.TOKEN_TTL_S + hub.gateway.feeds.POLL_SECONDS (docs/feeds.md)
-
-
-def _rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def put(settings: Settings, *values: dict[str, Any]) -> None:
@@ -73,18 +65,6 @@ def stored(settings: Settings, item_id: str) -> bool:
 
 def denied_events(settings: Settings) -> list[dict[str, Any]]:
     return [json.loads(r[0]) for r in Store(settings)._q("SELECT event FROM audit_log WHERE stage = 'ACCESS_DENIED'")]
-
-
-def denials(events: list[dict[str, Any]]) -> Counter[str]:
-    """Denied requests per path (a first ACCESS_DENIED names one path; an aggregated one counts several)."""
-    out: Counter[str] = Counter()
-    for e in events:
-        d = e["detail"]
-        if d.get("aggregated") == "true":
-            out.update({k: int(v) for k, v in json.loads(d["paths"]).items()})
-        else:
-            out[d.get("path", "?")] += int(d.get("count", 1))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +130,7 @@ def test_unauthenticated_150mb_ack_is_refused_before_its_body(ledger: Any, hub: 
     size = 150 * 1024 * 1024
     port = int(hub["url"].rsplit(":", 1)[1])
     pid = hub["gateway"].proc.pid
-    base_kb = _rss_kb(pid)
+    base_kb = rss_kb(pid)
     peak_kb = base_kb
     sock = socket.create_connection(("127.0.0.1", port))
     sock.settimeout(5)
@@ -176,19 +156,19 @@ def test_unauthenticated_150mb_ack_is_refused_before_its_body(ledger: Any, hub: 
         while sent < size:
             sock.sendall(chunk)
             sent += len(chunk)
-            peak_kb = max(peak_kb, _rss_kb(pid))
+            peak_kb = max(peak_kb, rss_kb(pid))
     except (TimeoutError, OSError):
         pass  # the server closed the connection (or stopped reading): it will not take the rest
     reader.join(10)
     sock.close()
-    peak_kb = max(peak_kb, _rss_kb(pid))
+    peak_kb = max(peak_kb, rss_kb(pid))
     status_line = bytes(response).split(b"\r\n", 1)[0].decode("latin-1", "replace")
     ledger.record(upload_mb=size // 2**20, sent_before_refusal_mb=round(sent / 2**20, 1),
                   gateway_rss_growth_mb=round((peak_kb - base_kb) / 1024, 1), answer=status_line)
     assert status_line.startswith("HTTP/1.1 401"), f"answer: {status_line!r}"
     assert sent < 32 * 2**20, f"the gateway kept reading: {sent / 2**20:.0f} MB taken"
     assert (peak_kb - base_kb) < 50 * 1024, f"gateway RSS grew by {(peak_kb - base_kb) / 1024:.0f} MB"
-    wait_until(lambda: denials([e for e in denied_events(hub["settings"]) if e["actor"] == "anonymous"])
+    wait_until(lambda: denials_by_path([e for e in denied_events(hub["settings"]) if e["actor"] == "anonymous"])
                [f"/v1/feeds/{STATE}/ack"], 30, "the refused upload audited ACCESS_DENIED")
 
 
@@ -301,10 +281,10 @@ def test_anonymous_flood_grows_the_audit_log_by_a_bounded_number_of_records(ledg
                                   ).status_code == 401
     finally:
         gw.stop()  # the gateway audits its open aggregates when it stops
-    wait_until(lambda: denials(records())[path] >= 2 * n, 60, "every denial counted in the audit log")
+    wait_until(lambda: denials_by_path(records())[path] >= 2 * n, 60, "every denial counted in the audit log")
     added = len(records()) - before
     ledger.record(denied_requests=2 * n, access_denied_records=added)
-    assert denials(records())[path] == 2 * n
+    assert denials_by_path(records())[path] == 2 * n
     # 2 sources; the flood may straddle one window boundary: at most 2 records per source and window
     assert added <= 8, f"{2 * n} denied requests added {added} audit records"
 

@@ -26,6 +26,7 @@ from hub.kafka import producer
 from hub.settings import Settings
 from hub.topics import feed
 from tests import factories
+from tests.helpers import rss_kb, sse_events
 from tests.reliability.harness import Cluster, Tokens, wait_until
 from tests.reliability.load import Store
 
@@ -59,25 +60,6 @@ def put(settings: Settings, values: list[dict[str, Any]]) -> None:
     asyncio.run(go())
 
 
-def sse_events(lines: Iterator[str]) -> Iterator[dict[str, str]]:
-    """Parse an SSE stream into events ({id, event, data}); comments and retry lines are skipped."""
-    ev: dict[str, str] = {}
-    for line in lines:
-        if line == "":
-            if "data" in ev:
-                yield ev
-            ev = {}
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "data":
-            ev["data"] = ev.get("data", "") + value
-        elif name in ("id", "event"):
-            ev[name] = value
-
-
 @pytest.fixture
 def served(fresh: Cluster) -> Iterator[dict[str, Any]]:
     run = uuid.uuid4().hex[:6]
@@ -85,14 +67,6 @@ def served(fresh: Cluster) -> Iterator[dict[str, Any]]:
     gw, url = fresh.gateway()
     token = Tokens(fresh.settings).officer("officer", f"analyst-{run}", STATE)
     yield {"cluster": fresh, "url": url, "token": token, "run": run, "gateway": gw}
-
-
-def _rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def _read_some(client: httpx.Client, headers: dict[str, str], take: int, cut: bool, rng: random.Random,
@@ -194,14 +168,14 @@ def test_stalled_subscribers_keep_gateway_memory_bounded(ledger: Any, served: di
     pid = served["gateway"].pid
     put(cl.settings, items(50, served["run"], size=BIG))
     wait_until(lambda: Store(cl.settings).items() >= 50, 60, "first items stored")
-    base = _rss_kb(pid)
+    base = rss_kb(pid)
     stalled = [_stalled_client(port, served["token"]) for _ in range(20)]
     try:
         for start in range(50, ITEMS * 2, 500):  # in slices: the test's own memory stays small
             put(cl.settings, items(min(start + 500, ITEMS * 2), served["run"], start, size=BIG))
         wait_until(lambda: Store(cl.settings).items() >= ITEMS * 2, 180, "every item stored")
         time.sleep(3)  # let the gateway try to push everything to the stalled clients
-        peak = _rss_kb(pid)
+        peak = rss_kb(pid)
         payload = ITEMS * 2 * (BIG + 1_500) * len(stalled) // 1024  # what unbounded buffering would hold (KiB)
         # one stalled client now reads everything: nothing lost, nothing repeated
         s = stalled[0]

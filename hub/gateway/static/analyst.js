@@ -20,8 +20,7 @@
   async function api(path, params) {
     const S = H().S;
     const qs = new URLSearchParams(Object.entries(params || {}).filter(([, v]) => v !== "" && v !== null && v !== undefined && v !== false));
-    const r = await fetch(`/v1/feeds/${encodeURIComponent(S.me.state)}/${path}${qs.size ? "?" + qs : ""}`,
-      { headers: { Authorization: `Bearer ${S.token}` } });
+    const r = await HUB_COMMON.api(S.token, "GET", `/v1/feeds/${encodeURIComponent(S.me.state)}/${path}${qs.size ? "?" + qs : ""}`);
     if (r.status === 401) { H().signOut(); throw new Error("signed out"); }
     if (!r.ok) throw new Error((await r.json().catch(() => ({}))).detail || `HTTP ${r.status}`);
     return r;

@@ -2,36 +2,21 @@
 // narratives and names are untrusted input.
 "use strict";
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const C = window.HUB_COMMON;
+  const $ = C.$;
+  const el = C.el;
   const S = {
     token: sessionStorage.getItem("hub.token") || "",
     lang: localStorage.getItem("hub.lang") || "en",
     me: null, cursor: 0, items: new Map(), order: [], selected: null, abort: null,
   };
-  const t = (key) => (HUB_TEXT[S.lang] && HUB_TEXT[S.lang][key]) || HUB_TEXT.en[key] || key;
+  const t = C.translator(HUB_TEXT, () => S.lang);
   // "1 report", "2 reports"; "1 сообщение", "3 сообщения", "5 сообщений" (keys word_one/_few/_many/_other)
   const plural = (n, word) => `${n} ${t(`${word}_${new Intl.PluralRules(S.lang).select(n)}`) || t(`${word}_other`)}`;
   const labels = new Map(); // incident id -> readable label (filled by analyst.js from /incidents)
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") node.className = v;
-      else if (k.startsWith("data-")) node.setAttribute(k, v);
-      else node[k] = v;
-    }
-    for (const c of children) {
-      if (c === null || c === undefined) continue;
-      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return node;
-  }
-
   function applyLanguage() {
-    document.documentElement.lang = S.lang;
-    $("lang").value = S.lang;
-    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
+    C.applyTexts(S.lang, t);
     if (S.me) $("who").textContent = `${t("signed_in_as")} ${S.me.name} (${S.me.state})`;
     if ($("status").dataset.state) $("status").textContent = t($("status").dataset.state);
     render();
@@ -41,64 +26,34 @@
   // ---- sign-in ------------------------------------------------------------------------------
   async function signIn(token) {
     $("signin-error").textContent = "";
-    const r = await fetch("/v1/whoami", { headers: { Authorization: `Bearer ${token}` } });
+    const r = await C.api(token, "GET", "/v1/whoami");
     if (r.status !== 200) { $("signin-error").textContent = t("bad_token"); return; }
     const me = await r.json();
     if (me.kind !== "officer") { $("signin-error").textContent = t("not_officer"); return; }
     S.token = token; S.me = me;
     sessionStorage.setItem("hub.token", token);
-    $("signin").hidden = true; $("app").hidden = false; $("signout").hidden = false;
+    C.showApp();
     applyLanguage();
     follow();
     document.dispatchEvent(new CustomEvent("hub:signed-in"));
   }
 
-  function signOut() {
-    sessionStorage.removeItem("hub.token");
-    if (S.abort) S.abort.abort();
-    location.reload();
-  }
+  function signOut() { C.signOut(S, "hub.token"); }
 
   // ---- live feed (SSE over fetch, so the token travels in a header) -------------------------
-  async function follow() {
-    for (;;) {
-      S.abort = new AbortController();
-      try {
-        const headers = { Authorization: `Bearer ${S.token}`, Accept: "text/event-stream" };
-        if (S.cursor) headers["Last-Event-ID"] = String(S.cursor);
-        const r = await fetch(`/v1/feeds/${encodeURIComponent(S.me.state)}`, { headers, signal: S.abort.signal });
-        if (r.status === 401 || r.status === 403) { signOut(); return; }
-        setStatus("live");
-        const reader = r.body.getReader();
-        const decoder = new TextDecoder();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += decoder.decode(value, { stream: true });
-          let cut;
-          while ((cut = buffer.indexOf("\n\n")) >= 0) {
-            handleEvent(buffer.slice(0, cut));
-            buffer = buffer.slice(cut + 2);
-          }
-        }
-      } catch (e) {
-        if (S.abort.signal.aborted) return;
-      }
-      setStatus("reconnecting");
-      await new Promise((ok) => setTimeout(ok, 2000));
-    }
+  function follow() {
+    return C.follow({
+      url: `/v1/feeds/${encodeURIComponent(S.me.state)}`, token: () => S.token, cursor: () => S.cursor, retryMs: 2000,
+      connected: (abort) => { S.abort = abort; }, onDenied: signOut, onOpen: () => { setStatus("live"); },
+      onBlock: handleEvent, onDown: () => { setStatus("reconnecting"); },
+    });
   }
 
   function handleEvent(block) {
-    let id = null; const data = [];
-    for (const line of block.split("\n")) {
-      if (line.startsWith("id:")) id = line.slice(3).trim();
-      else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-    }
-    if (!data.length) return;
-    const view = JSON.parse(data.join("\n"));
-    if (id) S.cursor = Number(id);
+    const ev = C.parseEvent(block);
+    if (ev.data === null) return;
+    const view = JSON.parse(ev.data);
+    if (ev.id) S.cursor = Number(ev.id);
     if (!S.items.has(view.item_id)) S.order.push(view.item_id);
     S.items.set(view.item_id, view);
     addSubstanceOptions(view);
@@ -241,10 +196,8 @@
   }
 
   async function acknowledge(v) {
-    const r = await fetch(`/v1/feeds/${encodeURIComponent(S.me.state)}/ack`, {
-      method: "POST", headers: { Authorization: `Bearer ${S.token}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ report_id: v.report_id, version: v.version }),
-    });
+    const r = await C.api(S.token, "POST", `/v1/feeds/${encodeURIComponent(S.me.state)}/ack`,
+      { report_id: v.report_id, version: v.version });
     if (r.status !== 200) { alert(t("ack_failed")); return; }
     const body = await r.json();
     for (const other of S.items.values()) {
@@ -261,12 +214,7 @@
 
   // ---- wiring -------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
-    $("lang").addEventListener("change", () => { S.lang = $("lang").value; localStorage.setItem("hub.lang", S.lang); applyLanguage(); });
-    $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
-    $("signout").addEventListener("click", signOut);
     for (const id of ["f-kind", "f-tlp", "f-substance", "f-country", "f-unacked"]) $(id).addEventListener("input", render);
-    window.addEventListener("pagehide", () => { if (S.abort) S.abort.abort(); }); // free the SSE connection on leaving
-    applyLanguage();
-    if (S.token) signIn(S.token);
+    C.shell({ S, applyLanguage, signIn, signOut });
   });
 })();

@@ -4,7 +4,8 @@
 // version), answers "duplicate" instead of delivering it twice.
 "use strict";
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const C = window.HUB_COMMON;
+  const { $, el } = C;
   const S = {
     token: sessionStorage.getItem("hub.desk.token") || "",
     lang: localStorage.getItem("hub.lang") || "en",
@@ -19,27 +20,9 @@
   const ROLES = ["SHIPPER", "CONSIGNEE", "CARRIER", "DRIVER", "COURIER", "SUSPECT", "OTHER"];
 
   const has = (key) => (DESK_TEXT[S.lang] && key in DESK_TEXT[S.lang]) || key in DESK_TEXT.en;
-  const t = (key, args) => {
-    let s = (DESK_TEXT[S.lang] && DESK_TEXT[S.lang][key]) || DESK_TEXT.en[key] || key;
-    for (const [k, v] of Object.entries(args || {})) s = s.split(`{${k}}`).join(String(v));
-    return s;
-  };
+  const t = C.translator(DESK_TEXT, () => S.lang);
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") node.className = v;
-      else if (k.startsWith("data-")) node.setAttribute(k, v);
-      else node[k] = v;
-    }
-    for (const c of children) {
-      if (c === null || c === undefined || c === false) continue;
-      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return node;
-  }
-
-  const when = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "") + " UTC" : "—");
+  const when = (iso) => C.when(iso, "—");
   const short = (iso) => (iso ? iso.replace("T", " ").replace(/(:\d\d)\.\d+Z$|(:\d\d)Z$/, "$1$2") : "—");
   function duration(s) {
     if (s === null || s === undefined) return "—";
@@ -49,11 +32,7 @@
     return `${Math.floor(s / 86400)} ${t("days")} ${Math.round((s % 86400) / 3600)} ${t("hours")}`;
   }
 
-  function api(method, path, body) {
-    const headers = { Authorization: `Bearer ${S.token}` };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  }
+  const api = (method, path, body) => C.api(S.token, method, path, body);
 
   function setLink(state) {
     S.link = state;
@@ -63,9 +42,7 @@
 
   // ---- language -----------------------------------------------------------------------------
   function applyLanguage() {
-    document.documentElement.lang = S.lang;
-    $("lang").value = S.lang;
-    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    C.applyTexts(S.lang, t);
     if (S.me) $("who").textContent = `${t("signed_in_as")} ${S.me.user || S.me.label} · ${S.me.name} (${S.me.state})`;
     if (S.link) setLink(S.link);
     S.shownReports = S.shownRequests = "";
@@ -78,13 +55,13 @@
   async function signIn(token) {
     $("signin-error").textContent = "";
     let r;
-    try { r = await fetch("/v1/agency/me", { headers: { Authorization: `Bearer ${token}` } }); }
+    try { r = await C.api(token, "GET", "/v1/agency/me"); }
     catch (e) { $("signin-error").textContent = t("offline"); return; }
     if (r.status === 403) { $("signin-error").textContent = t("not_desk"); return; }
     if (r.status !== 200) { $("signin-error").textContent = t("bad_token"); return; }
     S.token = token; S.me = await r.json();
     sessionStorage.setItem("hub.desk.token", token);
-    $("signin").hidden = true; $("app").hidden = false; $("signout").hidden = false;
+    C.showApp();
     restoreDraft();
     setLink("online");
     applyLanguage();
@@ -93,11 +70,7 @@
     flush();
   }
 
-  function signOut() {
-    sessionStorage.removeItem("hub.desk.token");
-    if (S.abort) S.abort.abort();
-    location.reload();
-  }
+  function signOut() { C.signOut(S, "hub.desk.token"); }
 
   // ---- the form -----------------------------------------------------------------------------
   function options(values, selected, blank) {
@@ -106,42 +79,37 @@
     return out;
   }
 
+  // a form field: its label (in the interface language) around the control
+  const labelled = (cls, key, control) => el("label", { class: cls }, el("span", { "data-i18n": key }, t(key)), control);
+
   function addSubstance(values) {
     const v = values || {};
     const row = el("div", { class: "row substance" },
-      el("label", { class: "f" }, el("span", { "data-i18n": "f_type" }, t("f_type")),
-        el("select", { "data-field": "type" }, ...options(SUBSTANCES, v.type || "HEROIN"))),
-      el("label", { class: "f narrow" }, el("span", { "data-i18n": "f_quantity" }, t("f_quantity")),
-        el("input", { "data-field": "quantity", type: "number", min: "0", step: "any", value: v.quantity ?? "" })),
-      el("label", { class: "f narrow" }, el("span", { "data-i18n": "f_unit" }, t("f_unit")),
-        el("select", { "data-field": "unit" }, ...options(UNITS, v.unit || "KG"))),
-      el("label", { class: "f" }, el("span", { "data-i18n": "f_concealment" }, t("f_concealment")),
-        el("select", { "data-field": "concealment" }, ...options(CONCEALMENTS, v.concealment || "CARGO"))),
-      el("label", { class: "f" }, el("span", { "data-i18n": "f_detail" }, t("f_detail")),
-        el("input", { "data-field": "concealment_detail", value: v.concealment_detail || "" })));
-    const remove = el("button", { type: "button", class: "remove" }, t("remove"));
-    remove.setAttribute("data-i18n", "remove");
-    remove.addEventListener("click", () => { row.remove(); saveDraft(); });
-    row.append(remove);
-    $("substances").append(row);
+      labelled("f", "f_type", el("select", { "data-field": "type" }, ...options(SUBSTANCES, v.type || "HEROIN"))),
+      labelled("f narrow", "f_quantity", el("input", { "data-field": "quantity", type: "number", min: "0", step: "any", value: v.quantity ?? "" })),
+      labelled("f narrow", "f_unit", el("select", { "data-field": "unit" }, ...options(UNITS, v.unit || "KG"))),
+      labelled("f", "f_concealment", el("select", { "data-field": "concealment" }, ...options(CONCEALMENTS, v.concealment || "CARGO"))),
+      labelled("f", "f_detail", el("input", { "data-field": "concealment_detail", value: v.concealment_detail || "" })));
+    addRow("substances", row);
   }
 
   function addParty(values) {
     const v = values || {};
     const row = el("div", { class: "row party" },
-      el("label", { class: "f" }, el("span", { "data-i18n": "f_role" }, t("f_role")),
-        el("select", { "data-field": "role" }, ...options(ROLES, v.role || "DRIVER"))),
-      el("label", { class: "f" }, el("span", { "data-i18n": "f_name" }, t("f_name")),
-        el("input", { "data-field": "name", value: v.name || "" })),
-      el("label", { class: "f narrow" }, el("span", { "data-i18n": "f_country" }, t("f_country")),
-        el("input", { "data-field": "country", maxLength: 2, value: v.country || "" })),
-      el("label", { class: "f" }, el("span", { "data-i18n": "f_identifier" }, t("f_identifier")),
-        el("input", { "data-field": "identifier", value: v.identifier || "" })));
+      labelled("f", "f_role", el("select", { "data-field": "role" }, ...options(ROLES, v.role || "DRIVER"))),
+      labelled("f", "f_name", el("input", { "data-field": "name", value: v.name || "" })),
+      labelled("f narrow", "f_country", el("input", { "data-field": "country", maxLength: 2, value: v.country || "" })),
+      labelled("f", "f_identifier", el("input", { "data-field": "identifier", value: v.identifier || "" })));
+    addRow("parties", row);
+  }
+
+  // a substance or party row gets its Remove button and goes into its list
+  function addRow(list, row) {
     const remove = el("button", { type: "button", class: "remove" }, t("remove"));
     remove.setAttribute("data-i18n", "remove");
     remove.addEventListener("click", () => { row.remove(); saveDraft(); });
     row.append(remove);
-    $("parties").append(row);
+    $(list).append(row);
   }
 
   const FIELDS = ["r-kind", "r-source_ref", "r-version", "r-event_time", "r-tlp", "r-handling_code", "r-handling_note",
@@ -491,47 +459,27 @@
   }
 
   // ---- live changes (SSE over fetch: the token stays in a header) -----------------------------
-  async function follow() {
-    for (;;) {
-      S.abort = new AbortController();
-      try {
-        const headers = { Authorization: `Bearer ${S.token}`, Accept: "text/event-stream" };
-        if (S.cursor) headers["Last-Event-ID"] = String(S.cursor);
-        const r = await fetch("/v1/agency/events", { headers, signal: S.abort.signal });
-        if (r.status === 401 || r.status === 403) { signOut(); return; }
-        if (r.status === 200) {
-          setLink("online");
-          flush();
-          refresh();
-          const reader = r.body.getReader();
-          const decoder = new TextDecoder();
-          let buffer = "";
-          for (;;) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            buffer += decoder.decode(value, { stream: true });
-            let cut;
-            while ((cut = buffer.indexOf("\n\n")) >= 0) {
-              const block = buffer.slice(0, cut);
-              buffer = buffer.slice(cut + 2);
-              const id = /^id: (\d+)$/m.exec(block);
-              if (id) { S.cursor = Number(id[1]); scheduleRefresh(); }
-            }
-          }
-        }
-      } catch (e) {
-        if (S.abort.signal.aborted) return;
-      }
-      setLink("offline");
-      await new Promise((ok) => setTimeout(ok, RETRY_MS));
-    }
+  function follow() {
+    return C.follow({
+      url: "/v1/agency/events", token: () => S.token, cursor: () => S.cursor, retryMs: RETRY_MS,
+      connected: (abort) => { S.abort = abort; }, onDenied: signOut,
+      onOpen: (r) => {
+        if (r.status !== 200) return false;
+        setLink("online");
+        flush();
+        refresh();
+        return true;
+      },
+      onBlock: (block) => {
+        const id = /^id: (\d+)$/m.exec(block);
+        if (id) { S.cursor = Number(id[1]); scheduleRefresh(); }
+      },
+      onDown: () => { setLink("offline"); },
+    });
   }
 
   // ---- wiring -------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
-    $("lang").addEventListener("change", () => { S.lang = $("lang").value; localStorage.setItem("hub.lang", S.lang); applyLanguage(); });
-    $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
-    $("signout").addEventListener("click", signOut);
     $("report").addEventListener("submit", send);
     $("report").addEventListener("input", saveDraft);
     $("check").addEventListener("click", check);
@@ -539,12 +487,9 @@
     $("add-substance").addEventListener("click", () => { addSubstance(); saveDraft(); });
     $("add-party").addEventListener("click", () => { addParty(); saveDraft(); });
     window.addEventListener("online", flush);
-    // leaving the page ends the live stream (a page kept in the back/forward cache would hold its connection)
-    window.addEventListener("pagehide", () => { if (S.abort) S.abort.abort(); });
     setInterval(() => { if (S.me && outbox().length) flush(); }, RETRY_MS);
     setInterval(() => { if (S.me) refresh(); }, 30000);
-    applyLanguage();
-    if (S.token) signIn(S.token);
+    C.shell({ S, applyLanguage, signIn, signOut });
   });
   window.HUB_DESK = { flush, outbox, enqueue, collect }; // for tests and the browser console
 })();

@@ -28,23 +28,9 @@
   };
   // the feed's delivery badge of a SHARED copy (app.js looks the text up in HUB_TEXT)
   if (window.HUB_TEXT) { HUB_TEXT.en.SHARED = HUB_TEXT.en.SHARED || TEXT.en.SHARED; HUB_TEXT.ru.SHARED = HUB_TEXT.ru.SHARED || TEXT.ru.SHARED; }
-  const lang = () => (document.documentElement.lang === "ru" ? "ru" : "en");
-  const t = (k) => TEXT[lang()][k] || TEXT.en[k] || k;
-  const when = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "") + " UTC" : "");
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") node.className = v;
-      else if (k.startsWith("data-")) node.setAttribute(k, v);
-      else node[k] = v;
-    }
-    for (const c of children) {
-      if (c === null || c === undefined || c === false) continue;
-      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return node;
-  }
+  const C = window.HUB_COMMON;
+  const t = C.translator(TEXT, () => (document.documentElement.lang === "ru" ? "ru" : "en"));
+  const { el, when } = C;
 
   const requests = new Map(); // request_id -> view (the newest seen)
   let current = null;
@@ -116,9 +102,7 @@
     if (kind.value === "CONSENT_ONWARD") body.to_states = toStates.value.split(/[,;\s]+/).map((s) => s.trim().toUpperCase()).filter(Boolean);
     send.disabled = true;
     try {
-      const r = await fetch(`/v1/feeds/${encodeURIComponent(current.item.recipient)}/requests`, {
-        method: "POST", headers: { Authorization: `Bearer ${token()}`, "Content-Type": "application/json" },
-        body: JSON.stringify(body) });
+      const r = await C.api(token(), "POST", `/v1/feeds/${encodeURIComponent(current.item.recipient)}/requests`, body);
       const b = await r.json().catch(() => ({}));
       if (r.status !== 201) {
         status.className = "error";
@@ -137,34 +121,17 @@
     }
   }
 
-  const stop = new AbortController();
-  window.addEventListener("pagehide", () => stop.abort()); // never hold a connection from the back/forward cache
+  let stopped = false, live = null;
+  // never hold a connection from the back/forward cache
+  window.addEventListener("pagehide", () => { stopped = true; if (live) live.abort(); });
 
-  async function follow(state) {
+  function follow(state) {
     following = true;
-    while (!stop.signal.aborted) {
-      try {
-        const r = await fetch(`/v1/feeds/${encodeURIComponent(state)}/requests/events`,
-          { headers: { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" }, signal: stop.signal });
-        if (r.status === 401 || r.status === 403) return;
-        const reader = r.body.getReader();
-        const decoder = new TextDecoder();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += decoder.decode(value, { stream: true });
-          let cut;
-          while ((cut = buffer.indexOf("\n\n")) >= 0) {
-            const block = buffer.slice(0, cut);
-            buffer = buffer.slice(cut + 2);
-            const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
-            if (data) { merge([JSON.parse(data)]); render(); }
-          }
-        }
-      } catch (e) { /* reconnect below */ }
-      await new Promise((ok) => setTimeout(ok, 2000));
-    }
+    return C.follow({
+      url: `/v1/feeds/${encodeURIComponent(state)}/requests/events`, token, retryMs: 2000,
+      connected: (abort) => { live = abort; }, stopped: () => stopped,
+      onBlock: (block) => { const { data } = C.parseEvent(block); if (data) { merge([JSON.parse(data)]); render(); } },
+    });
   }
 
   kind.addEventListener("change", labels);
