@@ -83,8 +83,22 @@ class Tally:
     received: list[int] = field(default_factory=list)  # received_at (ms) of the batch's routed reports
     seconds: float = 0.0  # time spent in the agent's own step (hub_stage_duration_seconds{stage=agent})
     inputs: int = 0
+    first: tuple[float, float] | None = None  # (wall, process CPU) when the first batch with inputs began
+    begun: tuple[float, float] | None = None  # the same for the current batch (set by its first step)
+
+    def begin(self) -> None:
+        """Called by the first step of a batch: remember when the batch began (wall, CPU)."""
+        self.begun = (time.time(), time.process_time())
 
     def flush(self) -> None:
+        if self.inputs:  # the marks the bench's throughput is measured between (first input → last done)
+            if self.first is None and self.begun is not None:
+                self.first = self.begun
+                metrics.child(metrics.PIPELINE_MARK_TIME, self.agent, "first_input").set(self.first[0])
+                metrics.child(metrics.PIPELINE_MARK_CPU, self.agent, "first_input").set(self.first[1])
+            metrics.child(metrics.PIPELINE_MARK_TIME, self.agent, "last_done").set(time.time())
+            metrics.child(metrics.PIPELINE_MARK_CPU, self.agent, "last_done").set(time.process_time())
+        self.begun = None
         metrics.child(metrics.PIPELINE_INPUTS, self.agent).inc(self.inputs)
         for (name, labels), count in self.counts.items():
             metrics.child(getattr(metrics, name), *labels).inc(count)
@@ -128,6 +142,8 @@ class Validator(_Agent):
         t0 = time.perf_counter()
         msg = message_of(m)
         tally = self.tally
+        if not tally.inputs:
+            tally.begin()
         tally.inputs += 1
         try:
             directory = None if identity.trusted_topic(msg.topic) else self.directory.snapshot()
@@ -181,6 +197,8 @@ class Processor(_Agent):
 
     def step(self, m: Any, state: State, cp: Checkpoint) -> None:
         t0 = time.perf_counter()
+        if not self.tally.inputs:
+            self.tally.begin()
         msg = message_of(m)
         # the record's timestamp (set when validate produced it), so a replay decides identically
         self.now_ms = max(self.now_ms, msg.timestamp_ms or clock.now_ms())
