@@ -76,9 +76,23 @@ def zigzag(n: int) -> bytes:
     return bytes(out)
 
 
+_STRINGS: dict[str, bytes] = {}  # short strings recur (codes, ids, reasons, names): written once
+_STRINGS_MAX = 1 << 15  # entries before the cache is emptied (bounded memory; refilled on use)
+_SHORT = 64  # characters: longer strings (narratives) are not cached
+
+
 def avro_string(s: str) -> bytes:
-    b = s.encode("utf-8")
-    return zigzag(len(b)) + b
+    """Avro ``string``: the UTF-8 length as a zig-zag varint, then the bytes (short ones cached)."""
+    out = _STRINGS.get(s)
+    if out is None:
+        b = s.encode("utf-8")
+        n = len(b)
+        out = (_SMALL[n] + b) if n < 64 else zigzag(n) + b
+        if len(s) <= _SHORT:
+            if len(_STRINGS) >= _STRINGS_MAX:
+                _STRINGS.clear()
+            _STRINGS[s] = out
+    return out
 
 
 def avro_strings(items: Sequence[str]) -> bytes:
@@ -196,9 +210,15 @@ def _field_writer(t: Any, raw: Mapping[str, Any]) -> Writer | None:
     return None
 
 
-def flat_record_writer(name: str, raw: Mapping[str, Any]) -> Writer | None:
+def flat_record_writer(name: str, raw: Mapping[str, Any], *, cached: bool = False) -> Writer | None:
     """A hand-written writer for a record whose fields all have :func:`_field_writer`s (EntityLink,
-    ReportRef, ContainerCheck, SubstanceTotal, PartyName); None otherwise. Raises :class:`Unfit`."""
+    ReportRef, ContainerCheck, SubstanceTotal, PartyName); None otherwise. Raises :class:`Unfit`.
+
+    ``cached``: remember the bytes of each record written, by its field values *and* their types
+    (so ``1``, ``1.0`` and ``True`` never share an entry; records with an unhashable field or a zero
+    double — ``0.0 == -0.0`` — are not remembered), bounded like the string cache. For records that
+    recur from report to report (the references and links of feed items: the same earlier report is
+    referenced by many later ones), not for unique ones (audit events)."""
     rec = raw.get(name if "." in name else f"{NAMESPACE}.{name}")
     if rec is None or rec.get("type") != "record":
         return None
@@ -208,13 +228,41 @@ def flat_record_writer(name: str, raw: Mapping[str, Any]) -> Writer | None:
         if w is None:
             return None
         writers.append((f["name"], w))
+    names = [n for n, _w in writers]
+    # doubles: 0.0 == -0.0 (same hash) but they are written differently, so a zero double is not cached
+    doubles = [i for i, f in enumerate(rec["fields"])
+               if (f["type"]["type"] if isinstance(f["type"], dict) else f["type"]) in ("double", ["null", "double"])]
 
     def write(v: Any) -> bytes:
         try:
             return b"".join([w(v[n]) for n, w in writers])
         except (KeyError, TypeError) as exc:
             raise Unfit(v) from exc
-    return write
+
+    if not cached:
+        return write
+    memo: dict[tuple[Any, ...], bytes] = {}
+
+    def write_cached(v: Any) -> bytes:
+        try:
+            values = tuple([v[n] for n in names])
+        except (KeyError, TypeError) as exc:
+            raise Unfit(v) from exc
+        for i in doubles:
+            if values[i] == 0 and type(values[i]) is float:
+                return write(v)
+        key = (values, tuple(map(type, values)))
+        try:
+            out = memo.get(key)
+        except TypeError:  # an unhashable value (a list): never cached
+            return write(v)
+        if out is None:
+            out = write(v)  # only a value the writer took is remembered (Unfit propagates)
+            if len(memo) >= _STRINGS_MAX:
+                memo.clear()
+            memo[key] = out
+        return out
+    return write_cached
 
 
 def _header(full: bytes, body: bytes) -> bytes | None:
@@ -244,10 +292,11 @@ class FeedItemEncoder:
         enr_fields = {f["name"]: f for f in enr_raw["fields"]}
         self.enrichment_fields = [(f["name"], _field_kind(f["type"]),
                                    _part(raw, enr_fields, f"EnrichmentField{i}", [f["name"]]),
-                                   flat_record_writer(f["type"]["items"], raw)
+                                   flat_record_writer(f["type"]["items"], raw, cached=True)
                                    if _field_kind(f["type"]) == "records" and isinstance(f["type"]["items"], str) else None)
                                   for i, f in enumerate(enr_raw["fields"])]
         self._elements: dict[int, bytes] = {}  # list elements written by hand, by object id (one encode call)
+        self._arrays: dict[int, bytes | None] = {}  # whole lists of them, by list id (one encode call)
         self.tail = _part(raw, fields, "FeedItemTail", ["routing", "routed_at", "provenance"])
         self.delivery = _symbols(raw, "DeliveryKind")
         self.header: bytes | None = None  # learned (and checked) on first use
@@ -304,7 +353,13 @@ class FeedItemEncoder:
 
     def _array(self, values: list[Any], element: Writer) -> bytes | None:
         """A non-empty array of flat records, each element written by hand once per encode call (the
-        recipients' views share the element dicts); None when an element does not fit."""
+        recipients' views share the element dicts, and the lists that depend on the report alone —
+        containers, totals, names, watchlist hits — are one list object, written once per call);
+        None when an element does not fit."""
+        arrays = self._arrays
+        key = id(values)
+        if key in arrays:
+            return arrays[key]
         cache = self._elements
         parts = []
         for x in values:
@@ -313,9 +368,11 @@ class FeedItemEncoder:
                 try:
                     b = cache[id(x)] = element(x)
                 except Unfit:
+                    arrays[key] = None
                     return None
             parts.append(b)
-        return zigzag(len(parts)) + b"".join(parts) + b"\x00"
+        out = arrays[key] = zigzag(len(parts)) + b"".join(parts) + b"\x00"
+        return out
 
     def _head(self, it: Mapping[str, Any]) -> bytes:
         """item_id, recipient, delivery, incident_id written by hand (fastavro's per-call setup costs
@@ -354,9 +411,9 @@ class FeedItemEncoder:
             self.counts["FeedItem"] += len(items)
             return [self.codec.encode(FEED_ITEM, it) for it in items]
         enrichments: dict[Any, bytes] = {}
-        self._recipients, self._elements = {}, {}
+        self._recipients, self._elements, self._arrays = {}, {}, {}
         bodies = [self._splice(it, self.parts, enrichments) for it in items]
-        self._recipients, self._elements = {}, {}
+        self._recipients, self._elements, self._arrays = {}, {}, {}
         if self.header is None and items:
             self.counts["FeedItem"] += 1
             self.header = _header(self.codec.encode(FEED_ITEM, items[0]), bodies[0])
