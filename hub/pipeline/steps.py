@@ -1,7 +1,8 @@
 """The per-record work of the worker's two agents (hub/pipeline/app.py), between faust and decide().
 
 ``validate``: one intake record → the records of :func:`hub.pipeline.validate.hop`.
-``process``: one validated record → decode once → ``decide()`` (pure, over the in-memory State) →
+``process``: one validated record → decode once (or take the report this worker's validate agent
+decoded from the same bytes: :class:`DecodedReports`) → ``decide()`` (pure, over the in-memory State) →
 ``state.apply(writes)`` (the next input of the batch sees them) → the Decision's records queued on
 the checkpoint: the feed items (spliced; the unredacted report part is the validated bytes), the
 Receipt, a dead letter, and ONE AuditBatch with validate's RECEIVED/VALIDATED (from the record's
@@ -113,6 +114,36 @@ class Tally:
         self.enc.flush_metrics()
 
 
+class DecodedReports:
+    """Decode once per worker: the reports the validate agent decoded, by the exact bytes it put on
+    hub.pipeline.validated (only when those are the intake bytes unchanged and the report as decoded),
+    taken — once — by this worker's process agent instead of decoding the same bytes again. Bounded
+    (oldest first out); a miss (another worker validated it, a restart, a replay) decodes as before, and
+    a hit is by construction what that decode would return (``normalize(decode(value))``)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._by_value: dict[bytes, dict[str, Any]] = {}
+        self.hits = self.misses = 0
+
+    def put(self, value: bytes, report: dict[str, Any]) -> None:
+        by = self._by_value
+        if len(by) >= self.limit:
+            del by[next(iter(by))]
+        by[value] = report
+
+    def take(self, value: bytes) -> dict[str, Any] | None:
+        rep = self._by_value.pop(value, None)
+        if rep is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return rep
+
+    def __len__(self) -> int:
+        return len(self._by_value)
+
+
 class _Agent:
     name = ""
 
@@ -134,9 +165,10 @@ class Validator(_Agent):
 
     name = "validate"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, decoded: DecodedReports | None = None) -> None:
         super().__init__(settings)
         self.directory = DirectoryCache(settings)
+        self.decoded = decoded  # shared with this worker's Processor (decode once)
 
     def step(self, m: Any, cp: Checkpoint) -> None:
         t0 = time.perf_counter()
@@ -159,6 +191,8 @@ class Validator(_Agent):
             return
         cp.emit_all(h.records)
         out = h.validated
+        if out is not None and out.plain is not None and self.decoded is not None and msg.value is not None:
+            self.decoded.put(msg.value, out.plain)
         if out is not None and out.report is not None:
             tally.counts["REPORTS_RECEIVED", (out.report["kind"], out.report["agency"])] += 1
         elif out is not None:
@@ -177,9 +211,11 @@ class Processor(_Agent):
     name = "process"
     TABLES = TABLES
 
-    def __init__(self, settings: Settings, tables: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Settings, tables: Mapping[str, Any], decoded: DecodedReports | None = None
+                 ) -> None:
         super().__init__(settings)
         self.tables = dict(tables)
+        self.decoded = decoded  # the reports this worker's Validator already decoded
         self.ctx = Context.load(settings)
         self._state: State | None = None
         self.now_ms = 0  # the decision time: validated record timestamps, never going backwards
@@ -209,7 +245,10 @@ class Processor(_Agent):
                 inp: ReportInput | ShareInput = ShareInput(
                     self.codec.decode(msg.value or b"", expect=SHARE_COMMAND), msg)
             else:
-                rep = normalize(self.codec.decode(msg.value or b"", expect=REPORT))
+                if self.decoded is not None and msg.value:
+                    rep = self.decoded.take(msg.value)
+                if rep is None:
+                    rep = normalize(self.codec.decode(msg.value or b"", expect=REPORT))
                 inp = ReportInput(rep, msg)
         except Exception as e:  # undecodable on the sequencer (validate wrote it: a bug, never fatal)
             log.exception("process failed to decode", offset=msg.offset)
