@@ -67,8 +67,6 @@ def run(number: int = 300) -> dict[str, float]:
     now = datetime.now(UTC)
     names = ["Karimov Bakhtiyor", "Rahimov Farruh", "Nurlan Seitkali", "Vostok Tranzit LLC", "Ivanov Petr"]
     candidates = [{"name": f"{names[i % 5]} {i}", "report_id": f"R-{i}"} for i in range(50)]
-    index = {k: [correlate.index_entry(sample(j), f"I-{j}", j) for j in range(5)]
-             for k in correlate.correlation_keys(r)}
     enr = enrich.enrich(r, matches=[], incident_reports=[], party_candidates=candidates)
     items = route.feed_items(r, enr, incident_id="I-1", settings=s, earlier_recipients=[], incident_holders=[],
                              allowed={}, routed_at=1)
@@ -76,8 +74,7 @@ def run(number: int = 300) -> dict[str, float]:
     return {
         "validate (decode + rules)": measure(lambda: validate(msg, settings=s, now=now), number),
         "dedup (classify)": measure(lambda: dedup.classify(r, None), number * 10),
-        "correlate (keys + find incident, 5 entries/key)": measure(
-            lambda: correlate.find_incident(r, index, None), number),
+        "correlate (keys)": measure(lambda: correlate.correlation_keys(r), number),
         "enrich (50 name candidates, watchlists)": measure(
             lambda: enrich.enrich(r, matches=[], incident_reports=[], party_candidates=candidates), number // 3),
         "route (CLEAR: 14 feed items)": measure(
