@@ -386,7 +386,7 @@ class FeedItemEncoder:
     def _tail(self, it: Mapping[str, Any]) -> bytes:
         """routing{recipients, reason, redacted}, routed_at, provenance=null by hand (else fastavro)."""
         r = it["routing"]
-        key = id(r["recipients"])  # one list object shared by a report's items (route.feed_items)
+        key = id(r["recipients"])  # one list object shared by a report's items (decide())
         recips = self._recipients.get(key)
         if recips is None and all(_plain(x, str) for x in r["recipients"]):
             recips = self._recipients[key] = avro_strings(r["recipients"])
@@ -398,7 +398,7 @@ class FeedItemEncoder:
 
     def encode(self, items: Sequence[Mapping[str, Any]], report: Mapping[str, Any] | None = None,
                body: bytes | None = None) -> list[bytes]:
-        """Encoded FeedItems, one per item; all items must come from one ``route.feed_items`` call
+        """Encoded FeedItems, one per item; all items must come from one decide() call
         (same report version and enrichment, filtered per recipient). ``body``: the Avro body of
         ``report`` (:meth:`Encoder.report_body`), used for the unredacted copies when they equal
         ``report``. Afterwards :attr:`parts` holds the Report parts by ``redacted`` flag."""
