@@ -210,15 +210,9 @@ def _field_writer(t: Any, raw: Mapping[str, Any]) -> Writer | None:
     return None
 
 
-def flat_record_writer(name: str, raw: Mapping[str, Any], *, cached: bool = False) -> Writer | None:
+def flat_record_writer(name: str, raw: Mapping[str, Any]) -> Writer | None:
     """A hand-written writer for a record whose fields all have :func:`_field_writer`s (EntityLink,
-    ReportRef, ContainerCheck, SubstanceTotal, PartyName); None otherwise. Raises :class:`Unfit`.
-
-    ``cached``: remember the bytes of each record written, by its field values *and* their types
-    (so ``1``, ``1.0`` and ``True`` never share an entry; records with an unhashable field or a zero
-    double — ``0.0 == -0.0`` — are not remembered), bounded like the string cache. For records that
-    recur from report to report (the references and links of feed items: the same earlier report is
-    referenced by many later ones), not for unique ones (audit events)."""
+    ReportRef, ContainerCheck, SubstanceTotal, PartyName); None otherwise. Raises :class:`Unfit`."""
     rec = raw.get(name if "." in name else f"{NAMESPACE}.{name}")
     if rec is None or rec.get("type") != "record":
         return None
@@ -228,41 +222,13 @@ def flat_record_writer(name: str, raw: Mapping[str, Any], *, cached: bool = Fals
         if w is None:
             return None
         writers.append((f["name"], w))
-    names = [n for n, _w in writers]
-    # doubles: 0.0 == -0.0 (same hash) but they are written differently, so a zero double is not cached
-    doubles = [i for i, f in enumerate(rec["fields"])
-               if (f["type"]["type"] if isinstance(f["type"], dict) else f["type"]) in ("double", ["null", "double"])]
 
     def write(v: Any) -> bytes:
         try:
             return b"".join([w(v[n]) for n, w in writers])
         except (KeyError, TypeError) as exc:
             raise Unfit(v) from exc
-
-    if not cached:
-        return write
-    memo: dict[tuple[Any, ...], bytes] = {}
-
-    def write_cached(v: Any) -> bytes:
-        try:
-            values = tuple([v[n] for n in names])
-        except (KeyError, TypeError) as exc:
-            raise Unfit(v) from exc
-        for i in doubles:
-            if values[i] == 0 and type(values[i]) is float:
-                return write(v)
-        key = (values, tuple(map(type, values)))
-        try:
-            out = memo.get(key)
-        except TypeError:  # an unhashable value (a list): never cached
-            return write(v)
-        if out is None:
-            out = write(v)  # only a value the writer took is remembered (Unfit propagates)
-            if len(memo) >= _STRINGS_MAX:
-                memo.clear()
-            memo[key] = out
-        return out
-    return write_cached
+    return write
 
 
 def _header(full: bytes, body: bytes) -> bytes | None:
@@ -292,9 +258,10 @@ class FeedItemEncoder:
         enr_fields = {f["name"]: f for f in enr_raw["fields"]}
         self.enrichment_fields = [(f["name"], _field_kind(f["type"]),
                                    _part(raw, enr_fields, f"EnrichmentField{i}", [f["name"]]),
-                                   flat_record_writer(f["type"]["items"], raw, cached=True)
+                                   flat_record_writer(f["type"]["items"], raw)
                                    if _field_kind(f["type"]) == "records" and isinstance(f["type"]["items"], str) else None)
                                   for i, f in enumerate(enr_raw["fields"])]
+        self._fast = [self._fast_writer(kind, element) for _n, kind, _s, element in self.enrichment_fields]
         self._elements: dict[int, bytes] = {}  # list elements written by hand, by object id (one encode call)
         self._arrays: dict[int, bytes | None] = {}  # whole lists of them, by list id (one encode call)
         self.tail = _part(raw, fields, "FeedItemTail", ["routing", "routed_at", "provenance"])
@@ -321,34 +288,49 @@ class FeedItemEncoder:
             enrichments[ekey] = self._enrichment(enr, enrichments)
         return b"".join((self._head(it), reports[rkey], enrichments[ekey], self._tail(it)))
 
+    def _fast_writer(self, kind: str, element: Writer | None) -> Callable[[Any], bytes | None]:
+        """The hand-written writer of one Enrichment field of this kind: its bytes, or None when the
+        value is not of the plain type expected (then fastavro writes the field)."""
+        if kind == "long":
+            return lambda v: zigzag(v) if type(v) is int else None
+        if kind == "int":
+            return lambda v: zigzag(v) if type(v) is int and -2**31 <= v < 2**31 else None
+        if kind == "string":
+            return lambda v: avro_string(v) if type(v) is str else None
+        if kind == "optional string":
+            return lambda v: b"\x00" if v is None else b"\x02" + avro_string(v) if type(v) is str else None
+        if kind == "strings":
+            return lambda v: avro_strings(v) if type(v) is list and all(type(x) is str for x in v) else None
+        if kind == "records":
+            array = self._array
+
+            def records(v: Any) -> bytes | None:
+                if type(v) is not list:
+                    return None
+                if not v:
+                    return b"\x00"
+                return array(v, element) if element is not None else None
+            return records
+        return lambda v: None
+
     def _enrichment(self, enr: Mapping[str, Any], cache: dict[Any, bytes]) -> bytes:
         """An Enrichment as the concatenation of its fields (an Avro record is exactly that). Ints,
-        strings, optional strings and string arrays are written by hand; an array of records is
-        written once per distinct sequence of element objects (the per-recipient views share the
-        element dicts — a filtered list is a new list of the same elements), any other field once per
-        value object. So what all views share (containers, totals, names, watchlist hits) is written
-        once per report, and each distinct reference list once."""
+        strings, optional strings, string arrays and arrays of flat records are written by hand
+        (:meth:`_fast_writer`; an array of records once per list object and each element once per
+        encode call — the per-recipient views share the element dicts, a filtered list is a new list
+        of the same elements — so what all views share, containers, totals, names, watchlist hits, is
+        written once per report); anything else (or a value of another type) by fastavro, once per
+        distinct value object (arrays: per sequence of element objects)."""
         out = []
-        for name, kind, schema, element in self.enrichment_fields:
+        for (name, kind, schema, _element), fast in zip(self.enrichment_fields, self._fast, strict=True):
             v = enr[name]
-            if (kind == "long" and _plain(v, int)) or (kind == "int" and _plain(v, int) and -2**31 <= v < 2**31):
-                out.append(zigzag(v))
-            elif kind == "string" and _plain(v, str):
-                out.append(avro_string(v))
-            elif kind == "optional string" and (v is None or _plain(v, str)):
-                out.append(b"\x00" if v is None else b"\x02" + avro_string(v))
-            elif kind == "strings" and _plain(v, list) and all(_plain(x, str) for x in v):
-                out.append(avro_strings(v))
-            elif kind == "records" and _plain(v, list) and not v:
-                out.append(b"\x00")
-            elif element is not None and _plain(v, list) and (array := self._array(v, element)) is not None:
-                out.append(array)
-            else:
+            part = fast(v)
+            if part is None:
                 key = (name, *(id(x) for x in v)) if kind == "records" and _plain(v, list) else (name, id(v))
                 part = cache.get(key)
                 if part is None:
                     part = cache[key] = self._write(schema, {name: v})
-                out.append(part)
+            out.append(part)
         return b"".join(out)
 
     def _array(self, values: list[Any], element: Writer) -> bytes | None:
