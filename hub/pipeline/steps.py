@@ -127,13 +127,15 @@ class DecodedReports:
         self.hits = self.misses = 0
 
     def put(self, value: bytes, report: dict[str, Any]) -> None:
+        if type(value) is not bytes:  # only immutable bytes are keys (a bytearray is not hashable)
+            return
         by = self._by_value
         if len(by) >= self.limit:
             del by[next(iter(by))]
         by[value] = report
 
     def take(self, value: bytes) -> dict[str, Any] | None:
-        rep = self._by_value.pop(value, None)
+        rep = self._by_value.pop(value, None) if type(value) is bytes else None
         if rep is None:
             self.misses += 1
         else:

@@ -126,3 +126,5 @@ def test_the_decoded_report_is_handed_on_only_when_it_is_what_process_would_deco
     assert len(d) == 2 and d.take(b"a") is None
     assert d.take(b"b") == {"n": 2} and d.take(b"b") is None  # taken once
     assert (d.hits, d.misses) == (1, 2)
+    d.put(bytearray(b"x"), {"n": 4})  # type: ignore[arg-type]  # not a key: ignored, never an error
+    assert d.take(bytearray(b"x")) is None and len(d) == 1  # type: ignore[arg-type]
