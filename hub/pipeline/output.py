@@ -43,6 +43,7 @@ def partition_for(key: bytes | None, partitions: int) -> int:
     return 0 if key is None or partitions <= 1 else _hash(key) % partitions
 
 
+@lru_cache(maxsize=1024)  # topic names are few (feeds, audit, receipts, dlq, validated, changelogs)
 def topic_class(topic: str) -> str:
     """A bounded metric label for a topic: feed, audit, receipts, dlq, validated, changelog, other."""
     if topic.startswith(FEED_PREFIX):

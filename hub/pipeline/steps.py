@@ -1,7 +1,8 @@
 """The per-record work of the worker's two agents (hub/pipeline/app.py), between faust and decide().
 
 ``validate``: one intake record → the records of :func:`hub.pipeline.validate.hop`.
-``process``: one validated record → decode once → ``decide()`` (pure, over the in-memory State) →
+``process``: one validated record → decode once (or take the report this worker's validate agent
+decoded from the same bytes: :class:`DecodedReports`) → ``decide()`` (pure, over the in-memory State) →
 ``state.apply(writes)`` (the next input of the batch sees them) → the Decision's records queued on
 the checkpoint: the feed items (spliced; the unredacted report part is the validated bytes), the
 Receipt, a dead letter, and ONE AuditBatch with validate's RECEIVED/VALIDATED (from the record's
@@ -83,8 +84,22 @@ class Tally:
     received: list[int] = field(default_factory=list)  # received_at (ms) of the batch's routed reports
     seconds: float = 0.0  # time spent in the agent's own step (hub_stage_duration_seconds{stage=agent})
     inputs: int = 0
+    first: tuple[float, float] | None = None  # (wall, process CPU) when the first batch with inputs began
+    begun: tuple[float, float] | None = None  # the same for the current batch (set by its first step)
+
+    def begin(self) -> None:
+        """Called by the first step of a batch: remember when the batch began (wall, CPU)."""
+        self.begun = (time.time(), time.process_time())
 
     def flush(self) -> None:
+        if self.inputs:  # the marks the bench's throughput is measured between (first input → last done)
+            if self.first is None and self.begun is not None:
+                self.first = self.begun
+                metrics.child(metrics.PIPELINE_MARK_TIME, self.agent, "first_input").set(self.first[0])
+                metrics.child(metrics.PIPELINE_MARK_CPU, self.agent, "first_input").set(self.first[1])
+            metrics.child(metrics.PIPELINE_MARK_TIME, self.agent, "last_done").set(time.time())
+            metrics.child(metrics.PIPELINE_MARK_CPU, self.agent, "last_done").set(time.process_time())
+        self.begun = None
         metrics.child(metrics.PIPELINE_INPUTS, self.agent).inc(self.inputs)
         for (name, labels), count in self.counts.items():
             metrics.child(getattr(metrics, name), *labels).inc(count)
@@ -97,6 +112,38 @@ class Tally:
         self.received.clear()
         self.seconds, self.inputs = 0.0, 0
         self.enc.flush_metrics()
+
+
+class DecodedReports:
+    """Decode once per worker: the reports the validate agent decoded, by the exact bytes it put on
+    hub.pipeline.validated (only when those are the intake bytes unchanged and the report as decoded),
+    taken — once — by this worker's process agent instead of decoding the same bytes again. Bounded
+    (oldest first out); a miss (another worker validated it, a restart, a replay) decodes as before, and
+    a hit is by construction what that decode would return (``normalize(decode(value))``)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._by_value: dict[bytes, dict[str, Any]] = {}
+        self.hits = self.misses = 0
+
+    def put(self, value: bytes, report: dict[str, Any]) -> None:
+        if type(value) is not bytes:  # only immutable bytes are keys (a bytearray is not hashable)
+            return
+        by = self._by_value
+        if len(by) >= self.limit:
+            del by[next(iter(by))]
+        by[value] = report
+
+    def take(self, value: bytes) -> dict[str, Any] | None:
+        rep = self._by_value.pop(value, None) if type(value) is bytes else None
+        if rep is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return rep
+
+    def __len__(self) -> int:
+        return len(self._by_value)
 
 
 class _Agent:
@@ -120,14 +167,17 @@ class Validator(_Agent):
 
     name = "validate"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, decoded: DecodedReports | None = None) -> None:
         super().__init__(settings)
         self.directory = DirectoryCache(settings)
+        self.decoded = decoded  # shared with this worker's Processor (decode once)
 
     def step(self, m: Any, cp: Checkpoint) -> None:
         t0 = time.perf_counter()
         msg = message_of(m)
         tally = self.tally
+        if not tally.inputs:
+            tally.begin()
         tally.inputs += 1
         try:
             directory = None if identity.trusted_topic(msg.topic) else self.directory.snapshot()
@@ -143,6 +193,8 @@ class Validator(_Agent):
             return
         cp.emit_all(h.records)
         out = h.validated
+        if out is not None and out.plain is not None and self.decoded is not None and msg.value is not None:
+            self.decoded.put(msg.value, out.plain)
         if out is not None and out.report is not None:
             tally.counts["REPORTS_RECEIVED", (out.report["kind"], out.report["agency"])] += 1
         elif out is not None:
@@ -161,9 +213,11 @@ class Processor(_Agent):
     name = "process"
     TABLES = TABLES
 
-    def __init__(self, settings: Settings, tables: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Settings, tables: Mapping[str, Any], decoded: DecodedReports | None = None
+                 ) -> None:
         super().__init__(settings)
         self.tables = dict(tables)
+        self.decoded = decoded  # the reports this worker's Validator already decoded
         self.ctx = Context.load(settings)
         self._state: State | None = None
         self.now_ms = 0  # the decision time: validated record timestamps, never going backwards
@@ -181,6 +235,8 @@ class Processor(_Agent):
 
     def step(self, m: Any, state: State, cp: Checkpoint) -> None:
         t0 = time.perf_counter()
+        if not self.tally.inputs:
+            self.tally.begin()
         msg = message_of(m)
         # the record's timestamp (set when validate produced it), so a replay decides identically
         self.now_ms = max(self.now_ms, msg.timestamp_ms or clock.now_ms())
@@ -191,7 +247,10 @@ class Processor(_Agent):
                 inp: ReportInput | ShareInput = ShareInput(
                     self.codec.decode(msg.value or b"", expect=SHARE_COMMAND), msg)
             else:
-                rep = normalize(self.codec.decode(msg.value or b"", expect=REPORT))
+                if self.decoded is not None and msg.value:
+                    rep = self.decoded.take(msg.value)
+                if rep is None:
+                    rep = normalize(self.codec.decode(msg.value or b"", expect=REPORT))
                 inp = ReportInput(rep, msg)
         except Exception as e:  # undecodable on the sequencer (validate wrote it: a bug, never fatal)
             log.exception("process failed to decode", offset=msg.offset)

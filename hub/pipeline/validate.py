@@ -76,6 +76,9 @@ class Validated:
     kind: str | None = None  # of a decoded but rejected report (metrics labels)
     agency: str | None = None
     changed: bool = False  # validate changed the decoded report (its bytes must be written again)
+    # normalize(decode(intake bytes)) when it equals ``report`` and the bytes go on unchanged: what the
+    # process stage would decode from the validated record (steps.DecodedReports); a separate object
+    plain: dict[str, Any] | None = None
 
 
 def _millis(v: Any) -> int:
@@ -106,7 +109,8 @@ def validate(msg: Message, *, settings: Settings, now: datetime,
     except Exception as e:  # an agent never dies on bad input
         return _reject(msg, f"undecodable: {type(e).__name__}: {e}", "undecodable", now_ms, None, trace,
                        position)
-    report = normalize(decoded)
+    plain = normalize(decoded)
+    report = dict(plain)
     changed = not report.get("trace_id") and bool(trace)
     report["trace_id"] = report.get("trace_id") or trace
     if not identity.trusted_topic(msg.topic):  # a Kafka-native agency's topic: identity from the topic
@@ -140,7 +144,8 @@ def validate(msg: Message, *, settings: Settings, now: datetime,
     validated = audit_event("VALIDATED", report_id=rid, version=report["version"], agency=report["agency"],
                             state=report["reporter_state"], actor=ACTOR, trace_id=report["trace_id"],
                             occurred_at=now_ms)
-    return Validated(report=report, audit=[received, validated], changed=changed)
+    return Validated(report=report, audit=[received, validated], changed=changed,
+                     plain=plain if not changed and plain == report else None)
 
 
 def received_events(report: Mapping[str, Any], headers: Sequence[tuple[str, bytes]]) -> list[dict[str, Any]]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from hub.pipeline import correlate, dedup
 from tests.factories import report
 
-DAY = 24 * 3600 * 1000
-
 
 def conv(**kw: object) -> dict:
     base = {"mode": "ROAD", "container_numbers": [], "transport_document": None, "vehicle_plate": None,
@@ -34,42 +32,6 @@ def test_plate_lookalikes_fold_and_kinds_do_not_mix() -> None:
     assert doc == ["D:CMR7712"]
 
 
-def _index(*entries: dict) -> dict:
-    idx: dict[str, list] = {}
-    for e in entries:
-        idx.setdefault(e.pop("key"), []).append(e)
-    return idx
-
-
-def test_incident_is_the_earliest_processed_match_within_7_days() -> None:
-    t = 1_700_000_000_000
-    r = report(source_ref="new", event_time=t, conveyance=conv(container_numbers=["CSQU3054383"],
-                                                                vehicle_plate="01A123BC"))
-    idx = _index(
-        {"key": "C:CSQU3054383", "report_id": "R-b", "incident_id": "I-b", "event_time": t - DAY, "seq": 5,
-         "agency": "x", "state": "UZ", "kind": "ALERT"},
-        {"key": "P:01A123BC", "report_id": "R-a", "incident_id": "I-a", "event_time": t - 2 * DAY, "seq": 3,
-         "agency": "y", "state": "TJ", "kind": "ALERT"},
-        {"key": "P:01A123BC", "report_id": "R-old", "incident_id": "I-old", "event_time": t - 8 * DAY,
-         "seq": 1, "agency": "z", "state": "RU", "kind": "ALERT"},
-    )
-    inc, matches = correlate.find_incident(r, idx, None)
-    assert inc == "I-a"
-    assert {m["report_id"] for m in matches} == {"R-a", "R-b"}
-    # an update keeps its incident
-    assert correlate.find_incident(r, idx, "I-own")[0] == "I-own"
-    # no match -> own deterministic incident
-    alone = report(source_ref="alone", conveyance=conv(container_numbers=["MSCU1234566"]))
-    inc2, m2 = correlate.find_incident(alone, idx, None)
-    assert inc2 == correlate.new_incident_id(alone["report_id"]) and m2 == []
-
-
-def test_index_expires_old_entries() -> None:
-    old = {"report_id": "R-1", "event_time": 0, "seq": 1}
-    new = {"report_id": "R-2", "event_time": 10 * DAY, "seq": 2}
-    assert [e["report_id"] for e in correlate.add_to_index([old], new, horizon_ms=3 * DAY)] == ["R-2"]
-
-
 def test_dedup_verdicts() -> None:
     r1, r2, r3 = report(version=1), report(version=2), report(version=3)
     assert dedup.classify(r1, None) == dedup.NEW
@@ -79,18 +41,3 @@ def test_dedup_verdicts() -> None:
     assert dedup.classify(r2, s) == dedup.STALE
     assert dedup.classify(report(version=4), s) == dedup.UPDATE
     assert s["recipients"] == ["TJ", "UZ"] and s["versions"] == [1, 3]
-
-
-def test_sweep_expires_whole_keys_and_reports_no_change() -> None:
-    entries = [{"report_id": "R-1", "event_time": 0, "seq": 1}, {"report_id": "R-2", "event_time": 5 * DAY, "seq": 2}]
-    assert correlate.sweep(entries, horizon_ms=1) == [entries[1]]
-    assert correlate.sweep(entries, horizon_ms=6 * DAY) == []
-    assert correlate.sweep(entries, horizon_ms=0) is None
-
-
-def test_update_keeps_its_first_processing_position() -> None:
-    a1 = {"report_id": "R-a", "event_time": DAY, "seq": 1}
-    b = {"report_id": "R-b", "event_time": DAY, "seq": 2}
-    a2 = {"report_id": "R-a", "event_time": DAY, "seq": 3}
-    out = correlate.add_to_index([a1, b], a2, horizon_ms=0)
-    assert [(e["report_id"], e["seq"]) for e in out] == [("R-a", 1), ("R-b", 2)]

@@ -35,7 +35,8 @@ def test_different_names_do_not_link(a: str, b: str) -> None:
     assert enrich.name_score(a, b) < enrich.NAME_MATCH_THRESHOLD
 
 
-def test_enrichment_of_a_report() -> None:
+def test_the_report_own_enrichment_and_its_risk() -> None:
+    """own_parts (the same for every view) and the risk score decide() builds from them."""
     r = report(substances=[
         {"type": "HEROIN", "name": "героин", "quantity": 12.5, "unit": "KG", "concealment": "CARGO",
          "concealment_detail": "false floor"},
@@ -45,28 +46,24 @@ def test_enrichment_of_a_report() -> None:
          "concealment_detail": None},
     ], conveyance={"mode": "SEA", "container_numbers": ["CSQU3054383"], "transport_document": None,
                    "vehicle_plate": None, "wagon_number": None, "flight": None})
-    other = {"report_id": "R-other", "agency": "UZ-CUSTOMS", "state": "UZ", "kind": "ALERT",
-             "event_time": r["event_time"] - 1000, "incident_id": "I-1"}
-    e = enrich.enrich(r, matches=[other], incident_reports=[other],
-                      party_candidates=[{"name": "FARRUKH RAHIMOV", "report_id": "R-other"}])
+    e = enrich.own_parts(r, enrich.refdata())
+    score, reasons = enrich.risk_from(enrich.risk_parts(r, totals=e["substance_totals"], hits=e["watchlist_hits"],
+                                                        data=enrich.refdata()), 1)
     assert e["containers"] == [{"number": "CSQU3054383", "valid": True, "owner_code": "CSQ", "check_digit": 3}]
     assert e["hs_description"] == "Fruit, edible; apricots, dried"
     assert {(t["type"], t["unit"]): t["quantity_kg"] for t in e["substance_totals"]} == {
         ("HEROIN", "KG"): 12.5, ("HEROIN", "G"): 0.5, ("TRAMADOL", "TABLETS"): None}
     assert e["party_names"] == [{"name": "Рахимов Фаррух", "latin": "Rakhimov Farrukh"}]
     assert [h["watchlist"] for h in e["watchlist_hits"]] == ["regional_suspects"]
-    assert [(x["report_id"], x["matched_name"]) for x in e["entity_links"]] == [("R-other", "FARRUKH RAHIMOV")]
-    assert [x["report_id"] for x in e["prior_reports"]] == ["R-other"]
-    assert [x["report_id"] for x in e["also_reported_by"]] == ["R-other"]
-    assert 0 <= e["risk_score"] <= 100 and e["risk_score"] >= 80
-    assert any("watchlist" in x for x in e["risk_reasons"])
-    assert any("false floor" in x for x in e["risk_reasons"])
-    assert any("also reported by 1 other agency" in x for x in e["risk_reasons"])
+    assert 0 <= score <= 100 and score >= 80
+    assert any("watchlist" in x for x in reasons)
+    assert any("false floor" in x for x in reasons)
+    assert any("also reported by 1 other agency" in x for x in reasons)
 
 
 def test_low_risk_alert_scores_low() -> None:
     r = report(kind="ALERT", substances=[], parties=[], risk_indicators=["under-declared weight"],
                route=[], location={"country": "GE", "place": None, "unlocode": None, "lat": None, "lon": None})
-    e = enrich.enrich(r, matches=[], incident_reports=[], party_candidates=[])
-    assert e["risk_score"] == 25
-    assert e["risk_reasons"] == ["+20 alert report", "+5 1 risk indicator(s)"]
+    own = enrich.own_parts(r, enrich.refdata())
+    parts = enrich.risk_parts(r, totals=own["substance_totals"], hits=own["watchlist_hits"], data=enrich.refdata())
+    assert enrich.risk_from(parts, 0) == (25, ["+20 alert report", "+5 1 risk indicator(s)"])

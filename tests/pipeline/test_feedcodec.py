@@ -7,28 +7,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.codec import FEED_ITEM, RECEIPT, REPORT, codec
-from hub.pipeline import enrich, route
 from hub.pipeline.feedcodec import Encoder, FeedItemEncoder, ReceiptEncoder
-from tests.conftest import hub_settings
 from tests.factories import report
-
-S = hub_settings()
+from tests.pipeline.decide_support import Runner
 
 
 def _items(tlp: str) -> list[dict]:
-    r = report(tlp=tlp, addressees=["AF", "UZ"])
-    earlier = report(agency="UZ-CUSTOMS", state="UZ", source_ref="UZ-1")
-    other = report(agency="TJ-DRUGS", state="TJ", source_ref="TJ-1")
-    cands = [{"name": p["name"], "report_id": x["report_id"]} for x in (earlier, other) for p in r["parties"]]
-    matches = [{"report_id": x["report_id"], "agency": x["agency"], "state": x["reporter_state"],
-                "kind": x["kind"], "event_time": x["event_time"], "incident_id": "I-1", "key": "C:X"}
-               for x in (earlier, other)]
-    e = enrich.enrich(r, matches=matches, incident_reports=matches, party_candidates=cands)
-    assert e["entity_links"] and e["prior_reports"]
-    # UZ may see the UZ report, nobody but TJ the TJ one: the recipients get different enrichments
-    allowed = {earlier["report_id"]: {"UZ", "CARICC"}, other["report_id"]: {"TJ"}}
-    return route.feed_items(r, e, incident_id="I-1", settings=S, earlier_recipients=["UZ"],
-                            incident_holders=["TJ"], allowed=allowed, routed_at=1_700_000_000_000)
+    """The feed items decide() makes for a report after two correlated earlier ones (same container,
+    plate and party name): a GREEN one of UZ and an AMBER one of TJ, so the recipients' views differ
+    (entity links and prior reports to what each may see; partner copies redacted)."""
+    run = Runner()
+    run.run([report(agency="UZ-CUSTOMS", state="UZ", source_ref="UZ-1", tlp="GREEN"),
+             report(agency="TJ-DRUGS", state="TJ", source_ref="TJ-1", tlp="AMBER")])
+    items = run.step(report(tlp=tlp, addressees=["AF", "UZ"])).feed_items
+    assert any(it["enrichment"]["entity_links"] and it["enrichment"]["prior_reports"] for it in items)
+    return items
 
 
 @pytest.mark.parametrize("tlp", ["CLEAR", "GREEN", "AMBER", "RED"])
@@ -194,6 +187,44 @@ def test_hand_written_flat_records_equal_fastavro(name: str) -> None:
     check()
     with pytest.raises(Unfit):
         write({})
+
+
+def test_flat_records_keep_equal_values_of_other_types_and_signed_zeros_apart() -> None:
+    import io
+
+    import fastavro
+
+    from hub.codec import expand, load_release
+    from hub.pipeline.feedcodec import flat_record_writer
+
+    raw = load_release(codec().catalogue.root / "v2")
+    rec = raw["org.caricc.hub.SubstanceTotal"]
+    base = {"type": raw["org.caricc.hub.SubstanceType"]["symbols"][0], "quantity_kg": None, "quantity": 1.0,
+            "unit": raw["org.caricc.hub.QuantityUnit"]["symbols"][0]}
+    write = flat_record_writer("SubstanceTotal", raw)
+    assert write is not None
+    parsed = fastavro.parse_schema(expand(rec, raw))
+    for field in ("quantity", "quantity_kg"):
+        for x in (0.0, -0.0, 0, 1, 1.0, 0.0, -0.0, 1.0, 1):
+            v = dict(base, **{field: x})
+            buf = io.BytesIO()
+            fastavro.schemaless_writer(buf, parsed, v)
+            assert write(v) == buf.getvalue(), (field, x)
+
+
+def test_short_strings_are_written_like_long_ones() -> None:
+    from hub.pipeline.feedcodec import avro_string
+
+    for s in ("", "a", "é" * 31, "é" * 32, "x" * 63, "x" * 64, "Ёлка 🌲" * 20, "a"):
+        b = s.encode()
+        n = len(b) << 1
+        varint = bytearray()
+        while n > 0x7F:
+            varint.append((n & 0x7F) | 0x80)
+            n >>= 7
+        varint.append(n)
+        assert avro_string(s) == bytes(varint) + b
+        assert avro_string(s) == bytes(varint) + b  # again, from the cache for short ones
 
 
 def test_hand_written_audit_batches_equal_the_codec() -> None:

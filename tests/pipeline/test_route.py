@@ -52,38 +52,10 @@ def test_routing_table(tlp: str, state: str, addressees: list[str], route_c: tup
 
 def test_partner_copy_is_redacted_and_member_copy_is_not() -> None:
     r = rep("CLEAR")
-    items = route.feed_items(r, {"prior_reports": [], "also_reported_by": [], "entity_links": []},
-                             incident_id="I-1", settings=S, earlier_recipients=[], incident_holders=[],
-                             allowed={}, routed_at=1)
-    by = {i["recipient"]: i for i in items}
-    assert by["AF"]["routing"]["redacted"] is True
-    assert all(p["identifier"] is None for p in by["AF"]["report"]["parties"])
-    assert by["AF"]["report"]["parties"][0]["name"] == "Рахимов Фаррух"
-    assert by["UZ"]["routing"]["redacted"] is False
-    assert by["UZ"]["report"]["parties"][0]["identifier"] == "TJ1234567"
-    # handling code and evaluation travel with every copy
-    assert {i["report"]["handling_code"] for i in items} == {"H1"}
-    assert all(i["report"]["evaluation"] == {"source": "B", "information": 2} for i in items)
-    assert by["UZ"]["item_id"] == f"{r['report_id']}:1:UZ"
+    partner = route.redact(r)
+    assert all(p["identifier"] is None for p in partner["parties"])
+    assert partner["parties"][0]["name"] == "Рахимов Фаррух"
+    # handling code and evaluation travel with the partner copy; nothing else changes
+    assert partner["handling_code"] == "H1" and partner["evaluation"] == {"source": "B", "information": 2}
+    assert {k: v for k, v in partner.items() if k != "parties"} == {k: v for k, v in r.items() if k != "parties"}
     assert r["parties"][0]["identifier"] == "TJ1234567"  # the input is not mutated
-
-
-def test_delivery_kinds() -> None:
-    assert route.delivery_kind("UZ", ["UZ"], ["UZ"]) == "UPDATE"
-    assert route.delivery_kind("UZ", [], ["UZ"]) == "CORRELATED"
-    assert route.delivery_kind("UZ", ["TJ"], ["TJ"]) == "NEW"
-
-
-def test_references_only_for_recipients_allowed_to_see_them() -> None:
-    ref = {"report_id": "R-secret", "agency": "A", "state": "TJ", "kind": "ALERT", "event_time": 1,
-           "incident_id": "I-1"}
-    link = {"name": "x", "matched_name": "y", "score": 90.0, "report_id": "R-secret", "watchlist": None}
-    wl = {"name": "x", "matched_name": "y", "score": 90.0, "report_id": None, "watchlist": "list"}
-    enr = {"prior_reports": [ref], "also_reported_by": [ref], "entity_links": [link, wl]}
-    items = route.feed_items(rep("GREEN"), enr, incident_id="I-1", settings=S, earlier_recipients=[],
-                             incident_holders=[], allowed={"R-secret": {"UZ", "TJ"}}, routed_at=1)
-    by = {i["recipient"]: i["enrichment"] for i in items}
-    assert by["UZ"]["prior_reports"] == [ref] and by["UZ"]["also_reported_by"] == [ref]
-    assert by["UZ"]["entity_links"] == [link, wl]
-    assert by["RU"]["prior_reports"] == [] and by["RU"]["also_reported_by"] == []
-    assert by["RU"]["entity_links"] == [wl]

@@ -98,3 +98,33 @@ def test_records_on_an_agency_topic_pass_the_identity_check() -> None:
     for topic, directory in ((agency_intake("TJ-DRUGS"), kz), (agency_intake("KZ-CUSTOMS"), None)):
         h = hop(msg(raw, topic=topic), settings=S, now=NOW, enc=Encoder(codec()), directory=directory)
         assert [r.topic for r in h.records] == [DLQ, AUDIT] and h.validated.reason == "identity", topic
+
+
+def test_the_decoded_report_is_handed_on_only_when_it_is_what_process_would_decode() -> None:
+    from hub.pipeline.steps import DecodedReports
+    from hub.pipeline.validate import normalize
+
+    for r, headers, handed in ((report(trace_id="t-9"), None, True),
+                               (report(trace_id=None), [], True),  # no trace anywhere: bytes unchanged
+                               (report(trace_id=None), None, False),  # trace filled from the header
+                               (report(trace_id=""), [], False),  # "" becomes None: not the decoded report
+                               (report(report_id="", trace_id="t-9"), None, False)):  # id assigned
+        m = msg(codec().encode(REPORT, r), headers=headers)
+        h = hop(m, settings=S, now=NOW, enc=Encoder(codec()))
+        (rec,) = h.records
+        plain = h.validated.plain
+        assert (plain is not None) == handed, r
+        if plain is not None:
+            assert rec.value is m.value
+            assert plain == normalize(codec().decode(rec.value, expect=REPORT))
+            assert plain is not h.validated.report
+
+    d = DecodedReports(limit=2)
+    d.put(b"a", {"n": 1})
+    d.put(b"b", {"n": 2})
+    d.put(b"c", {"n": 3})  # the oldest goes
+    assert len(d) == 2 and d.take(b"a") is None
+    assert d.take(b"b") == {"n": 2} and d.take(b"b") is None  # taken once
+    assert (d.hits, d.misses) == (1, 2)
+    d.put(bytearray(b"x"), {"n": 4})  # type: ignore[arg-type]  # not a key: ignored, never an error
+    assert d.take(bytearray(b"x")) is None and len(d) == 1  # type: ignore[arg-type]
