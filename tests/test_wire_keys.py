@@ -73,3 +73,16 @@ def test_production_profile_requires_the_secrets(tmp_path: Path) -> None:
 def test_secrets_do_not_appear_in_the_settings_repr() -> None:
     s = load({}, id_key="very-secret-id-key-value", audit_key="very-secret-audit-key")
     assert "very-secret" not in repr(s)
+
+
+def test_keyed_id_is_hmac_sha256_of_the_parts_joined_by_us() -> None:
+    """The id formula, recomputed with the standard library's one-shot HMAC (ids must never change:
+    a running hub's stored ids depend on it)."""
+    import hmac
+
+    from hub.keys import keyed_id
+
+    for key in (b"k" * 32, b"another key"):
+        want = hmac.digest(key, b"UZ-CUSTOMS\x1fUZ-2026-000123", "sha256").hex()[:24]
+        assert keyed_id(key, "R-", "UZ-CUSTOMS", "UZ-2026-000123") == f"R-{want}"
+        assert keyed_id(key, "I-", "x", length=8) == "I-" + hmac.digest(key, b"x", "sha256").hex()[:8]
