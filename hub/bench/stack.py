@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -55,6 +56,14 @@ def _start_sink(c: Cluster) -> Proc:
     port = free_port()
     return c.start_hub("sink", "sink", "--port", str(port), "--group", f"bench-sink-{uuid.uuid4().hex[:6]}",
                        port=port)
+
+
+def _profile(c: Cluster, *procs: Proc) -> None:
+    """``hub bench --profile DIR``: sample these processes with py-spy (DIR/<run>/<process>.txt)."""
+    out = os.environ.get("HUB_BENCH_PROFILE")
+    if out:
+        for p in procs:
+            c.profile(p, Path(out) / c.workdir.name)
 
 
 def _wait_sink(sink: Proc, timeout: float = 60.0) -> None:
@@ -241,6 +250,7 @@ def sse_latency(base: Settings, workdir: Path, items: Sequence[Item], *, rate: f
         _wait_sink(sink)
         wait_http(f"http://127.0.0.1:{gw.port}/readyz", gw, timeout=60)
         wait_http(f"http://127.0.0.1:{worker.port}/healthz", worker, timeout=90)
+        _profile(c, sink, gw, worker)
         _say(progress, f"SSE latency at {rate:g}/s: {len(tokens)} subscribers connecting")
         out = asyncio.run(_sse_run(c.settings, f"http://127.0.0.1:{gw.port}", tokens, items, rate,
                                    [worker.port or 0], progress))
@@ -308,6 +318,7 @@ def sink_throughput(base: Settings, workdir: Path, items: Sequence[Item], *, boo
         n_items, n_events = asyncio.run(_preload_sink(c.settings, items))
         db = _db_path(c.settings)
         sink = _start_sink(c)
+        _profile(c, sink)
         start = first = None
         stored_items = stored_events = 0
         deadline = time.monotonic() + timeout
@@ -421,6 +432,7 @@ def backfill(base: Settings, workdir: Path, *, reports: int = BACKFILL_REPORTS, 
         _wait_sink(sink)
         wait_http(f"http://127.0.0.1:{gw.port}/readyz", gw, timeout=60)
         wait_http(f"http://127.0.0.1:{worker.port}/healthz", worker, timeout=90)
+        _profile(c, sink, gw, worker)
         wport = [worker.port or 0]
         db = _db_path(c.settings)
         cpu0 = {p.name: cpu_seconds(p.pid) or 0.0 for p in c.procs}

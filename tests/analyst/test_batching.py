@@ -1,0 +1,78 @@
+"""The sink's bulk writes: a batch has the outcome of its records applied one by one, whatever the
+batch size, and a redelivery (at-least-once) of everything changes nothing — feed store and analyst
+index, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.db import Database
+from tests.analyst import world
+from tests.analyst.conftest import fill_records
+from tests.conftest import hub_settings
+
+TABLES = {
+    "analyst_docs": "state, report_id",
+    "analyst_versions": "state, source_id",
+    "analyst_facts": "state, report_id, dim, bucket, day, mg",
+    "analyst_stats": "state, dim, day, bucket",
+    "analyst_incidents": "state, incident_id",
+    "analyst_name_terms": "state, term",
+    "feed_items": "recipient, seq",
+}
+
+
+def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row the sink wrote (``stored_at`` is the clock's), full-text tables included."""
+    db = Database(url)
+    try:
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for table, order in TABLES.items():
+            rows = db.query(f"SELECT * FROM {table} ORDER BY {order}")
+            out[table] = [tuple(str(v) for k, v in sorted(r.items()) if k != "stored_at") for r in rows]
+        if db.dialect == "sqlite":
+            for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'analyst_fts_%' "
+                              "OR name LIKE 'analyst_terms_%') AND name NOT LIKE '%\\_%\\_%\\_%' ESCAPE '\\'"):
+                # documents by number; the fuzzy vocabulary is a set (its rowids are insertion order)
+                fts = r["name"].startswith("analyst_fts_")
+                out[r["name"]] = sorted(tuple(str(v) for v in row.values()) for row in db.query(
+                    f"SELECT {'rowid, ' if fts else ''}* FROM {r['name']}"))
+        return out
+    finally:
+        db.close()
+
+
+def _pg_database(pg_server: str, name: str) -> str:
+    admin = Database(pg_server)
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    return pg_server.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'one.db'}", f"sqlite:///{tmp_path / 'bulk.db'}"
+    server = str(request.getfixturevalue("pg_server"))
+    return _pg_database(server, "batching_one"), _pg_database(server, "batching_bulk")
+
+
+def test_bulk_batches_write_what_single_records_write_and_redelivery_changes_nothing(urls: tuple[str, str]) -> None:
+    settings = hub_settings()
+    records = world.records(world.with_updates(world.reports(settings, 90, seed=5), every=3), settings)
+    # updates, shares and redeliveries inside one batch: every version twice, the second copy later
+    redelivered = records + records[: len(records) // 2]
+    one, bulk = urls
+    fill_records(one, redelivered, settings, batch=1)
+    fill_records(bulk, redelivered, settings, batch=64)
+    a, b = dump(one), dump(bulk)
+    assert a.keys() == b.keys()
+    for table in a:
+        assert a[table] == b[table], f"{table} differs between batch sizes 1 and 64"
+    assert a["analyst_docs"] and a["analyst_stats"] and a["analyst_incidents"] and a["feed_items"]
+    fill_records(bulk, records, settings, batch=500)  # the whole log again, in big batches
+    assert dump(bulk) == b
