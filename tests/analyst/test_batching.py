@@ -76,3 +76,17 @@ def test_bulk_batches_write_what_single_records_write_and_redelivery_changes_not
     assert a["analyst_docs"] and a["analyst_stats"] and a["analyst_incidents"] and a["feed_items"]
     fill_records(bulk, records, settings, batch=500)  # the whole log again, in big batches
     assert dump(bulk) == b
+
+
+def test_ascii_fast_path_tokens_are_the_folded_word_tokens() -> None:
+    import random
+    import string
+
+    from hub.analyst import text
+
+    rnd = random.Random(7)
+    samples = ["CMR 1374502", "Hashish_found in the FALSE bottom", "", "__", "a-b.c/d", "01A123BC;x"]
+    samples += ["".join(rnd.choice(string.printable) for _ in range(rnd.randint(0, 60))) for _ in range(3000)]
+    for s in samples:
+        assert text.tokens(s) == [t for w in text._WORD.findall(s) if (t := text.fold(w))], s
+    assert text.tokens("Éric Café героин") == ["eric", "cafe", "героин"]
