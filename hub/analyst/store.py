@@ -365,7 +365,12 @@ class AnalystStore:
         if gone:
             self.db.executemany("DELETE FROM analyst_facts WHERE state = ? AND report_id = ?",
                                 [(state, rid) for rid in gone])
-        if facts:
+        if facts and self.db.dialect == "postgresql":  # plain new rows: COPY (about 10x cheaper than binds)
+            with self.db.connection().cursor() as cur, cur.copy(
+                    "COPY analyst_facts (state, report_id, dim, bucket, day, mg) FROM STDIN") as copy:
+                for row in facts:
+                    copy.write_row(row)
+        elif facts:
             self.db.executemany("INSERT INTO analyst_facts (state, report_id, dim, bucket, day, mg) "
                                 "VALUES (?, ?, ?, ?, ?, ?)", facts)
         changes = [(state, dim, bucket, day, n, mg) for (dim, day, bucket), (n, mg) in sorted(delta.items())
