@@ -136,9 +136,10 @@ class Filters:
         return "".join(f" AND {c}" for c in out), params
 
 
-def _row(r: Mapping[str, Any]) -> dict[str, Any]:
+def _row(r: Mapping[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A stored document (``body``: its body already parsed, when the caller has it)."""
     out = dict(r)
-    out["body"] = orjson.loads(r["body"])
+    out["body"] = orjson.loads(r["body"]) if body is None else body
     out["version"] = int(r["version"])
     out["event_time"] = int(r["event_time"])
     out["routed_at"] = int(r["routed_at"])
@@ -234,10 +235,11 @@ class AnalystStore:
             by_state.setdefault(_check_state(d.state), []).append(d)
         with self.db.transaction():
             touched: set[tuple[str, str]] = set()
+            parsed: dict[tuple[str, str], dict[str, Any]] = {}
             for state, group in by_state.items():
                 self._ensure(state)
-                touched |= self._apply_state(state, group)
-            self._refresh_incidents(touched)
+                touched |= self._apply_state(state, group, parsed)
+            self._refresh_incidents(touched, parsed)
 
     def _in(self, sql: str, head: Sequence[Any], values: Iterable[Any]) -> list[dict[str, Any]]:
         """``sql`` with ``{marks}`` filled for each chunk of ``values`` (``head`` parameters first)."""
@@ -248,7 +250,8 @@ class AnalystStore:
             out += self.db.query(sql.format(marks=",".join("?" * len(chunk))), (*head, *chunk))
         return out
 
-    def _apply_state(self, state: str, docs: Sequence[Doc]) -> set[tuple[str, str]]:
+    def _apply_state(self, state: str, docs: Sequence[Doc],
+                     parsed: dict[tuple[str, str], dict[str, Any]]) -> set[tuple[str, str]]:
         self.db.executemany(
             "INSERT INTO analyst_versions (state, source_id, report_id, version, direction, incident_id, kind, agency, "
             "delivery, event_time, routed_at, recipients) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -286,6 +289,8 @@ class AnalystStore:
         new_firsts = [first[d.report_id] for d in fresh]
         number |= dict(zip((d.report_id for d in new_firsts), self._docnos(state, new_firsts), strict=True))
         self._write_docs(state, list(final.values()), number, replaced=[rid for rid in final if rid in held])
+        # the stored body of a document written from JSON text is that text parsed: no need to parse it again
+        parsed.update({(state, rid): d.body for rid, d in final.items() if d.body_json is not None})
         self._move_facts(state, list(final.values()), [rid for rid in final if rid in held])
         self._add_terms(state, applied)
         return touched
@@ -384,7 +389,8 @@ class AnalystStore:
             self.db.executemany("DELETE FROM analyst_stats WHERE state = ? AND dim = ? AND day = ? AND bucket = ? "
                                 "AND reports <= 0", [(state, dim, day, bucket) for dim, day, bucket in sorted(emptied)])
 
-    def _refresh_incidents(self, touched: Iterable[tuple[str, str]]) -> None:
+    def _refresh_incidents(self, touched: Iterable[tuple[str, str]],
+                           parsed: Mapping[tuple[str, str], dict[str, Any]]) -> None:
         """Summaries of the touched incidents, from the state's documents of each (per state: one read
         of their documents, one of their versions, one of the summaries stored)."""
         by_state: dict[str, list[str]] = {}
@@ -394,7 +400,7 @@ class AnalystStore:
             rows: dict[str, list[dict[str, Any]]] = {i: [] for i in incidents}
             for r in self._in(f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.incident_id IN "
                               "({marks})", (state,), incidents):
-                rows[r["incident_id"]].append(_row(r))
+                rows[r["incident_id"]].append(_row(r, parsed.get((state, r["report_id"]))))
             versions = {r["report_id"]: (int(r["n"]), r["last_at"]) for r in self._in(
                 "SELECT report_id, COUNT(*) AS n, MAX(routed_at) AS last_at FROM analyst_versions WHERE state = ? AND "
                 "report_id IN ({marks}) GROUP BY report_id", (state,),
