@@ -212,7 +212,7 @@ class AnalystStore:
                     (state, block * DOCNO_BLOCK, (block + 1) * DOCNO_BLOCK)))
             return n in taken
 
-        out = []
+        out: list[int] = []
         for d in docs:
             n = self._wanted_docno(d)
             while held(n):
@@ -283,7 +283,7 @@ class AnalystStore:
             return touched
         fresh = [d for rid, d in final.items() if rid not in held]
         number = {rid: int(r["docno"]) for rid, r in held.items()}
-        first = {}  # a new report's number comes from the first of its documents held (stable across versions)
+        first: dict[str, Doc] = {}  # a new report's number comes from the first of its documents held (stable across versions)
         for d in applied:
             first.setdefault(d.report_id, d)
         new_firsts = [first[d.report_id] for d in fresh]
@@ -408,7 +408,8 @@ class AnalystStore:
             stored = {r["incident_id"]: r["summary"] for r in self._in(
                 "SELECT incident_id, summary FROM analyst_incidents WHERE state = ? AND incident_id IN ({marks})",
                 (state,), incidents)}
-            gone, upserts = [], []
+            gone: list[tuple[str, str]] = []
+            upserts: list[tuple[str, str, str, int, str]] = []
             for incident_id in incidents:
                 docs = rows[incident_id]
                 if not docs:
