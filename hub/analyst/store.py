@@ -170,7 +170,9 @@ class AnalystStore:
         return f"analyst_terms_{_check_state(state).lower()}"
 
     def _ensure(self, state: str) -> None:
-        if state in self._ready or self.db.dialect != "sqlite":
+        """The state's FTS5 tables, created in the writing transaction — every batch (``IF NOT
+        EXISTS`` is cheap): a process-wide "done" flag would outlive a rolled-back batch."""
+        if self.db.dialect != "sqlite":
             return
         cols = ", ".join(qry.WEIGHTS)
         self.db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {self._fts(state)} USING fts5({cols}, "
@@ -327,9 +329,11 @@ class AnalystStore:
         new = [t for t in dict.fromkeys(t for d in docs for t in d.name_terms) if t not in known]
         if not new:
             return
-        known.update(new)
         stored = {r["term"] for r in self._in("SELECT term FROM analyst_name_terms WHERE state = ? AND term IN "
                                               "({marks})", (state,), new)}
+        # remembered only once seen stored by an earlier batch (committed): a term added now could still
+        # be rolled back with the sink's batch, and a cache must never hide a missing row
+        known.update(stored)
         added = [t for t in new if t not in stored]
         if not added:
             return

@@ -90,3 +90,32 @@ def test_ascii_fast_path_tokens_are_the_folded_word_tokens() -> None:
     for s in samples:
         assert text.tokens(s) == [t for w in text._WORD.findall(s) if (t := text.fold(w))], s
     assert text.tokens("Éric Café героин") == ["eric", "cafe", "героин"]
+
+
+def test_a_failing_projection_rolls_the_whole_batch_back_and_the_replay_stores_it_once(tmp_path: Path) -> None:
+    """Feed store, audit store and projections are one transaction: nothing of a failed batch stays,
+    so the sink's retry (the same records, offsets uncommitted) writes it exactly once."""
+    from hub.analyst.store import AnalystProjection
+    from hub.sink import Sink, Sorted
+
+    class Broken:
+        def apply(self, batch: Sorted, added_items: list[dict[str, Any]], added_events: list[dict[str, Any]]) -> None:
+            raise RuntimeError("projection failed")
+
+    settings = hub_settings()
+    items = [r for k, r in world.records(world.reports(settings, 12, seed=9), settings) if k == "item"]
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    db = Database(url)
+    batch = Sorted(feed_items=items)
+    index = AnalystProjection(db)  # the same instance retries, as `hub sink` does: its caches must not lie
+    with pytest.raises(RuntimeError):
+        Sink(settings, db=db, projections=[index, Broken()]).write(batch)
+    assert dump(url)["feed_items"] == [] and dump(url)["analyst_docs"] == []
+    ok = Sink(settings, db=db, projections=[index])
+    assert ok.write(batch)[0] == len(items) > 0
+    once = dump(url)
+    assert ok.write(batch) == (0, 0) and dump(url) == once
+    assert len(once["feed_items"]) == len(items) and len(once["analyst_versions"]) == len(items)
+    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    fill_records(clean, [("item", i) for i in items], settings, batch=len(items))
+    assert dump(clean) == once  # full-text and name-term tables included
