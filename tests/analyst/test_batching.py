@@ -104,17 +104,24 @@ def test_a_failing_projection_rolls_the_whole_batch_back_and_the_replay_stores_i
 
     settings = hub_settings()
     items = [r for k, r in world.records(world.reports(settings, 12, seed=9), settings) if k == "item"]
+    from hub.bench.stack import audit_batch_of
+    from hub.bench.workload import generate
+
+    events = [e for it in generate(4, seed=9, settings=settings) for e in audit_batch_of(it)["events"]]
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     db = Database(url)
-    batch = Sorted(feed_items=items)
+    batch = Sorted(feed_items=items, audit_events=events)
     index = AnalystProjection(db)  # the same instance retries, as `hub sink` does: its caches must not lie
     with pytest.raises(RuntimeError):
         Sink(settings, db=db, projections=[index, Broken()]).write(batch)
     assert dump(url)["feed_items"] == [] and dump(url)["analyst_docs"] == []
     ok = Sink(settings, db=db, projections=[index])
-    assert ok.write(batch)[0] == len(items) > 0
+    assert db.one("SELECT COUNT(*) AS n FROM audit_log") == {"n": 0}
+    assert ok.write(batch) == (len(items), len(events)) and len(items) > 0 and len(events) > 0
     once = dump(url)
     assert ok.write(batch) == (0, 0) and dump(url) == once
+    verdict = ok.audit.verify()
+    assert verdict.ok and verdict.records == len(events), verdict.describe()  # one chain, no gap
     assert len(once["feed_items"]) == len(items) and len(once["analyst_versions"]) == len(items)
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
     fill_records(clean, [("item", i) for i in items], settings, batch=len(items))
