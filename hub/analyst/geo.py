@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from hub.pipeline.enrich import DATA, _read_csv, refdata
@@ -38,8 +38,13 @@ def crossing_point(location: Mapping[str, Any] | None) -> dict[str, str] | None:
     that starts with the crossing point's (``Khorgos (KZ-CN border)`` is at ``Khorgos``)."""
     if not location:
         return None
-    code = (location.get("unlocode") or "").upper()
-    place = _norm(location.get("place") or "")
+    return _crossing_point((location.get("unlocode") or "").upper(), _norm(location.get("place") or ""))
+
+
+@lru_cache(maxsize=65_536)
+def _crossing_point(code: str, place: str) -> dict[str, str] | None:
+    """:func:`crossing_point` of a (UN/LOCODE, normalized place) — remembered: the sink asks it twice
+    per document, and the places repeat (bounded cache; the crossing points are read-only data)."""
     for cp in refdata().crossing_points:
         if code and code == cp["unlocode"]:
             return cp

@@ -45,6 +45,9 @@ STATE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
 FUZZY_MIN = 80.0  # rapidfuzz ratio of two name tokens to count as the same name
 FUZZY_MAX = 8  # neighbours per query word
 WINDOW = 2000  # a search ranks at most its newest WINDOW matches
+CHUNK = 500  # values per IN (...) lookup
+DOCNO_BLOCK = 1 << 20  # document numbers read per query when numbering new documents (~256 ms of routing)
+TERMS_CACHE = 200_000  # name terms per state remembered by the process (a cache; the table is the truth)
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS analyst_docs (
@@ -133,9 +136,10 @@ class Filters:
         return "".join(f" AND {c}" for c in out), params
 
 
-def _row(r: Mapping[str, Any]) -> dict[str, Any]:
+def _row(r: Mapping[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A stored document (``body``: its body already parsed, when the caller has it)."""
     out = dict(r)
-    out["body"] = orjson.loads(r["body"])
+    out["body"] = orjson.loads(r["body"]) if body is None else body
     out["version"] = int(r["version"])
     out["event_time"] = int(r["event_time"])
     out["routed_at"] = int(r["routed_at"])
@@ -166,7 +170,9 @@ class AnalystStore:
         return f"analyst_terms_{_check_state(state).lower()}"
 
     def _ensure(self, state: str) -> None:
-        if state in self._ready or self.db.dialect != "sqlite":
+        """The state's FTS5 tables, created in the writing transaction — every batch (``IF NOT
+        EXISTS`` is cheap): a process-wide "done" flag would outlive a rolled-back batch."""
+        if self.db.dialect != "sqlite":
             return
         cols = ", ".join(qry.WEIGHTS)
         self.db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {self._fts(state)} USING fts5({cols}, "
@@ -184,122 +190,250 @@ class AnalystStore:
         return bool(row)
 
     # -- writing (the sink projection) --------------------------------------------------------------
-    def _docno(self, d: Doc) -> int:
-        """The state's number for a new document: its routing time (ms) and 12 bits of its report
-        id, so that the order of numbers — the ranking's tie-break and the search snapshot — is a
-        fact of the documents, not of the order in which the sink happened to read two topics."""
-        n = d.routed_at * 4096 + int(hashlib.sha256(d.report_id.encode()).hexdigest()[:3], 16)
-        while self.db.one("SELECT 1 AS x FROM analyst_docs WHERE state = ? AND docno = ?", (d.state, n)):
-            n += 1  # the same millisecond and the same 12 bits: next number
-        return n
+    @staticmethod
+    def _wanted_docno(d: Doc) -> int:
+        """The number a new document asks for: its routing time (ms) and 12 bits of its report id, so
+        that the order of numbers — the ranking's tie-break and the search snapshot — is a fact of the
+        documents, not of the order in which the sink happened to read two topics."""
+        return d.routed_at * 4096 + int(hashlib.sha256(d.report_id.encode()).hexdigest()[:3], 16)
+
+    def _docnos(self, state: str, docs: Sequence[Doc]) -> list[int]:
+        """Numbers for new documents of one state, in order: each takes the first number from its wanted
+        one on that no document holds yet (the same millisecond and the same 12 bits: the next number).
+        The numbers already held are read per block of :data:`DOCNO_BLOCK` numbers (one query per block
+        the batch touches), never one query per probe."""
+        taken: set[int] = set()
+        loaded: set[int] = set()
+
+        def held(n: int) -> bool:
+            block = n // DOCNO_BLOCK
+            if block not in loaded:
+                loaded.add(block)
+                taken.update(int(r["docno"]) for r in self.db.query(
+                    "SELECT docno FROM analyst_docs WHERE state = ? AND docno >= ? AND docno < ?",
+                    (state, block * DOCNO_BLOCK, (block + 1) * DOCNO_BLOCK)))
+            return n in taken
+
+        out: list[int] = []
+        for d in docs:
+            n = self._wanted_docno(d)
+            while held(n):
+                n += 1
+            taken.add(n)
+            out.append(n)
+        return out
 
     def apply(self, docs: Sequence[Doc]) -> None:
-        """Add a batch of documents (idempotent; in one transaction)."""
+        """Add a batch of documents (idempotent; in one transaction).
+
+        The outcome is that of applying the documents one by one in order (a document replaces the
+        state's document of its report only when it is a higher version, or the same version sent by
+        the state itself); the writes are done in bulk: per state one lookup of the documents held,
+        one ``executemany`` per table, the statistics as summed deltas, each touched incident once."""
         if not docs:
             return
+        by_state: dict[str, list[Doc]] = {}
         for d in docs:
-            _check_state(d.state)
+            by_state.setdefault(_check_state(d.state), []).append(d)
         with self.db.transaction():
-            for state in {d.state for d in docs}:
-                self._ensure(state)
             touched: set[tuple[str, str]] = set()
-            for d in docs:
-                touched |= self._apply_one(d)
-            for state, incident_id in sorted(touched):
-                self._refresh_incident(state, incident_id)
+            parsed: dict[tuple[str, str], dict[str, Any]] = {}
+            for state, group in by_state.items():
+                self._ensure(state)
+                touched |= self._apply_state(state, group, parsed)
+            self._refresh_incidents(touched, parsed)
 
-    def _apply_one(self, d: Doc) -> set[tuple[str, str]]:
-        recipients = [r["recipient"] for r in d.body.get("recipients") or []] if d.direction == SENT else []
-        self.db.execute(
+    def _in(self, sql: str, head: Sequence[Any], values: Iterable[Any]) -> list[dict[str, Any]]:
+        """``sql`` with ``{marks}`` filled for each chunk of ``values`` (``head`` parameters first)."""
+        vals = list(dict.fromkeys(values))
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(vals), CHUNK):
+            chunk = vals[i:i + CHUNK]
+            out += self.db.query(sql.format(marks=",".join("?" * len(chunk))), (*head, *chunk))
+        return out
+
+    def _apply_state(self, state: str, docs: Sequence[Doc],
+                     parsed: dict[tuple[str, str], dict[str, Any]]) -> set[tuple[str, str]]:
+        self.db.executemany(
             "INSERT INTO analyst_versions (state, source_id, report_id, version, direction, incident_id, kind, agency, "
             "delivery, event_time, routed_at, recipients) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (state, source_id) DO NOTHING",
-            (d.state, d.source_id, d.report_id, d.version, d.direction, d.incident_id, d.kind, d.agency, d.delivery,
-             d.event_time, d.routed_at, orjson.dumps(recipients).decode()))
-        old = self.db.one("SELECT docno, version, incident_id, direction FROM analyst_docs WHERE state = ? AND "
-                          "report_id = ?", (d.state, d.report_id))
-        touched = {(d.state, old["incident_id"] if old else d.incident_id)}
-        if old and (int(old["version"]) > d.version or (int(old["version"]) == d.version and (
-                old["direction"] == d.direction or old["direction"] == SENT))):
-            return touched  # an older version, a replay or a share of a version already held
-        docno = int(old["docno"]) if old else self._docno(d)
-        body = orjson.dumps(d.body).decode()
-        values = (d.state, d.report_id, docno, d.version, d.direction, d.source_id, d.incident_id, d.kind, d.tlp,
-                  d.handling_code, d.agency, d.reporter_state, d.event_time, d.routed_at, d.delivery, body)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in DOC_COLUMNS[3:])
-        self.db.execute(f"INSERT INTO analyst_docs ({', '.join(DOC_COLUMNS)}) VALUES ({', '.join('?' * len(values))}) "
-                        f"ON CONFLICT (state, report_id) DO UPDATE SET {updates}", values)
-        self._index_text(d, docno, replace=old is not None)
-        self._move_facts(d)
-        touched.add((d.state, d.incident_id))
+            [(d.state, d.source_id, d.report_id, d.version, d.direction, d.incident_id, d.kind, d.agency, d.delivery,
+              d.event_time, d.routed_at, orjson.dumps(
+                  [r["recipient"] for r in d.body.get("recipients") or []] if d.direction == SENT else []).decode())
+             for d in docs])
+        held = {r["report_id"]: r for r in self._in(
+            "SELECT report_id, docno, version, incident_id, direction FROM analyst_docs WHERE state = ? AND "
+            "report_id IN ({marks})", (state,), (d.report_id for d in docs))}
+        # the documents one by one, in memory: (version, sent by the state) decides what replaces what
+        now: dict[str, tuple[int, bool, str]] = {
+            rid: (int(r["version"]), r["direction"] == SENT, r["incident_id"]) for rid, r in held.items()}
+        final: dict[str, Doc] = {}  # report → its document after the batch (first applied first)
+        applied: list[Doc] = []
+        touched: set[tuple[str, str]] = set()
+        for d in docs:
+            cur = now.get(d.report_id)
+            touched.add((state, cur[2] if cur else d.incident_id))
+            rank = (d.version, d.direction == SENT)
+            if cur is not None and rank <= cur[:2]:
+                continue  # an older version, a replay or a share of a version already held
+            now[d.report_id] = (*rank, d.incident_id)
+            final[d.report_id] = d
+            applied.append(d)
+            touched.add((state, d.incident_id))
+        if not final:
+            return touched
+        fresh = [d for rid, d in final.items() if rid not in held]
+        number = {rid: int(r["docno"]) for rid, r in held.items()}
+        first: dict[str, Doc] = {}  # a new report's number comes from the first of its documents held (stable across versions)
+        for d in applied:
+            first.setdefault(d.report_id, d)
+        new_firsts = [first[d.report_id] for d in fresh]
+        number |= dict(zip((d.report_id for d in new_firsts), self._docnos(state, new_firsts), strict=True))
+        self._write_docs(state, list(final.values()), number, replaced=[rid for rid in final if rid in held])
+        # the stored body of a document written from JSON text is that text parsed: no need to parse it again
+        parsed.update({(state, rid): d.body for rid, d in final.items() if d.body_json is not None})
+        self._move_facts(state, list(final.values()), [rid for rid in final if rid in held])
+        self._add_terms(state, applied)
         return touched
 
-    def _index_text(self, d: Doc, docno: int, replace: bool) -> None:
-        f = d.fields
+    def _write_docs(self, state: str, docs: Sequence[Doc], number: Mapping[str, int], replaced: Sequence[str]) -> None:
+        values = [(d.state, d.report_id, number[d.report_id], d.version, d.direction, d.source_id, d.incident_id,
+                   d.kind, d.tlp, d.handling_code, d.agency, d.reporter_state, d.event_time, d.routed_at, d.delivery,
+                   d.body_json if d.body_json is not None else orjson.dumps(d.body).decode()) for d in docs]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in DOC_COLUMNS[3:])
+        marks = ", ".join("?" * len(DOC_COLUMNS))
         if self.db.dialect == "sqlite":
-            table = self._fts(d.state)
-            if replace:
-                self.db.execute(f"DELETE FROM {table} WHERE rowid = ?", (docno,))
+            self.db.executemany(f"INSERT INTO analyst_docs ({', '.join(DOC_COLUMNS)}) VALUES ({marks}) "
+                                f"ON CONFLICT (state, report_id) DO UPDATE SET {updates}", values)
+            table = self._fts(state)
             cols = list(qry.WEIGHTS)
-            self.db.execute(f"INSERT INTO {table} (rowid, {', '.join(cols)}) VALUES (?, {', '.join('?' * len(cols))})",
-                            (docno, *(f[c] for c in cols)))
-        else:
-            self.db.execute(
-                "UPDATE analyst_docs SET tsv = setweight(to_tsvector('simple', ?), 'A') || "
-                "setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('simple', ?), 'C') || "
-                "setweight(to_tsvector('simple', ?), 'D') WHERE state = ? AND report_id = ?",
-                (f["ids"], f["names"], f"{f['subs']} {f['places']}", f["text"], d.state, d.report_id))
-        known = self._terms_known.setdefault(d.state, set())
-        for term in d.name_terms:
-            if term in known:
+            if replaced:
+                self.db.executemany(f"DELETE FROM {table} WHERE rowid = ?", [(number[rid],) for rid in replaced])
+            self.db.executemany(
+                f"INSERT INTO {table} (rowid, {', '.join(cols)}) VALUES (?, {', '.join('?' * len(cols))})",
+                [(number[d.report_id], *(d.fields[c] for c in cols)) for d in docs])
+        else:  # the weighted tsvector is written with the row
+            tsv = ("setweight(to_tsvector('simple', ?), 'A') || setweight(to_tsvector('simple', ?), 'B') || "
+                   "setweight(to_tsvector('simple', ?), 'C') || setweight(to_tsvector('simple', ?), 'D')")
+            self.db.executemany(
+                f"INSERT INTO analyst_docs ({', '.join(DOC_COLUMNS)}, tsv) VALUES ({marks}, {tsv}) "
+                f"ON CONFLICT (state, report_id) DO UPDATE SET {updates}, tsv = excluded.tsv",
+                [(*v, d.fields["ids"], d.fields["names"], f"{d.fields['subs']} {d.fields['places']}", d.fields["text"])
+                 for v, d in zip(values, docs, strict=True)])
+
+    def _add_terms(self, state: str, docs: Sequence[Doc]) -> None:
+        known = self._terms_known.setdefault(state, set())
+        if len(known) > TERMS_CACHE:
+            known.clear()  # a cache of this process only: the table below is the vocabulary
+        new = [t for t in dict.fromkeys(t for d in docs for t in d.name_terms) if t not in known]
+        if not new:
+            return
+        stored = {r["term"] for r in self._in("SELECT term FROM analyst_name_terms WHERE state = ? AND term IN "
+                                              "({marks})", (state,), new)}
+        # remembered only once seen stored by an earlier batch (committed): a term added now could still
+        # be rolled back with the sink's batch, and a cache must never hide a missing row
+        known.update(stored)
+        added = [t for t in new if t not in stored]
+        if not added:
+            return
+        self.db.executemany("INSERT INTO analyst_name_terms (state, term) VALUES (?, ?) "
+                            "ON CONFLICT (state, term) DO NOTHING", [(state, t) for t in added])
+        if self.db.dialect == "sqlite":
+            self.db.executemany(f"INSERT INTO {self._terms(state)} (term) VALUES (?)", [(t,) for t in added])
+
+    def _move_facts(self, state: str, docs: Sequence[Doc], replaced: Sequence[str]) -> None:
+        """Each document's contribution to the statistics replaces its report's earlier one: the
+        differences are summed per (dimension, bucket, day) and written as one upsert each."""
+        old: dict[str, list[tuple[str, str, int, int]]] = {}
+        for o in self._in("SELECT report_id, dim, bucket, day, mg FROM analyst_facts WHERE state = ? AND report_id "
+                          "IN ({marks})", (state,), replaced):
+            old.setdefault(o["report_id"], []).append((o["dim"], o["bucket"], int(o["day"]), int(o["mg"])))
+        delta: dict[tuple[str, int, str], list[int]] = {}
+        gone: list[str] = []
+        emptied: set[tuple[str, int, str]] = set()
+        facts: list[tuple[Any, ...]] = []
+        for d in docs:
+            day = d.event_time // DAY_MS
+            new = [(dim, bucket, day, round(kg * 1_000_000)) for dim, bucket, kg in d.facts]
+            was = old.get(d.report_id, [])
+            if sorted(was) == sorted(new):
                 continue
-            known.add(term)  # a cache of this process; the insert below is idempotent anyway
-            added = self.db.execute("INSERT INTO analyst_name_terms (state, term) VALUES (?, ?) "
-                                    "ON CONFLICT (state, term) DO NOTHING", (d.state, term))
-            if added and self.db.dialect == "sqlite":
-                self.db.execute(f"INSERT INTO {self._terms(d.state)} (term) VALUES (?)", (term,))
-
-    def _move_facts(self, d: Doc) -> None:
-        old = self.db.query("SELECT dim, bucket, day, mg FROM analyst_facts WHERE state = ? AND report_id = ?",
-                            (d.state, d.report_id))
-        day = d.event_time // DAY_MS
-        new = [(dim, bucket, day, round(kg * 1_000_000)) for dim, bucket, kg in d.facts]
-        if sorted((o["dim"], o["bucket"], int(o["day"]), int(o["mg"])) for o in old) == sorted(new):
-            return
-        upsert = ("INSERT INTO analyst_stats (state, dim, bucket, day, reports, mg) VALUES (?, ?, ?, ?, ?, ?) "
-                  "ON CONFLICT (state, dim, day, bucket) DO UPDATE SET reports = analyst_stats.reports + "
-                  "excluded.reports, mg = analyst_stats.mg + excluded.mg")
-        if old:
-            self.db.executemany(upsert, [(d.state, o["dim"], o["bucket"], int(o["day"]), -1, -int(o["mg"])) for o in old])
-            self.db.execute("DELETE FROM analyst_facts WHERE state = ? AND report_id = ?", (d.state, d.report_id))
-        self.db.executemany(upsert, [(d.state, dim, bucket, dday, 1, mg) for dim, bucket, dday, mg in new])
-        self.db.executemany("INSERT INTO analyst_facts (state, report_id, dim, bucket, day, mg) VALUES (?, ?, ?, ?, ?, ?)",
-                            [(d.state, d.report_id, dim, bucket, dday, mg) for dim, bucket, dday, mg in new])
-        if old:  # buckets the report left, now empty
+            for dim, bucket, dday, mg in was:
+                acc = delta.setdefault((dim, dday, bucket), [0, 0])
+                acc[0] -= 1
+                acc[1] -= mg
+                emptied.add((dim, dday, bucket))
+            if was:
+                gone.append(d.report_id)
+            for dim, bucket, dday, mg in new:
+                acc = delta.setdefault((dim, dday, bucket), [0, 0])
+                acc[0] += 1
+                acc[1] += mg
+                facts.append((state, d.report_id, dim, bucket, dday, mg))
+        if gone:
+            self.db.executemany("DELETE FROM analyst_facts WHERE state = ? AND report_id = ?",
+                                [(state, rid) for rid in gone])
+        if facts and self.db.dialect == "postgresql":  # plain new rows: COPY (about 10x cheaper than binds)
+            with self.db.connection().cursor() as cur, cur.copy(
+                    "COPY analyst_facts (state, report_id, dim, bucket, day, mg) FROM STDIN") as copy:
+                for row in facts:
+                    copy.write_row(row)
+        elif facts:
+            self.db.executemany("INSERT INTO analyst_facts (state, report_id, dim, bucket, day, mg) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", facts)
+        changes = [(state, dim, bucket, day, n, mg) for (dim, day, bucket), (n, mg) in sorted(delta.items())
+                   if n or mg]
+        if changes:
+            self.db.executemany(
+                "INSERT INTO analyst_stats (state, dim, bucket, day, reports, mg) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (state, dim, day, bucket) DO UPDATE SET reports = analyst_stats.reports + "
+                "excluded.reports, mg = analyst_stats.mg + excluded.mg", changes)
+        if emptied:  # buckets the reports left, now empty
             self.db.executemany("DELETE FROM analyst_stats WHERE state = ? AND dim = ? AND day = ? AND bucket = ? "
-                                "AND reports <= 0", [(d.state, o["dim"], int(o["day"]), o["bucket"]) for o in old])
+                                "AND reports <= 0", [(state, dim, day, bucket) for dim, day, bucket in sorted(emptied)])
 
-    def _refresh_incident(self, state: str, incident_id: str) -> None:
-        rows = [_row(r) for r in self.db.query(
-            f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.incident_id = ?", (state, incident_id))]
-        if not rows:
-            self.db.execute("DELETE FROM analyst_incidents WHERE state = ? AND incident_id = ?", (state, incident_id))
-            return
-        ids = sorted({r["report_id"] for r in rows})
-        v = self.db.one("SELECT COUNT(*) AS n, MAX(routed_at) AS last_at FROM analyst_versions WHERE state = ? AND "
-                        f"report_id IN ({','.join('?' * len(ids))})", (state, *ids))
-        last_at = int(v["last_at"]) if v and v["last_at"] is not None else max(r["routed_at"] for r in rows)
-        summary = inc.summary(incident_id, rows) | {"versions": int(v["n"]) if v else 0,
-                                                    "last_activity": inc.iso(last_at)}
-        text = orjson.dumps(summary, option=orjson.OPT_SORT_KEYS).decode()
-        old = self.db.one("SELECT summary FROM analyst_incidents WHERE state = ? AND incident_id = ?",
-                          (state, incident_id))
-        if old and old["summary"] == text:
-            return
-        self.db.execute("INSERT INTO analyst_incidents (state, incident_id, label, last_at, summary) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (state, incident_id) DO UPDATE SET "
-                        "last_at = excluded.last_at, summary = excluded.summary",
-                        (state, incident_id, label(incident_id), last_at, text))
+    def _refresh_incidents(self, touched: Iterable[tuple[str, str]],
+                           parsed: Mapping[tuple[str, str], dict[str, Any]]) -> None:
+        """Summaries of the touched incidents, from the state's documents of each (per state: one read
+        of their documents, one of their versions, one of the summaries stored)."""
+        by_state: dict[str, list[str]] = {}
+        for state, incident_id in sorted(set(touched)):
+            by_state.setdefault(state, []).append(incident_id)
+        for state, incidents in by_state.items():
+            rows: dict[str, list[dict[str, Any]]] = {i: [] for i in incidents}
+            for r in self._in(f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.incident_id IN "
+                              "({marks})", (state,), incidents):
+                rows[r["incident_id"]].append(_row(r, parsed.get((state, r["report_id"]))))
+            versions = {r["report_id"]: (int(r["n"]), r["last_at"]) for r in self._in(
+                "SELECT report_id, COUNT(*) AS n, MAX(routed_at) AS last_at FROM analyst_versions WHERE state = ? AND "
+                "report_id IN ({marks}) GROUP BY report_id", (state,),
+                (r["report_id"] for rs in rows.values() for r in rs))}
+            stored = {r["incident_id"]: r["summary"] for r in self._in(
+                "SELECT incident_id, summary FROM analyst_incidents WHERE state = ? AND incident_id IN ({marks})",
+                (state,), incidents)}
+            gone: list[tuple[str, str]] = []
+            upserts: list[tuple[str, str, str, int, str]] = []
+            for incident_id in incidents:
+                docs = rows[incident_id]
+                if not docs:
+                    gone.append((state, incident_id))
+                    continue
+                vs = [versions[r["report_id"]] for r in docs if r["report_id"] in versions]
+                lasts = [int(m) for _n, m in vs if m is not None]
+                last_at = max(lasts) if lasts else max(r["routed_at"] for r in docs)
+                summary = inc.summary(incident_id, docs) | {"versions": sum(n for n, _m in vs),
+                                                            "last_activity": inc.iso(last_at)}
+                text = orjson.dumps(summary, option=orjson.OPT_SORT_KEYS).decode()
+                if stored.get(incident_id) != text:
+                    upserts.append((state, incident_id, label(incident_id), last_at, text))
+            if gone:
+                self.db.executemany("DELETE FROM analyst_incidents WHERE state = ? AND incident_id = ?", gone)
+            if upserts:
+                self.db.executemany(
+                    "INSERT INTO analyst_incidents (state, incident_id, label, last_at, summary) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (state, incident_id) DO UPDATE SET last_at = excluded.last_at, "
+                    "summary = excluded.summary", upserts)
 
     # -- reading ------------------------------------------------------------------------------------
     def cursors(self, source_ids: Iterable[str]) -> dict[str, int]:
@@ -529,6 +663,6 @@ class AnalystProjection:
     def apply(self, batch: Any, added_items: list[dict[str, Any]], added_events: list[dict[str, Any]]) -> None:
         # the feed store already turned the items it added into JSON: reuse it (a replay recomputes it)
         stored = {r["item_id"]: r["item"] for r in added_items if "item" in r}
-        docs = [from_item(orjson.loads(stored[i["item_id"]]) if i["item_id"] in stored else i)
-                for i in batch.feed_items] + [from_receipt(r) for r in batch.receipts]
+        docs = [from_item(orjson.loads(stored[i["item_id"]]), stored[i["item_id"]]) if i["item_id"] in stored
+                else from_item(i) for i in batch.feed_items] + [from_receipt(r) for r in batch.receipts]
         self.store.apply(docs)

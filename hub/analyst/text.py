@@ -35,6 +35,8 @@ def tokens(text: str | None) -> list[str]:
     """The index tokens of a text, in order."""
     if not text:
         return []
+    if text.isascii():  # the same tokens: ASCII has no diacritics and lower case keeps word boundaries
+        return _WORD.findall(text.lower())
     return [t for w in _WORD.findall(text) if (t := fold(w))]
 
 

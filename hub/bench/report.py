@@ -9,6 +9,10 @@ from typing import Any
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
+def _ms3(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
 def _n(v: Any, unit: str = "") -> str:
     if v is None:
         return "–"
@@ -91,16 +95,18 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append(("  of which intake→feed record (worker) / feed record→SSE (sink+gateway), p50 | p99",
                     f"{_n(x.get('pipeline_p50_ms'))} / {_n(x.get('serving_p50_ms'))} | "
                     f"{_n(x.get('pipeline_p99_ms'))} / {_n(x.get('serving_p99_ms'))} ms", "", ""))
-        out.append((f"  seen by {x['subscribers']} SSE subscribers / reports; peak RSS",
-                    f"{x['seen_by_subscribers']:,}/{x['reports']:,}; "
+        out.append((f"  seen by {x['subscribers']} SSE subscribers / routed / reports; peak RSS",
+                    f"{x['seen_by_subscribers']:,}/{_n(x.get('routed_reports'))}/{x['reports']:,}; "
                     + ", ".join(f"{k} {_n(v)} MB" for k, v in x["peak_rss_mb"].items()), "", ""))
     sk = res.get("sink")
     if sk:
         note = "" if sk["complete"] else f" (only {sk['stored_items']}/{sk['feed_items']} items)"
         out.append(("sink: feed items / audit events stored per s",
                     f"{_n(sk['items_per_s'])} / {_n(sk['events_per_s'])}{note}", "", sk["load"]))
-        out.append(("  sink CPU; peak RSS", f"{_n(sk['sink_cpu_seconds'], ' s')} for {sk['feed_items']:,} items + "
-                    f"{sk['audit_events']:,} events; sink {_n(sk['peak_rss_mb'].get('sink'))} MB", "", ""))
+        out.append(("  sink CPU (per row); peak RSS",
+                    f"{_n(sk['sink_cpu_seconds'], ' s')} ({_ms3(sk.get('sink_cpu_ms_per_row'))} ms) for "
+                    f"{sk['feed_items']:,} items (indexed) + {sk['audit_events']:,} events; "
+                    f"sink {_n(sk['peak_rss_mb'].get('sink'))} MB", "", ""))
     bf = res.get("backfill")
     if bf:
         note = "" if bf["complete"] else f" (NOT complete: {bf['processed']:,} processed)"

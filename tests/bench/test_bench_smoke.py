@@ -64,11 +64,14 @@ def test_every_section_ran(smoke: tuple[dict, str, Path]) -> None:
     sink = res["sink"]
     assert sink["complete"] and sink["feed_items"] == 2 * sink["reports"] > 0
     assert sink["audit_events"] == 4 * sink["reports"] and sink["items_per_s"] > 0 and sink["events_per_s"] > 0
+    assert sink["indexed_items"] == sink["feed_items"] and sink["sink_cpu_ms_per_row"] > 0  # the analyst index too
+    assert sse["seen_by_subscribers"] <= sse["routed_reports"] <= sse["reports"]
     bf = res["backfill"]
     assert bf["complete"], bf
     assert bf["accepted"] == bf["reports"] == res["plan"]["backfill_reports"] and bf["statuses"] == {
         "202": bf["batches"]}
     assert bf["processed"] >= bf["reports"] and bf["feed_items"] >= bf["routed"] > 0 and bf["audit_events"] > 0
+    assert bf["indexed_items"] >= bf["routed"]  # the time includes the analyst index
     assert {"gateway", "worker-1", "sink", "broker"} <= set(bf["peak_rss_mb"]) and bf["seconds"] > 0
     for d in res["dedup"]:
         assert d["lookup_hits"] == d["lookups"] > 0

@@ -105,3 +105,27 @@ def test_officer_cli(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert again.exit_code == 2 and "disabled" in again.output
     for cmd in (["officer", "--help"], ["feed", "--help"], ["audit", "verify", "--help"], ["sink", "--help"]):
         assert run(main, cmd).exit_code == 0
+
+
+def test_item_json_is_the_json_data_of_the_item() -> None:
+    """The stored JSON (one orjson pass) is ``jsonable(item)``: for the encodable form (epoch-ms ints),
+    the decoded Avro form (datetimes) and an item with enrichment references carrying times."""
+    import json
+
+    import orjson
+
+    from hub.codec import FEED_ITEM, codec
+    from hub.feedstore import item_json, jsonable
+
+    ref = {"report_id": "R-x", "agency": "KZ-CUSTOMS", "state": "KZ", "kind": "SEIZURE", "event_time": 1_763_000_000_123,
+           "incident_id": "I-2"}
+    plain = feed_item()
+    linked = feed_item()
+    linked["enrichment"] = {**linked["enrichment"], "prior_reports": [ref], "also_reported_by": [ref]}
+    for enc in (plain, linked):
+        decoded = codec().decode(codec().encode(FEED_ITEM, enc), expect=FEED_ITEM)
+        for form in (enc, decoded):
+            text = item_json(form)
+            assert orjson.loads(text) == jsonable(form) == json.loads(json.dumps(jsonable(form)))
+            assert "Рахимов" in text  # UTF-8 text as it is
+    assert orjson.loads(item_json(linked))["enrichment"]["prior_reports"][0]["event_time"] == "2025-11-13T02:13:20.123Z"
