@@ -207,7 +207,13 @@ def test_a_broad_query_is_ranked_among_its_newest_matches(store: AnalystStore, m
     monkeypatch.setattr(store_mod, "WINDOW", 2)
     for f in (Filters(), Filters(from_ms=0, to_ms=2**42), Filters(unacknowledged=True)):
         page = store.search("UZ", "Kazakhstan", f, limit=1)
-        assert page["window"] == 2 and len(page["results"]) == 1 and page["next"]
-        rest = store.search("UZ", "Kazakhstan", f, limit=5, cursor=page["next"])
+        assert page["window"] == 2 and len(page["results"]) == 1
+        # the unacknowledged filter may leave one document of the window (the state's own sent report
+        # is among the two newest when it was written last): then there is no next page
+        assert page["next"] or f.unacknowledged
+        rest = store.search("UZ", "Kazakhstan", f, limit=5, cursor=page["next"]) if page["next"] else {
+            "results": [], "next": None}
         got = [r["report_id"] for r in page["results"] + rest["results"]]
         assert len(got) <= 2 and len(set(got)) == len(got) and rest["next"] is None
+        if f.unacknowledged:
+            assert all(r["direction"] == "received" for r in page["results"] + rest["results"])
