@@ -36,7 +36,9 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         from hub.bench.run import LOWER_IS_BETTER
 
         op = "≤" if name in LOWER_IS_BETTER else "≥"
-        return f"{op} {_n(t['target'])} ({mark})"
+        v = t["target"]
+        shown = f"{v:g}" if isinstance(v, float) and abs(v) < 1 else _n(v)  # 0.25, not 0.2
+        return f"{op} {shown} ({mark})"
 
     ref = res.get("reference")
     if ref:
