@@ -148,3 +148,14 @@ class ThreadGateway:
             self.thread.join(15)
             wait_until(lambda: not port_open(self.settings.gateway_port), 30, "gateway down", every=0.1)
             self.server = self.thread = None
+
+
+def fresh_pg_database(server_url: str, name: str) -> str:
+    """(Re)create database ``name`` on the test PostgreSQL server at ``server_url``; its URL."""
+    from hub.db import Database
+
+    admin = Database(server_url)
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    return server_url.rsplit("/", 1)[0] + "/" + name

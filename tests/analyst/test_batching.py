@@ -13,6 +13,7 @@ from hub.db import Database
 from tests.analyst import world
 from tests.analyst.conftest import fill_records
 from tests.conftest import hub_settings
+from tests.helpers import fresh_pg_database
 
 TABLES = {
     "analyst_docs": "state, report_id",
@@ -45,20 +46,12 @@ def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
         db.close()
 
 
-def _pg_database(pg_server: str, name: str) -> str:
-    admin = Database(pg_server)
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    return pg_server.rsplit("/", 1)[0] + "/" + name
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'one.db'}", f"sqlite:///{tmp_path / 'bulk.db'}"
     server = str(request.getfixturevalue("pg_server"))
-    return _pg_database(server, "batching_one"), _pg_database(server, "batching_bulk")
+    return fresh_pg_database(server, "batching_one"), fresh_pg_database(server, "batching_bulk")
 
 
 def test_bulk_batches_write_what_single_records_write_and_redelivery_changes_nothing(urls: tuple[str, str]) -> None:

@@ -25,6 +25,7 @@ from hub.settings import Settings
 from tests.analyst import world
 from tests.analyst.conftest import fill, fill_records
 from tests.conftest import hub_settings
+from tests.helpers import fresh_pg_database
 
 STATES = ("CARICC", "KZ", "TJ", "GE", "AF")
 BASE_QUERIES = ("heroin", "героин", "гашиш", "Khorgos", "Хоргос", "Afghanistan", "Казахстан", "dried apricots",
@@ -101,16 +102,6 @@ def sequence() -> list[dict[str, Any]]:
     return world.with_updates(world.reports(hub_settings(), 160, seed=23))
 
 
-def _database(pg_server: str, name: str) -> str:
-    from hub.db import Database
-
-    admin = Database(pg_server)
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    return pg_server.rsplit("/", 1)[0] + "/" + name
-
-
 @pytest.mark.parametrize("state", STATES)
 def test_answers_do_not_depend_on_reports_the_state_may_not_see(state: str, sequence: list[dict[str, Any]],
                                                                  tmp_path: Path) -> None:
@@ -120,8 +111,8 @@ def test_answers_do_not_depend_on_reports_the_state_may_not_see(state: str, sequ
 @pytest.mark.parametrize("state", ("CARICC", "AF"))
 def test_answers_do_not_depend_on_reports_the_state_may_not_see_postgresql(
         state: str, sequence: list[dict[str, Any]], pg_server: str) -> None:
-    compare(state, sequence, _database(pg_server, f"ni_full_{state.lower()}"),
-            _database(pg_server, f"ni_reduced_{state.lower()}"))
+    compare(state, sequence, fresh_pg_database(pg_server, f"ni_full_{state.lower()}"),
+            fresh_pg_database(pg_server, f"ni_reduced_{state.lower()}"))
 
 
 def compare(state: str, sequence: list[dict[str, Any]], full_url: str, red_url: str) -> None:
