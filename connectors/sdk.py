@@ -153,7 +153,7 @@ class KafkaTransport:
         self._producer: Any = None
 
     def _prod(self) -> Any:
-        from hub.kafka import producer
+        from hub.platform.kafka.io import producer
 
         if self._producer is None:
 
@@ -173,9 +173,9 @@ class KafkaTransport:
         return self._producer
 
     def send(self, bodies: Sequence[dict[str, Any]]) -> list[Result]:
-        from hub.report import AgencyMismatch, ReportInvalid, from_json
-        from hub.topics import agency_intake
-        from hub.wire import intake_record
+        from hub.domain.report import AgencyMismatch, ReportInvalid, from_json
+        from hub.domain.wire import intake_record
+        from hub.platform.kafka.topics import agency_intake
 
         results: list[Result | None] = []
         todo = []

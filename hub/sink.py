@@ -22,15 +22,16 @@ from typing import Any, Protocol
 import structlog
 from aiokafka import AIOKafkaConsumer
 
-from hub import metrics, wire
-from hub.auditstore import AuditStore
-from hub.clock import now_ms
-from hub.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, RECEIPT, DecodeError, codec
-from hub.db import Database
-from hub.kafka import consumer, producer, send_avro
-from hub.lag import LagMonitor
-from hub.settings import Settings
-from hub.topics import AUDIT, DLQ, FEED_PREFIX, RECEIPTS, ensure_topics, feed, recipient_of
+from hub.audit.store import AuditStore
+from hub.domain import wire
+from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, RECEIPT, DecodeError, codec
+from hub.platform import metrics
+from hub.platform.clock import now_ms
+from hub.platform.db import Database
+from hub.platform.kafka.io import consumer, producer, send_avro
+from hub.platform.kafka.lag import LagMonitor
+from hub.platform.kafka.topics import AUDIT, DLQ, FEED_PREFIX, RECEIPTS, ensure_topics, feed, recipient_of
+from hub.platform.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +94,7 @@ def classify(records: Iterable[Any]) -> Sorted:
 class Sink:
     def __init__(self, settings: Settings, db: Database | None = None, group: str = GROUP,
                  projections: Sequence[Projection] = ()) -> None:
-        from hub.feedstore import FeedStore
+        from hub.feeds.store import FeedStore
 
         self.settings = settings
         self.group = group

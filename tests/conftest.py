@@ -1,7 +1,7 @@
 """Shared fixtures: the brokers of a test session, settings pointing at them, subprocess env.
 
 Two brokers (SPEC §12): the embedded one (Tansu) and a real Apache Kafka (single-node KRaft,
-:mod:`hub.kafka_server`, fetched with Maven on first use). A test or module marked
+:mod:`hub.platform.kafka.server`, fetched with Maven on first use). A test or module marked
 ``@pytest.mark.both_brokers`` runs once per broker (ids ``[embedded]`` and ``[kafka]``): the
 ``broker_kind`` fixture is parametrized, ``broker`` is the session's broker of that kind and
 :func:`start_broker` starts one of that kind for a test or module alone. Unmarked tests run on
@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from hub import settings as settings_mod
-from hub.embedded import EmbeddedBroker
-from hub.kafka_server import KAFKA_VERSION, KafkaBroker
-from hub.settings import Settings
+from hub.platform import settings as settings_mod
+from hub.platform.kafka.embedded import EmbeddedBroker
+from hub.platform.kafka.server import KAFKA_VERSION, KafkaBroker
+from hub.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKER_KINDS = ("embedded", "kafka")
@@ -39,7 +39,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("broker_kind", BROKER_KINDS, indirect=True, scope="session")
 
 
-# the secrets of the test profile (hub/keys.py); subprocesses get them through hub_env
+# the secrets of the test profile (hub/platform/keys.py); subprocesses get them through hub_env
 TEST_ID_KEY = b"test-id-key-not-a-secret"
 TEST_AUDIT_KEY = b"test-audit-key-not-a-secret"
 TEST_METRICS_TOKEN = "test-metrics-token-not-a-secret"  # the gateway's /metrics (hub/gateway/ops.py)

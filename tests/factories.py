@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.formats import CSV_COLUMNS
-from hub.report import report_id
+from hub.domain.report import report_id
 from tests.conftest import TEST_ID_KEY
 
 

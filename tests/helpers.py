@@ -13,11 +13,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from hub.embedded import (
-    port_open,
-    stop_process,  # noqa: F401  (one implementation, shared with the tests)
-)
-from hub.settings import Settings
+from hub.platform.kafka.embedded import port_open, stop_process  # noqa: F401  (one implementation, shared with the tests)
+from hub.platform.settings import Settings
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
@@ -39,7 +36,7 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
 def audit_events(value: bytes) -> list[dict[str, Any]]:
     """The audit events of one hub.audit record: an AuditEvent, or every event of an AuditBatch
     (release v2; the pipeline writes one per input). Anything else on hub.audit is an error."""
-    from hub.codec import AUDIT_BATCH, AUDIT_EVENT, DecodeError, codec
+    from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, DecodeError, codec
 
     name, decoded = codec().decode_named(value)
     if name == AUDIT_BATCH:
@@ -152,7 +149,7 @@ class ThreadGateway:
 
 def fresh_pg_database(server_url: str, name: str) -> str:
     """(Re)create database ``name`` on the test PostgreSQL server at ``server_url``; its URL."""
-    from hub.db import Database
+    from hub.platform.db import Database
 
     admin = Database(server_url)
     admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

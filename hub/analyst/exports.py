@@ -18,8 +18,8 @@ from hub.analyst import geo
 from hub.analyst.extract import kg_total
 from hub.analyst.incidents import iso
 from hub.analyst.label import label
-from hub.identifiers import check_container, plate_key, wagon_key
-from hub.pipeline.enrich import latin, match_form
+from hub.domain.identifiers import check_container, plate_key, wagon_key
+from hub.pipeline.core.enrich import latin, match_form
 
 Row = Mapping[str, Any]
 ORGANISATION_ROLES = {"SHIPPER", "CONSIGNEE", "CARRIER"}

@@ -21,9 +21,9 @@ from typing import Any
 from hub.analyst import geo
 from hub.analyst.label import label
 from hub.analyst.text import country_names, joined, substance_synonyms, tokens
-from hub.feedstore import jsonable
-from hub.identifiers import compact, document_key, plate_key, wagon_key
-from hub.pipeline.enrich import latin, match_form
+from hub.domain.identifiers import compact, document_key, plate_key, wagon_key
+from hub.feeds.store import jsonable
+from hub.pipeline.core.enrich import latin, match_form
 
 RECEIVED, SENT = "received", "sent"
 COLUMNS = ("ids", "names", "subs", "places", "text", "facets")

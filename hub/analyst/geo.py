@@ -3,8 +3,8 @@
 Sources, in order of preference, for a position:
 
 1. ``reported`` — the report's own ``location.lat``/``lon``;
-2. ``crossing_point`` — a crossing point of ``hub/data/crossing_points.csv`` matched by UN/LOCODE or
-   place name, positioned by ``hub/data/crossing_point_coordinates.csv`` (versioned data file);
+2. ``crossing_point`` — a crossing point of ``hub/domain/data/crossing_points.csv`` matched by UN/LOCODE or
+   place name, positioned by ``hub/domain/data/crossing_point_coordinates.csv`` (versioned data file);
 3. ``country`` — the country's representative point from the ``countryinfo`` package (its
    ``latlng``, a centroid-like point at about one degree of precision).
 
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import Any
 
-from hub.pipeline.enrich import DATA, _read_csv, refdata
+from hub.pipeline.core.enrich import DATA, _read_csv, refdata
 
 Position = tuple[float, float, str]  # lon, lat, source
 

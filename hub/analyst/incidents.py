@@ -13,8 +13,8 @@ from typing import Any
 
 from hub.analyst.extract import kg_total
 from hub.analyst.label import label
-from hub.identifiers import check_container, document_key, plate_key, wagon_key
-from hub.pipeline.enrich import latin, match_form
+from hub.domain.identifiers import check_container, document_key, plate_key, wagon_key
+from hub.pipeline.core.enrich import latin, match_form
 
 Row = Mapping[str, Any]
 

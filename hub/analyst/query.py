@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from hub.analyst.extract import facet
 from hub.analyst.text import fold, stem, substance_synonyms, synonym_types, tokens
-from hub.identifiers import compact
-from hub.pipeline.enrich import match_form
+from hub.domain.identifiers import compact
+from hub.pipeline.core.enrich import match_form
 
 _WORD = re.compile(r"[^\W_]+")
 STOP = frozenset(("a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with", "в", "во",

@@ -38,8 +38,8 @@ from hub.analyst import incidents as inc
 from hub.analyst import query as qry
 from hub.analyst.extract import DAY_MS, DIMENSIONS, RECEIVED, SENT, Doc, from_item, from_receipt
 from hub.analyst.label import label, parse_label
-from hub.db import Database
-from hub.feedstore import DDL as FEED_DDL
+from hub.feeds.store import DDL as FEED_DDL
+from hub.platform.db import Database
 
 STATE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
 FUZZY_MIN = 80.0  # rapidfuzz ratio of two name tokens to count as the same name

@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 import pycountry
 import snowballstemmer
 
-from hub.pipeline.enrich import refdata
+from hub.pipeline.core.enrich import refdata
 
 _WORD = re.compile(r"[^\W_]+")
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
@@ -60,7 +60,7 @@ def stem(word: str) -> str:
 
 @cache
 def substance_synonyms() -> dict[str, tuple[str, ...]]:
-    """Substance type → its names in Russian and English (hub/data/drug_synonyms.csv), folded."""
+    """Substance type → its names in Russian and English (hub/domain/data/drug_synonyms.csv), folded."""
     out: dict[str, set[str]] = {}
     for synonym, typ in refdata().drug_synonyms:
         out.setdefault(typ, set()).update(tokens(synonym))

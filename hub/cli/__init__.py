@@ -6,8 +6,8 @@ import importlib
 
 import click
 
-from hub import settings as settings_mod
-from hub.log import configure
+from hub.platform import settings as settings_mod
+from hub.platform.log import configure
 
 # command modules, each exposing ``commands`` (a list of click commands/groups)
 COMMAND_MODULES = (

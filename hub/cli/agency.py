@@ -6,10 +6,10 @@ import asyncio
 
 import click
 
-from hub.agencies import AgencyError, Directory
 from hub.cli.common import usage_errors
-from hub.db import Database
-from hub.settings import Settings
+from hub.directory.agencies import AgencyError, Directory
+from hub.platform.db import Database
+from hub.platform.settings import Settings
 
 
 def _directory(settings: Settings) -> Directory:
@@ -37,7 +37,7 @@ def add(settings: Settings, code: str, state: str, name: str, with_key: bool, ka
         a = d.add(code, state, name, kafka_native=kafka_native)
     click.echo(f"agency {a.code} ({a.state}) {a.name}" + (" [kafka-native]" if a.kafka_native else ""))
     if kafka_native:
-        from hub.topics import agency_intake, ensure_topics
+        from hub.platform.kafka.topics import agency_intake, ensure_topics
 
         try:
             asyncio.run(ensure_topics(settings))

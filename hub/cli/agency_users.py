@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from hub.cli.common import show_token, token_command, usage_errors
-from hub.db import Database
-from hub.provider.users import DeskUsers, UserError
-from hub.settings import Settings
+from hub.directory.desk_users import DeskUsers, UserError
+from hub.platform.db import Database
+from hub.platform.settings import Settings
 
 
 def _users(settings: Settings) -> DeskUsers:

@@ -8,10 +8,10 @@ import sys
 
 import click
 
-from hub.auditstore import AuditStore, ChainError
+from hub.audit.store import AuditStore, ChainError
 from hub.cli.common import exit_on
-from hub.db import Database
-from hub.settings import Settings
+from hub.platform.db import Database
+from hub.platform.settings import Settings
 
 
 def _store(settings: Settings) -> AuditStore:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from hub.settings import Settings
+from hub.platform.settings import Settings
 
 
 def _ints(value: str) -> tuple[int, ...]:
@@ -77,13 +77,13 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
     """
     from dataclasses import replace
 
-    from hub.bench import report
-    from hub.bench.run import RUNNABLE, Plan, run
+    from hub.tools.bench import report
+    from hub.tools.bench.run import RUNNABLE, Plan, run
 
     if fresh_kafka and bootstrap:
         raise click.BadParameter("give --kafka or --bootstrap, not both", param_hint="--kafka")
     if fresh_kafka:
-        from hub.bench.procs import FRESH_KAFKA
+        from hub.tools.bench.procs import FRESH_KAFKA
 
         bootstrap = FRESH_KAFKA
     plan = Plan.smoke() if smoke else Plan()

@@ -7,8 +7,8 @@ import threading
 
 import click
 
-from hub.embedded import EmbeddedBroker
-from hub.settings import Settings
+from hub.platform.kafka.embedded import EmbeddedBroker
+from hub.platform.settings import Settings
 
 
 @click.command()

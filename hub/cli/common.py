@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from hub.settings import Settings
+from hub.platform.settings import Settings
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import click
 
 from connectors.filedrop import FileDrop, UnsafeDirectory
 from connectors.sdk import KafkaTransport, Publisher, RestTransport, Transport
-from hub.settings import Settings
+from hub.platform.settings import Settings
 
 
 @click.group()

@@ -7,8 +7,8 @@ import json
 
 import click
 
-from hub.report import AgencyMismatch, ReportInvalid
-from hub.settings import Settings
+from hub.domain.report import AgencyMismatch, ReportInvalid
+from hub.platform.settings import Settings
 
 
 @click.group("dlq")
@@ -24,7 +24,7 @@ def dlq() -> None:
 @click.pass_obj
 def list_(settings: Settings, as_json: bool, limit: int, idle: float) -> None:
     """List dead letters: id, where the message came from, stage and reason."""
-    from hub.pipeline.dlq import read_all, summary
+    from hub.pipeline.shell.dlq import read_all, summary
 
     letters = asyncio.run(read_all(settings, idle))
     if limit:
@@ -58,7 +58,7 @@ def replay(settings: Settings, ids: tuple[str, ...], all_: bool, fixed: str | No
     Raw replay suits messages that failed for a transient reason; for a report that was wrong, give
     the corrected JSON with --fixed: it is validated exactly like connector input first.
     """
-    from hub.pipeline.dlq import load_fixed, read_all, replay_record, replay_topic, send_intake
+    from hub.pipeline.shell.dlq import load_fixed, read_all, replay_record, replay_topic, send_intake
 
     if not ids and not all_:
         raise click.UsageError("give dead-letter ids or --all")

@@ -16,7 +16,7 @@ from typing import Any
 import click
 import httpx
 
-from hub.settings import Settings
+from hub.platform.settings import Settings
 
 COLUMNS = (("CURSOR", 7), ("ROUTED", 20), ("DELIVERY", 10), ("KIND", 8), ("TLP", 12), ("HC", 3),
            ("FROM", 14), ("INCIDENT", 14), ("RISK", 4), ("SUBSTANCES", 24))

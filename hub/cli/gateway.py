@@ -7,7 +7,7 @@ import dataclasses
 import click
 import uvicorn
 
-from hub.settings import Settings
+from hub.platform.settings import Settings
 
 
 @click.command()

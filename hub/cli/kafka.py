@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from hub.settings import Settings
+from hub.platform.settings import Settings
 
 
 def _workdir(settings: Settings, directory: str | None) -> Path:
@@ -30,7 +30,7 @@ def kafka() -> None:
 @kafka.command("fetch")
 def fetch_cmd() -> None:
     """Copy Kafka's jars into the cache (HUB_KAFKA_CACHE, default ~/.cache/caricc-hub) and print it."""
-    from hub.kafka_server import KAFKA_VERSION, fetch
+    from hub.platform.kafka.server import KAFKA_VERSION, fetch
 
     click.echo(f"Apache Kafka {KAFKA_VERSION}: {fetch()}")
 
@@ -45,8 +45,8 @@ def fetch_cmd() -> None:
 @click.pass_obj
 def start_cmd(settings: Settings, directory: str | None, port: int, sasl: bool, agencies: tuple[str, ...]) -> None:
     """Start a single-node KRaft broker in the background (its data survives stop/start)."""
-    from hub import acls
-    from hub.kafka_server import KafkaBroker
+    from hub.platform.kafka import acls
+    from hub.platform.kafka.server import KafkaBroker
 
     wd = _workdir(settings, directory)
     if _running_pid(wd):
@@ -116,7 +116,7 @@ def tls_cmd(out: str, hosts: tuple[str, ...], days: int, password: str) -> None:
     """Make a CA and a broker certificate for docker-compose's Kafka (needs the `cryptography` package).
 
     The CA's key is not kept: to rotate, make new files and restart. Bring your own CA in production."""
-    from hub.kafka_tls import make_tls
+    from hub.platform.kafka.tls import make_tls
 
     files = make_tls(Path(out), password, hosts, days=days)
     click.echo(f"CA {files.ca_pem}; broker keystore {files.keystore} (PKCS12) for {', '.join(hosts)}")
@@ -124,7 +124,7 @@ def tls_cmd(out: str, hosts: tuple[str, ...], days: int, password: str) -> None:
 
 @kafka.group("acls")
 def acls_group() -> None:
-    """The hub's Kafka ACLs (hub/acls.py): one principal per service and per Kafka-native agency."""
+    """The hub's Kafka ACLs (hub/platform/kafka/acls.py): one principal per service and per Kafka-native agency."""
 
 
 @acls_group.command("list")
@@ -132,7 +132,7 @@ def acls_group() -> None:
 @click.option("--bootstrap", default="kafka:9094", show_default=True, help="for the printed commands.")
 def acls_list(agencies: tuple[str, ...], bootstrap: str) -> None:
     """Print the ACLs as kafka-acls.sh commands."""
-    from hub import acls
+    from hub.platform.kafka import acls
 
     for line in acls.kafka_acls_lines(acls.all_acls(agencies), bootstrap):
         click.echo(line)
@@ -144,7 +144,7 @@ def acls_list(agencies: tuple[str, ...], bootstrap: str) -> None:
 @click.pass_obj
 def acls_apply(settings: Settings, agencies: tuple[str, ...]) -> None:
     """Create the ACLs on the cluster of HUB_KAFKA_BOOTSTRAP (as a principal allowed to Alter the cluster)."""
-    from hub import acls
+    from hub.platform.kafka import acls
 
     n = asyncio.run(acls.apply(settings, acls.all_acls(agencies)))
     click.echo(f"{n} ACLs in place for {', '.join(acls.principals(agencies))}")

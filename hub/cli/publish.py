@@ -10,7 +10,7 @@ import click
 
 from connectors.formats import read
 from connectors.sdk import KafkaTransport, Publisher, RestTransport, Transport, outbox_key
-from hub.settings import Settings
+from hub.platform.settings import Settings
 
 
 def default_outbox(settings: Settings, target: str) -> Path:

@@ -11,9 +11,9 @@ import time
 import click
 import orjson
 
-from hub.settings import Settings
-from hub.simulator import generate_events, iter_events
-from hub.simulator.run import Sender, pace, provision
+from hub.platform.settings import Settings
+from hub.tools.simulator import generate_events, iter_events
+from hub.tools.simulator.run import Sender, pace, provision
 
 
 @click.command()

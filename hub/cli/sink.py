@@ -10,9 +10,9 @@ import structlog
 from prometheus_client import start_http_server
 
 from hub.analyst.store import AnalystProjection
-from hub.db import Database
+from hub.platform.db import Database
+from hub.platform.settings import Settings
 from hub.provider.receipts import ProviderProjection
-from hub.settings import Settings
 from hub.sink import GROUP, Sink
 
 log = structlog.get_logger(__name__)

@@ -17,7 +17,7 @@ import click
 
 from connectors.sdk import TransportDown, TransportRefused
 from connectors.status import StatusClient, StatusNotFound
-from hub.settings import Settings
+from hub.platform.settings import Settings
 
 
 def _line(cells: list[tuple[Any, int]]) -> str:

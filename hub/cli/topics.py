@@ -6,8 +6,8 @@ import asyncio
 
 import click
 
-from hub import topics as topics_mod
-from hub.settings import Settings
+from hub.platform.kafka import topics as topics_mod
+from hub.platform.settings import Settings
 
 
 @click.group()

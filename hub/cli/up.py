@@ -20,9 +20,9 @@ from pathlib import Path
 import click
 import httpx
 
-from hub import topics as topics_mod
-from hub.embedded import EmbeddedBroker, port_open
-from hub.settings import Settings, env_name
+from hub.platform.kafka import topics as topics_mod
+from hub.platform.kafka.embedded import EmbeddedBroker, port_open
+from hub.platform.settings import Settings, env_name
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,8 @@ def demo_officers(settings: Settings) -> list[tuple[str, str | None, str]]:
 
     Each run revokes the demo officers' earlier tokens before issuing new ones (a token shown by an
     earlier ``hub up --demo`` stops working), and the file is written owner-only from its creation."""
-    from hub.db import Database
-    from hub.officers import Officers
+    from hub.directory.officers import Officers
+    from hub.platform.db import Database
 
     db = Database(settings.db_url)
     try:

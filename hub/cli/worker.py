@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from hub.settings import Settings
+from hub.platform.settings import Settings
 
 
 def default_store(settings: Settings | None = None) -> str:
@@ -43,8 +43,8 @@ def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel
     """
     from faust import Worker
 
-    from hub.pipeline.app import create_app
-    from hub.topics import changelog_topics, ensure_topics
+    from hub.pipeline.shell.app import create_app
+    from hub.platform.kafka.topics import changelog_topics, ensure_topics
 
     asyncio.run(ensure_topics(settings))
     url = default_store(settings) if store == "auto" else f"{store}://"

@@ -23,21 +23,23 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.auth import Credentials
-from hub.db import Database
-from hub.gateway.base import Audit, Auth, Producer
+from hub.audit.emit import Audit
+from hub.directory.access import Auth
+from hub.directory.auth import Credentials
 from hub.gateway.denials import DenialMiddleware, Denials
-from hub.settings import Settings
+from hub.platform.db import Database
+from hub.platform.kafka.producer import Producer
+from hub.platform.settings import Settings
 
 PARTS: tuple[str, ...] = (
     "hub.gateway.ops",
-    "hub.gateway.ingest",  # connectors: POST /v1/reports, /v1/reports/batch
-    "hub.gateway.feeds",  # feeds: SSE, JSON pages, acks
-    "hub.gateway.audit_api",  # audit trail/verify for auditor tokens
-    "hub.gateway.analyst",  # analyst workspace: incidents, search, stats, exports (§14)
-    "hub.gateway.web",  # officer web page
-    "hub.gateway.provider",  # provider (SPEC §13): status, receipts, requests, answers
-    "hub.gateway.desk",  # provider: the agency desk page and the officer page's request panel
+    "hub.ingest.http",  # connectors: POST /v1/reports, /v1/reports/batch
+    "hub.feeds.http",  # feeds: SSE, JSON pages, acks
+    "hub.audit.http",  # audit trail/verify for auditor tokens
+    "hub.analyst.http",  # analyst workspace: incidents, search, stats, exports (§14)
+    "hub.pages.officer",  # officer web page
+    "hub.provider.http",  # provider (SPEC §13): status, receipts, requests, answers
+    "hub.pages.desk",  # provider: the agency desk page and the officer page's request panel
 )
 
 

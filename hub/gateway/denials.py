@@ -38,9 +38,10 @@ from typing import Any
 
 import structlog
 
-from hub.audit_events import audit_event
-from hub.gateway.base import Audit, bearer
-from hub.tasks import cancel
+from hub.audit.emit import Audit
+from hub.domain.audit_events import audit_event
+from hub.platform.http import bearer
+from hub.platform.tasks import cancel
 
 log = structlog.get_logger(__name__)
 

@@ -23,13 +23,13 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hub import topics
-from hub.gateway.base import ApiError, bearer
-from hub.health import BrokerProbe, database_check, readiness
-from hub.keys import MIN_KEY_CHARS, MissingSecret, _from_file
-from hub.metrics import BUILD_INFO, DEPENDENCY_UP
-from hub.settings import Settings
-from hub.tasks import cancel
+from hub.platform.health import BrokerProbe, database_check, readiness
+from hub.platform.http import ApiError, bearer
+from hub.platform.kafka import topics
+from hub.platform.keys import MIN_KEY_CHARS, MissingSecret, _from_file
+from hub.platform.metrics import BUILD_INFO, DEPENDENCY_UP
+from hub.platform.settings import Settings
+from hub.platform.tasks import cancel
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])

@@ -5,5 +5,5 @@ recipients, and the answers — read models kept by the sink, stores used by the
   and the agency's cursor-resumable stream of status changes.
 * :mod:`hub.provider.requests` — consent and information requests, their limits and answers.
 * :mod:`hub.provider.share` — a granted onward consent as a ShareCommand record for ``hub.intake``.
-* :mod:`hub.provider.users` — desk users: credentials bound to one agency.
+* :mod:`hub.directory.desk_users` — desk users: credentials bound to one agency.
 """

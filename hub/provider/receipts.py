@@ -41,8 +41,8 @@ from typing import Any
 
 import structlog
 
-from hub.clock import iso, now_ms
-from hub.db import Database
+from hub.platform.clock import iso, now_ms
+from hub.platform.db import Database
 
 log = structlog.get_logger(__name__)
 

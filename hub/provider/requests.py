@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.clock import iso, now_ms
-from hub.db import Database
-from hub.report import FieldError
-from hub.settings import Settings
+from hub.domain.report import FieldError
+from hub.platform.clock import iso, now_ms
+from hub.platform.db import Database
+from hub.platform.settings import Settings
 
 KINDS = ("CONSENT_COURT_USE", "CONSENT_ONWARD", "INFO")
 DECISIONS: dict[str, tuple[str, ...]] = {

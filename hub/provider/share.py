@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hub.codec import SHARE_COMMAND, Codec, codec
-from hub.topics import INTAKE
-from hub.wire import Record, headers
+from hub.domain.codec import SHARE_COMMAND, Codec, codec
+from hub.domain.wire import Record, headers
+from hub.platform.kafka.topics import INTAKE
 
 KIND_HEADER = "kind"
 SHARE = "share"

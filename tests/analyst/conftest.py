@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from hub.analyst.store import AnalystProjection, AnalystStore
-from hub.db import Database
-from hub.settings import Settings
+from hub.platform.db import Database
+from hub.platform.settings import Settings
 from hub.sink import Sink, Sorted
 
 # PostgreSQL fixtures shared with the audit tests (a throwaway cluster per session)

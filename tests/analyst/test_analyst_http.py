@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from hub.analyst.label import label
-from hub.codec import RECEIPT
-from hub.kafka import producer, send_avro
-from hub.topics import RECEIPTS
+from hub.domain.codec import RECEIPT
+from hub.platform.kafka.io import producer, send_avro
+from hub.platform.kafka.topics import RECEIPTS
 from tests.analyst.test_store import corpus
 from tests.feeds.conftest import Stack, stack, wait_for  # noqa: F401  (module-scoped stack fixture)
 from tests.feeds.test_feed_http import auth

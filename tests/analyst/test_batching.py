@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.db import Database
+from hub.platform.db import Database
 from tests.analyst import world
 from tests.analyst.conftest import fill_records
 from tests.conftest import hub_settings
@@ -97,8 +97,8 @@ def test_a_failing_projection_rolls_the_whole_batch_back_and_the_replay_stores_i
 
     settings = hub_settings()
     items = [r for k, r in world.records(world.reports(settings, 12, seed=9), settings) if k == "item"]
-    from hub.bench.stack import audit_batch_of
-    from hub.bench.workload import generate
+    from hub.tools.bench.stack import audit_batch_of
+    from hub.tools.bench.workload import generate
 
     events = [e for it in generate(4, seed=9, settings=settings) for e in audit_batch_of(it)["events"]]
     url = f"sqlite:///{tmp_path / 'hub.db'}"

@@ -13,7 +13,7 @@ import pytest
 
 from hub.analyst import exports
 from hub.analyst.store import AnalystStore, Filters
-from hub.settings import Settings
+from hub.platform.settings import Settings
 from tests.analyst import world
 from tests.analyst.conftest import fill
 from tests.analyst.test_store import corpus
@@ -63,7 +63,7 @@ def test_positions_come_from_report_crossing_point_or_country(store: AnalystStor
     feats = json.loads(export(store, "UZ", "geojson"))["features"]
     where = {(f["properties"]["report_id"][:6], f["properties"]["feature"]): f for f in feats}
     pos = {f["properties"]["position"] for f in feats if f["properties"]["feature"] == "location"}
-    assert pos == {"crossing_point"}  # Khorgos, Nizhniy Panj and Termez are in hub/data
+    assert pos == {"crossing_point"}  # Khorgos, Nizhniy Panj and Termez are in hub/domain/data
     route = [f for f in feats if f["properties"]["feature"] == "route"]
     assert route and {f["properties"]["position"] for f in route} <= {"country", "country+crossing_point"}
     assert "country+crossing_point" in {f["properties"]["position"] for f in route}

@@ -19,9 +19,9 @@ import pytest
 from hub.analyst import exports
 from hub.analyst.extract import DIMENSIONS
 from hub.analyst.store import AnalystStore, Filters
-from hub.feedstore import FeedStore
-from hub.identifiers import compact
-from hub.settings import Settings
+from hub.domain.identifiers import compact
+from hub.feeds.store import FeedStore
+from hub.platform.settings import Settings
 from tests.analyst import world
 from tests.analyst.conftest import fill, fill_records
 from tests.conftest import hub_settings
@@ -89,7 +89,7 @@ def sent(receipt: dict[str, Any]) -> dict[str, Any]:
 
 def acknowledge_some(url: str, state: str) -> None:
     """The same acknowledgements in both databases: every third item of ``state``'s feed."""
-    from hub.db import Database
+    from hub.platform.db import Database
 
     fs = FeedStore(Database(url))
     for i, v in enumerate(fs.page(state, 0, 10_000)):

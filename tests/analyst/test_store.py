@@ -9,7 +9,7 @@ import pytest
 
 from hub.analyst.label import label, parse_label
 from hub.analyst.store import AnalystStore, BadRequest, Filters
-from hub.settings import Settings
+from hub.platform.settings import Settings
 from tests.analyst.conftest import fill
 from tests.factories import feed_item, report
 from tests.feeds.test_feed_http import item
@@ -117,7 +117,7 @@ def test_query_syntax_is_never_interpreted(store: AnalystStore) -> None:
 
 
 def test_unacknowledged_filter(store: AnalystStore) -> None:
-    from hub.feedstore import FeedStore
+    from hub.feeds.store import FeedStore
 
     s1 = store.search("UZ", "CSQU3054383", Filters())["results"][0]
     FeedStore(store.db).acknowledge("UZ", s1["report_id"], s1["version"], "officer:uz", 1)

@@ -1,8 +1,8 @@
 """A synthetic world for the analyst tests: simulated reports → per-recipient feed items and receipts.
 
 A stand-in for the pipeline until decide() (branch core) is on main: routing is the real
-:func:`hub.pipeline.route.recipients`; incidents are clusters of reports sharing a correlation key
-(:func:`hub.pipeline.correlate.correlation_keys`); each state sees an incident under the id of the
+:func:`hub.pipeline.core.route.recipients`; incidents are clusters of reports sharing a correlation key
+(:func:`hub.pipeline.core.correlate.correlation_keys`); each state sees an incident under the id of the
 earliest report of it that the state holds (received or sent), and its delivery kinds count only
 what it holds — so what a state receives never depends on reports it may not see (SPEC §5).
 Enrichment is the part the analyst work reads (totals, Latin names, risk).
@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.bench import workload
-from hub.pipeline.correlate import correlation_keys
-from hub.pipeline.enrich import latin, substance_totals
-from hub.pipeline.route import recipients, redact
-from hub.settings import Settings
+from hub.pipeline.core.correlate import correlation_keys
+from hub.pipeline.core.enrich import latin, substance_totals
+from hub.pipeline.core.route import recipients, redact
+from hub.platform.settings import Settings
+from hub.tools.bench import workload
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.db import Database
-from hub.embedded import free_port
+from hub.platform.db import Database
+from hub.platform.kafka.embedded import free_port
 
 
 def _pg_bin() -> str:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hub.audit_events import audit_event
-from hub.auditstore import AuditStore
+from hub.audit.store import AuditStore
 from hub.cli import main
-from hub.db import Database
+from hub.domain.audit_events import audit_event
+from hub.platform.db import Database
 
 KEY = b"attack-test-audit-key-0123456789"
 GENESIS = "0" * 64

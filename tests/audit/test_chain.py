@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from hub.audit_events import audit_event
-from hub.auditstore import GENESIS, canonical, chain_hash, head_mac, link, new_anchor, read_anchors, verify
+from hub.audit.store import GENESIS, canonical, chain_hash, head_mac, link, new_anchor, read_anchors, verify
+from hub.domain.audit_events import audit_event
 
 KEY = b"chain-test-key-0123456789"
 
@@ -106,8 +106,8 @@ def test_inserted_record_named() -> None:
 
 
 def test_verify_streams_and_store_reads_in_chunks(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from hub.auditstore import AuditStore
-    from hub.db import Database
+    from hub.audit.store import AuditStore
+    from hub.platform.db import Database
     from tests.conftest import hub_settings
 
     store = AuditStore(Database(f"sqlite:///{tmp_path / 'a.db'}"), hub_settings(data_dir=str(tmp_path)))
@@ -160,10 +160,10 @@ def test_sink_stores_each_event_of_an_audit_batch_like_single_events() -> None:
     """Release v2: an AuditBatch record carries several events; the sink stores each on its own."""
     from types import SimpleNamespace
 
-    from hub.audit_events import audit_event
-    from hub.codec import AUDIT_BATCH, AUDIT_EVENT, codec
+    from hub.domain.audit_events import audit_event
+    from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, codec
+    from hub.platform.kafka.topics import AUDIT, RECEIPTS
     from hub.sink import classify
-    from hub.topics import AUDIT, RECEIPTS
 
     evs = [audit_event(s, report_id="R-1", version=1, actor="pipeline", occurred_at=5) for s in ("RECEIVED", "VALIDATED")]
     single = audit_event("DELIVERED", report_id="R-1", version=1, state="KZ", actor="officer:a", occurred_at=6)

@@ -8,12 +8,12 @@ import subprocess
 import time
 import uuid
 
-from hub.audit_events import audit_event
-from hub.auditstore import AuditStore
-from hub.db import Database
-from hub.embedded import EmbeddedBroker
-from hub.kafka import producer, send_audit
-from hub.topics import ensure_topics
+from hub.audit.store import AuditStore
+from hub.domain.audit_events import audit_event
+from hub.platform.db import Database
+from hub.platform.kafka.embedded import EmbeddedBroker
+from hub.platform.kafka.io import producer, send_audit
+from hub.platform.kafka.topics import ensure_topics
 from tests.conftest import HUB, broker_settings, hub_env
 
 

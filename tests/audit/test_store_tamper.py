@@ -8,10 +8,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from hub.audit_events import audit_event
-from hub.auditstore import GENESIS, V1, AuditStore, ChainError, canonical, chain_hash_v1
+from hub.audit.store import GENESIS, V1, AuditStore, ChainError, canonical, chain_hash_v1
 from hub.cli import main
-from hub.db import Database
+from hub.domain.audit_events import audit_event
+from hub.platform.db import Database
 from tests.conftest import TEST_AUDIT_KEY, hub_settings
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.bench import report
+from hub.tools.bench import report
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.bench import report
-from hub.bench.run import SECTIONS
+from hub.tools.bench import report
+from hub.tools.bench.run import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.both_brokers  # `hub bench --smoke` and `hub bench --smoke --kafka`

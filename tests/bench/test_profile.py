@@ -1,4 +1,4 @@
-"""The py-spy summary of ``hub bench --profile`` (hub/bench/profile.py)."""
+"""The py-spy summary of ``hub bench --profile`` (hub/tools/bench/profile.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from hub.bench import profile
+from hub.tools.bench import profile
 
 STACKS = """\
 main (a.py:1);BaseEventLoop._run_once (asyncio/base_events.py:9);EpollSelector.select (selectors.py:3) 40
 main (a.py:1);process_agent (app.py:2);Processor.step (steps.py:5);decide (decide.py:7);_links (decide.py:9) 30
 main (a.py:1);process_agent (app.py:2);Processor.step (steps.py:5);decide (decide.py:7) 10
-main (a.py:1);process_agent (app.py:2);Processor.step (steps.py:5);Codec.decode (hub/codec.py:4) 15
+main (a.py:1);process_agent (app.py:2);Processor.step (steps.py:5);Codec.decode (hub/domain/codec.py:4) 15
 start (b.py:1);import_module (importlib.py:2) 5
 garbage line without a count
 """

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.pipeline.app import TABLE_OPTIONS, create_app
-from hub.pipeline.state import TABLES
+from hub.pipeline.core.state import TABLES
+from hub.pipeline.shell.app import TABLE_OPTIONS, create_app
 from tests.conftest import hub_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def test_rocksdb_tables_get_the_bounded_options(tmp_path: Path) -> None:
 
 
 def test_dedup_size_measures_store_and_cache(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "hub.bench.dedup_size", "--keys", "3000", "--dir", str(tmp_path)],
+    out = subprocess.run([sys.executable, "-m", "hub.tools.bench.dedup_size", "--keys", "3000", "--dir", str(tmp_path)],
                          capture_output=True, text=True, cwd=ROOT, check=True, timeout=120)
     d = json.loads(out.stdout.strip().splitlines()[-1])
     assert d["keys"] == 3000 and d["lookup_hits"] == d["lookups"] >= 3000

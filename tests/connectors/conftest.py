@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.agencies import Directory
-from hub.db import Database
-from hub.embedded import free_port
-from hub.settings import Settings
+from hub.directory.agencies import Directory
+from hub.platform.db import Database
+from hub.platform.kafka.embedded import free_port
+from hub.platform.settings import Settings
 from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
 from tests.helpers import stop_process
 

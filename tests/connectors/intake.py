@@ -9,10 +9,10 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from hub.codec import AUDIT_BATCH, REPORT, codec
-from hub.kafka import consumer
-from hub.settings import Settings
-from hub.topics import AUDIT, INTAKE
+from hub.domain.codec import AUDIT_BATCH, REPORT, codec
+from hub.platform.kafka.io import consumer
+from hub.platform.kafka.topics import AUDIT, INTAKE
+from hub.platform.settings import Settings
 
 
 async def read_from_start(settings: Settings, topic: str, pick: Callable[[Any], list[dict[str, Any]]], count: int,

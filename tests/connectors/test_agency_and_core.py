@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hub.agencies import AgencyError, Directory
-from hub.auth import Credentials
 from hub.cli import main
-from hub.db import Database
-from hub.gateway.ingest import ledger_decision, parse_batch
+from hub.directory.agencies import AgencyError, Directory
+from hub.directory.auth import Credentials
+from hub.ingest.http import ledger_decision, parse_batch
+from hub.platform.db import Database
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.auth import Credentials
 from hub.cli.up import demo_officers
-from hub.db import Database
+from hub.directory.auth import Credentials
+from hub.platform.db import Database
 from tests.conftest import hub_settings
 
 

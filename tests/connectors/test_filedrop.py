@@ -12,9 +12,9 @@ from pathlib import Path
 import orjson
 
 from connectors.formats import read_csv
-from hub.agencies import Directory
-from hub.embedded import free_port
-from hub.settings import Settings
+from hub.directory.agencies import Directory
+from hub.platform.kafka.embedded import free_port
+from hub.platform.settings import Settings
 from tests.conftest import HUB, hub_env
 from tests.connectors.conftest import Gateway
 from tests.connectors.intake import read_intake_sync

@@ -20,8 +20,8 @@ import pytest
 from connectors import filedrop as filedrop_mod
 from connectors.filedrop import FileDrop
 from connectors.sdk import Publisher, RestTransport
-from hub.agencies import Directory
-from hub.settings import Settings
+from hub.directory.agencies import Directory
+from hub.platform.settings import Settings
 from tests.conftest import HUB, hub_env
 from tests.connectors.conftest import Gateway
 from tests.connectors.intake import read_intake_sync

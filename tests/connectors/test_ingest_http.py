@@ -11,11 +11,11 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hub.agencies import Directory
-from hub.auth import OFFICER
-from hub.db import Database
-from hub.embedded import EmbeddedBroker, free_port
-from hub.topics import INTAKE
+from hub.directory.agencies import Directory
+from hub.directory.auth import OFFICER
+from hub.platform.db import Database
+from hub.platform.kafka.embedded import EmbeddedBroker, free_port
+from hub.platform.kafka.topics import INTAKE
 from tests.connectors.conftest import Gateway, module_settings
 from tests.connectors.intake import read_audit, read_intake
 from tests.factories import json_report

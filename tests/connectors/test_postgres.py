@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import orjson
 
-from hub.agencies import Directory
-from hub.db import Database
-from hub.embedded import EmbeddedBroker, free_port
+from hub.directory.agencies import Directory
+from hub.platform.db import Database
+from hub.platform.kafka.embedded import EmbeddedBroker, free_port
 from tests.connectors.conftest import Gateway, module_settings
 from tests.factories import json_report
 

@@ -15,10 +15,10 @@ import orjson
 import pytest
 
 from connectors.sdk import Publisher, RestTransport, outbox_key
-from hub.agencies import Directory
-from hub.embedded import free_port
-from hub.settings import Settings
-from hub.topics import agency_intake, ensure_topics
+from hub.directory.agencies import Directory
+from hub.platform.kafka.embedded import free_port
+from hub.platform.kafka.topics import agency_intake, ensure_topics
+from hub.platform.settings import Settings
 from tests.conftest import HUB, hub_env
 from tests.connectors.conftest import Gateway
 from tests.connectors.intake import read_intake_sync

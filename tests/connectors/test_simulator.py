@@ -7,9 +7,9 @@ import re
 import subprocess
 from datetime import UTC, datetime
 
-from hub.identifiers import check_container, compact, plate_key
-from hub.report import ReportInvalid, from_json
-from hub.simulator import AGENCIES, generate, generate_events
+from hub.domain.identifiers import check_container, compact, plate_key
+from hub.domain.report import ReportInvalid, from_json
+from hub.tools.simulator import AGENCIES, generate, generate_events
 from tests.conftest import HUB, hub_env, hub_settings
 from tests.connectors.conftest import Gateway
 from tests.connectors.intake import read_intake_sync

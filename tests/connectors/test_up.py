@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from hub.cli.up import metrics_access
-from hub.embedded import free_port
+from hub.platform.kafka.embedded import free_port
 from tests.conftest import (
     HUB,
     ROOT,
@@ -42,7 +42,7 @@ def up_env(broker_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         return
     kafka = start_broker("kafka", tmp_path / "kafka")
     try:
-        # the production profile (HUB_KAFKA_BOOTSTRAP set) requires the hub's secrets (hub/keys.py)
+        # the production profile (HUB_KAFKA_BOOTSTRAP set) requires the hub's secrets (hub/platform/keys.py)
         yield env | {"HUB_KAFKA_BOOTSTRAP": kafka.bootstrap, "HUB_ID_KEY": TEST_ID_KEY.decode(),
                      "HUB_AUDIT_KEY": TEST_AUDIT_KEY.decode(), "HUB_METRICS_TOKEN": TEST_METRICS_TOKEN}
     finally:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from hub.embedded import free_port
+from hub.platform.kafka.embedded import free_port
 from tests.helpers import stop_process
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # screenshots of the page tests

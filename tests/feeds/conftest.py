@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from hub.auditstore import AuditStore
-from hub.codec import FEED_ITEM
-from hub.db import Database
-from hub.embedded import free_port
-from hub.feedstore import FeedStore
-from hub.kafka import producer, send_avro
-from hub.officers import Officers
-from hub.settings import Settings
-from hub.topics import ensure_topics, feed
-from hub.wire import headers
+from hub.audit.store import AuditStore
+from hub.directory.officers import Officers
+from hub.domain.codec import FEED_ITEM
+from hub.domain.wire import headers
+from hub.feeds.store import FeedStore
+from hub.platform.db import Database
+from hub.platform.kafka.embedded import free_port
+from hub.platform.kafka.io import producer, send_avro
+from hub.platform.kafka.topics import ensure_topics, feed
+from hub.platform.settings import Settings
 from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
 from tests.feeds.cdp import browser  # noqa: F401  (the fixture, for the page tests)
 from tests.helpers import ThreadGateway, stop_process, wait_until

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.report import report_id
+from hub.domain.report import report_id
 from tests.conftest import HUB, TEST_ID_KEY, hub_env
 from tests.factories import feed_item, report
 from tests.feeds.conftest import Stack, wait_for
@@ -132,7 +132,7 @@ def test_cross_state_access_denied_and_audited(stack: Stack) -> None:
 def test_audit_verify_over_http_checks_the_anchors(stack: Stack) -> None:
     """/v1/audit/verify gives the verdict of `hub audit verify`: it reads the anchor file, and an anchor
     the chain no longer matches (here: an anchor line altered after it was written) fails it."""
-    from hub.auditstore import AuditStore, anchor_path
+    from hub.audit.store import AuditStore, anchor_path
 
     auditor = stack.officer("anchor-check", None, auditor=True)
     path = anchor_path(stack.settings)
@@ -155,7 +155,7 @@ def test_audit_verify_over_http_checks_the_anchors(stack: Stack) -> None:
 
 
 def test_ack_is_audited_and_measured(stack: Stack) -> None:
-    from hub.metrics import ACKNOWLEDGED, TIME_TO_ACK
+    from hub.platform.metrics import ACKNOWLEDGED, TIME_TO_ACK
 
     acks_before = next((m.value for metric in TIME_TO_ACK.collect() for m in metric.samples
                         if m.name.endswith("_count") and m.labels.get("state") == "TJ"), 0.0)
@@ -233,9 +233,9 @@ def test_hub_feed_cli_tails_and_resumes(stack: Stack) -> None:
 def test_undecodable_feed_message_goes_to_dlq(stack: Stack) -> None:
     import asyncio
 
-    from hub.codec import DEAD_LETTER, codec
-    from hub.kafka import consumer, producer
-    from hub.topics import DLQ, feed
+    from hub.domain.codec import DEAD_LETTER, codec
+    from hub.platform.kafka.io import consumer, producer
+    from hub.platform.kafka.topics import DLQ, feed
 
     token = stack.officer("am-desk", "AM")
 
@@ -273,7 +273,7 @@ def test_undecodable_feed_message_goes_to_dlq(stack: Stack) -> None:
 
 
 def test_revoked_token_is_refused(stack: Stack) -> None:
-    from hub.officers import Officers
+    from hub.directory.officers import Officers
 
     token = stack.officer("ge-desk", "GE")
     assert httpx.get(f"{stack.base}/v1/whoami", headers=auth(token)).json()["state"] == "GE"

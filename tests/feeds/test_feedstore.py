@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from hub.auth import Credentials
 from hub.cli import main
-from hub.db import Database
-from hub.feedstore import FeedStore
-from hub.officers import OfficerError, Officers
+from hub.directory.auth import Credentials
+from hub.directory.officers import OfficerError, Officers
+from hub.feeds.store import FeedStore
+from hub.platform.db import Database
 from tests.conftest import hub_settings
 from tests.factories import feed_item, report
 
@@ -114,8 +114,8 @@ def test_item_json_is_the_json_data_of_the_item() -> None:
 
     import orjson
 
-    from hub.codec import FEED_ITEM, codec
-    from hub.feedstore import item_json, jsonable
+    from hub.domain.codec import FEED_ITEM, codec
+    from hub.feeds.store import item_json, jsonable
 
     ref = {"report_id": "R-x", "agency": "KZ-CUSTOMS", "state": "KZ", "kind": "SEIZURE", "event_time": 1_763_000_000_123,
            "incident_id": "I-2"}

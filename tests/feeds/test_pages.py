@@ -1,6 +1,6 @@
 """The gateway's pages as served: one shell (static/page.html) around each page's own <main>.
 
-No broker: only the page parts of the gateway (hub.gateway.web, .desk, .analyst's script route) under
+No broker: only the page parts of the gateway (hub.pages.officer, .desk, .analyst's script route) under
 a bare FastAPI app. The browser tests (test_officer_page.py, tests/provider/test_desk_page.py,
 tests/analyst/test_analyst_page.py) show the pages work; these show what every page is made of.
 """
@@ -13,7 +13,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hub.gateway import analyst, desk, web
+from hub.analyst import http as analyst
+from hub.pages import desk
+from hub.pages import officer as web
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 SHELL_IDS = ("who", "lang", "signout", "signin", "signin-form", "token", "signin-button", "signin-error", "app")

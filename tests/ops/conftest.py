@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from hub.embedded import free_port, port_open
+from hub.platform.kafka.embedded import free_port, port_open
 
 
 @contextmanager

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from hub.cli import main
-from hub.kafka_server import KAFKA_VERSION, read_properties
-from hub.settings import Settings, env_name
+from hub.platform.kafka.server import KAFKA_VERSION, read_properties
+from hub.platform.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -23,7 +23,7 @@ HUB_IMAGE = "caricc-hub:latest"
 
 def test_expected_services() -> None:
     assert {"kafka", "postgres", "topics", "worker", "gateway", "sink", "prometheus", "grafana"} <= set(SERVICES)
-    # the Kafka the tests run, with the configuration they run (tests/kafka/test_compose_kafka.py)
+    # the Kafka the tests run, with the configuration they run (tests/platform/kafka/test_compose_kafka.py)
     assert SERVICES["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
     props = read_properties((ROOT / "deploy/kafka/server-sasl.properties").read_text())
     assert "controller" in props["process.roles"] and "broker" in props["process.roles"]  # KRaft

@@ -1,5 +1,5 @@
 """deploy/prometheus and deploy/grafana: promtool validates them, alert rules fire as intended, and
-every metric they name is declared in hub/metrics.py and exported on a real /metrics page."""
+every metric they name is declared in hub/platform/metrics.py and exported on a real /metrics page."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub import metrics
 from hub.gateway.app import create_app
-from hub.settings import Settings
+from hub.platform import metrics
+from hub.platform.settings import Settings
 from tests.helpers import metrics_auth
 
 from .conftest import serve
@@ -75,7 +75,7 @@ def test_every_metric_named_is_declared_and_exported(settings: Settings) -> None
     used = {n for e in exprs.values() for n in _names(e)} - BUILTIN
     declared = metrics.declared_names()
     undeclared = {f"{where}: {n}" for where, e in exprs.items() for n in _names(e) - BUILTIN if n not in declared}
-    assert not undeclared, f"not declared in hub/metrics.py: {sorted(undeclared)}"
+    assert not undeclared, f"not declared in hub/platform/metrics.py: {sorted(undeclared)}"
 
     with serve(create_app(settings)) as base:
         text = httpx.get(f"{base}/metrics", headers=metrics_auth(settings)).text

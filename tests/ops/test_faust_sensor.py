@@ -1,4 +1,4 @@
-"""faust's Prometheus sensor attached by hub.metrics.faust_sensor: its series land on the process's
+"""faust's Prometheus sensor attached by hub.platform.metrics.faust_sensor: its series land on the process's
 default registry (what the worker's /metrics serves) and the app's monitor is faust's PrometheusMonitor."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 SCRIPT = """
 import faust
 from prometheus_client import generate_latest
-from hub.metrics import faust_sensor
+from hub.platform.metrics import faust_sensor
 app = faust.App("hub-sensor-test", broker="kafka://127.0.0.1:1")
 faust_sensor(app)
 text = generate_latest().decode()

@@ -7,11 +7,11 @@ import time
 
 import httpx
 
-from hub.embedded import free_port
 from hub.gateway.app import create_app
-from hub.health import readiness
-from hub.settings import Settings
-from hub.topics import ensure_topics
+from hub.platform.health import readiness
+from hub.platform.kafka.embedded import free_port
+from hub.platform.kafka.topics import ensure_topics
+from hub.platform.settings import Settings
 from tests.conftest import hub_settings
 from tests.helpers import metrics_auth
 

@@ -9,11 +9,11 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.clients import client_settings
-from hub.kafka import consumer, producer
-from hub.lag import LagMonitor, lag, topic_sizes
-from hub.metrics import CONSUMER_LAG, TOPIC_MESSAGES
-from hub.settings import Settings
+from hub.platform.kafka.clients import client_settings
+from hub.platform.kafka.io import consumer, producer
+from hub.platform.kafka.lag import LagMonitor, lag, topic_sizes
+from hub.platform.metrics import CONSUMER_LAG, TOPIC_MESSAGES
+from hub.platform.settings import Settings
 
 pytestmark = pytest.mark.both_brokers
 

@@ -9,7 +9,7 @@ import json
 import pytest
 import structlog
 
-from hub.log import configure, header_value, report_context
+from hub.platform.log import configure, header_value, report_context
 
 
 @pytest.fixture

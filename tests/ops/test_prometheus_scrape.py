@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from hub.embedded import free_port, port_open, stop_process
+from hub.platform.kafka.embedded import free_port, port_open, stop_process
 from tests.conftest import HUB, ROOT
 from tests.factories import json_report
 

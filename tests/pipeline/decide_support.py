@@ -7,11 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.codec import REPORT, codec
-from hub.pipeline import enrich
-from hub.pipeline.decide import Context, Decision, Input, ReportInput, ShareInput, decide
-from hub.pipeline.state import State
-from hub.topics import VALIDATED
+from hub.domain.codec import REPORT, codec
+from hub.pipeline.core import enrich
+from hub.pipeline.core.decide import Context, Decision, Input, ReportInput, ShareInput, decide
+from hub.pipeline.core.state import State
+from hub.platform.kafka.topics import VALIDATED
 from tests.conftest import TEST_ID_KEY, hub_settings
 
 SETTINGS = hub_settings()

@@ -13,7 +13,7 @@ from typing import Any
 
 from stdnum import iso6346
 
-from hub.codec import REPORT, codec
+from hub.domain.codec import REPORT, codec
 from tests.factories import report
 
 MEMBERS = ["KZ", "KG", "TJ", "TM", "UZ", "AZ", "RU"]

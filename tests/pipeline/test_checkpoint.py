@@ -1,4 +1,4 @@
-"""The checkpoint's order (hub/pipeline/checkpoint.py) with fakes: outputs → acknowledged → state
+"""The checkpoint's order (hub/pipeline/shell/checkpoint.py) with fakes: outputs → acknowledged → state
 (changelog acknowledged, then the local store) → inputs acknowledged; a failed delivery or changelog
 write ends the worker before anything of the batch is acknowledged."""
 
@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from hub.pipeline.checkpoint import EXIT_CODE, Checkpoint
-from hub.pipeline.output import Output, Producer
-from hub.wire import Record
+from hub.domain.wire import Record
+from hub.pipeline.shell.checkpoint import EXIT_CODE, Checkpoint
+from hub.pipeline.shell.output import Output, Producer
 from tests.conftest import hub_settings
 from tests.pipeline.fakes import FakeProducer, FakeTable
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.pipeline import correlate, dedup
+from hub.pipeline.core import correlate, dedup
 from tests.factories import report
 
 

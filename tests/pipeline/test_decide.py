@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from hub.pipeline import decide as decide_mod
-from hub.pipeline import enrich
-from hub.pipeline.decide import Count, decide
-from hub.pipeline.state import MEMBER_CAP, TABLES, State
+from hub.pipeline.core import decide as decide_mod
+from hub.pipeline.core import enrich
+from hub.pipeline.core.decide import Count, decide
+from hub.pipeline.core.state import MEMBER_CAP, TABLES, State
 from tests.factories import report
 from tests.pipeline.decide_support import T0, Runner, context, report_input
 

@@ -7,9 +7,9 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.pipeline.decide import Decision, ReportInput
-from hub.pipeline.validate import Message, validate
-from hub.topics import INTAKE, VALIDATED
+from hub.pipeline.core.decide import Decision, ReportInput
+from hub.pipeline.core.validate import Message, validate
+from hub.platform.kafka.topics import INTAKE, VALIDATED
 from tests.pipeline import scenario
 from tests.pipeline.decide_support import SETTINGS, Runner, Src
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.codec import AUDIT_EVENT, FEED_ITEM, RECEIPT, codec
-from hub.pipeline.decide import Count, incident_id
+from hub.domain.codec import AUDIT_EVENT, FEED_ITEM, RECEIPT, codec
+from hub.pipeline.core.decide import Count, incident_id
 from tests.factories import report
 from tests.pipeline.decide_support import T0, Runner, share_input
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.codec import DEAD_LETTER, REPORT, codec
-from hub.kafka import consumer, producer
-from hub.pipeline.validate import Message, dead_letter
-from hub.settings import Settings
-from hub.topics import DLQ, INTAKE, ensure_topics
+from hub.domain.codec import DEAD_LETTER, REPORT, codec
+from hub.pipeline.core.validate import Message, dead_letter
+from hub.platform.kafka.io import consumer, producer
+from hub.platform.kafka.topics import DLQ, INTAKE, ensure_topics
+from hub.platform.settings import Settings
 from tests.conftest import HUB, broker_settings, hub_env, start_broker
 from tests.factories import json_report
 
@@ -126,7 +126,7 @@ def test_raw_replay_of_a_kafka_native_record_goes_back_to_its_own_topic(s: Setti
     trusted by a raw replay: hub.intake is the gateway's, where identity is not re-checked."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    from hub.embedded import client_settings
+    from hub.platform.kafka.embedded import client_settings
 
     native = "hub.intake.agency.KZ-NATIVE"
 

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.codec import DEAD_LETTER, FEED_ITEM, codec
-from hub.embedded import free_port, stop_process
-from hub.kafka import consumer, producer
-from hub.settings import Settings
-from hub.topics import AUDIT, DLQ, INTAKE, ensure_topics, feed
+from hub.domain.codec import DEAD_LETTER, FEED_ITEM, codec
+from hub.platform.kafka.embedded import free_port, stop_process
+from hub.platform.kafka.io import consumer, producer
+from hub.platform.kafka.topics import AUDIT, DLQ, INTAKE, ensure_topics, feed
+from hub.platform.settings import Settings
 from tests.conftest import HUB, broker_settings, hub_env, start_broker
 from tests.helpers import audit_events
 from tests.pipeline.scenario import build

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.pipeline import enrich
+from hub.pipeline.core import enrich
 from tests.factories import report
 
 

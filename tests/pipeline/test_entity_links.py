@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from hub.pipeline.enrich import NAME_MATCH_THRESHOLD, name_score, scored_names
+from hub.pipeline.core.enrich import NAME_MATCH_THRESHOLD, name_score, scored_names
 
 POOL = ["Karimov Aziz", "Karimova Dilnoza", "Rakhimov Farrukh", "Kar Trans LLC", "Azimov Kamol",
         "Рахимов Фаррух", "Ivanov Petr", "Ivanova Anna", "Karimov Azis", "Petr Ivanov"]

@@ -1,4 +1,4 @@
-"""Spliced FeedItem encoding is byte-identical to hub.codec (hub/pipeline/feedcodec.py)."""
+"""Spliced FeedItem encoding is byte-identical to hub.domain.codec (hub/pipeline/shell/feedcodec.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.codec import FEED_ITEM, RECEIPT, REPORT, codec
-from hub.pipeline.feedcodec import Encoder, FeedItemEncoder, ReceiptEncoder
+from hub.domain.codec import FEED_ITEM, RECEIPT, REPORT, codec
+from hub.pipeline.shell.feedcodec import Encoder, FeedItemEncoder, ReceiptEncoder
 from tests.factories import report
 from tests.pipeline.decide_support import Runner
 
@@ -138,7 +138,7 @@ def test_hand_written_enrichment_fields_equal_fastavro(change: dict) -> None:
 
 def _schema_values(name: str) -> st.SearchStrategy:
     """Values of the flat record ``name`` (fields: string, int/long, double, boolean, enum, optional)."""
-    from hub.codec import load_release
+    from hub.domain.codec import load_release
 
     raw = load_release(codec().catalogue.root / "v2")
 
@@ -169,8 +169,8 @@ def test_hand_written_flat_records_equal_fastavro(name: str) -> None:
 
     import fastavro
 
-    from hub.codec import expand, load_release
-    from hub.pipeline.feedcodec import Unfit, flat_record_writer
+    from hub.domain.codec import expand, load_release
+    from hub.pipeline.shell.feedcodec import Unfit, flat_record_writer
 
     raw = load_release(codec().catalogue.root / "v2")
     write = flat_record_writer(name, raw)
@@ -194,8 +194,8 @@ def test_flat_records_keep_equal_values_of_other_types_and_signed_zeros_apart() 
 
     import fastavro
 
-    from hub.codec import expand, load_release
-    from hub.pipeline.feedcodec import flat_record_writer
+    from hub.domain.codec import expand, load_release
+    from hub.pipeline.shell.feedcodec import flat_record_writer
 
     raw = load_release(codec().catalogue.root / "v2")
     rec = raw["org.caricc.hub.SubstanceTotal"]
@@ -213,7 +213,7 @@ def test_flat_records_keep_equal_values_of_other_types_and_signed_zeros_apart() 
 
 
 def test_short_strings_are_written_like_long_ones() -> None:
-    from hub.pipeline.feedcodec import avro_string
+    from hub.pipeline.shell.feedcodec import avro_string
 
     for s in ("", "a", "é" * 31, "é" * 32, "x" * 63, "x" * 64, "Ёлка 🌲" * 20, "a"):
         b = s.encode()
@@ -228,9 +228,9 @@ def test_short_strings_are_written_like_long_ones() -> None:
 
 
 def test_hand_written_audit_batches_equal_the_codec() -> None:
-    from hub.audit_events import audit_event
-    from hub.codec import AUDIT_BATCH
-    from hub.pipeline.feedcodec import AuditBatchEncoder
+    from hub.domain.audit_events import audit_event
+    from hub.domain.codec import AUDIT_BATCH
+    from hub.pipeline.shell.feedcodec import AuditBatchEncoder
 
     events = [audit_event("RECEIVED", report_id="R-1", version=1, agency="KZ-CUSTOMS", state="KZ", actor="p",
                           trace_id="t", occurred_at=1_700_000_000_000, detail={"topic": "hub.intake", "é": "ü"}),
@@ -250,8 +250,8 @@ def test_hand_written_audit_batches_equal_the_codec() -> None:
        reason=st.one_of(st.none(), texts), at=millis, version=st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)))
 def test_hand_written_audit_events_property(detail: dict, recipients: list, reason: str | None, at: int,
                                             version: int | None) -> None:
-    from hub.codec import AUDIT_BATCH
-    from hub.pipeline.feedcodec import AuditBatchEncoder
+    from hub.domain.codec import AUDIT_BATCH
+    from hub.pipeline.shell.feedcodec import AuditBatchEncoder
 
     ev = {"event_id": "A-1", "stage": "ROUTED", "occurred_at": at, "report_id": None, "version": version,
           "agency": "KZ", "state": None, "actor": "a", "recipients": recipients, "reason": reason, "detail": detail,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from hub.agencies import Directory, DirectoryCache, intake_topics
-from hub.codec import REPORT, codec
-from hub.db import Database
-from hub.pipeline.identity import AgencyStanding, check, topic_agency
-from hub.pipeline.validate import Message, validate
-from hub.settings import Settings
-from hub.topics import INTAKE, agency_intake, ensure_topics
+from hub.directory.agencies import Directory, DirectoryCache, intake_topics
+from hub.domain.codec import REPORT, codec
+from hub.pipeline.core.identity import AgencyStanding, check, topic_agency
+from hub.pipeline.core.validate import Message, validate
+from hub.platform.db import Database
+from hub.platform.kafka.topics import INTAKE, agency_intake, ensure_topics
+from hub.platform.settings import Settings
 from tests.conftest import hub_settings
 from tests.factories import report
 

@@ -22,12 +22,12 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from connectors.sdk import KafkaTransport, Publisher
-from hub.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, REPORT, codec
-from hub.embedded import EmbeddedBroker, client_settings, free_port, stop_process
-from hub.kafka import consumer, producer
-from hub.report import report_id
-from hub.settings import Settings
-from hub.topics import AUDIT, DLQ, INTAKE, ensure_topics
+from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, REPORT, codec
+from hub.domain.report import report_id
+from hub.platform.kafka.embedded import EmbeddedBroker, client_settings, free_port, stop_process
+from hub.platform.kafka.io import consumer, producer
+from hub.platform.kafka.topics import AUDIT, DLQ, INTAKE, ensure_topics
+from hub.platform.settings import Settings
 from tests.conftest import HUB, TEST_ID_KEY, hub_env, hub_settings
 from tests.factories import json_report, report
 

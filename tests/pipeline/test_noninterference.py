@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.pipeline import enrich
-from hub.pipeline.decide import Context
+from hub.pipeline.core import enrich
+from hub.pipeline.core.decide import Context
 from tests.conftest import TEST_ID_KEY, hub_settings
 from tests.factories import report
 from tests.pipeline.decide_support import T0, check_noninterference, share_input

@@ -39,11 +39,11 @@ from typing import Any
 
 import pytest
 
-from hub.codec import AUDIT_BATCH, FEED_ITEM, RECEIPT, REPORT, codec
-from hub.embedded import free_port, stop_process
-from hub.kafka import consumer, producer
-from hub.settings import Settings
-from hub.topics import AUDIT, INTAKE, RECEIPTS, ensure_topics, feed, recipient_of
+from hub.domain.codec import AUDIT_BATCH, FEED_ITEM, RECEIPT, REPORT, codec
+from hub.platform.kafka.embedded import free_port, stop_process
+from hub.platform.kafka.io import consumer, producer
+from hub.platform.kafka.topics import AUDIT, INTAKE, RECEIPTS, ensure_topics, feed, recipient_of
+from hub.platform.settings import Settings
 from tests.conftest import HUB, broker_settings, hub_env, hub_settings, start_broker
 from tests.factories import report
 from tests.pipeline.decide_support import run_events, view_of, visible_to

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from hub.report import report_id
+from hub.domain.report import report_id
 from tests.conftest import TEST_ID_KEY
 from tests.factories import report
 from tests.pipeline.decide_support import T0, check_noninterference, run_events, view_of

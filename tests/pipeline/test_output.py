@@ -1,4 +1,4 @@
-"""Batched producing (hub/pipeline/output.py): one record batch per topic-partition, keys on the
+"""Batched producing (hub/pipeline/shell/output.py): one record batch per topic-partition, keys on the
 partition aiokafka's default partitioner picks, one future per batch."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from hub.pipeline.output import Output, Producer, partition_for, topic_class
-from hub.wire import Record
+from hub.domain.wire import Record
+from hub.pipeline.shell.output import Output, Producer, partition_for, topic_class
 from tests.conftest import hub_settings
 from tests.pipeline.fakes import FakeProducer
 

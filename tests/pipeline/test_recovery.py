@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.codec import REPORT, codec
-from hub.embedded import free_port, stop_process
-from hub.kafka import consumer, producer
-from hub.settings import Settings
-from hub.topics import AUDIT, INTAKE, ensure_topics
+from hub.domain.codec import REPORT, codec
+from hub.platform.kafka.embedded import free_port, stop_process
+from hub.platform.kafka.io import consumer, producer
+from hub.platform.kafka.topics import AUDIT, INTAKE, ensure_topics
+from hub.platform.settings import Settings
 from tests.conftest import HUB, AnyBroker, broker_settings, hub_env, start_broker
 from tests.factories import report
 from tests.helpers import audit_events

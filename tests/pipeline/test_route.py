@@ -1,10 +1,10 @@
-"""The §5 routing table, written out by hand, against hub.pipeline.route."""
+"""The §5 routing table, written out by hand, against hub.pipeline.core.route."""
 
 from __future__ import annotations
 
 import pytest
 
-from hub.pipeline import route
+from hub.pipeline.core import route
 from tests.conftest import hub_settings
 from tests.factories import report
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hub.codec import REPORT, codec
-from hub.pipeline.validate import Message, validate
-from hub.report import report_id
+from hub.domain.codec import REPORT, codec
+from hub.domain.report import report_id
+from hub.pipeline.core.validate import Message, validate
 from tests.conftest import TEST_ID_KEY, hub_settings
 from tests.factories import report
 

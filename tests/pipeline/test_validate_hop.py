@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.codec import AUDIT_BATCH, DEAD_LETTER, REPORT, SHARE_COMMAND, codec
-from hub.pipeline.feedcodec import Encoder
-from hub.pipeline.validate import Message, hop, received_events, validate
-from hub.topics import AUDIT, DLQ, INTAKE, VALIDATED
-from hub.wire import header
+from hub.domain.codec import AUDIT_BATCH, DEAD_LETTER, REPORT, SHARE_COMMAND, codec
+from hub.domain.wire import header
+from hub.pipeline.core.validate import Message, hop, received_events, validate
+from hub.pipeline.shell.feedcodec import Encoder
+from hub.platform.kafka.topics import AUDIT, DLQ, INTAKE, VALIDATED
 from tests.conftest import hub_settings
 from tests.factories import report
 
@@ -88,8 +88,8 @@ def test_share_commands_are_forwarded_from_hub_intake_only() -> None:
 
 
 def test_records_on_an_agency_topic_pass_the_identity_check() -> None:
-    from hub.pipeline.identity import AgencyStanding
-    from hub.topics import agency_intake
+    from hub.pipeline.core.identity import AgencyStanding
+    from hub.platform.kafka.topics import agency_intake
 
     raw = codec().encode(REPORT, report())
     kz = {"KZ-CUSTOMS": AgencyStanding("KZ-CUSTOMS", "KZ", kafka_native=True, revoked=False)}
@@ -101,8 +101,8 @@ def test_records_on_an_agency_topic_pass_the_identity_check() -> None:
 
 
 def test_the_decoded_report_is_handed_on_only_when_it_is_what_process_would_decode() -> None:
-    from hub.pipeline.steps import DecodedReports
-    from hub.pipeline.validate import normalize
+    from hub.pipeline.core.validate import normalize
+    from hub.pipeline.shell.steps import DecodedReports
 
     for r, headers, handed in ((report(trace_id="t-9"), None, True),
                                (report(trace_id=None), [], True),  # no trace anywhere: bytes unchanged

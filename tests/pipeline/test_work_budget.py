@@ -1,5 +1,5 @@
 """SECURITY finding 10: one report with 500 parties took seconds of entity linking and stalled
-routing. The fix is a count-based budget (hub/pipeline/parties.py): the first MAX_LINKED_PARTIES
+routing. The fix is a count-based budget (hub/pipeline/core/parties.py): the first MAX_LINKED_PARTIES
 party names are linked, each against at most MAX_NAME_CANDIDATES candidate names per view, at most
 MAX_LINKS links per item. These tests count the name comparisons decide() makes -- every call of
 the scorer, through ``enrich.fuzz`` -- never the time they take.
@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from rapidfuzz import fuzz
 
-from hub.pipeline import decide as decide_mod
-from hub.pipeline import enrich
-from hub.pipeline.parties import MAX_LINKED_PARTIES, MAX_LINKS, MAX_NAME_CANDIDATES
-from hub.report import MAX_LIST
+from hub.domain.report import MAX_LIST
+from hub.pipeline.core import decide as decide_mod
+from hub.pipeline.core import enrich
+from hub.pipeline.core.parties import MAX_LINKED_PARTIES, MAX_LINKS, MAX_NAME_CANDIDATES
 from tests.factories import report
 from tests.pipeline.decide_support import T0, Runner
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub.audit_events import audit_event
-from hub.codec import AUDIT_EVENT, RECEIPT, codec
+from hub.domain.audit_events import audit_event
+from hub.domain.codec import AUDIT_EVENT, RECEIPT, codec
+from hub.platform.kafka.topics import AUDIT, RECEIPTS
 from hub.sink import classify
-from hub.topics import AUDIT, RECEIPTS
 from tests.audit.conftest import db_url, pg_server, pg_url  # noqa: F401
 from tests.factories import report
 
@@ -85,19 +85,19 @@ from pathlib import Path  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
-from hub.agencies import Directory  # noqa: E402
-from hub.auditstore import AuditStore  # noqa: E402
-from hub.db import Database  # noqa: E402
-from hub.embedded import EmbeddedBroker, free_port  # noqa: E402
-from hub.feedstore import FeedStore  # noqa: E402
-from hub.kafka import producer, send_avro  # noqa: E402
-from hub.officers import Officers  # noqa: E402
+from hub.audit.store import AuditStore  # noqa: E402
+from hub.directory.agencies import Directory  # noqa: E402
+from hub.directory.desk_users import DeskUsers  # noqa: E402
+from hub.directory.officers import Officers  # noqa: E402
+from hub.domain.wire import audit_key, headers  # noqa: E402
+from hub.feeds.store import FeedStore  # noqa: E402
+from hub.platform.db import Database  # noqa: E402
+from hub.platform.kafka.embedded import EmbeddedBroker, free_port  # noqa: E402
+from hub.platform.kafka.io import producer, send_avro  # noqa: E402
+from hub.platform.kafka.topics import ensure_topics, feed  # noqa: E402
+from hub.platform.settings import Settings  # noqa: E402
 from hub.provider.receipts import ReceiptStore  # noqa: E402
 from hub.provider.requests import RequestStore  # noqa: E402
-from hub.provider.users import DeskUsers  # noqa: E402
-from hub.settings import Settings  # noqa: E402
-from hub.topics import ensure_topics, feed  # noqa: E402
-from hub.wire import audit_key, headers  # noqa: E402
 from tests.conftest import HUB, hub_env, hub_settings  # noqa: E402
 from tests.feeds.cdp import browser  # noqa: E402,F401  (the fixture, for the page tests)
 from tests.helpers import ThreadGateway as Gateway  # noqa: E402
@@ -130,8 +130,8 @@ class PStack:
 
     def send(self, *values: dict[str, Any]) -> None:
         """Produce feed items, receipts and audit events as the pipeline would."""
-        from hub.codec import AUDIT_EVENT, FEED_ITEM, RECEIPT
-        from hub.topics import AUDIT, RECEIPTS
+        from hub.domain.codec import AUDIT_EVENT, FEED_ITEM, RECEIPT
+        from hub.platform.kafka.topics import AUDIT, RECEIPTS
 
         async def go() -> None:
             prod = producer(self.settings)

@@ -142,7 +142,7 @@ def test_status_receipts_and_the_request_inbox(pstack: PStack, desk: dict[str, s
         "narrative": EVIL})
     assert r.status_code == 202, r.text
     rid = r.json()["report_id"]
-    from hub.clock import now_ms
+    from hub.platform.clock import now_ms
 
     T0 = now_ms()
     rep_row = wait_for(lambda: s.db.one("SELECT 1 AS x FROM provider_reports WHERE report_id = ?", (rid,)),
@@ -193,7 +193,7 @@ def test_desk_page_serves_with_strict_csp(pstack: PStack) -> None:
     for name in ("desk.js", "desk-i18n.js", "desk-rules.js", "desk.css", "officer-requests.js", "officer-requests.css"):
         assert httpx.get(f"{pstack.base}/desk/static/{name}").status_code == 200
     assert httpx.get(pstack.base + "/desk/static/../provider.py").status_code == 404
-    static = Path(__file__).resolve().parents[2] / "hub" / "gateway" / "static"
+    static = Path(__file__).resolve().parents[2] / "hub" / "pages" / "static"
     for name in ("desk.js", "desk-rules.js", "officer-requests.js"):
         code = (static / name).read_text()
         assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write", code), name

@@ -1,4 +1,4 @@
-"""Request metrics (hub.gateway.provider): open requests by age band, the oldest per agency, back to
+"""Request metrics (hub.provider.http): open requests by age band, the oldest per agency, back to
 0 once answered; the alert rule and its promtool unit test live in deploy/prometheus (tests/ops)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 from prometheus_client import REGISTRY
 
-from hub.db import Database
-from hub.gateway.provider import open_gauges, refresh_metrics
+from hub.platform.db import Database
 from hub.provider import requests as rq
+from hub.provider.http import open_gauges, refresh_metrics
 from tests.provider.conftest import T0
 
 H = 3600 * 1000

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.codec import SHARE_COMMAND, codec
-from hub.kafka import consumer
+from hub.domain.codec import SHARE_COMMAND, codec
+from hub.domain.wire import header
+from hub.platform.kafka.io import consumer
+from hub.platform.kafka.topics import INTAKE
 from hub.provider import requests as rq
-from hub.topics import INTAKE
-from hub.wire import header
 from tests.factories import feed_item, json_report
 from tests.helpers import read_sse as read_sse_at
 from tests.provider.conftest import T0, PStack, receipt, stage, uz_report, wait_for

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.db import Database
+from hub.platform.db import Database
 from hub.provider.receipts import ProviderProjection, ReceiptStore
 from hub.sink import Sink
 from tests.conftest import hub_settings

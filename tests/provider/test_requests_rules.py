@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from hub.codec import SHARE_COMMAND, codec
-from hub.db import Database
+from hub.domain.codec import SHARE_COMMAND, codec
+from hub.domain.wire import header
+from hub.platform.db import Database
+from hub.platform.kafka.topics import INTAKE
 from hub.provider import requests as rq
 from hub.provider.share import share_command, share_record
-from hub.topics import INTAKE
-from hub.wire import header
 from tests.conftest import hub_settings
 from tests.provider.conftest import T0, uz_report
 

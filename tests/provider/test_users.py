@@ -1,4 +1,4 @@
-"""Desk users (hub.provider.users, `hub agency user …`): a credential bound to one agency, named in
+"""Desk users (hub.directory.desk_users, `hub agency user …`): a credential bound to one agency, named in
 the audit trail, revocable one person at a time."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.agencies import Directory
-from hub.auth import AGENCY, Credentials
-from hub.db import Database
-from hub.provider.users import DeskUsers, UserError
+from hub.directory.agencies import Directory
+from hub.directory.auth import AGENCY, Credentials
+from hub.directory.desk_users import DeskUsers, UserError
+from hub.platform.db import Database
 from tests.conftest import HUB, hub_env, hub_settings
 
 

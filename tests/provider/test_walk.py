@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hub.embedded import EmbeddedBroker, free_port
+from hub.platform.kafka.embedded import EmbeddedBroker, free_port
 from tests.conftest import HUB, hub_env
 from tests.feeds.cdp import ARTIFACTS, Browser
 from tests.helpers import stop_process

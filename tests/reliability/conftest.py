@@ -87,7 +87,7 @@ def fresh(broker_kind: str, tmp_path: Path) -> Iterator[Any]:
     created, and a Cluster whose processes are all stopped (by PID) at teardown."""
     import asyncio
 
-    from hub.topics import ensure_topics
+    from hub.platform.kafka.topics import ensure_topics
     from tests.conftest import start_broker
     from tests.reliability.harness import Cluster, private_settings
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from hub.codec import DecodeError, codec
-from hub.embedded import free_port
-from hub.kafka import consumer
-from hub.settings import Settings
+from hub.domain.codec import DecodeError, codec
+from hub.platform.kafka.embedded import free_port
+from hub.platform.kafka.io import consumer
+from hub.platform.settings import Settings
 from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
 from tests.helpers import wait_until
 
@@ -149,12 +149,12 @@ class Tokens:
     issued: dict[str, str] = field(default_factory=dict)
 
     def db(self) -> Any:
-        from hub.db import Database
+        from hub.platform.db import Database
 
         return Database(self.settings.db_url)
 
     def agency(self, label: str, code: str, state: str) -> str:
-        from hub.agencies import Directory
+        from hub.directory.agencies import Directory
 
         db = self.db()
         try:
@@ -167,7 +167,7 @@ class Tokens:
         return token
 
     def officer(self, label: str, name: str, state: str | None, auditor: bool = False) -> str:
-        from hub.officers import Officers
+        from hub.directory.officers import Officers
 
         db = self.db()
         try:
@@ -179,7 +179,7 @@ class Tokens:
         return token
 
     def revoke(self, token: str) -> None:
-        from hub.auth import Credentials
+        from hub.directory.auth import Credentials
 
         db = self.db()
         try:

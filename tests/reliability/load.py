@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 
-from hub.codec import REPORT, codec
-from hub.kafka import producer
-from hub.report import report_id
-from hub.settings import Settings
-from hub.topics import INTAKE
+from hub.domain.codec import REPORT, codec
+from hub.domain.report import report_id
+from hub.platform.kafka.io import producer
+from hub.platform.kafka.topics import INTAKE
+from hub.platform.settings import Settings
 from tests.conftest import TEST_ID_KEY
 
 AGENCY, STATE = "KZ-CUSTOMS", "KZ"

@@ -23,13 +23,13 @@ OUT = ROOT / "RELIABILITY.md"
 # Bugs the suite found, each pinned by a test. Status comes from that test's last outcome.
 FINDINGS: list[tuple[str, str, str, str]] = [
     ("test_fuzz_report_json.py::test_lone_surrogates_are_rejected_not_crashing",
-     "hub/report.py from_json",
+     "hub/domain/report.py from_json",
      "strings with lone UTF-16 surrogates (legal in JSON) were accepted, then failed in the Avro "
      "encoder / report-id hash with UnicodeEncodeError (the gateway's orjson already answers 400; "
      "other JSON entrances such as the file drop or `hub dlq replay --fixed` are exposed)",
      "fixed on main in e58793f"),
     ("test_fuzz_report_json.py::test_container_numbers_of_wrong_type_are_rejected",
-     "hub/report.py from_json",
+     "hub/domain/report.py from_json",
      "`conveyance.container_numbers` that is not a list (true, 5, 1.5, an object) crashed the rule "
      "checks with TypeError instead of a 422 naming the field (found by hypothesis, then by schemathesis)",
      "fixed on main in e58793f"),
@@ -37,11 +37,11 @@ FINDINGS: list[tuple[str, str, str, str]] = [
      "gateway POST /v1/reports", "the same TypeError answered as HTTP 500 Internal Server Error",
      "fixed on main in e58793f"),
     ("test_fuzz_report_json.py::test_deep_nesting_is_rejected",
-     "hub/report.py _show",
+     "hub/domain/report.py _show",
      "a value nested 5000 levels deep in an enum field crashed the error message builder with "
      "RecursionError (repr of the whole value)", "fixed on main in e58793f"),
     ("test_crash.py::test_worker_sigkill_mid_run",
-     "hub/pipeline/app.py process agent",
+     "hub/pipeline/shell/app.py process agent",
      "after a worker SIGKILL a report can end up with only some of its feed items and no ROUTED "
      "(or no ENRICHED/ROUTED) audit event, for good: the dedup table update reached its changelog "
      "before the feed/audit sends were acknowledged, so the restarted worker calls the report a "
@@ -60,16 +60,16 @@ FINDINGS: list[tuple[str, str, str, str]] = [
      "RocksDB-persisted changelog offset is above the new, empty changelog) and stays down: every "
      "report accepted after the outage is left unprocessed", "fixed by memory tables on the embedded broker (988144a, a2ae78d)"),
     ("test_crash.py::test_two_workers_rebalance_under_load",
-     "hub/embedded.py fetch-response highwaters (a2ae78d, 50305f4) with two workers",
+     "hub/platform/kafka/embedded.py fetch-response highwaters (a2ae78d, 50305f4) with two workers",
      "with two workers, the rebalance after one is SIGKILLed never completes: both stay idle "
      "(last log line 'Heartbeat failed ... rebalancing'), routing stops at ~50 %. Reproduced 4 of 4 "
      "on main after a2ae78d, with and without 12d575e; the same test passes with the highwater "
      "patch disabled (1 run) and passed 5 of 5 before a2ae78d. A 15 s timeout with fallback around "
      "fetch_highwaters did not help (it is not that call that hangs)",
      "fixed by reverting the highwater patch (61050a7): on the embedded broker faust recovery may again "
-     "stop short of a changelog's tail (documented in hub/embedded.py); idempotent consumers absorb it"),
+     "stop short of a changelog's tail (documented in hub/platform/kafka/embedded.py); idempotent consumers absorb it"),
     ("test_crash.py::test_worker_sigkill_mid_run[kafka]",
-     "hub/clients.py Kafka profile (faust's default 60 s group session)",
+     "hub/platform/kafka/clients.py Kafka profile (faust's default 60 s group session)",
      "on Apache Kafka a SIGKILLed worker's partitions stayed with the dead member until its session "
      "expired: the restarted worker sat idle for a minute (routing stalled at 76 % for > 45 s)",
      "fixed by HUB_KAFKA_SESSION_TIMEOUT_MS (15 s; the tests use 10 s)"),

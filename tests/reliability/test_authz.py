@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.auth import hash_token
-from hub.codec import AUDIT_BATCH, DecodeError, codec
-from hub.topics import AUDIT, ensure_topics
+from hub.directory.auth import hash_token
+from hub.domain.codec import AUDIT_BATCH, DecodeError, codec
+from hub.platform.kafka.topics import AUDIT, ensure_topics
 from tests import factories
 from tests.helpers import denials_by_path
 from tests.reliability.harness import Cluster, Tokens, private_settings, read_topics

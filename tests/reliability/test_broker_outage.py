@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.embedded import free_port
-from hub.report import report_id
+from hub.domain.report import report_id
+from hub.platform.kafka.embedded import free_port
 from tests.conftest import TEST_ID_KEY, AnyBroker, restart_broker
 from tests.reliability import load
 from tests.reliability.harness import Cluster, Tokens, wait_until
@@ -124,7 +124,7 @@ def test_broker_outage_with_sdk_publishing(fresh: Cluster, ledger: Any, tmp_path
     phantoms = ledger.figures.get("tolerated_reports_arrived", 0)
     if phantoms:
         ledger.finding(f"gateway: {phantoms} of {len(answers)} reports answered 503 ('nothing was accepted') during "
-                       "the outage were delivered after the broker came back (hub/gateway/ingest.py: the timed-out "
+                       "the outage were delivered after the broker came back (hub/ingest/http.py: the timed-out "
                        "send stays in the producer's buffer); an agency that retries gets duplicate=true, one that "
                        "does not was told wrongly")
     if dead and not kafka:  # on Kafka: the sink's known exit (intermittent), recorded above

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from hub.embedded import free_port
+from hub.platform.kafka.embedded import free_port
 from tests.reliability import load
 from tests.reliability.harness import Cluster, Tokens, run_hub, wait_until
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from hub.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, MARKER, REPORT, codec
-from hub.kafka import producer
-from hub.settings import Settings
-from hub.topics import AUDIT, DLQ, INTAKE, feed
+from hub.domain.codec import AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, MARKER, REPORT, codec
+from hub.platform.kafka.io import producer
+from hub.platform.kafka.topics import AUDIT, DLQ, INTAKE, feed
+from hub.platform.settings import Settings
 from tests import factories
 from tests.reliability import load
 from tests.reliability.harness import Cluster, decode_all, read_topics, run_hub, wait_until

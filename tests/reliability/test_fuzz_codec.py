@@ -1,4 +1,4 @@
-"""Bad input: property-based fuzzing of the Avro codec (hub/codec.py).
+"""Bad input: property-based fuzzing of the Avro codec (hub/domain/codec.py).
 
 Whatever bytes arrive on a topic, decoding either yields a value of a shipped schema or raises
 DecodeError with a problem the DLQ can record -- never another exception. Every value of a schema
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.codec import (
+from hub.domain.codec import (
     AUDIT_EVENT,
     DEAD_LETTER,
     FEED_ITEM,

@@ -1,4 +1,4 @@
-"""Bad input: property-based fuzzing of the JSON validator (hub/report.py from_json).
+"""Bad input: property-based fuzzing of the JSON validator (hub/domain/report.py from_json).
 
 Whatever JSON a connector sends, the validator either returns a report the codec can encode or
 raises ReportInvalid listing field errors that name a field and say what is wrong (or
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.codec import REPORT, codec
-from hub.report import REPORT_FIELDS, AgencyMismatch, ReportInvalid, from_json
+from hub.domain.codec import REPORT, codec
+from hub.domain.report import REPORT_FIELDS, AgencyMismatch, ReportInvalid, from_json
 from tests import factories
 from tests.conftest import hub_settings
 from tests.reliability.strategies import FUZZ, deep, json_values

@@ -22,17 +22,17 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.codec import FEED_ITEM, codec
-from hub.kafka import producer
-from hub.settings import Settings
-from hub.topics import ensure_topics, feed
+from hub.domain.codec import FEED_ITEM, codec
+from hub.platform.kafka.io import producer
+from hub.platform.kafka.topics import ensure_topics, feed
+from hub.platform.settings import Settings
 from tests import factories
 from tests.helpers import denials_by_path, rss_kb
 from tests.reliability.harness import Cluster, Tokens, private_settings, wait_until
 from tests.reliability.load import Store
 
 STATE, OTHER = "KZ", "UZ"
-REVOCATION_BOUND_S = 2.25  # hub.gateway.base.TOKEN_TTL_S + hub.gateway.feeds.POLL_SECONDS (docs/feeds.md)
+REVOCATION_BOUND_S = 2.25  # hub.gateway.base.TOKEN_TTL_S + hub.feeds.http.POLL_SECONDS (docs/feeds.md)
 
 
 def put(settings: Settings, *values: dict[str, Any]) -> None:

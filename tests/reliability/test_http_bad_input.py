@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from hub.topics import ensure_topics
+from hub.platform.kafka.topics import ensure_topics
 from tests import factories
 from tests.reliability.harness import Cluster, Tokens, private_settings
 from tests.reliability.strategies import EXAMPLES, deep

@@ -5,7 +5,7 @@ It restarts (a) on its own RocksDB directory, (b) with that directory deleted. T
 reports are sent again: every one must be recognized as a DUPLICATE -- the dedup table holds every
 key, up to the last one written to its changelog before the kill -- and no report is routed twice.
 A recovery that stops short of the changelog's tail (as faust does on the embedded broker, whose
-end offsets are wrong: hub/embedded.py) would route the last reports again.
+end offsets are wrong: hub/platform/kafka/embedded.py) would route the last reports again.
 """
 
 from __future__ import annotations

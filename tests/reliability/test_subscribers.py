@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.codec import FEED_ITEM, codec
-from hub.kafka import producer
-from hub.settings import Settings
-from hub.topics import feed
+from hub.domain.codec import FEED_ITEM, codec
+from hub.platform.kafka.io import producer
+from hub.platform.kafka.topics import feed
+from hub.platform.settings import Settings
 from tests import factories
 from tests.helpers import rss_kb, sse_events
 from tests.reliability.harness import Cluster, Tokens, wait_until

@@ -1,0 +1,57 @@
+"""The one audit emitter of HTTP processes (``app.state.audit``): :meth:`Audit.emit` puts the events of
+one call in one ``AuditBatch`` record (schema release v2) and awaits its acknowledgement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from hub.domain.codec import AUDIT_BATCH, codec
+from hub.domain.wire import EVENT_ID, Record, audit_key
+from hub.platform.kafka.producer import BrokerUnavailable, Producer
+from hub.platform.kafka.topics import AUDIT
+
+log = structlog.get_logger(__name__)
+
+
+AUDIT_BATCH_EVENTS = 200  # events per AuditBatch record (keeps a record well under the 1 MB limit)
+
+
+def audit_batch_records(events: Sequence[Mapping[str, Any]], per_record: int = AUDIT_BATCH_EVENTS) -> list[Record]:
+    """AuditBatch records (v2) holding ``events`` in order, keyed like the first event of each record."""
+    enc = codec()
+    out = []
+    for i in range(0, len(events), per_record):
+        chunk = list(events[i:i + per_record])
+        out.append(Record(AUDIT, audit_key(chunk[0]), enc.encode(AUDIT_BATCH, {"events": chunk}),
+                          [(EVENT_ID, chunk[0]["event_id"].encode())]))
+    return out
+
+
+class Audit:
+    """The one audit emitter of the gateway (``app.state.audit``)."""
+
+    def __init__(self, producer: Producer) -> None:
+        self.producer = producer
+
+    async def emit(self, events: Sequence[Mapping[str, Any]], *, required: bool = True) -> bool:
+        """Put ``events`` on hub.audit (one AuditBatch record per call, split every
+        :data:`AUDIT_BATCH_EVENTS` events) and wait for the acknowledgement.
+
+        ``required``: raise BrokerUnavailable when it fails (e.g. an acknowledgement must not be
+        answered unless audited); otherwise log the gap loudly and return False.
+        """
+        if not events:
+            return True
+        try:
+            await self.producer.send(audit_batch_records(events))
+            return True
+        except BrokerUnavailable as exc:
+            if required:
+                raise
+            log.error("audit events not sent", error=str(exc), events=len(events),
+                      stages=sorted({e["stage"] for e in events}))
+            return False

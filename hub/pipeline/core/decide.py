@@ -1,0 +1,574 @@
+"""The pipeline's decision core: dedup → correlate → enrich → route as ONE pure function.
+
+``decide(inp, state, ctx) -> Decision`` takes one input of ``hub.pipeline.validated`` (a validated
+report version, or a granted share), a read-only view of the state
+(:class:`hub.pipeline.core.state.StateView`) and the context (settings, reference data, id key,
+sequence number, processing time), and returns everything the shell has to do: feed items
+(recipient order), the Receipt, audit events (stage order), the dead letter, metric increments as
+plain data, and the state writes.
+
+Pure: no Kafka, no faust, no clock, no I/O. Nothing is written unless the whole decision
+succeeded: writes are returned, never applied here, and an exception anywhere inside becomes a
+Decision with verdict ``ERROR`` (dead letter + audit REJECTED "internal error: …", no writes).
+
+**Non-interference (SPEC §5).** What a recipient R receives depends only on the report versions R
+may see: those routed to R, sent by R's state, or shared with R. Every derived value is computed
+*per view* (a view = a state or the centre) from the versions that view may see:
+
+* a report, in R's view, is its newest version R may see (identifiers, event time, kind);
+* R's incident for a report: kept if R already saw the report (an update keeps its incident);
+  else the incident, in R's view, of the earliest-processed report R may see that shares an
+  identifier within the window; else a new one. Incident ids are the keyed hash (``HUB_ID_KEY``)
+  of the report that opened the incident in that view, so views that see the same opening
+  report share the id, and the id reveals nothing;
+* delivery: UPDATE if R received an earlier version, CORRELATED if R's incident already has
+  another member in R's view, else NEW (SHARED for shares);
+* enrichment: prior reports, also-reported-by, entity links, the "also reported by N other
+  agencies" risk points and every ReportRef (kind, event time, incident id) from R's view; every
+  cap applied after that filter (the newest ``KEY_CAP`` sightings per key, the newest
+  ``MEMBER_CAP`` incident members (hub.pipeline.core.state), ``MAX_REFS`` refs, and the entity-link caps of
+  :mod:`hub.pipeline.core.parties`);
+* expiry: an index entry can match for ``2 × HUB_CORRELATION_WINDOW_DAYS`` after the version was
+  processed (``ctx.now_ms`` of that input), never relative to the incoming report's event time;
+* the Receipt (for the reporting agency) shows NEW/UPDATE/SHARED, never CORRELATED: whether a
+  recipient already holds a related report depends on reports the provider may not see.
+
+Sequence numbers only order things; they never appear in outputs.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from hub.domain.audit_events import audit_event
+from hub.domain.wire import Source, dead_letter
+from hub.pipeline.core import correlate, dedup, enrich, route
+from hub.pipeline.core.enrich import MAX_REFS, RefData
+from hub.pipeline.core.parties import MAX_LINKED_PARTIES, MAX_LINKS, bits_of
+from hub.pipeline.core.state import MEMBER_CAP, REPORTS, Rec, StateView, Version, Writes, to_json
+from hub.pipeline.core.validate import normalize
+from hub.platform.keys import keyed_id
+from hub.platform.settings import Settings
+
+ACTOR = "pipeline"
+_FIRST = itemgetter(0)
+
+# verdicts
+NEW, UPDATE, DUPLICATE, STALE, ERROR = dedup.NEW, dedup.UPDATE, dedup.DUPLICATE, dedup.STALE, "ERROR"
+SHARED, REJECTED = "SHARED", "REJECTED"
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """A validated report: ``report`` in its normalized Avro form (``validate.normalize``: int
+    millisecond timestamps), ``source`` the consumed record (position, key, raw bytes, headers:
+    what a dead letter keeps)."""
+
+    report: Mapping[str, Any]
+    source: Source
+
+
+@dataclass(frozen=True)
+class ShareInput:
+    """A decoded ShareCommand (release v2) and the record it came in."""
+
+    command: Mapping[str, Any]
+    source: Source
+
+
+Input = ReportInput | ShareInput
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a decision may depend on besides the input and the state. ``seq``: the input's offset on
+    hub.pipeline.validated (defines "processed first"); ``now_ms``: the processing time (must not go
+    backwards from one input to the next: correlation entries expire by it)."""
+
+    settings: Settings
+    refdata: RefData
+    id_key: bytes
+    seq: int = 0
+    now_ms: int = 0
+
+    def at(self, seq: int, now_ms: int) -> Context:
+        """This context for the input at ``seq``, processed at ``now_ms``."""
+        return Context(self.settings, self.refdata, self.id_key, seq, now_ms)  # dataclasses.replace is slower
+
+    @classmethod
+    def load(cls, settings: Settings, *, id_key: bytes | None = None, refdata: RefData | None = None) -> Context:
+        """The context of a worker: reads the reference data files and the id key (``hub.platform.keys``) once;
+        call at start-up, then :meth:`at` per input."""
+        from hub.platform import keys
+
+        enrich.preload_hs_codes()
+        return cls(settings, refdata or enrich.refdata(), id_key if id_key is not None else keys.id_key(settings))
+
+    @property
+    def window_ms(self) -> int:
+        return correlate.window_ms(self.settings.correlation_window_days)
+
+    @property
+    def retention_ms(self) -> int:
+        return correlate.retention_ms(self.settings.correlation_window_days)
+
+
+class Count(NamedTuple):
+    """One metric increment: ``metric`` names a counter in :mod:`hub.platform.metrics` (e.g.
+    ``"REPORTS_ROUTED"``), ``labels`` its label values in the counter's label order."""
+
+    metric: str
+    labels: tuple[str, ...]
+    value: float = 1.0
+
+
+@dataclass
+class Decision:
+    verdict: str  # NEW | UPDATE | DUPLICATE | STALE | ERROR; shares: SHARED | DUPLICATE | REJECTED
+    feed_items: list[dict[str, Any]] = field(default_factory=list)  # FeedItem dicts, recipient order
+    receipt: dict[str, Any] | None = None  # Receipt (v2) of a routed version / a share
+    audit: list[dict[str, Any]] = field(default_factory=list)  # AuditEvent dicts, stage order
+    dead_letter: dict[str, Any] | None = None  # DeadLetter dict (stale versions, errors)
+    counts: list[Count] = field(default_factory=list)
+    writes: Writes = field(default_factory=dict)
+    error: str | None = None  # the traceback of an ERROR decision (for the shell's log)
+
+
+@lru_cache(maxsize=1 << 16)
+def incident_id(key: bytes, opener: str) -> str:
+    """The id of the incident opened by report ``opener`` (keyed: reveals nothing without the key)."""
+    return keyed_id(key, "I-", opener)
+
+
+def decide(inp: Input, state: StateView, ctx: Context) -> Decision:
+    """The decision for one input. Never raises on input: failures become an ERROR decision."""
+    try:
+        if isinstance(inp, ShareInput):
+            return _share(inp, state, ctx)
+        return _report(inp, state, ctx)
+    except Exception as e:  # never die on input; nothing of the failed decision is written
+        return failed(inp, ctx, f"internal error: {e}", error=traceback.format_exc())
+
+
+def failed(inp: Input, ctx: Context, reason: str, error: str | None = None) -> Decision:
+    """The ERROR decision for an input that could not be processed: dead letter (stage ``process``)
+    and audit REJECTED; no state writes. The shell may use it for inputs it cannot decode."""
+    src = inp.source
+    rid = _report_id_of(inp)
+    dl = dead_letter(src, stage="process", reason=reason, now_ms=ctx.now_ms, report_id=rid)
+    ev = audit_event("REJECTED", report_id=rid, actor=ACTOR, reason=dl["reason"][:2000], occurred_at=ctx.now_ms,
+                     unique=f"{src.topic}/{src.partition}/{src.offset}")
+    return Decision(ERROR, audit=[ev], dead_letter=dl, counts=[_dlq_count(dl)], error=error)
+
+
+def _report_id_of(inp: Input) -> str | None:
+    body = inp.command if isinstance(inp, ShareInput) else inp.report
+    rid = body.get("report_id") if isinstance(body, Mapping) else None
+    if rid:
+        return str(rid)
+    key = inp.source.key
+    return key.decode("utf-8", "replace") if key else None
+
+
+def _dlq_count(dl: Mapping[str, Any]) -> Count:
+    return Count("DLQ_MESSAGES", (dl["stage"], dl["reason"].split(":")[0][:40]))
+
+
+def link_names(report: Mapping[str, Any]) -> tuple[str, ...]:
+    """The party names of a report that are linked and indexed: the first MAX_LINKED_PARTIES
+    distinct ones, in report order."""
+    out: dict[str, None] = {}
+    for p in report.get("parties") or []:
+        out.setdefault(p["name"], None)
+        if len(out) >= MAX_LINKED_PARTIES:
+            break
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- what each view sees
+class _Look:
+    """Report X (``rid``) as the views in ``views`` see it, for one version's identifiers."""
+
+    def __init__(self, state: StateView, ctx: Context, rid: str, rec: Rec | None, keys: Sequence[str],
+                 event_time: int, views: int) -> None:
+        self.state, self.ctx, self.rid, self.rec, self.views = state, ctx, rid, rec, views
+        horizon = ctx.now_ms - ctx.retention_ms
+        window = ctx.window_ms
+        keyset = set(keys)
+        cands: dict[str, int] = {}  # report -> the views in which one of its sightings may match
+        for k in keys:
+            for y, vis in state.sightings(k, views, horizon):
+                if y != rid:
+                    cands[y] = cands.get(y, 0) | vis
+        self.matches: dict[int, list[tuple[str, Rec, Version]]] = {}
+        self.keys_matched: set[str] = set()
+        for y, cviews in cands.items():
+            yrec = state.report(y)
+            if yrec is None:
+                continue
+            for vis, yvt, _seq, t in yrec.view_groups(cviews):
+                if t < horizon or abs(yvt[2] - event_time) > window:
+                    continue
+                common = keyset.intersection(yvt[3])
+                if not common:
+                    continue
+                self.keys_matched |= common
+                for b in bits_of(vis):
+                    self.matches.setdefault(b, []).append((y, yrec, yvt))
+        self.have = rec.seen() if rec else 0
+        self.opener: dict[int, str] = {}  # view -> the report that opened X's incident in that view
+        for b in bits_of(views):
+            if b & self.have and rec is not None:
+                self.opener[b] = rec.opener(b) or rid
+                continue
+            ms = self.matches.get(b)
+            if ms:
+                y, yrec, _ = min(ms, key=lambda m: m[1].join_seq(b))
+                self.opener[b] = yrec.opener(b) or y
+            else:
+                self.opener[b] = rid
+
+    def incidents(self) -> tuple[tuple[str | None, int], ...]:
+        """X's record's incident groups after this decision (views new to X get theirs)."""
+        groups: dict[str | None, int] = dict(self.rec.incidents) if self.rec else {}
+        for b in bits_of(self.views & ~self.have):
+            o = None if self.opener[b] == self.rid else self.opener[b]
+            groups[o] = groups.get(o, 0) | b
+        return tuple(groups.items())
+
+    def members(self, views: int) -> dict[int, list[tuple[str, Rec]]]:
+        """Per view: the other members of X's incident in that view, newest first (the newest
+        MEMBER_CAP of the view; the opening report counts while it fits)."""
+        out: dict[int, list[tuple[str, Rec]]] = {b: [] for b in bits_of(views)}
+        by_opener: dict[str, int] = {}
+        for b in out:
+            by_opener[self.opener[b]] = by_opener.get(self.opener[b], 0) | b
+        for o, vm in by_opener.items():
+            for y, vis in self.state.joiners(o, vm):
+                if y != self.rid:
+                    yrec = self.state.report(y)
+                    if yrec is not None:
+                        for b in bits_of(vis):
+                            out[b].append((y, yrec))
+            if o != self.rid:
+                orec = self.state.report(o)
+                if orec is not None:
+                    own = 0
+                    for oo, m in orec.incidents:
+                        if oo is None:
+                            own |= m
+                    for b in bits_of(vm & own):
+                        if len(out[b]) < MEMBER_CAP:
+                            out[b].append((o, orec))
+        return out
+
+
+class _Refs:
+    """ReportRef dicts, one object per (report, view version, incident) so equal refs are shared."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.cache: dict[tuple[str, int, str], dict[str, Any]] = {}
+
+    def get(self, y: str, yrec: Rec, yvt: Version | None, view: int) -> dict[str, Any]:
+        if yvt is None:
+            groups = yrec.view_groups(view)
+            yvt = groups[0][1]
+        opener = yrec.opener(view) or y
+        k = (y, yvt[0], opener)
+        r = self.cache.get(k)
+        if r is None:
+            r = self.cache[k] = {"report_id": y, "agency": yrec.agency, "state": yrec.state, "kind": yvt[1],
+                                 "event_time": yvt[2], "incident_id": incident_id(self.key, opener)}
+        return r
+
+
+def _links(state: StateView, rid: str, names: Sequence[str], views: int) -> dict[int, list[dict[str, Any]]]:
+    """Entity links per view: each party name (the first MAX_LINKED_PARTIES) against the view's
+    newest MAX_NAME_CANDIDATES candidate names (scored once for all views), then the view's newest
+    reports with each matching name; the newest MAX_LINKS links (newest report first)."""
+    out: dict[int, list[dict[str, Any]]] = {b: [] for b in bits_of(views)}
+    if not names or not views:
+        return out
+    parties = []
+    for i, p in enumerate(names):
+        cand = state.names.candidates(p, views)
+        pool = cand if isinstance(cand, list) else sorted({n for v in cand.values() for n in v})
+        scores = enrich.scored_names(p, pool)
+        if scores:
+            parties.append((i, p, cand, scores))
+    if not parties:
+        return out
+    made: dict[tuple[int, str, str], dict[str, Any]] = {}
+    index = state.names.names
+    shared_pool = all(isinstance(c, list) for _i, _p, c, _s in parties)
+    by_name: dict[str, list[tuple[int, str, float]]] = {}  # matched name -> (party, its name, score)
+    for i, p, _c, scores in parties:
+        for m, sc in scores.items():
+            by_name.setdefault(m, []).append((i, p, round(sc, 1)))
+    matched = sorted(by_name)
+    for b in out:
+        if shared_pool:
+            ms = matched
+        else:
+            ok = {m for _i, _p, cand, scores in parties
+                  for m in (scores if isinstance(cand, list) else cand.get(b, ())) if m in scores}
+            ms = [m for m in matched if m in ok]
+        rows: list[Any] = []
+        for m in ms:
+            rows += index[m].newest(b)
+        if not rows:
+            continue
+        rows.sort(key=_FIRST, reverse=True)  # stable: equal seqs stay in name order
+        links: list[dict[str, Any]] = []
+        for _s, y, _v, m in rows:
+            if y == rid:
+                continue
+            for i, p, sc in by_name[m]:
+                if not shared_pool and not _allowed(parties[_pos(parties, i)], b, m):
+                    continue
+                k = (i, m, y)
+                lk = made.get(k)
+                if lk is None:
+                    lk = made[k] = {"name": p, "matched_name": m, "score": sc, "report_id": y, "watchlist": None}
+                links.append(lk)
+            if len(links) >= MAX_LINKS:
+                break
+        out[b] = links[:MAX_LINKS]
+    return out
+
+
+def _pos(parties: Sequence[tuple[int, str, Any, dict[str, float]]], i: int) -> int:
+    for k, p in enumerate(parties):
+        if p[0] == i:
+            return k
+    raise KeyError(i)
+
+
+def _allowed(party: tuple[int, str, Any, dict[str, float]], view: int, m: str) -> bool:
+    """Is ``m`` among the candidates of this party in ``view`` (per-view candidate lists)?"""
+    cand = party[2]
+    return m in party[3] and (isinstance(cand, list) or m in cand.get(view, ()))
+
+
+class _Enricher:
+    """The enrichment of one version for each view, sharing what is equal."""
+
+    def __init__(self, rep: Mapping[str, Any], look: _Look, ctx: Context, state: StateView,
+                 names: Sequence[str], views: int) -> None:
+        self.rep, self.look, self.ctx = rep, look, ctx
+        self.own = enrich.own_parts(rep, ctx.refdata)
+        self.refs = _Refs(ctx.id_key)
+        self.members = look.members(views)
+        self.links = _links(state, look.rid, names, views)
+        self._parts = enrich.risk_parts(rep, totals=self.own["substance_totals"], hits=self.own["watchlist_hits"],
+                                        data=ctx.refdata)
+        self._risk: dict[int, tuple[int, list[str]]] = {}
+        self._shared: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def risk(self, others: int) -> tuple[int, list[str]]:
+        r = self._risk.get(others)
+        if r is None:
+            r = self._risk[others] = enrich.risk_from(self._parts, others)
+        return r
+
+    def for_view(self, b: int) -> dict[str, Any]:
+        agency = self.rep["agency"]
+        prior = {y: self.refs.get(y, yrec, yvt, b) for y, yrec, yvt in self.look.matches.get(b, ())}
+        priors = sorted(prior.values(), key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:]
+        also_all = [(y, yrec) for y, yrec in self.members[b] if yrec.agency != agency]
+        others = len({yrec.agency for _y, yrec in also_all})
+        also = sorted((self.refs.get(y, yrec, None, b) for y, yrec in also_all),
+                      key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:]
+        links = self.links.get(b, [])
+        sig = (tuple(map(id, priors)), tuple(map(id, also)), tuple(map(id, links)), others)
+        enr = self._shared.get(sig)
+        if enr is None:
+            score, reasons = self.risk(others)
+            enr = self._shared[sig] = {
+                "risk_score": score, "risk_reasons": reasons, **self.own, "entity_links": links,
+                "prior_reports": priors, "also_reported_by": also}
+        return enr
+
+
+# --------------------------------------------------------------------------- report versions
+def _report(inp: ReportInput, state: StateView, ctx: Context) -> Decision:
+    rep, src, now_ms, seq = inp.report, inp.source, ctx.now_ms, ctx.seq
+    rid, ver, agency, S = rep["report_id"], rep["version"], rep["agency"], rep["reporter_state"]
+    common = {"report_id": rid, "version": ver, "agency": agency, "state": S, "trace_id": rep.get("trace_id")}
+    unique = f"{src.partition}/{src.offset}"
+    # ---- dedup
+    rec = state.report(rid)
+    verdict = dedup.classify(rep, {"versions": [v[0] for v in rec.versions]} if rec else None)
+    if verdict == DUPLICATE:
+        return Decision(DUPLICATE, audit=[audit_event("DUPLICATE", **common, actor=ACTOR, occurred_at=now_ms,
+                                                      unique=unique)],
+                        counts=[Count("REPORTS_DUPLICATE", (rep["kind"], agency))])
+    if verdict == STALE:
+        assert rec is not None
+        reason = f"stale: version {ver} arrived after version {max(v[0] for v in rec.versions)}"
+        dl = dead_letter(src, stage="dedup", reason=reason, now_ms=now_ms, report_id=rid)
+        return Decision(STALE, dead_letter=dl,
+                        audit=[audit_event("REJECTED", **common, actor=ACTOR, reason=reason, occurred_at=now_ms,
+                                           unique=unique)],
+                        counts=[Count("REPORTS_REJECTED", (rep["kind"], agency, "stale")), _dlq_count(dl)])
+    views = state.views
+    why = route.recipients(rep, ctx.settings)
+    rmask = views.mask(why)
+    sbit = views.bit(S)
+    W = rmask | sbit
+    keys = tuple(correlate.correlation_keys(rep)[:correlate.MAX_KEYS])
+    names = link_names(rep)
+    # ---- correlate (per view)
+    look = _Look(state, ctx, rid, rec, keys, rep["event_time"], W)
+    correlated = any(o != rid for o in look.opener.values())
+    counts: list[Count] = []
+    audits: list[dict[str, Any]] = []
+    reporter_incident = incident_id(ctx.id_key, look.opener[sbit])
+    if correlated:
+        matched = sorted({y for ms in look.matches.values() for y, _r, _v in ms})
+        counts.append(Count("REPORTS_CORRELATED", (rep["kind"], agency)))
+        detail = {"incident_id": reporter_incident, "matched": ",".join(matched)}
+        if len(set(look.opener.values())) > 1:
+            detail["views"] = _views_detail(look.opener, views, ctx.id_key)
+        audits.append(audit_event(
+            "CORRELATED", **common, actor=ACTOR, occurred_at=now_ms,
+            reason=f"shares {', '.join(sorted(look.keys_matched)) or 'identifiers'} with {len(matched)} "
+                   f"report(s) within {ctx.settings.correlation_window_days} days", detail=detail))
+    # ---- enrich (per recipient view)
+    en = _Enricher(rep, look, ctx, state, names, rmask)
+    received = rec.received() if rec else 0
+    partners = set(ctx.settings.partners)
+    full, redacted = dict(rep), None
+    everyone = sorted(why)
+    items = []
+    for r, reason in why.items():
+        b = views.bit(r)
+        is_partner = r in partners
+        if is_partner and redacted is None:
+            redacted = route.redact(rep)
+        delivery = UPDATE if b & received else ("CORRELATED" if en.members[b] else NEW)
+        items.append({
+            "item_id": f"{rid}:{ver}:{r}", "recipient": r, "delivery": delivery,
+            "incident_id": incident_id(ctx.id_key, look.opener[b]),
+            "report": redacted if is_partner else full, "enrichment": en.for_view(b),
+            "routing": {"recipients": everyone, "reason": reason, "redacted": is_partner},
+            "routed_at": now_ms})
+        counts.append(Count("REPORTS_ROUTED", (rep["kind"], r, delivery)))
+    enrs = [it["enrichment"] for it in items]
+    base = enrs[0] if enrs else {"risk_score": en.risk(0)[0], "entity_links": []}
+    audits.append(audit_event("ENRICHED", **common, actor=ACTOR, occurred_at=now_ms, detail={
+        "risk_score": max((e["risk_score"] for e in enrs), default=base["risk_score"]),
+        "watchlist_hits": len(en.own["watchlist_hits"]),
+        "entity_links": max((len(e["entity_links"]) for e in enrs), default=0)}))
+    # ---- route
+    who = {it["recipient"]: f"{it['delivery']}: {it['routing']['reason']}" for it in items}
+    audits.append(audit_event(
+        "ROUTED", **common, actor=ACTOR, occurred_at=now_ms, recipients=list(who),
+        reason=f"TLP {rep['tlp']}: " + ("; ".join(f"{r} {w}" for r, w in who.items()) or "no recipients"),
+        detail={"incident_id": reporter_incident,
+                "redacted": ",".join(it["recipient"] for it in items if it["routing"]["redacted"])}))
+    # ---- state: this version, who may see it, the incident of each view new to the report
+    vt: Version = (ver, rep["kind"], rep["event_time"], keys, names, seq, now_ms, rmask)
+    new = Rec(agency, S, sbit, (rec.versions if rec else ()) + (vt,), rec.shares if rec else (), look.incidents())
+    return Decision(verdict, feed_items=items, receipt=receipt(rep, reporter_incident, items, now_ms),
+                    audit=audits, counts=counts, writes={REPORTS: {rid: to_json(new, views)}})
+
+
+def _views_detail(opener: Mapping[int, str], views: Any, key: bytes) -> str:
+    groups: dict[str, list[str]] = {}
+    for b, o in opener.items():
+        groups.setdefault(incident_id(key, o), []).append(views.code_of[b])
+    return "; ".join(f"{i}: {','.join(sorted(c))}" for i, c in sorted(groups.items()))
+
+
+def receipt(rep: Mapping[str, Any], incident: str, items: Sequence[Mapping[str, Any]], routed_at: int,
+            *, receipt_id: str | None = None) -> dict[str, Any]:
+    """The Receipt (v2): the report as sent, the reporting state's incident id, every recipient with
+    its delivery kind (CORRELATED shown as NEW: see the module docstring), reason and redaction."""
+    return {
+        "receipt_id": receipt_id or f"{rep['report_id']}:{rep['version']}",
+        "report_id": rep["report_id"], "version": rep["version"], "agency": rep["agency"],
+        "state": rep["reporter_state"], "incident_id": incident, "report": dict(rep),
+        "recipients": [{"recipient": it["recipient"],
+                        "delivery": NEW if it["delivery"] == "CORRELATED" else it["delivery"],
+                        "reason": it["routing"]["reason"], "redacted": it["routing"]["redacted"]} for it in items],
+        "routed_at": routed_at,
+    }
+
+
+# --------------------------------------------------------------------------- shares (SPEC §13)
+def _share(inp: ShareInput, state: StateView, ctx: Context) -> Decision:
+    cmd, src, now_ms = inp.command, inp.source, ctx.now_ms
+    prov = cmd["provenance"]
+    rid, ver, request = cmd["report_id"], int(cmd["version"]), prov["request_id"]
+    rep = _normalized(cmd["report"])
+    rec = state.report(rid)
+    vt = rec.version(ver) if rec else None
+    problem = None
+    if rec is None or vt is None:
+        problem = f"share {request}: version {ver} of {rid} was never routed"
+    elif rep.get("report_id") != rid or rep.get("version") != ver or rep.get("reporter_state") != rec.state:
+        problem = f"share {request}: the report in the command is not version {ver} of {rid}"
+    common = {"report_id": rid, "version": ver, "agency": rep.get("agency"), "state": rep.get("reporter_state"),
+              "trace_id": rep.get("trace_id")}
+    if problem is not None:
+        dl = dead_letter(src, stage="share", reason=problem, now_ms=now_ms, report_id=rid)
+        return Decision(REJECTED, dead_letter=dl, counts=[_dlq_count(dl)],
+                        audit=[audit_event("REJECTED", **common, actor=ACTOR, reason=problem, occurred_at=now_ms,
+                                           unique=f"{src.topic}/{src.partition}/{src.offset}")])
+    assert rec is not None and vt is not None
+    views, S = state.views, rec.state
+    valid = set(ctx.settings.recipients)
+    named = sorted({s for s in cmd["to_states"] if s in valid and s != S})
+    already = vt[7] | rec.sbit
+    for g in rec.shares:
+        if g[2] == ver:
+            already |= g[3]
+    T = views.mask(named) & ~already
+    if not T:
+        return Decision(DUPLICATE, audit=[audit_event(
+            "DUPLICATE", **common, actor=ACTOR, occurred_at=now_ms, unique=f"{src.partition}/{src.offset}",
+            reason=f"share {request}: every named state already holds version {ver}")])
+    look = _Look(state, ctx, rid, rec, vt[3], vt[2], T)
+    en = _Enricher(rep, look, ctx, state, vt[4], T)
+    partners = set(ctx.settings.partners)
+    reason = f"shared with the provider's consent (request {request})"
+    full, redacted = dict(rep), None
+    items, counts = [], []
+    for r in views.codes(T):
+        b = views.bit(r)
+        is_partner = r in partners
+        if is_partner and redacted is None:
+            redacted = route.redact(rep)
+        items.append({
+            "item_id": f"{rid}:{ver}:{r}", "recipient": r, "delivery": SHARED,
+            "incident_id": incident_id(ctx.id_key, look.opener[b]),
+            "report": redacted if is_partner else full, "enrichment": en.for_view(b),
+            "routing": {"recipients": named, "reason": reason, "redacted": is_partner},
+            "routed_at": now_ms, "provenance": dict(prov)})
+        counts.append(Count("REPORTS_ROUTED", (rep["kind"], r, SHARED)))
+    incident = incident_id(ctx.id_key, rec.opener(rec.sbit) or rid)
+    detail = {"request_id": request, "incident_id": incident,
+              "redacted": ",".join(it["recipient"] for it in items if it["routing"]["redacted"])}
+    if prov.get("conditions"):
+        detail["conditions"] = prov["conditions"]
+    audit = audit_event(
+        "SHARED", **common, actor=ACTOR, occurred_at=now_ms, recipients=[it["recipient"] for it in items],
+        unique=request, detail=detail,
+        reason=f"request {request} by {prov['requested_by']} ({prov['requested_state']}), granted by "
+               f"{prov['granted_by']}: shared with {', '.join(it['recipient'] for it in items)}")
+    new = Rec(rec.agency, S, rec.sbit, rec.versions, (*rec.shares, (ctx.seq, now_ms, ver, T)), look.incidents())
+    return Decision(SHARED, feed_items=items, audit=[audit], counts=counts,
+                    receipt=receipt(rep, incident, items, now_ms, receipt_id=f"{rid}:{ver}:share:{request}"),
+                    writes={REPORTS: {rid: to_json(new, views)}})
+
+
+def _normalized(report: Mapping[str, Any]) -> dict[str, Any]:
+    return normalize(dict(report))
+

@@ -1,0 +1,242 @@
+"""The HTTP toolkit every slice's router is built from: errors and JSON answers, the body reader
+with its explicit size limit, request facts (trace id, request id, client address), blocking work off
+the event loop (:func:`in_thread`, :class:`GroupCommit`).
+
+* **Body** — :func:`read_body` / :func:`read_json` read the request body with an explicit size limit
+  (413 beyond it, without buffering the rest). Endpoints never declare a pydantic body parameter
+  (FastAPI would read and parse it *before* the auth dependency runs); they call ``read_json`` in
+  the handler, i.e. after authentication and before parsing.
+* **Request facts** — :func:`trace_id` (validated ``X-Trace-Id`` or a new one), :func:`request_id`
+  (a server-generated id, the unique part of REJECTED/ACCESS_DENIED audit ids), :func:`in_thread`
+  (blocking database calls off the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
+
+import orjson
+import structlog
+from fastapi import HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+
+log = structlog.get_logger(__name__)
+
+
+T = TypeVar("T")
+
+
+A = TypeVar("A")
+
+
+R = TypeVar("R")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+RETRY_AFTER_S = 5
+
+
+TRACE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class ApiError(HTTPException):
+    """A clear client error: ``status``, a message naming the field, optional headers.
+
+    FastAPI renders it as ``{"detail": message}``; the ingest endpoints render ``{"error": message}``
+    (SPEC §7) with :func:`error_response`.
+    """
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status, message, headers=dict(headers) if headers else None)
+        self.message = message
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON answer serialized with orjson (what FastAPI's JSONResponse does, several times faster)."""
+    return Response(orjson.dumps(body), status_code=status, headers=dict(headers) if headers else None,
+                    media_type="application/json")
+
+
+def error_response(exc: ApiError, **extra: Any) -> Response:
+    """``{"error": message, **extra}`` with the error's status and headers (the ingest style)."""
+    return json_response({"error": exc.message, **extra}, exc.status_code, exc.headers)
+
+
+def unavailable(exc: Exception, key: str = "error") -> Response:
+    log.warning("broker unavailable", error=str(exc))
+    return json_response({key: "the hub cannot reach its broker right now; nothing was accepted, retry later"},
+                         503, {"Retry-After": str(RETRY_AFTER_S)})
+
+
+class GroupCommit(Generic[A, R]):
+    """Blocking work of many concurrent requests done in batches by one dedicated thread.
+
+    ``await call(arg)`` queues ``arg``; while the thread runs a batch, later calls wait and then go
+    together into the next batch: ``batch_fn([arg, ...]) -> [result, ...]`` (same order). Under load
+    a whole group of requests costs one thread hand-off and one database transaction instead of one
+    each; alone, a call costs the same as ``in_thread``. An exception of ``batch_fn`` is raised in
+    every call of that batch.
+    """
+
+    def __init__(self, batch_fn: Callable[[list[A]], list[R]], name: str) -> None:
+        self.batch_fn = batch_fn
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pending: list[tuple[A, asyncio.Future[R]]] = []
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # batches run (for tests and the bench)
+
+    async def call(self, arg: A) -> R:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[R] = loop.create_future()
+        self._pending.append((arg, fut))
+        if not self._running:
+            self._running = True
+            self._task = loop.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                self.batches += 1
+                try:
+                    results = await loop.run_in_executor(self._executor, self.batch_fn, [a for a, _ in batch])
+                except Exception as exc:
+                    for _, f in batch:
+                        if not f.done():
+                            f.set_exception(exc)
+                    continue
+                for (_, f), r in zip(batch, results, strict=True):
+                    if not f.done():
+                        f.set_result(r)
+        finally:
+            self._running = False
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking call (a database statement) in a worker thread, off the event loop.
+
+    :class:`hub.db.Database` keeps one connection per thread, so this is safe for it.
+    """
+    return await asyncio.to_thread(fn, *args)
+
+
+_ID_PREFIX = os.urandom(8).hex()  # per process: ids of different processes never collide
+
+
+_ID_COUNTER = itertools.count(1)
+
+
+def new_id() -> str:
+    """A new id unique across processes and time (32 hex digits: a random process prefix + a counter)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+def request_id(request: Request) -> str:
+    """A server-generated id of this request (stable for the request; never from the client)."""
+    state = request.scope.setdefault("state", {})
+    rid = state.get("request_id")
+    if rid is None:
+        rid = state["request_id"] = new_id()
+    return rid
+
+
+def trace_id(request: Request) -> str:
+    """The client's ``X-Trace-Id`` when valid (1–64 of ``[A-Za-z0-9_-]``), else a new one; 400 when invalid."""
+    value = request.headers.get("x-trace-id")
+    if value is None:
+        return os.urandom(16).hex()  # random: it travels to every recipient, so it must not count requests
+    if not TRACE_ID_RE.fullmatch(value):
+        raise ApiError(400, "X-Trace-Id: should be 1–64 characters of A–Z, a–z, 0–9, '_' or '-' "
+                            f"(got {len(value)} characters)")
+    return value
+
+
+def client_address(request: Request) -> str:
+    client = request.scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def mark_audited(request: Request) -> None:
+    """Tell the denial middleware this 401/403 was already audited in more detail."""
+    request.scope.setdefault("state", {})["audited"] = True
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (None when absent or malformed)."""
+    if authorization and authorization[:7].lower() == "bearer ":
+        token = authorization[7:].strip()
+        return token or None
+    return None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (413 when larger; the rest is never read).
+
+    Call it after authentication: an unauthenticated request is answered before its body is read
+    (and its connection closed, see :mod:`hub.gateway.denials`).
+    """
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"body of {int(declared)} bytes is larger than the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _field(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+async def read_json(request: Request, limit: int, model: type[M] | None = None) -> Any:
+    """The body as JSON (400 when malformed, 413 beyond ``limit``), validated by ``model`` when given
+    (422 naming every failing field: ``{"detail": "report_id: Field required", "errors": [...]}``)."""
+    raw = await read_body(request, limit)
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"malformed JSON: {exc}") from None
+    if model is None:
+        return value
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        errors = [{"field": _field(e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        raise BodyInvalid(errors) from None
+
+
+class BodyInvalid(ApiError):
+    """422 with every failing field (``errors``)."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__(422, "; ".join(f"{e['field']}: {e['problem']}" for e in errors) or "invalid body")
+        self.errors = errors
+
+
+def json_body_doc(model: type[BaseModel], limit: int) -> dict[str, Any]:
+    """``openapi_extra`` documenting a body read with :func:`read_json` (FastAPI cannot see it)."""
+    schema = model.model_json_schema()
+    schema["description"] = (schema.get("description") or "") + f" (at most {limit} bytes)"
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

