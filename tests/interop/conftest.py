@@ -90,3 +90,7 @@ def gateway(broker: AnyBroker, tmp_path_factory: pytest.TempPathFactory) -> Iter
     finally:
         server.stop()
         db.close()
+
+
+# PostgreSQL fixtures shared with the audit tests (a throwaway cluster per session)
+from tests.audit.conftest import db_url, pg_server, pg_url  # noqa: E402,F401
