@@ -82,7 +82,16 @@ class StixStore:
             if n < BATCH:
                 return done
 
+    def _behind(self, collection: str) -> bool:
+        """Whether the feed has items the collection has not mapped (a read, no write lock)."""
+        row = self.db.one("SELECT seq FROM stix_progress WHERE collection = ?", (collection,))
+        progress = int(row["seq"]) if row else 0
+        return self.db.one("SELECT seq FROM feed_items WHERE recipient = ? AND seq > ? LIMIT 1",
+                           (collection, progress)) is not None
+
     def _sync_batch(self, collection: str) -> int:
+        if not self._behind(collection):
+            return 0
         with self.db.transaction():
             row = self.db.one("SELECT seq FROM stix_progress WHERE collection = ?", (collection,))
             progress = int(row["seq"]) if row else 0

@@ -408,6 +408,13 @@ async def manifest(request: Request) -> Response:
     return taxii(body, headers=_headers(rows))
 
 
+@router.post(ROOT + "collections/{cid}/objects/", response_class=Response, include_in_schema=False)
+async def add_objects(request: Request) -> Response:
+    """Collections are read-only (``can_write`` false): 405, the body is never read."""
+    return _error(TaxiiError(405, "Read-only collection",
+                             "this server only serves the states' feeds; nothing can be added", {"Allow": "GET"}))
+
+
 @router.get("/taxii2/schemas/" + stix.SCHEMA_FILE, response_class=Response, include_in_schema=False)
 async def extension_schema() -> Response:
     """The JSON schema of the CARICC STIX property extension (public: it holds no data)."""

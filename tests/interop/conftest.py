@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hub.directory.agencies import Directory
 from hub.directory.officers import Officers
 from hub.feeds.store import FeedStore
 from hub.interop.taxii import ROOT, TAXII, collection_id
@@ -31,7 +32,7 @@ class Gateway:
     settings: Settings
     base: str
     db: Database
-    tokens: dict[str, str]  # "KZ", "AF", "CARICC", "auditor" -> token
+    tokens: dict[str, str]  # "KZ", "AF", "CARICC", "UZ", "auditor", "agency" -> token
 
     def write(self, items: list[dict[str, Any]]) -> None:
         """Store feed items the way ``hub sink`` does."""
@@ -82,6 +83,9 @@ def gateway(broker: AnyBroker, tmp_path_factory: pytest.TempPathFactory) -> Iter
     officers = Officers(db, s)
     tokens = {st: officers.add(f"iop-{st.lower()}", st) for st in ("KZ", "AF", "CARICC", "UZ")}
     tokens["auditor"] = officers.add("iop-auditor", None, auditor=True)
+    agencies = Directory(db, s.recipients)
+    agencies.add("IOP-KZ-AGENCY", "KZ", "Interop test agency")
+    tokens["agency"] = agencies.issue_key("IOP-KZ-AGENCY")
     gw = Gateway(s, f"http://127.0.0.1:{s.gateway_port}", db, tokens)
     gw.write(world.feed_items())
     server = ThreadGateway(s).start()

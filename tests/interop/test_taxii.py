@@ -59,7 +59,8 @@ def test_discovery_api_root_and_collections_per_token(gateway: Gateway) -> None:
         (collection_id("KZ"), "kz", True, False, ["application/stix+json;version=2.1"])]
     assert gateway.get(ROOT + "collections/", gateway.tokens["CARICC"]).json()["collections"][0]["id"] == \
         collection_id("CARICC")
-    assert gateway.get(ROOT + "collections/", gateway.tokens["auditor"]).json() == {}  # auditors: no collection
+    for other in ("auditor", "agency"):  # auditors and agencies: no collection
+        assert gateway.get(ROOT + "collections/", gateway.tokens[other]).json() == {}
     assert gateway.get(gateway.collection("KZ"), kz).json()["title"] == "Feed of KZ"
 
 
@@ -97,6 +98,12 @@ def test_another_states_collection_is_403_and_audited(gateway: Gateway) -> None:
         body = taxii_error(gateway.get(gateway.collection("UZ") + path, gateway.tokens["KZ"]), 403)
         assert "UZ" in body["description"]
     taxii_error(gateway.get(gateway.collection("KZ") + "objects/", gateway.tokens["auditor"]), 403)
+    taxii_error(gateway.get(gateway.collection("KZ") + "objects/", gateway.tokens["agency"]), 403)
+    # read-only: no POST of objects
+    post = httpx.post(gateway.collection("KZ") + "objects/", content=b"{}", timeout=30,
+                      headers={"Authorization": f"Bearer {gateway.tokens['KZ']}", "Accept": TAXII,
+                               "Content-Type": TAXII})
+    assert taxii_error(post, 405) and post.headers["allow"] == "GET"
     denied = gateway.audit(lambda e: e["stage"] == "ACCESS_DENIED" and e["actor"] == "officer:iop-kz"
                            and e["state"] == "UZ", 1)
     assert "TAXII collection of UZ" in (denied[0]["reason"] or "")
