@@ -20,6 +20,9 @@ Per feed item (one report version for one state) :func:`item_objects` gives:
 * ``marking-definition`` — the five official OASIS TLP 2.0 markings and one statement marking per
   handling code (H3: per handling note); ``extension-definition`` — the CARICC extension.
 
+The mapping's fixed objects (markings, the hub and agency identities, countries, the extension
+definition) are built once and shared (cached): callers never mutate the objects returned.
+
 Ids are UUIDv5 in :data:`NAMESPACE` of the hub's keyed ids (``report_id``, ``incident_id``) and of
 content, so the same input always gives the same objects. :func:`admit` then drops what the
 collection already holds and versions the report object (see there).
@@ -32,6 +35,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -64,6 +68,7 @@ TLP2_IDS = {
 }
 
 
+@cache
 def tlp_marking(tlp: str) -> dict[str, Any]:
     """The official TLP 2.0 marking-definition object of a hub TLP value."""
     value = tlp.lower().replace("_", "+")
@@ -80,6 +85,7 @@ HANDLING = {
 }
 
 
+@cache
 def handling_marking(code: str, note: str | None) -> dict[str, Any]:
     """A statement marking of the handling code (H3 with its note: one marking per distinct note)."""
     statement = HANDLING[code] + (f": {note}" if code == "H3" and note else "")
@@ -90,6 +96,7 @@ def handling_marking(code: str, note: str | None) -> dict[str, Any]:
             "definition_type": "statement", "definition": {"statement": statement}}
 
 
+@cache
 def hub_identity() -> dict[str, Any]:
     return {"type": "identity", "spec_version": SPEC, "id": HUB_IDENTITY, "created": EPOCH, "modified": EPOCH,
             "name": "CARICC intelligence-sharing hub", "identity_class": "system",
@@ -104,6 +111,7 @@ def extension_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+@cache
 def extension_definition() -> dict[str, Any]:
     return {"type": "extension-definition", "spec_version": SPEC, "id": EXTENSION_ID, "created": EPOCH,
             "modified": EPOCH, "created_by_ref": HUB_IDENTITY, "name": "CARICC hub report (v1)",
@@ -153,12 +161,14 @@ def _rel(source: str, kind: str, target: str, created: str, by: str, markings: l
     return {k: v for k, v in obj.items() if v is not None}
 
 
+@cache
 def country_location(code: str) -> dict[str, Any]:
     """The shared, unmarked location of a country (reference data, no report content)."""
     return {"type": "location", "spec_version": SPEC, "id": stix_id("location", "country", code), "created": EPOCH,
             "modified": EPOCH, "created_by_ref": HUB_IDENTITY, "name": code, "country": code}
 
 
+@cache
 def agency_identity(code: str) -> dict[str, Any]:
     return {"type": "identity", "spec_version": SPEC, "id": stix_id("identity", "agency", code), "created": EPOCH,
             "modified": EPOCH, "created_by_ref": HUB_IDENTITY, "name": code, "identity_class": "organization",

@@ -14,7 +14,9 @@ Credentials: ``Authorization: Bearer <officer token>``, or HTTP Basic with the t
 Errors are TAXII error messages (``title``, ``description``, ``http_status``). A collection of another
 state is 403 and audited ACCESS_DENIED like a feed (SPEC §8).
 
-The objects come from :class:`~hub.interop.store.StixStore` (derived from the state's feed items only).
+The objects come from :class:`~hub.interop.store.StixStore` (derived from the state's feed items only;
+every read first maps the items the feed gained, and the gateway maps every state's backlog once in
+the background when it starts).
 Every feed item whose report content is served through ``objects`` is audited ``DELIVERED`` (the same
 event id as when its feed serves it to this officer, so the provider's ``delivered_at`` counts it) and
 ``EXPORTED`` (``detail.format`` = ``stix2.1``, one event per item and request) before the answer leaves.
@@ -23,6 +25,7 @@ Manifests and version lists (ids, versions and dates only) are not audited per r
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import re
@@ -41,6 +44,7 @@ from hub.interop import stix
 from hub.interop.store import VERSION_WORDS, Query, StixStore
 from hub.platform.http import ApiError, bearer, in_thread, mark_audited, request_id
 from hub.platform.kafka.producer import BrokerUnavailable
+from hub.platform.tasks import cancel
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["taxii"])
@@ -63,6 +67,25 @@ def collection_id(state: str) -> str:
 
 async def startup(app: FastAPI) -> None:
     app.state.stix_store = StixStore(app.state.db)
+    app.state.stix_warmup = asyncio.get_running_loop().create_task(warm_up(app))
+
+
+async def shutdown(app: FastAPI) -> None:
+    await cancel(getattr(app.state, "stix_warmup", None))
+
+
+async def warm_up(app: FastAPI) -> None:
+    """Map every state's feed items not mapped yet, once, in the background after the gateway started, so
+    a collection's first read does not map a long feed (a read maps what is left, as always)."""
+    store: StixStore = app.state.stix_store
+    for state in app.state.settings.recipients:
+        try:
+            n = await in_thread(store.sync, state)
+        except Exception as exc:  # the database is away: reads map on demand later
+            log.warning("STIX warm-up failed", state=state, error=str(exc))
+            return
+        if n:
+            log.info("STIX collection mapped", state=state, items=n)
 
 
 # -- answers ----------------------------------------------------------------------------------------
