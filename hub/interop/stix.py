@@ -126,7 +126,7 @@ def extension_definition() -> dict[str, Any]:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def _ts(value: str | int | datetime) -> str:
+def timestamp(value: str | int | datetime) -> str:
     """An RFC 3339 UTC timestamp with milliseconds (STIX ``timestamp``)."""
     if isinstance(value, int):
         value = datetime.fromtimestamp(value / 1000, UTC)
@@ -181,6 +181,14 @@ def _precise(loc: Mapping[str, Any]) -> bool:
                 (loc.get("lat") is not None and loc.get("lon") is not None))
 
 
+def _provenance(prov: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A SHARED copy's provenance with its times as STIX timestamps (the feed store keeps them as
+    epoch milliseconds)."""
+    if not prov:
+        return None
+    return {**prov, "requested_at": timestamp(prov["requested_at"]), "granted_at": timestamp(prov["granted_at"])}
+
+
 INDIVIDUAL_ROLES = {"DRIVER", "COURIER", "SUSPECT"}
 ORGANIZATION_ROLES = {"SHIPPER", "CONSIGNEE", "CARRIER"}
 
@@ -208,7 +216,7 @@ def item_objects(item: Mapping[str, Any]) -> list[dict[str, Any]]:
     rep = item["report"]
     enr = item.get("enrichment") or {}
     rid, version = rep["report_id"], int(rep["version"])
-    received = _ts(rep["received_at"])
+    received = timestamp(rep["received_at"])
     b = _Build()
     tlp = b.add(tlp_marking(rep["tlp"]))
     handling = b.add(handling_marking(rep.get("handling_code") or "H0", rep.get("handling_note")))
@@ -268,7 +276,7 @@ def item_objects(item: Mapping[str, Any]) -> list[dict[str, Any]]:
         "hub_report_id": rid, "hub_item_id": item["item_id"], "hub_incident_id": item["incident_id"],
         "incident_label": label(item["incident_id"]),
         "kind": rep["kind"], "version": version, "agency": rep["agency"], "reporter_state": rep["reporter_state"],
-        "source_ref": rep["source_ref"], "event_time": _ts(rep["event_time"]), "received_at": received,
+        "source_ref": rep["source_ref"], "event_time": timestamp(rep["event_time"]), "received_at": received,
         "tlp": rep["tlp"], "delivery": item["delivery"], "addressees": list(rep.get("addressees") or []),
         "location_ref": location, "route_refs": route,
         "unlocode": rep["location"].get("unlocode"),
@@ -284,7 +292,7 @@ def item_objects(item: Mapping[str, Any]) -> list[dict[str, Any]]:
         "routing": {"reason": (item.get("routing") or {}).get("reason"),
                     "redacted": bool((item.get("routing") or {}).get("redacted")),
                     "recipients": list((item.get("routing") or {}).get("recipients") or [])},
-        "provenance": item.get("provenance"),
+        "provenance": _provenance(item.get("provenance")),
     })
     refs = [o["id"] for o in b.objects if o["type"] not in ("marking-definition", "extension-definition")]
     report = {
@@ -337,9 +345,9 @@ def admit(objects: Iterable[dict[str, Any]], held: dict[str, Held]) -> list[dict
         if h is not None:
             modified = max(obj["modified"], h.created)
             step = datetime.fromisoformat(modified.replace("Z", "+00:00"))
-            while _ts(step) in h.versions:
+            while timestamp(step) in h.versions:
                 step += timedelta(milliseconds=1)
-            obj = {**obj, "created": h.created, "modified": _ts(step)}
+            obj = {**obj, "created": h.created, "modified": timestamp(step)}
             held[obj["id"]] = Held(h.created, h.versions | {obj["modified"]})
         else:
             held[obj["id"]] = Held(obj["created"], frozenset({obj["modified"]}))

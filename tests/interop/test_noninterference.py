@@ -3,7 +3,7 @@
 The scenario of the pipeline's end-to-end non-interference test (every TLP, updates, correlations
 through containers, plates and documents, names across scripts, partner copies, hidden RED /
 AMBER_STRICT / AMBER reports sharing identifiers with visible ones) plus the interop reports, through
-the real pure pipeline (decide()). For every recipient that may not see some report versions, the
+the real pure pipeline (decide()), and a consent share (SHARED copies). For every recipient that may not see some report versions, the
 sequence is run again without them; both runs' feed items are stored the way the sink stores them
 (each in its own database, so even the feed cursors and storage times differ) and mapped by the TAXII
 collection store. The state's collections must be identical object for object, in order -- STIX
@@ -25,7 +25,6 @@ from hub.sink import Sink, Sorted
 from tests.conftest import hub_settings
 from tests.interop import world
 from tests.pipeline.decide_support import run_events, visible_to
-from tests.pipeline.test_noninterference_e2e import NOW
 
 SETTINGS = hub_settings()
 
@@ -45,8 +44,8 @@ def served(tmp: Path, name: str, state: str, items: list[dict[str, Any]]) -> lis
 
 
 def test_a_states_stix_collection_does_not_depend_on_reports_it_may_not_see(tmp_path: Path) -> None:
-    reports = world.reports()
-    events = [(r, int(NOW.timestamp() * 1000) + i) for i, r in enumerate(reports)]
+    events = world.events()
+    reports = [e if isinstance(e, dict) else e.command["report"] for e, _ in events]
     full = run_events(events)
     compared, objects, hidden_total = 0, 0, 0
     incidents_per_version: dict[str, set[str]] = {}

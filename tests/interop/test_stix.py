@@ -188,3 +188,15 @@ def test_oasis_validator_finds_no_error_and_stix2_parses_every_object(state: str
         assert parsed.id == o["id"]
     bundle = stix2.parse({"type": "bundle", "id": stix.stix_id("bundle", state), "objects": objs}, allow_custom=False)
     assert len(bundle.objects) == len(objs)
+
+
+def test_a_shared_copy_carries_its_provenance() -> None:
+    (shared,) = [it for it in world.items_of("GE") if it["delivery"] == "SHARED"]
+    e = ext(the_report(item_objects(shared)))
+    assert e["delivery"] == "SHARED" and e["routing"]["redacted"] is True
+    assert e["provenance"] == {"request_id": "IOP-REQ-1", "requested_by": "officer:uz-desk", "requested_state": "UZ",
+                               "requested_at": stix.timestamp(shared["provenance"]["requested_at"]),
+                               "granted_by": "agency:KG-DCS",
+                               "granted_at": stix.timestamp(shared["provenance"]["granted_at"]),
+                               "conditions": "for the joint operation only"}
+    assert "KG-AN-778812" not in json.dumps(item_objects(shared), ensure_ascii=False)  # partner copy

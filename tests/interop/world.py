@@ -1,6 +1,7 @@
 """Feed items for the interop tests: the non-interference scenario of the pipeline tests (22 report
 versions, every TLP, updates, correlations, partner copies) plus a few reports that use every §3 field
-(coordinates, UN/LOCODE, route places, H3 with a note, ALERT with risk indicators), run through the
+(coordinates, UN/LOCODE, route places, H3 with a note, ALERT with risk indicators) and a consent share
+(SHARED copies with provenance to two partners), run through the
 real pure pipeline (decide()) -- so the items are what the sink stores, per recipient."""
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from hub.feeds.store import jsonable
-from hub.pipeline.core.decide import Decision
+from hub.pipeline.core.decide import Decision, ShareInput
 from tests.factories import report
-from tests.pipeline.decide_support import run_events
+from tests.pipeline.decide_support import run_events, share_input
 from tests.pipeline.test_noninterference_e2e import NOW, REPORTS
 
 
@@ -45,9 +46,25 @@ def reports() -> list[dict[str, Any]]:
     return [*REPORTS, *_extra()]
 
 
-def decisions(sequence: list[dict[str, Any]] | None = None) -> list[Decision]:
-    seq = reports() if sequence is None else sequence
-    return run_events([(r, int(NOW.timestamp() * 1000) + i) for i, r in enumerate(seq)])
+def share(r: dict[str, Any], to: list[str]) -> ShareInput:
+    """A granted CONSENT_ONWARD of ``r`` to ``to`` (SPEC §13): SHARED copies with provenance."""
+    at = int(NOW.timestamp() * 1000)
+    command = {"provenance": {"request_id": "IOP-REQ-1", "requested_by": "officer:uz-desk", "requested_state": "UZ",
+                              "requested_at": at - 60_000, "granted_by": "agency:KG-DCS", "granted_at": at - 30_000,
+                              "conditions": "for the joint operation only"},
+               "report_id": r["report_id"], "version": r["version"], "to_states": to, "report": r}
+    return share_input(command)
+
+
+def events() -> list[tuple[Any, int]]:
+    """The reports, then the share of the first interop report with GE and CN (partners it did not reach)."""
+    seq: list[Any] = reports()
+    seq.append(share(_extra()[0], ["GE", "CN"]))
+    return [(e, int(NOW.timestamp() * 1000) + i) for i, e in enumerate(seq)]
+
+
+def decisions(sequence: list[tuple[Any, int]] | None = None) -> list[Decision]:
+    return run_events(events() if sequence is None else sequence)
 
 
 def feed_items(ds: list[Decision] | None = None) -> list[dict[str, Any]]:
