@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,10 @@ class Gateway:
         return asyncio.run(read())
 
 
-@pytest.fixture(scope="module")
-def gateway(broker: AnyBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    data: Path = tmp_path_factory.mktemp("interop")
+@contextmanager
+def running_gateway(broker: AnyBroker, data: Path, items: list[dict[str, Any]]) -> Iterator[Gateway]:
+    """A gateway over a fresh database holding ``items`` (officers of KZ, AF, CARICC and UZ, an auditor and
+    a KZ agency key in ``tokens``)."""
     s = broker_settings(broker, data_dir=str(data / "hub"), gateway_port=free_port(), denial_window_seconds=1)
     asyncio.run(ensure_topics(s))
     db = Database(s.db_url)
@@ -87,13 +89,19 @@ def gateway(broker: AnyBroker, tmp_path_factory: pytest.TempPathFactory) -> Iter
     agencies.add("IOP-KZ-AGENCY", "KZ", "Interop test agency")
     tokens["agency"] = agencies.issue_key("IOP-KZ-AGENCY")
     gw = Gateway(s, f"http://127.0.0.1:{s.gateway_port}", db, tokens)
-    gw.write(world.feed_items())
+    gw.write(items)
     server = ThreadGateway(s).start()
     try:
         yield gw
     finally:
         server.stop()
         db.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(broker: AnyBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with running_gateway(broker, tmp_path_factory.mktemp("interop"), world.feed_items()) as gw:
+        yield gw
 
 
 # PostgreSQL fixtures shared with the audit tests (a throwaway cluster per session)
