@@ -443,3 +443,11 @@ async def extension_schema() -> Response:
     """The JSON schema of the CARICC STIX property extension (public: it holds no data)."""
     return Response(orjson.dumps(stix.extension_schema(), option=orjson.OPT_INDENT_2),
                     media_type="application/schema+json")
+
+
+@_route("/taxii2/{rest:path}")
+async def unknown(request: Request) -> Response:
+    """Any other path under /taxii2/: a TAXII 404 (registered last, so it never hides an endpoint)."""
+    await who(request)
+    raise TaxiiError(404, "Not found", f"{request.url.path[:200]} is not an endpoint of this TAXII server "
+                                       f"(discovery: /taxii2/, API root: {ROOT})")

@@ -89,6 +89,7 @@ def test_credentials_bearer_or_basic_and_taxii_errors(gateway: Gateway) -> None:
     assert "match[version]" in taxii_error(gateway.get(url, kz, params={"match[version]": "newest"}), 400)["description"]
     assert "match[idx]" in taxii_error(gateway.get(url, kz, params={"match[idx]": "x"}), 400)["description"]
     taxii_error(gateway.get(ROOT + "collections/00000000-0000-4000-8000-000000000000/objects/", kz), 404)
+    assert "/taxii2/" in taxii_error(gateway.get("/taxii2/elsewhere/collections/", kz), 404)["description"]
     taxii_error(gateway.get(gateway.collection("KZ") + "objects/report--00000000-0000-4000-8000-000000000000/",
                             kz), 404)
 
