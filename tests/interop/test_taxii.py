@@ -5,7 +5,11 @@ Accept negotiation, Bearer and Basic credentials, paging with ``next`` while the
 from __future__ import annotations
 
 import base64
+import json
+import re
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -225,3 +229,19 @@ def test_reads_are_audited_delivered_and_exported(gateway: Gateway) -> None:
 def test_extension_schema_is_served(gateway: Gateway) -> None:
     r = httpx.get(gateway.base + "/taxii2/schemas/caricc-hub-extension-v1.json", timeout=30)
     assert r.status_code == 200 and r.json() == stix.extension_schema()
+
+
+def test_the_curl_examples_of_the_docs_work(gateway: Gateway) -> None:
+    """docs/stix.md's curl lines (Bearer, then Basic with the token as the password), on this gateway."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "stix.md").read_text()
+    block = doc.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [c.replace("\\\n", " ") for c in re.split(r"\n(?=curl )", block.split("\n", 1)[1]) if c.startswith("curl")]
+    assert len(commands) == 2
+    env = {"TOKEN": gateway.tokens["KZ"], "PATH": "/usr/bin:/bin"}
+    outs = []
+    for c in commands:
+        c = c.split("\n#")[0].replace("http://localhost:8080", gateway.base)
+        done = subprocess.run(["bash", "-c", c], env=env, capture_output=True, text=True, timeout=60, check=True)
+        outs.append(json.loads(done.stdout))
+    assert outs[0]["collections"][0]["id"] == collection_id("KZ")
+    assert outs[1]["objects"] and {o["type"] for o in outs[1]["objects"]} == {"report"}
