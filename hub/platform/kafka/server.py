@@ -38,7 +38,7 @@ from typing import Any
 import structlog
 
 from hub.platform import settings as settings_mod
-from hub.platform.kafka.embedded import free_port, port_open, stop_process
+from hub.platform.kafka.embedded import die_with_parent, free_port, port_open, stop_process
 from hub.platform.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -174,6 +174,7 @@ class KafkaBroker:
     passwords: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    die_with_parent: bool = False  # SIGKILLed when the process that started it dies (`hub up --durable`)
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
@@ -294,7 +295,8 @@ class KafkaBroker:
         out = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         try:
             self.proc = subprocess.Popen(self._java("kafka.Kafka", str(self.config_path)), stdout=out,
-                                         stderr=subprocess.STDOUT, env=self._env(), start_new_session=True)
+                                         stderr=subprocess.STDOUT, env=self._env(), start_new_session=True,
+                                         preexec_fn=die_with_parent() if self.die_with_parent else None)
         finally:
             out.close()
         self.starts += 1
