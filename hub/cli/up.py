@@ -210,12 +210,17 @@ class Supervisor:
         pids |= {svc.name: p.pid for svc, p in self.procs}
         self.pidfile.write(pids)
 
-    def start_broker(self) -> str:
+    def start_broker(self, forget: bool = False) -> str:
         s = self.settings
         if s.embedded:
             self.broker = EmbeddedBroker(s.embedded_port, log_path=str(self.logs / "broker.log"),
                                          die_with_parent=True).start()
             self.record()
+        problem = untrusted_state(s, broker_is_new=self.broker is not None)
+        if problem and not forget:
+            raise click.ClickException(problem)
+        if problem:
+            click.echo("--forget-earlier-reports: updates of earlier reports will be delivered as NEW", err=True)
         created = asyncio.run(topics_mod.ensure_topics(s))
         kind = "embedded Tansu, memory only" if self.broker else "external Kafka"
         return f"broker     {s.bootstrap} ({kind}); {len(created)} topic(s) created"
@@ -299,6 +304,65 @@ class Supervisor:
         click.echo("hub stopped")
 
 
+CHANGELOG = "hub-pipeline-reports-changelog"  # the decision state's changelog (faust app hub-pipeline, table reports)
+
+
+def earlier_reports(settings: Settings) -> int:
+    """Audit events about reports in the hub database: the pipeline decided reports before."""
+    from hub.platform.db import Database
+
+    db = Database(settings.db_url)
+    try:
+        row = db.one("SELECT COUNT(*) AS n FROM audit_log WHERE report_id IS NOT NULL")
+        return int(row["n"]) if row else 0
+    except Exception as exc:  # no audit table yet (a new data directory); any other error is raised
+        if "no such table" in str(exc) or type(exc).__name__ == "UndefinedTable":
+            return 0
+        raise
+    finally:
+        db.close()
+
+
+def local_tables(settings: Settings) -> list[Path]:
+    """The workers' RocksDB decision tables `hub up` will use (HUB_DATA_DIR/faust-<port>, one per worker)."""
+    from hub.cli.worker import default_store
+
+    if default_store(settings) != "rocksdb://":
+        return []
+    dirs = [Path(settings.data_dir) / f"faust-{settings.worker_port + i}" / "v1" / "tables" / "reports-0.db"
+            for i in range(settings.workers)]
+    return [d for d in dirs if d.is_dir()]
+
+
+async def _topic_exists(settings: Settings, topic: str) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from hub.platform.kafka.clients import client_settings
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **client_settings(settings).admin)
+    await admin.start()
+    try:
+        return topic in await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+def untrusted_state(settings: Settings, broker_is_new: bool) -> str | None:
+    """Why the decision state cannot be trusted, or None. Earlier decisions (the database's audit trail
+    names reports) that neither the broker (the changelog topic) nor the workers' local tables hold:
+    a new version of an earlier report would be decided as NEW, its incident forgotten."""
+    n = earlier_reports(settings)
+    if not n or local_tables(settings):
+        return None
+    if not broker_is_new and asyncio.run(_topic_exists(settings, CHANGELOG)):
+        return None
+    where = "the embedded broker keeps it in memory only" if settings.embedded else f"{settings.bootstrap} has no {CHANGELOG}"
+    return (f"{settings.data_dir} holds earlier decisions ({n} audit events of reports) but their decision state is "
+            f"gone: {where}, and the workers' local tables (faust-{settings.worker_port}/ in {settings.data_dir}) "
+            f"are missing. A new version of an earlier report would be delivered as NEW. Either start on a new "
+            f"HUB_DATA_DIR, restore those tables, or run `hub up --forget-earlier-reports` to accept that.")
+
+
 def refuse_if_running(settings: Settings) -> None:
     running = PidFile(settings.data_dir).running()
     if running:
@@ -311,13 +375,18 @@ def refuse_if_running(settings: Settings) -> None:
 @click.option("--demo", is_flag=True, help="also run simulated agencies sending a realistic scenario")
 @click.option("--demo-rate", type=float, default=0.5, show_default=True, help="simulated reports per second")
 @click.option("--workers", type=int, help="worker processes (default HUB_WORKERS)")
+@click.option("--forget-earlier-reports", "forget", is_flag=True,
+              help="run even when the decision state of earlier reports is gone (updates of them arrive as NEW); "
+              "without it `hub up` refuses and says why")
 @click.pass_context
-def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) -> None:
+def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None, forget: bool) -> None:
     """Run everything on one machine until Ctrl-C: embedded broker (unless HUB_KAFKA_BOOTSTRAP is set),
     topics, pipeline workers, audit/feed sink, HTTP gateway and, with --demo, the simulator.
 
     Every process it starts dies with it, even when it is killed (SIGKILL); `hub down` stops it from
-    another terminal. Its PIDs are in HUB_DATA_DIR/hub-up.pid."""
+    another terminal. Its PIDs are in HUB_DATA_DIR/hub-up.pid. The decision state (which reports and
+    incidents the hub knows) is kept in the workers' RocksDB tables under HUB_DATA_DIR, so it survives
+    a restart on the memory-only embedded broker; when it is gone `hub up` refuses to start."""
     settings: Settings = ctx.obj
     if workers:
         settings = dataclasses.replace(settings, workers=workers)
@@ -331,7 +400,7 @@ def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None) ->
     signal.signal(signal.SIGINT, sup.on_signal)
     sup.record()
     try:
-        lines = [sup.start_broker(), *sup.start_services()]
+        lines = [sup.start_broker(forget), *sup.start_services()]
         click.echo(sup.banner(lines))
         sup.watch()
     finally:

@@ -74,8 +74,8 @@ def patch_faust_fetch_wait(settings: Settings) -> None:
     batch + 1 (measured: 51 for a partition holding 57 records in two batches), so faust's table
     recovery can stop short of a changelog's tail. Replacing faust's highwaters with fetch-response
     high watermarks fixed single-worker recovery but made two workers hang in a rebalance after a
-    SIGKILL (tests/reliability/test_crash.py), so it was reverted; tables use the memory store on the
-    embedded broker (hub worker) and every consumer downstream is idempotent."""
+    SIGKILL (tests/reliability/test_crash.py), so it was reverted. The worker's RocksDB tables hold the
+    state locally (recovery reads only what they lack), and every consumer downstream is idempotent."""
     if not settings.embedded:
         return
     from faust.transport.drivers import aiokafka as drv
