@@ -24,7 +24,8 @@ import click
 import httpx
 
 from hub.platform.kafka import topics as topics_mod
-from hub.platform.kafka.embedded import EmbeddedBroker, die_with_parent, port_open, start_time
+from hub.platform.kafka.embedded import EmbeddedBroker, die_with_parent, free_port, port_open, start_time
+from hub.platform.kafka.server import KafkaBroker
 from hub.platform.settings import Settings, env_name
 
 
@@ -66,6 +67,9 @@ def child_env(settings: Settings, config: str | None = None) -> dict[str, str]:
     env[env_name("data_dir")] = settings.data_dir
     env[env_name("gateway_port")] = str(settings.gateway_port)
     env[env_name("gateway_host")] = settings.gateway_host
+    for name in ("id_key", "audit_key", "metrics_token"):  # set by `hub up --durable` (see durable_secrets)
+        if getattr(settings, name):
+            env[env_name(name)] = getattr(settings, name)
     if config:
         env["HUB_CONFIG"] = str(Path(config).resolve())
     env["HUB_EMBEDDED_RUNNING"] = "1"
@@ -188,8 +192,11 @@ class Supervisor:
     made to die with it (SIGKILL on its death, :func:`die_with_parent`, even when it is SIGKILLed
     itself), their PIDs in :class:`PidFile` for ``hub down``. Ctrl-C/SIGTERM: :meth:`stop`."""
 
-    def __init__(self, settings: Settings, config: str | None, demo: bool, demo_rate: float) -> None:
+    def __init__(self, settings: Settings, config: str | None, demo: bool, demo_rate: float,
+                 durable: bool = False) -> None:
         self.settings = settings
+        self.durable = durable
+        self.kafka: KafkaBroker | None = None
         self.config = config
         self.demo = demo
         self.demo_rate = demo_rate
@@ -207,12 +214,35 @@ class Supervisor:
         pids = {"hub-up": os.getpid()}
         if self.broker is not None and self.broker.proc is not None:
             pids["broker"] = self.broker.proc.pid
+        if self.kafka is not None and self.kafka.pid is not None:
+            pids["broker"] = self.kafka.pid
         pids |= {svc.name: p.pid for svc, p in self.procs}
         self.pidfile.write(pids)
 
+    def start_kafka(self) -> None:
+        """`--durable`: this data directory's own Apache Kafka (KRaft, single node, log in HUB_DATA_DIR/kafka),
+        fetched with Maven on first use (progress shown), on the same ports at every start."""
+        from hub.platform.kafka import server
+
+        if not server.fetched():
+            click.echo(f"first run: fetching Apache Kafka {server.KAFKA_VERSION} with Maven into "
+                       f"{server.cache_dir()} (once; later runs reuse it) ...")
+            started = time.monotonic()
+            server.fetch(progress=lambda line: click.echo(f"  {line}"))
+            click.echo(f"  done in {time.monotonic() - started:.0f} s")
+        workdir = Path(self.settings.data_dir) / "kafka"
+        port, controller = durable_ports(workdir, self.settings.embedded_port)
+        self.kafka = server.KafkaBroker(workdir, port=port, controller_port=controller, die_with_parent=True)
+        self.kafka.start()
+        self.record()
+        self.settings = durable_secrets(dataclasses.replace(self.settings, kafka_bootstrap=self.kafka.bootstrap))
+
     def start_broker(self, forget: bool = False) -> str:
         s = self.settings
-        if s.embedded:
+        if self.durable:
+            self.start_kafka()
+            s = self.settings
+        elif s.embedded:
             self.broker = EmbeddedBroker(s.embedded_port, log_path=str(self.logs / "broker.log"),
                                          die_with_parent=True).start()
             self.record()
@@ -222,7 +252,8 @@ class Supervisor:
         if problem:
             click.echo("--forget-earlier-reports: updates of earlier reports will be delivered as NEW", err=True)
         created = asyncio.run(topics_mod.ensure_topics(s))
-        kind = "embedded Tansu, memory only" if self.broker else "external Kafka"
+        kind = ("embedded Tansu, memory only" if self.broker else
+                f"Apache Kafka {self.kafka.version}, data in {self.kafka.log_dir}" if self.kafka else "external Kafka")
         return f"broker     {s.bootstrap} ({kind}); {len(created)} topic(s) created"
 
     def spawn(self, svc: Service) -> subprocess.Popen[bytes]:
@@ -259,7 +290,7 @@ class Supervisor:
         return "\n".join(["", "CARICC hub is up", *lines, "",
                           f"officer page   {base}/",
                           f"API docs       {base}/docs",
-                          *metrics_access(s, base),
+                          *metrics_access(dataclasses.replace(s, metrics_token="") if self.durable else s, base),
                           f"database       {s.db_url}",
                           "",
                           "agency keys:   hub agency add CODE --state XX --name ... && hub agency key CODE",
@@ -300,6 +331,8 @@ class Supervisor:
                 p.wait()
         if self.broker:
             self.broker.stop()
+        if self.kafka:
+            self.kafka.stop()
         self.pidfile.remove()
         click.echo("hub stopped")
 
@@ -363,6 +396,31 @@ def untrusted_state(settings: Settings, broker_is_new: bool) -> str | None:
             f"HUB_DATA_DIR, restore those tables, or run `hub up --forget-earlier-reports` to accept that.")
 
 
+def durable_ports(workdir: Path, port: int) -> tuple[int, int]:
+    """The client and controller ports of the durable Kafka: chosen on its first start (the client port
+    is HUB_EMBEDDED_PORT), kept in workdir/ports.json so every later start uses the same."""
+    saved = workdir / "ports.json"
+    if saved.exists():
+        ports = json.loads(saved.read_text(encoding="utf-8"))
+        return int(ports["port"]), int(ports["controller"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    ports = {"port": port, "controller": free_port()}
+    saved.write_text(json.dumps(ports) + "\n", encoding="utf-8")
+    return ports["port"], ports["controller"]
+
+
+def durable_secrets(settings: Settings) -> Settings:
+    """`--durable` is one machine: the id key, audit key and metrics token come from their settings when
+    given, else from the data directory's files as in the development profile (id.key, audit.key,
+    metrics.token, created 0600 on first start), and are handed to every child process."""
+    from hub.platform.keys import _from_file
+
+    files = {"id_key": "id.key", "audit_key": "audit.key", "metrics_token": "metrics.token"}
+    values = {name: getattr(settings, name) or _from_file(Path(settings.data_dir) / f).decode()
+              for name, f in files.items()}
+    return dataclasses.replace(settings, **values)
+
+
 def refuse_if_running(settings: Settings) -> None:
     running = PidFile(settings.data_dir).running()
     if running:
@@ -375,13 +433,17 @@ def refuse_if_running(settings: Settings) -> None:
 @click.option("--demo", is_flag=True, help="also run simulated agencies sending a realistic scenario")
 @click.option("--demo-rate", type=float, default=0.5, show_default=True, help="simulated reports per second")
 @click.option("--workers", type=int, help="worker processes (default HUB_WORKERS)")
+@click.option("--durable", is_flag=True,
+              help="run a local Apache Kafka managed by the hub instead of the embedded broker: its log in "
+              "HUB_DATA_DIR/kafka survives restarts (fetched with Maven on first use; needs java >= 17 and mvn)")
 @click.option("--forget-earlier-reports", "forget", is_flag=True,
               help="run even when the decision state of earlier reports is gone (updates of them arrive as NEW); "
               "without it `hub up` refuses and says why")
 @click.pass_context
-def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None, forget: bool) -> None:
-    """Run everything on one machine until Ctrl-C: embedded broker (unless HUB_KAFKA_BOOTSTRAP is set),
-    topics, pipeline workers, audit/feed sink, HTTP gateway and, with --demo, the simulator.
+def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None, durable: bool, forget: bool) -> None:
+    """Run everything on one machine until Ctrl-C: embedded broker (unless HUB_KAFKA_BOOTSTRAP is set;
+    with --durable a local Apache Kafka whose data survives restarts), topics, pipeline workers,
+    audit/feed sink, HTTP gateway and, with --demo, the simulator.
 
     Every process it starts dies with it, even when it is killed (SIGKILL); `hub down` stops it from
     another terminal. Its PIDs are in HUB_DATA_DIR/hub-up.pid. The decision state (which reports and
@@ -392,10 +454,12 @@ def up(ctx: click.Context, demo: bool, demo_rate: float, workers: int | None, fo
         settings = dataclasses.replace(settings, workers=workers)
     config = ctx.parent.params.get("config") if ctx.parent else None
     (Path(settings.data_dir) / "logs").mkdir(parents=True, exist_ok=True)
+    if durable and not settings.embedded:
+        raise click.UsageError("--durable runs its own Kafka: unset HUB_KAFKA_BOOTSTRAP (or drop --durable)")
     refuse_if_running(settings)
     if port_open(settings.gateway_port, settings.gateway_host):
         raise click.ClickException(f"port {settings.gateway_port} is in use; choose another with HUB_GATEWAY_PORT")
-    sup = Supervisor(settings, config, demo, demo_rate)
+    sup = Supervisor(settings, config, demo, demo_rate, durable)
     signal.signal(signal.SIGTERM, sup.on_signal)
     signal.signal(signal.SIGINT, sup.on_signal)
     sup.record()

@@ -159,7 +159,9 @@ class Registry:
         db = self.workdir / "data" / "registry"
         return [java21(), f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 f"-Dquarkus.http.port={self.port}", "-Dquarkus.http.host=127.0.0.1",
-                "-Dquarkus.management.enabled=false", "-Dquarkus.log.console.json=false",
+                # its management interface (health, metrics) is built in: on loopback, a port of its own
+                "-Dquarkus.management.host=127.0.0.1", f"-Dquarkus.management.port={free_port()}",
+                "-Dquarkus.log.console.json=false",
                 f"-Dapicurio.datasource.url=jdbc:h2:file:{db}", "-jar", str(app / "quarkus-run.jar")]
 
     def start(self, timeout: float = 240.0) -> Registry:
