@@ -77,6 +77,21 @@ def pids(data_dir: Path) -> list[int]:
     return [e["pid"] for e in json.loads((data_dir / "hub-up.pid").read_text())]
 
 
+def peak_rss_mb(data_dir: Path) -> dict[str, int]:
+    """Peak resident memory (VmHWM) of every process of the running `hub up`, by name, in MB."""
+    import json
+
+    out = {}
+    for e in json.loads((data_dir / "hub-up.pid").read_text()):
+        try:
+            status = Path(f"/proc/{e['pid']}/status").read_text()
+        except OSError:
+            continue
+        kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        out[e["name"]] = kb // 1024
+    return out
+
+
 def feed_items(data_dir: Path) -> list[dict[str, Any]]:
     db = sqlite3.connect(data_dir / "hub.db")
     db.row_factory = sqlite3.Row
@@ -127,6 +142,7 @@ def first_run(env: dict[str, str], tmp: Path, *args: str) -> dict[str, Any]:
         time.sleep(3)  # the pipeline's table writes reach their changelog after the outputs
         before = feed_items(data)
         children = pids(data)
+        peaks = peak_rss_mb(data)
         os.kill(up.proc.pid, signal.SIGKILL)
         up.proc.wait()
         deadline = time.monotonic() + 5
@@ -135,7 +151,7 @@ def first_run(env: dict[str, str], tmp: Path, *args: str) -> dict[str, Any]:
         assert not [p for p in children if start_time(p) is not None], "a hub process outlived `hub up`"
     finally:
         up.close()
-    return {"keys": keys, "kz": kz, "uz": uz, "kz_id": kz_id, "uz_id": uz_id, "before": before}
+    return {"keys": keys, "kz": kz, "uz": uz, "kz_id": kz_id, "uz_id": uz_id, "before": before, "peaks": peaks}
 
 
 def second_run(env: dict[str, str], tmp: Path, first: dict[str, Any], *args: str) -> tuple[Up, dict[str, Any]]:

@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,7 +81,7 @@ def wait_gone(pids: list[int], within: float) -> list[int]:
 
 
 def test_sigkill_of_hub_up_leaves_no_process_and_the_next_up_starts(env: dict[str, str], tmp_path: Path,
-                                                                      ups: list[Up]) -> None:
+                                                                      ups: list[Up], ledger: Any) -> None:
     """SIGKILL of `hub up`: broker, workers, sink and gateway are gone within 5 s; the next `hub up` starts"""
     data = Path(env["HUB_DATA_DIR"])
     first = Up(env, tmp_path / "up1.out")
@@ -91,7 +92,9 @@ def test_sigkill_of_hub_up_leaves_no_process_and_the_next_up_starts(env: dict[st
     assert running(list(children.values())) == list(children.values()), "all running before the kill"
     os.kill(first.proc.pid, signal.SIGKILL)
     first.proc.wait()
-    assert wait_gone(list(children.values()), 5) == [], f"orphans of a killed `hub up`: {children}"
+    orphans = wait_gone(list(children.values()), 5)
+    ledger.record(sigkills=1, processes_checked=len(children), orphans_after_5_s=len(orphans))
+    assert orphans == [], f"orphans of a killed `hub up`: {children}"
     # the pid file of the killed instance is still there, naming dead processes: ignored
     assert (data / "hub-up.pid").exists()
     second = Up(env, tmp_path / "up2.out")
@@ -104,7 +107,7 @@ def test_sigkill_of_hub_up_leaves_no_process_and_the_next_up_starts(env: dict[st
 
 
 def test_hub_down_stops_the_hub_and_a_second_up_names_the_running_one(env: dict[str, str], tmp_path: Path,
-                                                                      ups: list[Up]) -> None:
+                                                                      ups: list[Up], ledger: Any) -> None:
     """`hub up` twice on one data directory: the second names the first's PIDs and `hub down`; `hub down` stops it"""
     data = Path(env["HUB_DATA_DIR"])
     first = Up(env, tmp_path / "up1.out")
@@ -121,7 +124,9 @@ def test_hub_down_stops_the_hub_and_a_second_up_names_the_running_one(env: dict[
     assert "hub stopped" in down.stdout, down.stdout
     assert first.proc.wait(10) == 0, first.text()
     assert "hub stopped" in first.text()
-    assert running([first.proc.pid, *children.values()]) == []
+    left = running([first.proc.pid, *children.values()])
+    ledger.record(second_up_exit=second.returncode, processes_left_after_down=len(left))
+    assert left == []
     again = subprocess.run([*HUB, "down"], env=env, capture_output=True, text=True, timeout=HANG)
     assert again.returncode == 0 and "no hub is running" in again.stdout, again.stdout + again.stderr
 
