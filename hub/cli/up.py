@@ -197,6 +197,7 @@ class Supervisor:
         self.settings = settings
         self.durable = durable
         self.kafka: KafkaBroker | None = None
+        self.token_file = False
         self.config = config
         self.demo = demo
         self.demo_rate = demo_rate
@@ -235,6 +236,7 @@ class Supervisor:
         self.kafka = server.KafkaBroker(workdir, port=port, controller_port=controller, die_with_parent=True)
         self.kafka.start()
         self.record()
+        self.token_file = not self.settings.metrics_token  # the banner says where the token is
         self.settings = durable_secrets(dataclasses.replace(self.settings, kafka_bootstrap=self.kafka.bootstrap))
 
     def start_broker(self, forget: bool = False) -> str:
@@ -290,7 +292,7 @@ class Supervisor:
         return "\n".join(["", "CARICC hub is up", *lines, "",
                           f"officer page   {base}/",
                           f"API docs       {base}/docs",
-                          *metrics_access(dataclasses.replace(s, metrics_token="") if self.durable else s, base),
+                          *metrics_access(dataclasses.replace(s, metrics_token="") if self.token_file else s, base),
                           f"database       {s.db_url}",
                           "",
                           "agency keys:   hub agency add CODE --state XX --name ... && hub agency key CODE",
