@@ -13,6 +13,7 @@ from hub.platform.log import configure
 COMMAND_MODULES = (
     "hub.cli.broker",
     "hub.cli.kafka",  # a local Apache Kafka, ACLs
+    "hub.cli.registry",  # a local Schema Registry (Apicurio)
     "hub.cli.topics",
     "hub.cli.up",
     "hub.cli.worker",  # pipeline

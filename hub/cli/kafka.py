@@ -32,7 +32,11 @@ def fetch_cmd() -> None:
     """Copy Kafka's jars into the cache (HUB_KAFKA_CACHE, default ~/.cache/caricc-hub) and print it."""
     from hub.platform.kafka.server import KAFKA_VERSION, fetch
 
-    click.echo(f"Apache Kafka {KAFKA_VERSION}: {fetch()}")
+    click.echo(f"Apache Kafka {KAFKA_VERSION}: {fetch(progress=_progress)}")
+
+
+def _progress(line: str) -> None:
+    click.echo(f"  {line}", err=True)
 
 
 @kafka.command("start")
@@ -46,11 +50,13 @@ def fetch_cmd() -> None:
 def start_cmd(settings: Settings, directory: str | None, port: int, sasl: bool, agencies: tuple[str, ...]) -> None:
     """Start a single-node KRaft broker in the background (its data survives stop/start)."""
     from hub.platform.kafka import acls
-    from hub.platform.kafka.server import KafkaBroker
+    from hub.platform.kafka.server import KafkaBroker, fetch
 
     wd = _workdir(settings, directory)
     if _running_pid(wd):
-        raise click.ClickException(f"a broker of {wd} is already running (pid {_running_pid(wd)}); `hub kafka stop`")
+        raise click.ClickException(f"a broker of {wd} is already running (pid {_running_pid(wd)}); `hub kafka stop`"
+                                   f"{' --dir ' + str(wd) if directory else ''}")
+    fetch(progress=_progress)  # once: a line per downloaded file
     b = KafkaBroker(wd, sasl=sasl, users=tuple(acls.principals(agencies)) if sasl else (), port=port)
     b.start()
     (wd / "bootstrap").write_text(b.bootstrap + "\n", encoding="utf-8")

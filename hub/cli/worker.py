@@ -12,15 +12,17 @@ from hub.platform.settings import Settings
 
 
 def default_store(settings: Settings | None = None) -> str:
-    """RocksDB (rocksdict) when installed, else memory -- but always memory on the embedded broker.
+    """RocksDB (rocksdict) when installed, else memory -- on either broker.
 
-    The embedded broker keeps its topics in memory and reports end offsets wrongly, so offsets
-    persisted in a local RocksDB store can be "ahead" of the changelog on restart; faust then
-    refuses to start (ConsistencyError) after a SIGKILL or after the broker came back empty
-    (found by tests/reliability). With the memory store the tables are rebuilt from the changelog.
+    The tables live in ``HUB_DATA_DIR/faust-<port>`` and outlast the embedded broker, which keeps its
+    topics (the tables' changelogs among them) in memory only: after a restart of `hub up` the worker
+    still knows every report it decided, so a new version of one is an UPDATE, not NEW (issue 21,
+    tests/reliability/test_restart_embedded.py). The embedded broker's changelogs then start empty,
+    below the offsets RocksDB persisted; faust accepts that because the recovery consistency check
+    is off on the embedded broker (hub/platform/kafka/embedded.py FAUST_OVERRIDES), and the next
+    write to a changelog resets its persisted offset. `hub up` refuses to run over earlier decisions
+    that neither the broker nor these tables hold (hub/cli/up.py ``untrusted_state``).
     """
-    if settings is not None and settings.embedded:
-        return "memory://"
     return "rocksdb://" if importlib.util.find_spec("rocksdict") else "memory://"
 
 
@@ -28,8 +30,8 @@ def default_store(settings: Settings | None = None) -> str:
 @click.option("--port", type=int, default=None, help="web port for /metrics, /healthz, /readyz "
               "(default: HUB_WORKER_PORT).")
 @click.option("--store", type=click.Choice(["auto", "memory", "rocksdb"]), default="auto", show_default=True,
-              help="table store: RocksDB (rocksdict) when installed, else memory; always memory on the "
-              "embedded broker.")
+              help="table store: RocksDB (rocksdict) when installed, else memory (tables rebuilt from "
+              "their changelogs; lost with the embedded broker).")
 @click.option("--bind", default="127.0.0.1", envvar="HUB_WORKER_BIND", show_default=True,
               help="address the web port listens on (0.0.0.0 in containers so Prometheus can scrape it).")
 @click.option("--loglevel", default="warning", show_default=True, help="faust's own log level.")

@@ -1,14 +1,10 @@
-"""Confluent wire format (magic 0 + 4-byte schema id) when a Schema Registry is configured.
+"""Confluent wire format (magic 0 + 4-byte schema id) when a Schema Registry is configured: unit tests.
 
-No Confluent-compatible registry can be run on this machine from the registries it reaches, so this
-test runs the codec against a small HTTP server that implements the two registry endpoints the codec
-uses (register under a subject, fetch by id) as the Confluent REST API documents them. The wire
-bytes are checked independently of the codec. Tried (2026-12-01, issue 13): Apicurio Registry 3.3.3
-(Confluent API under /apis/ccompat/v7) from Maven Central -- `io.apicurio:apicurio-registry-app` is
-the un-augmented Quarkus module, so a wrapper pom (parent `io.apicurio:apicurio-registry:3.3.3`,
-quarkus-maven-plugin `build`) was built: dependency resolution fails, Maven Central does not serve
-its required `io.apicurio:apicurio-registry-schema-util-provider:3.3.3` (nor any 3.x). Karapace
-(Python) is not on PyPI; Confluent's own registry is not on Maven Central.
+These run the codec against a small HTTP server implementing the two registry endpoints the codec
+uses (register under a subject, fetch by id) as the Confluent REST API documents them, so they need
+no server; the wire bytes are checked independently of the codec. The real thing -- Apicurio Registry
+3 from Maven Central (`hub registry start`), compatibility enforced by the registry, Confluent's own
+deserializer reading feed topics -- is tests/platform/kafka/test_schema_registry.py.
 """
 
 from __future__ import annotations

@@ -16,10 +16,15 @@ Measured facts of the bundled Tansu build that shape these settings (see SPEC §
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -69,8 +74,8 @@ def patch_faust_fetch_wait(settings: Settings) -> None:
     batch + 1 (measured: 51 for a partition holding 57 records in two batches), so faust's table
     recovery can stop short of a changelog's tail. Replacing faust's highwaters with fetch-response
     high watermarks fixed single-worker recovery but made two workers hang in a rebalance after a
-    SIGKILL (tests/reliability/test_crash.py), so it was reverted; tables use the memory store on the
-    embedded broker (hub worker) and every consumer downstream is idempotent."""
+    SIGKILL (tests/reliability/test_crash.py), so it was reverted. The worker's RocksDB tables hold the
+    state locally (recovery reads only what they lack), and every consumer downstream is idempotent."""
     if not settings.embedded:
         return
     from faust.transport.drivers import aiokafka as drv
@@ -107,6 +112,40 @@ def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> N
         proc.wait()
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` making the child get SIGKILL when the process starting it dies (Linux
+    ``prctl(PR_SET_PDEATHSIG)``), even by SIGKILL: a supervisor that is killed leaves no orphans.
+
+    The child may already be an orphan by the time it runs this (the parent died just after the
+    fork); it then exits at once. Elsewhere than Linux: ``None`` (no such guarantee)."""
+    if _LIBC is None:
+        return None
+    parent = os.getpid()
+    prctl = _LIBC.prctl
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, /proc/PID/stat field 22), or None if it is not
+    running (or a zombie): with the PID it names one process, never a later one reusing the PID."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return None if fields[0] == "Z" else int(fields[19])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,9 +161,11 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 class EmbeddedBroker:
     """A Tansu process on 127.0.0.1:port. ``start()`` returns when it accepts Kafka requests."""
 
-    def __init__(self, port: int | None = None, log_path: str | None = None) -> None:
+    def __init__(self, port: int | None = None, log_path: str | None = None, *, die_with_parent: bool = False
+                 ) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        self.die_with_parent = die_with_parent
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -140,6 +181,7 @@ class EmbeddedBroker:
         self.proc = subprocess.Popen(
             [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=die_with_parent() if self.die_with_parent else None,
         )
         deadline = time.monotonic() + timeout
         while not port_open(self.port):

@@ -24,13 +24,15 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from typing import Any
 import structlog
 
 from hub.platform import settings as settings_mod
-from hub.platform.kafka.embedded import free_port, port_open, stop_process
+from hub.platform.kafka.embedded import die_with_parent, free_port, port_open, stop_process
 from hub.platform.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -101,16 +103,44 @@ def fetched(version: str = KAFKA_VERSION) -> bool:
     return (libs_dir(version) / ".complete").exists()
 
 
-def fetch(version: str = KAFKA_VERSION, *, timeout: float = 900) -> Path:
+def maven(args: list[str], *, progress: Callable[[str], None] | None = None, timeout: float = 900
+          ) -> tuple[int, str]:
+    """Run ``mvn -B ARGS``; its exit code and the tail of its output. ``progress`` gets a line per file
+    Maven downloads ("12 files, 48.3 MB so far: NAME"), so a first run shows what it is waiting for."""
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise KafkaUnavailable("no mvn on PATH (apt-get install maven), needed once to fetch the jars")
+    proc = subprocess.Popen([mvn, "-B", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail: list[str] = []
+    files, size = 0, 0.0
+    timer = threading.Timer(timeout, proc.kill)  # a stuck download ends as a failed fetch
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail = [*tail[-60:], line]
+            got = DOWNLOADED.search(line)
+            if got and progress is not None:
+                files += 1
+                size += float(got["n"]) * UNITS.get(got["unit"], 1) / 1e6
+                progress(f"{files} files, {size:.1f} MB so far: {got['name']}")
+        return proc.wait(), "".join(tail)
+    finally:
+        timer.cancel()
+
+
+DOWNLOADED = re.compile(r"Downloaded from \S+: \S+/(?P<name>[^/\s]+) \((?P<n>[\d.]+) (?P<unit>[kMG]?B)")
+UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+
+
+def fetch(version: str = KAFKA_VERSION, *, timeout: float = 900, progress: Callable[[str], None] | None = None
+          ) -> Path:
     """The directory holding Kafka's jars, copying them with Maven first when not cached yet.
 
     Safe to call from several processes at once (a file lock); a failed copy leaves nothing behind."""
     libs = libs_dir(version)
     if fetched(version):
         return libs
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise KafkaUnavailable("no mvn on PATH (apt-get install maven), needed once to fetch Kafka's jars")
     root = cache_dir(version)
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as lock:
@@ -121,15 +151,12 @@ def fetch(version: str = KAFKA_VERSION, *, timeout: float = 900) -> Path:
         tmp = root / "libs.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         log.info("fetching Apache Kafka with Maven", version=version, into=str(libs))
-        proc = subprocess.run(
-            [mvn, "-B", "-q", "-f", str(root / "pom.xml"), "dependency:copy-dependencies",
-             f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"],
-            capture_output=True, text=True, timeout=timeout)
+        code, out = maven(["-f", str(root / "pom.xml"), "dependency:copy-dependencies", f"-DoutputDirectory={tmp}",
+                           "-DincludeScope=runtime"], progress=progress, timeout=timeout)
         jars = sorted(p.name for p in tmp.glob("*.jar")) if tmp.exists() else []
-        if proc.returncode != 0 or f"kafka_{SCALA_VERSION}-{version}.jar" not in jars:
+        if code != 0 or f"kafka_{SCALA_VERSION}-{version}.jar" not in jars:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise KafkaUnavailable(f"mvn could not fetch {ARTIFACT}:{version} (exit {proc.returncode}):\n"
-                                   f"{(proc.stdout + proc.stderr)[-3000:]}")
+            raise KafkaUnavailable(f"mvn could not fetch {ARTIFACT}:{version} (exit {code}):\n{out[-3000:]}")
         (tmp / ".complete").write_text("\n".join(jars) + "\n", encoding="utf-8")
         shutil.rmtree(libs, ignore_errors=True)
         tmp.rename(libs)
@@ -174,6 +201,7 @@ class KafkaBroker:
     passwords: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    die_with_parent: bool = False  # SIGKILLed when the process that started it dies (`hub up --durable`)
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
@@ -294,7 +322,8 @@ class KafkaBroker:
         out = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         try:
             self.proc = subprocess.Popen(self._java("kafka.Kafka", str(self.config_path)), stdout=out,
-                                         stderr=subprocess.STDOUT, env=self._env(), start_new_session=True)
+                                         stderr=subprocess.STDOUT, env=self._env(), start_new_session=True,
+                                         preexec_fn=die_with_parent() if self.die_with_parent else None)
         finally:
             out.close()
         self.starts += 1
