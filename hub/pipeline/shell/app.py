@@ -29,7 +29,8 @@ from hub.directory.agencies import intake_topics
 from hub.pipeline.shell.checkpoint import Checkpoint
 from hub.pipeline.shell.output import Output, Producer
 from hub.pipeline.shell.steps import DecodedReports, Processor, Validator, pages
-from hub.platform.kafka.embedded import faust_settings, patch_faust_fetch_wait
+from hub.platform.kafka.clients import faust_settings
+from hub.platform.kafka.embedded import patch_faust_fetch_wait
 from hub.platform.kafka.topics import VALIDATED
 from hub.platform.settings import Settings
 
