@@ -53,6 +53,7 @@ from hub.ingest import http as ingest
 from hub.platform import clock, metrics
 from hub.platform.db import Database
 from hub.platform.http import ApiError, bearer, in_thread, read_body, read_json, trace_id, unavailable
+from hub.platform.http import json_response as _json
 from hub.platform.kafka.producer import BrokerUnavailable
 from hub.platform.keys import id_key
 from hub.platform.tasks import cancel
@@ -120,10 +121,6 @@ async def _refresh_loop(app: FastAPI) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
 def invalid(errors: list[Any]) -> Response:
     """422 naming every failing field: ``{"detail": "field: problem; …", "errors": [{field, problem}]}``."""
     listed = [e.as_dict() for e in errors]
