@@ -4,6 +4,11 @@ Started lazily, sending :class:`hub.domain.wire.Record` s and awaiting every ack
 failure raises :class:`BrokerUnavailable` (the HTTP answer is
 :func:`hub.platform.http.unavailable`: 503 + ``Retry-After``) and the next send reconnects and
 re-creates missing topics.
+
+The pipeline worker has its own, :class:`hub.pipeline.shell.output.BatchProducer`: the same aiokafka
+client underneath, but the worker fills whole record batches itself, awaits them at its checkpoint
+and, on a broker failure, resumes from the last checkpoint instead of answering 503 -- so neither the
+deadline, nor the reset and reconnect here, nor the topic re-creation apply there.
 """
 
 from __future__ import annotations
