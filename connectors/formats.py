@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,76 +119,87 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(LIST_SEP) if v.strip()]
 
 
+Column = tuple[str, str, Callable[[str], Any]]  # JSON field, CSV column, how its text reads
+
+
+def _text(value: str) -> str:
+    return value
+
+
+# the report's free-text and enumerated top-level fields, taken as written
+_TOP_TEXT = ("kind", "source_ref", "event_time", "tlp", "narrative", "handling_code", "handling_note")
+# objects: the field's JSON name, its column, how the cell reads
+_LOCATION: tuple[Column, ...] = (("country", "location_country", _text), ("place", "location_place", _text),
+                                 ("unlocode", "location_unlocode", _text), ("lat", "location_lat", _num),
+                                 ("lon", "location_lon", _num))
+_CONVEYANCE: tuple[Column, ...] = (("container_numbers", "container_numbers", _split),
+                                   ("transport_document", "transport_document", _text),
+                                   ("vehicle_plate", "vehicle_plate", _text),
+                                   ("wagon_number", "wagon_number", _text), ("flight", "flight", _text))
+_GOODS: tuple[Column, ...] = (("description", "goods_description", _text), ("hs_code", "hs_code", _text),
+                              ("declared_weight_kg", "declared_weight_kg", _num))
+# a substance: the fields the hub requires (sent as null when empty, so its 422 names them), then the optional ones
+_SUBSTANCE: tuple[Column, ...] = (("type", "substance_type", _text), ("quantity", "quantity", _num),
+                                  ("unit", "unit", _text), ("concealment", "concealment", _text))
+_SUBSTANCE_OPTIONAL: tuple[Column, ...] = (("name", "substance_name", _text),
+                                           ("concealment_detail", "concealment_detail", _text))
+_EVALUATION: tuple[Column, ...] = (("source", "evaluation_source", _text),
+                                   ("information", "evaluation_information", _num))
+
+
+def _filled(v: dict[str, str], columns: tuple[Column, ...]) -> dict[str, Any]:
+    """The fields whose cells are not empty."""
+    return {key: read(v[col]) for key, col, read in columns if v[col]}
+
+
+def _all(v: dict[str, str], columns: tuple[Column, ...]) -> dict[str, Any]:
+    """Every field, None for an empty cell."""
+    return {key: read(v[col]) if v[col] else None for key, col, read in columns}
+
+
+def _any(v: dict[str, str], columns: tuple[Column, ...]) -> bool:
+    return any(v[col] for _, col, _ in columns)
+
+
+def _route_point(point: str) -> dict[str, str]:
+    """``COUNTRY`` or ``COUNTRY:place``."""
+    country, _, place = point.partition(":")
+    return {"country": country.strip(), **({"place": place.strip()} if place.strip() else {})}
+
+
+def _party(text: str) -> dict[str, str]:
+    """``ROLE|name|country|identifier`` (country and identifier optional)."""
+    parts = [x.strip() for x in text.split("|")]
+    party = {"role": parts[0], "name": parts[1] if len(parts) > 1 else ""}
+    if len(parts) > 2 and parts[2]:
+        party["country"] = parts[2]
+    if len(parts) > 3 and parts[3]:
+        party["identifier"] = parts[3]
+    return party
+
+
 def csv_row_to_report(row: dict[str, str]) -> dict[str, Any]:
     """One CSV row (column -> text) as a JSON report body. Unknown columns raise ValueError."""
     unknown = sorted(k for k in row if k and k not in CSV_COLUMNS)
     if unknown:
         raise ValueError(f"unknown column(s) {', '.join(unknown)}")
     v = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
-    body: dict[str, Any] = {}
-    for k in ("kind", "source_ref", "event_time", "tlp", "narrative", "handling_code", "handling_note"):
-        if v[k]:
-            body[k] = v[k]
-    if v["version"]:
-        body["version"] = _num(v["version"])
-    if v["addressees"]:
-        body["addressees"] = _split(v["addressees"])
-    loc = {"country": v["location_country"], "place": v["location_place"], "unlocode": v["location_unlocode"]}
-    loc = {k: x for k, x in loc.items() if x}
-    for k in ("lat", "lon"):
-        if v[f"location_{k}"]:
-            loc[k] = _num(v[f"location_{k}"])
-    if loc:
-        body["location"] = loc
-    if v["route"]:
-        body["route"] = []
-        for point in _split(v["route"]):
-            country, _, place = point.partition(":")
-            body["route"].append({"country": country.strip(), **({"place": place.strip()} if place.strip() else {})})
-    conv_keys = ("container_numbers", "transport_document", "vehicle_plate", "wagon_number", "flight")
-    if v["mode"] or any(v[k] for k in conv_keys):
-        conv: dict[str, Any] = {"mode": v["mode"] or None}
-        if v["container_numbers"]:
-            conv["container_numbers"] = _split(v["container_numbers"])
-        for k in conv_keys[1:]:
-            if v[k]:
-                conv[k] = v[k]
-        body["conveyance"] = conv
-    goods: dict[str, Any] = {}
-    if v["goods_description"]:
-        goods["description"] = v["goods_description"]
-    if v["hs_code"]:
-        goods["hs_code"] = v["hs_code"]
-    if v["declared_weight_kg"]:
-        goods["declared_weight_kg"] = _num(v["declared_weight_kg"])
-    if goods:
-        body["goods"] = goods
-    if v["parties"]:
-        parties = []
-        for p in _split(v["parties"]):
-            parts = [x.strip() for x in p.split("|")]
-            party = {"role": parts[0], "name": parts[1] if len(parts) > 1 else ""}
-            if len(parts) > 2 and parts[2]:
-                party["country"] = parts[2]
-            if len(parts) > 3 and parts[3]:
-                party["identifier"] = parts[3]
-            parties.append(party)
-        body["parties"] = parties
-    sub_keys = ("substance_type", "substance_name", "quantity", "unit", "concealment", "concealment_detail")
-    if any(v[k] for k in sub_keys):
-        s: dict[str, Any] = {"type": v["substance_type"] or None, "quantity": _num(v["quantity"]) if v["quantity"] else None,
-                             "unit": v["unit"] or None, "concealment": v["concealment"] or None}
-        if v["substance_name"]:
-            s["name"] = v["substance_name"]
-        if v["concealment_detail"]:
-            s["concealment_detail"] = v["concealment_detail"]
-        body["substances"] = [s]
-    if v["risk_indicators"]:
-        body["risk_indicators"] = _split(v["risk_indicators"])
-    if v["evaluation_source"] or v["evaluation_information"]:
-        body["evaluation"] = {"source": v["evaluation_source"] or None,
-                              "information": _num(v["evaluation_information"]) if v["evaluation_information"] else None}
-    return body
+    body: dict[str, Any] = {k: v[k] for k in _TOP_TEXT if v[k]}
+    sections: dict[str, Any] = {
+        "version": _num(v["version"]) if v["version"] else None,
+        "addressees": _split(v["addressees"]) if v["addressees"] else None,
+        "location": _filled(v, _LOCATION) or None,
+        "route": [_route_point(p) for p in _split(v["route"])] if v["route"] else None,
+        "conveyance": ({"mode": v["mode"] or None} | _filled(v, _CONVEYANCE)
+                       if v["mode"] or _any(v, _CONVEYANCE) else None),
+        "goods": _filled(v, _GOODS) or None,
+        "parties": [_party(p) for p in _split(v["parties"])] if v["parties"] else None,
+        "substances": ([_all(v, _SUBSTANCE) | _filled(v, _SUBSTANCE_OPTIONAL)]
+                       if _any(v, _SUBSTANCE + _SUBSTANCE_OPTIONAL) else None),
+        "risk_indicators": _split(v["risk_indicators"]) if v["risk_indicators"] else None,
+        "evaluation": _all(v, _EVALUATION) if _any(v, _EVALUATION) else None,
+    }
+    return body | {k: x for k, x in sections.items() if x is not None}
 
 
 def read_csv(data: bytes) -> list[Row]:

@@ -38,23 +38,14 @@ import httpx
 import orjson
 import structlog
 
+from connectors.gateway import GatewayClient, TransportDown, TransportRefused
+from connectors.status import StatusClient
+
 log = structlog.get_logger(__name__)
 
 PENDING, SENT, REJECTED = "pending", "sent", "rejected"
 MAX_BATCH = 500
 MAX_BATCH_BYTES = 8 * 1024 * 1024
-
-
-class TransportDown(RuntimeError):
-    """The hub or the link is unavailable; pending reports stay in the outbox and are retried."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after  # the hub's Retry-After, when it sent one
-
-
-class TransportRefused(RuntimeError):
-    """The hub refuses the credential (401/403 for the whole request): retrying will not help until fixed."""
 
 
 @dataclass(frozen=True)
@@ -85,29 +76,6 @@ def outbox_key(body: Any) -> str:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"version: should be a whole number ≥ 1, not {version!r}")
     return f"{ref.strip()}|{version}"
-
-
-class GatewayClient:
-    """Talks to the gateway with ``Authorization: Bearer <key>``: its URL, one connection pool."""
-
-    KEY = "an agency key"  # what ``key`` is, for the message when it is missing
-
-    def __init__(self, url: str, key: str, *, timeout: float = 30.0, client: httpx.Client | None = None) -> None:
-        if not key:
-            raise ValueError(f"key: {self.KEY} is required (--key or HUB_AGENCY_KEY)")
-        self.url = url.rstrip("/")
-        self.client = client or httpx.Client(timeout=timeout)
-        self.headers = {"Authorization": f"Bearer {key}"}
-
-    def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """One request; TransportDown when the gateway cannot be reached."""
-        try:
-            return self.client.request(method, f"{self.url}{path}", headers=self.headers, **kw)
-        except httpx.HTTPError as exc:
-            raise TransportDown(f"hub unreachable: {exc!r}") from exc
-
-    def close(self) -> None:
-        self.client.close()
 
 
 class RestTransport(GatewayClient):
@@ -307,8 +275,6 @@ class Publisher:
 
     def _status_client(self) -> Any:
         if self.status_client is None:
-            from connectors.status import StatusClient
-
             self.status_client = StatusClient.for_transport(self.transport)
         return self.status_client
 

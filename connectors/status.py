@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from connectors.sdk import GatewayClient, TransportDown, TransportRefused
+from connectors.gateway import GatewayClient, TransportDown, TransportRefused
 
 
 class StatusNotFound(LookupError):

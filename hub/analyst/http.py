@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import orjson
 import structlog
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -34,7 +33,8 @@ from hub.domain.audit_events import audit_event
 from hub.domain.report import KINDS, TLPS
 from hub.feeds.http import deliver
 from hub.platform import clock
-from hub.platform.http import ApiError, in_thread, request_id
+from hub.platform.http import RETRY_LATER, ApiError, in_thread, request_id
+from hub.platform.http import json_response as _json
 from hub.platform.kafka.producer import BrokerUnavailable
 
 log = structlog.get_logger(__name__)
@@ -49,10 +49,6 @@ async def startup(app: FastAPI) -> None:
 
 def _store(request: Request) -> AnalystStore:
     return request.app.state.analyst
-
-
-def _json(data: Any) -> Response:
-    return Response(orjson.dumps(data), media_type="application/json")
 
 
 # -- parameters -------------------------------------------------------------------------------------
@@ -107,7 +103,7 @@ async def _delivered(request: Request, seat: StateOfficer, views: list[dict[str,
         await deliver(request, shown, seat.state, seat.who, session=f"{via}:{request_id(request)}", via=via)
     except BrokerUnavailable as exc:
         raise ApiError(503, "audit: the hub cannot record the delivery right now; retry later",
-                       {"Retry-After": "5"}) from exc
+                       RETRY_LATER) from exc
 
 
 # -- the page's script (the officer page loads it beside app.js; served like hub.pages.officer's) ------
@@ -211,7 +207,7 @@ async def _export(request: Request, seat: StateOfficer, fmt: str, f: Filters) ->
         first = await next_batch()  # audited before the response starts: a broker failure is a 503
     except BrokerUnavailable as exc:
         raise ApiError(503, "audit: the hub cannot record the export right now; retry later",
-                       {"Retry-After": "5"}) from exc
+                       RETRY_LATER) from exc
     count = 0
 
     async def audited() -> AsyncIterator[list[dict[str, Any]]]:

@@ -9,26 +9,10 @@ from typing import Any
 
 import structlog
 
-from hub.domain.codec import AUDIT_BATCH, codec
-from hub.domain.wire import EVENT_ID, Record, audit_key
+from hub.domain.wire import audit_batch_records
 from hub.platform.kafka.producer import BrokerUnavailable, Producer
-from hub.platform.kafka.topics import AUDIT
 
 log = structlog.get_logger(__name__)
-
-
-AUDIT_BATCH_EVENTS = 200  # events per AuditBatch record (keeps a record well under the 1 MB limit)
-
-
-def audit_batch_records(events: Sequence[Mapping[str, Any]], per_record: int = AUDIT_BATCH_EVENTS) -> list[Record]:
-    """AuditBatch records (v2) holding ``events`` in order, keyed like the first event of each record."""
-    enc = codec()
-    out = []
-    for i in range(0, len(events), per_record):
-        chunk = list(events[i:i + per_record])
-        out.append(Record(AUDIT, audit_key(chunk[0]), enc.encode(AUDIT_BATCH, {"events": chunk}),
-                          [(EVENT_ID, chunk[0]["event_id"].encode())]))
-    return out
 
 
 class Audit:
@@ -39,7 +23,7 @@ class Audit:
 
     async def emit(self, events: Sequence[Mapping[str, Any]], *, required: bool = True) -> bool:
         """Put ``events`` on hub.audit (one AuditBatch record per call, split every
-        :data:`AUDIT_BATCH_EVENTS` events) and wait for the acknowledgement.
+        :data:`hub.domain.wire.AUDIT_BATCH_EVENTS` events) and wait for the acknowledgement.
 
         ``required``: raise BrokerUnavailable when it fails (e.g. an acknowledgement must not be
         answered unless audited); otherwise log the gap loudly and return False.

@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from hub.cli.common import usage_errors
-from hub.directory.agencies import AgencyError, Directory
+from hub.directory.agencies import AgencyError, Directory, kafka_native_codes
 from hub.platform.db import Database
 from hub.platform.settings import Settings
 
@@ -40,7 +40,7 @@ def add(settings: Settings, code: str, state: str, name: str, with_key: bool, ka
         from hub.platform.kafka.topics import agency_intake, ensure_topics
 
         try:
-            asyncio.run(ensure_topics(settings))
+            asyncio.run(ensure_topics(settings, agency_codes=kafka_native_codes(settings)))
             click.echo(f"intake topic {agency_intake(a.code)} ready; restart the workers so they read it")
         except Exception as exc:  # the broker may be down: the next `hub topics create` / worker start makes it
             click.echo(f"intake topic {agency_intake(a.code)} not created now ({exc!r}); `hub topics create` "

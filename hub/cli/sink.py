@@ -12,7 +12,7 @@ from prometheus_client import start_http_server
 from hub.analyst.store import AnalystProjection
 from hub.platform.db import Database
 from hub.platform.settings import Settings
-from hub.provider.receipts import ProviderProjection
+from hub.provider.store import ProviderProjection
 from hub.sink import GROUP, Sink
 
 log = structlog.get_logger(__name__)

@@ -6,6 +6,7 @@ import asyncio
 
 import click
 
+from hub.directory.agencies import kafka_native_codes
 from hub.platform.kafka import topics as topics_mod
 from hub.platform.settings import Settings
 
@@ -19,7 +20,7 @@ def topics() -> None:
 @click.pass_obj
 def create(settings: Settings) -> None:
     """Create every hub topic that does not exist yet (safe to run twice)."""
-    created = asyncio.run(topics_mod.ensure_topics(settings))
+    created = asyncio.run(topics_mod.ensure_topics(settings, agency_codes=kafka_native_codes(settings)))
     total = len(topics_mod.all_topics(settings))
     click.echo(f"{len(created)} topic(s) created, {total - len(created)} already present on {settings.bootstrap}")
     for name in created:

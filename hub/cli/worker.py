@@ -45,10 +45,11 @@ def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel
     """
     from faust import Worker
 
+    from hub.directory.agencies import kafka_native_codes
     from hub.pipeline.shell.app import create_app
     from hub.platform.kafka.topics import changelog_topics, ensure_topics
 
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics(settings, agency_codes=kafka_native_codes(settings)))
     url = default_store(settings) if store == "auto" else f"{store}://"
     port = port or settings.worker_port
     data_dir = Path(settings.data_dir) / f"faust-{port}"

@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 
 from hub.directory.auth import AGENCY, Credentials
-from hub.pipeline.core.identity import AgencyStanding
+from hub.domain.agency import AgencyStanding
 from hub.platform.clock import now_ms
 from hub.platform.db import Database
 from hub.platform.kafka.topics import AGENCY_INTAKE_PREFIX, INTAKE, agency_intake
@@ -167,7 +167,7 @@ def kafka_native_codes(settings: Settings) -> list[str]:
 def _broker_topics(settings: Settings) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from hub.platform.kafka.embedded import client_settings
+    from hub.platform.kafka.clients import client_settings
 
     async def go() -> list[str]:
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **client_settings(settings).admin)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import reprlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -179,18 +179,27 @@ class _Checker:
             if key not in allowed:
                 self.err(f"{path}.{key}" if path else str(key), "is not a known field")
 
-    def each_obj(self, items: list[Any], path: str,
-                 build: Callable[[Mapping[str, Any], str], dict[str, Any] | None]) -> list[dict[str, Any]]:
+    def section(self, parent: Mapping[str, Any], key: str, build: Builder, *,
+                required: bool = False) -> dict[str, Any] | None:
+        """The object ``parent[key]`` built by ``build(self, obj, key)``; None when absent or not an object."""
+        o = self.obj(parent, key, "", required=required)
+        return build(self, o, key) if o is not None else None
+
+    def each_obj(self, items: list[Any], path: str, build: Builder) -> list[dict[str, Any]]:
         out = []
         for i, item in enumerate(items):
             p = f"{path}[{i}]"
             if not isinstance(item, dict):
                 self.err(p, f"should be an object, not {_json_type(item)}")
                 continue
-            built = build(item, p)
+            built = build(self, item, p)
             if built is not None:
                 out.append(built)
         return out
+
+
+Builder = Callable[[_Checker, Mapping[str, Any], str], "dict[str, Any] | None"]
+"""Builds the Avro form of one JSON object at a path, collecting its errors in the checker."""
 
 
 def _json_type(value: Any) -> str:
@@ -272,6 +281,36 @@ def from_json(body: Any, *, agency: str, state: str, settings: Settings,
     walk looking for them is skipped (the gateway's hot path).
     """
     now = now or datetime.now(UTC)
+    _check_envelope(body, agency=agency, state=state, utf8_checked=utf8_checked)
+    c = _Checker()
+    fields = _read_fields(c, body, trace_id)
+    raw_containers = _raw_containers(body.get("conveyance"))
+    if c.errors:
+        # shape errors first; rules that need a well-formed report are checked below only when
+        # the shape is right, but per-field rules (check digits, countries) are still reported
+        extra = rule_errors(fields | {"event_time": None}, settings=settings, now=now, raw_containers=raw_containers)
+        known = {e.path for e in c.errors}
+        raise ReportInvalid(c.errors + [e for e in extra if e.path not in known])
+    assert fields["kind"] and fields["source_ref"] and fields["event_time"] is not None and fields["location"]
+    head = {
+        "report_id": report_id(id_key, agency, fields["source_ref"]) if id_key else "",
+        "kind": fields["kind"],
+        "agency": agency,
+        "reporter_state": state,
+        "source_ref": fields["source_ref"],
+        "version": fields["version"],
+        "event_time": to_millis(fields["event_time"]),
+        "received_at": to_millis(now),
+    }
+    report = head | {k: v for k, v in fields.items() if k not in head}
+    errors = rule_errors(report, settings=settings, now=now, raw_containers=raw_containers)
+    if errors:
+        raise ReportInvalid(errors)
+    return report
+
+
+def _check_envelope(body: Any, *, agency: str, state: str, utf8_checked: bool) -> None:
+    """A JSON object, valid Unicode, claiming no other agency or state than the credential's."""
     if not isinstance(body, dict):
         raise ReportInvalid([FieldError("", f"a report should be a JSON object, not {_json_type(body)}")])
     bad_unicode: list[FieldError] = []
@@ -285,180 +324,161 @@ def from_json(body: Any, *, agency: str, state: str, settings: Settings,
     claimed_state = body.get("reporter_state")
     if claimed_state is not None and claimed_state != state:
         raise AgencyMismatch(f"body claims state {_show(claimed_state)} but agency {agency} is in {state}")
-    c = _Checker()
+
+
+def _read_fields(c: _Checker, body: Mapping[str, Any], trace_id: str | None) -> dict[str, Any]:
+    """Every field of the body in its Avro shape (``event_time`` a datetime), in the report's order;
+    the shape errors are collected in ``c``, field by field in that order."""
     c.unknown(body, REPORT_FIELDS, "")
     if "report_id" in body:
         c.err("report_id", "is assigned by the hub and must not be sent")
-    kind = c.choice(body, "kind", "", KINDS, required=True)
-    source_ref = c.string(body, "source_ref", "", required=True, max_len=MAX_SOURCE_REF)
-    version = 1
-    if body.get("version") is not None:
-        v = body["version"]
-        if isinstance(v, bool) or not isinstance(v, int):
-            c.err("version", f"should be a whole number, not {_show(v)}")
-        elif v < 1 or v > 2**31 - 1:
-            c.err("version", "should be at least 1")
-        else:
-            version = v
-    event_time = None
+    return {
+        "kind": c.choice(body, "kind", "", KINDS, required=True),
+        "source_ref": c.string(body, "source_ref", "", required=True, max_len=MAX_SOURCE_REF),
+        "version": _version(c, body),
+        "event_time": _event_time(c, body),
+        "tlp": c.choice(body, "tlp", "", TLPS, default="AMBER"),
+        "addressees": _addressees(c, body),
+        "location": c.section(body, "location", _location, required=True),
+        "route": c.each_obj(c.array(body, "route", ""), "route", _route_point),
+        "conveyance": c.section(body, "conveyance", _conveyance),
+        "goods": c.section(body, "goods", _goods),
+        "parties": c.each_obj(c.array(body, "parties", ""), "parties", _party),
+        "substances": c.each_obj(c.array(body, "substances", ""), "substances", _substance),
+        "risk_indicators": _risk_indicators(c, body),
+        "narrative": c.string(body, "narrative", "", max_len=MAX_NARRATIVE),
+        "handling_code": c.choice(body, "handling_code", "", HANDLING_CODES, default="H0"),
+        "handling_note": c.string(body, "handling_note", ""),
+        "evaluation": c.section(body, "evaluation", _evaluation),
+        "trace_id": c.string(body, "trace_id", "", max_len=64) or trace_id,
+    }
+
+
+def _version(c: _Checker, body: Mapping[str, Any]) -> int:
+    if body.get("version") is None:
+        return 1
+    v = body["version"]
+    if isinstance(v, bool) or not isinstance(v, int):
+        c.err("version", f"should be a whole number, not {_show(v)}")
+    elif v < 1 or v > 2**31 - 1:
+        c.err("version", "should be at least 1")
+    else:
+        return v
+    return 1
+
+
+def _event_time(c: _Checker, body: Mapping[str, Any]) -> datetime | None:
     if body.get("event_time") is None:
         c.err("event_time", "is required (RFC 3339 timestamp, e.g. 2026-03-01T10:00:00Z)")
-    else:
-        event_time = parse_time(body["event_time"])
-        if event_time is None:
-            c.err("event_time", f"should be an RFC 3339 timestamp with a time zone, not {_show(body['event_time'])}")
-    tlp = c.choice(body, "tlp", "", TLPS, default="AMBER")
-    addressees = []
+        return None
+    event_time = parse_time(body["event_time"])
+    if event_time is None:
+        c.err("event_time", f"should be an RFC 3339 timestamp with a time zone, not {_show(body['event_time'])}")
+    return event_time
+
+
+def _addressees(c: _Checker, body: Mapping[str, Any]) -> list[str]:
+    out = []
     for i, a in enumerate(c.array(body, "addressees", "")):
         if not isinstance(a, str):
             c.err(f"addressees[{i}]", f"should be a state code, not {_json_type(a)}")
         else:
-            addressees.append(a.strip().upper())
+            out.append(a.strip().upper())
+    return out
 
-    def location(o: Mapping[str, Any], p: str) -> dict[str, Any]:
-        c.unknown(o, ("country", "place", "unlocode", "lat", "lon"), p)
-        country = c.string(o, "country", p, required=True, max_len=2)
-        return {
-            "country": (country or "").upper(),
-            "place": c.string(o, "place", p),
-            "unlocode": c.string(o, "unlocode", p, max_len=6),
-            "lat": c.number(o, "lat", p, minimum=-90, maximum=90),
-            "lon": c.number(o, "lon", p, minimum=-180, maximum=180),
-        }
 
-    loc = c.obj(body, "location", "", required=True)
-    location_v = location(loc, "location") if loc is not None else None
+def _location(c: _Checker, o: Mapping[str, Any], p: str) -> dict[str, Any]:
+    c.unknown(o, ("country", "place", "unlocode", "lat", "lon"), p)
+    country = c.string(o, "country", p, required=True, max_len=2)
+    return {
+        "country": (country or "").upper(),
+        "place": c.string(o, "place", p),
+        "unlocode": c.string(o, "unlocode", p, max_len=6),
+        "lat": c.number(o, "lat", p, minimum=-90, maximum=90),
+        "lon": c.number(o, "lon", p, minimum=-180, maximum=180),
+    }
 
-    def route_point(o: Mapping[str, Any], p: str) -> dict[str, Any]:
-        c.unknown(o, ("country", "place"), p)
-        country = c.string(o, "country", p, required=True, max_len=2)
-        return {"country": (country or "").upper(), "place": c.string(o, "place", p)}
 
-    route = c.each_obj(c.array(body, "route", ""), "route", route_point)
+def _route_point(c: _Checker, o: Mapping[str, Any], p: str) -> dict[str, Any]:
+    c.unknown(o, ("country", "place"), p)
+    country = c.string(o, "country", p, required=True, max_len=2)
+    return {"country": (country or "").upper(), "place": c.string(o, "place", p)}
 
-    conveyance = None
-    conv = c.obj(body, "conveyance", "")
-    if conv is not None:
-        p = "conveyance"
-        c.unknown(conv, ("mode", "container_numbers", "transport_document", "vehicle_plate",
-                         "wagon_number", "flight"), p)
-        containers = []
-        for i, raw in enumerate(c.array(conv, "container_numbers", p)):
-            if not isinstance(raw, str):
-                c.err(f"{p}.container_numbers[{i}]", f"should be a string, not {_json_type(raw)}")
-                continue
-            containers.append(check_container(raw).number)
-        conveyance = {
-            "mode": c.choice(conv, "mode", p, MODES, required=True),
-            "container_numbers": containers,
-            "transport_document": c.string(conv, "transport_document", p, max_len=64),
-            "vehicle_plate": c.string(conv, "vehicle_plate", p, max_len=32),
-            "wagon_number": c.string(conv, "wagon_number", p, max_len=32),
-            "flight": c.string(conv, "flight", p, max_len=16),
-        }
 
-    goods = None
-    g = c.obj(body, "goods", "")
-    if g is not None:
-        c.unknown(g, ("description", "hs_code", "declared_weight_kg"), "goods")
-        hs = c.string(g, "hs_code", "goods", max_len=16)
-        goods = {
-            "description": c.string(g, "description", "goods"),
-            "hs_code": re.sub(r"[\s.]", "", hs) if hs else None,
-            "declared_weight_kg": c.number(g, "declared_weight_kg", "goods", minimum=0),
-        }
+def _conveyance(c: _Checker, conv: Mapping[str, Any], p: str) -> dict[str, Any]:
+    c.unknown(conv, ("mode", "container_numbers", "transport_document", "vehicle_plate",
+                     "wagon_number", "flight"), p)
+    containers = []
+    for i, raw in enumerate(c.array(conv, "container_numbers", p)):
+        if not isinstance(raw, str):
+            c.err(f"{p}.container_numbers[{i}]", f"should be a string, not {_json_type(raw)}")
+            continue
+        containers.append(check_container(raw).number)
+    return {
+        "mode": c.choice(conv, "mode", p, MODES, required=True),
+        "container_numbers": containers,
+        "transport_document": c.string(conv, "transport_document", p, max_len=64),
+        "vehicle_plate": c.string(conv, "vehicle_plate", p, max_len=32),
+        "wagon_number": c.string(conv, "wagon_number", p, max_len=32),
+        "flight": c.string(conv, "flight", p, max_len=16),
+    }
 
-    def party(o: Mapping[str, Any], p: str) -> dict[str, Any]:
-        c.unknown(o, ("role", "name", "country", "identifier"), p)
-        country = c.string(o, "country", p, max_len=2)
-        return {
-            "role": c.choice(o, "role", p, ROLES, required=True),
-            "name": c.string(o, "name", p, required=True, max_len=256),
-            "country": country.upper() if country else None,
-            "identifier": c.string(o, "identifier", p, max_len=64),
-        }
 
-    parties = c.each_obj(c.array(body, "parties", ""), "parties", party)
+def _goods(c: _Checker, g: Mapping[str, Any], p: str) -> dict[str, Any]:
+    c.unknown(g, ("description", "hs_code", "declared_weight_kg"), p)
+    hs = c.string(g, "hs_code", p, max_len=16)
+    return {
+        "description": c.string(g, "description", p),
+        "hs_code": re.sub(r"[\s.]", "", hs) if hs else None,
+        "declared_weight_kg": c.number(g, "declared_weight_kg", p, minimum=0),
+    }
 
-    def substance(o: Mapping[str, Any], p: str) -> dict[str, Any]:
-        c.unknown(o, ("type", "name", "quantity", "unit", "concealment", "concealment_detail"), p)
-        return {
-            "type": c.choice(o, "type", p, SUBSTANCE_TYPES, required=True),
-            "name": c.string(o, "name", p, max_len=256),
-            "quantity": c.number(o, "quantity", p, required=True, minimum=0, exclusive_min=True),
-            "unit": c.choice(o, "unit", p, UNITS, required=True),
-            "concealment": c.choice(o, "concealment", p, CONCEALMENTS, required=True),
-            "concealment_detail": c.string(o, "concealment_detail", p),
-        }
 
-    substances = c.each_obj(c.array(body, "substances", ""), "substances", substance)
-    indicators = []
+def _party(c: _Checker, o: Mapping[str, Any], p: str) -> dict[str, Any]:
+    c.unknown(o, ("role", "name", "country", "identifier"), p)
+    country = c.string(o, "country", p, max_len=2)
+    return {
+        "role": c.choice(o, "role", p, ROLES, required=True),
+        "name": c.string(o, "name", p, required=True, max_len=256),
+        "country": country.upper() if country else None,
+        "identifier": c.string(o, "identifier", p, max_len=64),
+    }
+
+
+def _substance(c: _Checker, o: Mapping[str, Any], p: str) -> dict[str, Any]:
+    c.unknown(o, ("type", "name", "quantity", "unit", "concealment", "concealment_detail"), p)
+    return {
+        "type": c.choice(o, "type", p, SUBSTANCE_TYPES, required=True),
+        "name": c.string(o, "name", p, max_len=256),
+        "quantity": c.number(o, "quantity", p, required=True, minimum=0, exclusive_min=True),
+        "unit": c.choice(o, "unit", p, UNITS, required=True),
+        "concealment": c.choice(o, "concealment", p, CONCEALMENTS, required=True),
+        "concealment_detail": c.string(o, "concealment_detail", p),
+    }
+
+
+def _risk_indicators(c: _Checker, body: Mapping[str, Any]) -> list[str]:
+    out = []
     for i, r in enumerate(c.array(body, "risk_indicators", "")):
         if not isinstance(r, str) or not r.strip():
             c.err(f"risk_indicators[{i}]", "should be a non-empty string")
         elif len(r) > 256:
             c.err(f"risk_indicators[{i}]", "should have at most 256 characters")
         else:
-            indicators.append(r.strip())
-    narrative = c.string(body, "narrative", "", max_len=MAX_NARRATIVE)
-    handling = c.choice(body, "handling_code", "", HANDLING_CODES, default="H0")
-    handling_note = c.string(body, "handling_note", "")
-    evaluation = None
-    ev = c.obj(body, "evaluation", "")
-    if ev is not None:
-        c.unknown(ev, ("source", "information"), "evaluation")
-        src = c.choice(ev, "source", "evaluation", SOURCES, required=True)
-        info = ev.get("information")
-        if isinstance(info, str) and info.strip().isdigit():
-            info = int(info.strip())
-        if isinstance(info, bool) or not isinstance(info, int) or not 1 <= info <= 4:
-            c.err("evaluation.information", f"should be 1, 2, 3 or 4, not {_show(info)}")
-            info = None
-        evaluation = {"source": src, "information": info}
-    trace = c.string(body, "trace_id", "", max_len=64) or trace_id
-    if c.errors:
-        # shape errors first; rules that need a well-formed report are checked below only when
-        # the shape is right, but per-field rules (check digits, countries) are still reported
-        partial = {
-            "kind": kind, "tlp": tlp, "addressees": addressees, "location": location_v, "route": route,
-            "conveyance": conveyance, "goods": goods, "parties": parties, "substances": substances,
-            "risk_indicators": indicators, "handling_code": handling, "handling_note": handling_note,
-            "evaluation": evaluation, "event_time": None, "source_ref": source_ref,
-        }
-        raw_containers = _raw_containers(conv)
-        extra = rule_errors(partial, settings=settings, now=now, raw_containers=raw_containers)
-        known = {e.path for e in c.errors}
-        raise ReportInvalid(c.errors + [e for e in extra if e.path not in known])
-    assert kind and source_ref and event_time is not None and location_v is not None
-    report = {
-        "report_id": report_id(id_key, agency, source_ref) if id_key else "",
-        "kind": kind,
-        "agency": agency,
-        "reporter_state": state,
-        "source_ref": source_ref,
-        "version": version,
-        "event_time": to_millis(event_time),
-        "received_at": to_millis(now),
-        "tlp": tlp,
-        "addressees": addressees,
-        "location": location_v,
-        "route": route,
-        "conveyance": conveyance,
-        "goods": goods,
-        "parties": parties,
-        "substances": substances,
-        "risk_indicators": indicators,
-        "narrative": narrative,
-        "handling_code": handling,
-        "handling_note": handling_note,
-        "evaluation": evaluation,
-        "trace_id": trace,
-    }
-    raw_containers = _raw_containers(conv)
-    errors = rule_errors(report, settings=settings, now=now, raw_containers=raw_containers)
-    if errors:
-        raise ReportInvalid(errors)
-    return report
+            out.append(r.strip())
+    return out
+
+
+def _evaluation(c: _Checker, ev: Mapping[str, Any], p: str) -> dict[str, Any]:
+    c.unknown(ev, ("source", "information"), p)
+    src = c.choice(ev, "source", p, SOURCES, required=True)
+    info = ev.get("information")
+    if isinstance(info, str) and info.strip().isdigit():
+        info = int(info.strip())
+    if isinstance(info, bool) or not isinstance(info, int) or not 1 <= info <= 4:
+        c.err(f"{p}.information", f"should be 1, 2, 3 or 4, not {_show(info)}")
+        info = None
+    return {"source": src, "information": info}
 
 
 def _raw_containers(conv: Any) -> list[Any] | None:
@@ -474,56 +494,82 @@ def rule_errors(report: Mapping[str, Any], *, settings: Settings, now: datetime 
                 raw_containers: list[Any] | None = None) -> list[FieldError]:
     """Cross-field and reference rules of SPEC §3 on an Avro-shaped report (possibly partial)."""
     now = now or datetime.now(UTC)
-    errors: list[FieldError] = []
-    err = errors.append
+    return [*_kind_rules(report), *_time_rules(report, settings, now), *_handling_rules(report),
+            *_addressee_rules(report, settings), *_place_rules(report), *_container_rules(report, raw_containers),
+            *_value_rules(report)]
+
+
+def _kind_rules(report: Mapping[str, Any]) -> Iterator[FieldError]:
     kind = report.get("kind")
     if kind == "SEIZURE" and not report.get("substances"):
-        err(FieldError("substances", "a SEIZURE needs at least one substance"))
+        yield FieldError("substances", "a SEIZURE needs at least one substance")
     if kind == "ALERT" and not report.get("risk_indicators"):
-        err(FieldError("risk_indicators", "an ALERT needs at least one risk indicator"))
+        yield FieldError("risk_indicators", "an ALERT needs at least one risk indicator")
+
+
+def _time_rules(report: Mapping[str, Any], settings: Settings, now: datetime) -> Iterator[FieldError]:
     et = report.get("event_time")
     if isinstance(et, datetime):
         et = to_millis(et)
     if isinstance(et, int) and et > to_millis(now) + settings.max_future_seconds * 1000:
-        err(FieldError("event_time", f"is more than {settings.max_future_seconds // 60} minutes in the future"))
+        yield FieldError("event_time", f"is more than {settings.max_future_seconds // 60} minutes in the future")
+
+
+def _handling_rules(report: Mapping[str, Any]) -> Iterator[FieldError]:
     if report.get("handling_code") == "H3" and not report.get("handling_note"):
-        err(FieldError("handling_note", "is required with handling code H3"))
+        yield FieldError("handling_note", "is required with handling code H3")
+
+
+def _addressee_rules(report: Mapping[str, Any], settings: Settings) -> Iterator[FieldError]:
     known = set(settings.recipients)
     for i, a in enumerate(report.get("addressees") or []):
         if a not in known:
-            err(FieldError(f"addressees[{i}]", f"{_show(a)} is not a member, partner or {settings.centre}"))
+            yield FieldError(f"addressees[{i}]", f"{_show(a)} is not a member, partner or {settings.centre}")
+
+
+def _not_a_country(path: str, code: Any) -> Iterator[FieldError]:
+    if code and not _is_country(code):
+        yield FieldError(path, f"{_show(code)} is not an ISO 3166-1 alpha-2 code")
+
+
+def _place_rules(report: Mapping[str, Any]) -> Iterator[FieldError]:
+    """Countries are ISO 3166-1 codes; a location's lat and lon go together."""
     loc = report.get("location")
-    if loc and loc.get("country") and not _is_country(loc["country"]):
-        err(FieldError("location.country", f"{_show(loc['country'])} is not an ISO 3166-1 alpha-2 code"))
-    if loc and (loc.get("lat") is None) != (loc.get("lon") is None):
-        err(FieldError("location", "lat and lon should be given together"))
+    if loc:
+        yield from _not_a_country("location.country", loc.get("country"))
+        if (loc.get("lat") is None) != (loc.get("lon") is None):
+            yield FieldError("location", "lat and lon should be given together")
     for i, point in enumerate(report.get("route") or []):
-        if point.get("country") and not _is_country(point["country"]):
-            err(FieldError(f"route[{i}].country", f"{_show(point['country'])} is not an ISO 3166-1 alpha-2 code"))
+        yield from _not_a_country(f"route[{i}].country", point.get("country"))
     for i, party in enumerate(report.get("parties") or []):
-        if party.get("country") and not _is_country(party["country"]):
-            err(FieldError(f"parties[{i}].country", f"{_show(party['country'])} is not an ISO 3166-1 alpha-2 code"))
+        yield from _not_a_country(f"parties[{i}].country", party.get("country"))
+
+
+def _container_rules(report: Mapping[str, Any], raw_containers: list[Any] | None) -> Iterator[FieldError]:
+    """ISO 6346 check digits, shown as sent when the sent numbers are known."""
     conv = report.get("conveyance") or {}
     numbers = raw_containers if raw_containers is not None else conv.get("container_numbers") or []
     for i, raw in enumerate(numbers if isinstance(numbers, list) else []):
         if isinstance(raw, str):
             result = check_container(raw)
             if not result.valid:
-                err(FieldError(f"conveyance.container_numbers[{i}]", f"{result.problem} ({_show(raw)})"))
-    goods = report.get("goods") or {}
-    hs = goods.get("hs_code")
+                yield FieldError(f"conveyance.container_numbers[{i}]", f"{result.problem} ({_show(raw)})")
+
+
+def _value_rules(report: Mapping[str, Any]) -> Iterator[FieldError]:
+    """Field values the Avro form cannot constrain: HS code, information grade, text lengths."""
+    hs = (report.get("goods") or {}).get("hs_code")
     if hs and not re.fullmatch(r"\d{6,10}", hs):
-        err(FieldError("goods.hs_code", f"should be 6 to 10 digits, not {_show(hs)}"))
+        yield FieldError("goods.hs_code", f"should be 6 to 10 digits, not {_show(hs)}")
     ev = report.get("evaluation")
     if ev and ev.get("information") is not None and not 1 <= ev["information"] <= 4:
-        err(FieldError("evaluation.information", "should be 1, 2, 3 or 4"))
+        yield FieldError("evaluation.information", "should be 1, 2, 3 or 4")
     src = report.get("source_ref")
     if src is not None and (not src or len(src) > MAX_SOURCE_REF):
-        err(FieldError("source_ref", f"should have 1 to {MAX_SOURCE_REF} characters"))
+        yield FieldError("source_ref", f"should have 1 to {MAX_SOURCE_REF} characters")
     narrative = report.get("narrative")
     if narrative and len(narrative) > MAX_NARRATIVE:
-        err(FieldError("narrative", f"should have at most {MAX_NARRATIVE} characters"))
-    return errors
+        yield FieldError("narrative", f"should have at most {MAX_NARRATIVE} characters")
 
 
 def to_json(report: Mapping[str, Any]) -> dict[str, Any]:

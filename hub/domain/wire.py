@@ -149,10 +149,34 @@ def audit_batch_record(events: Sequence[Mapping[str, Any]], enc: Codec | None = 
     return Record(AUDIT, audit_key(events[0]), value, [(EVENTS, str(len(events)).encode())])
 
 
+AUDIT_BATCH_EVENTS = 200  # events per AuditBatch record (keeps a record well under the 1 MB limit)
+
+
+def audit_batch_records(events: Sequence[Mapping[str, Any]], per_record: int = AUDIT_BATCH_EVENTS,
+                        enc: Codec | None = None) -> list[Record]:
+    """AuditBatch records (v2) holding ``events`` in order, ``per_record`` events each: one
+    :func:`audit_batch_record` per chunk."""
+    enc = enc or codec()
+    return [audit_batch_record(events[i:i + per_record], enc) for i in range(0, len(events), per_record)]
+
+
 # -- the pipeline's own hop and receipts ----------------------------------------------------------
 def source_position(src: Source) -> str:
-    """``topic/partition/offset`` of a consumed record (the ``source`` header)."""
+    """``topic/partition/offset`` of a consumed record: the ``source`` header, and what makes an
+    audit event about that record unique."""
     return f"{src.topic}/{src.partition}/{src.offset}"
+
+
+def source_detail(src: Source) -> dict[str, Any]:
+    """The position of a consumed record as an audit event's ``detail`` (topic, partition, offset)."""
+    return {"topic": src.topic, "partition": src.partition, "offset": src.offset}
+
+
+def position_detail(position: str | None) -> dict[str, str]:
+    """:func:`source_detail` read back from a :func:`source_position` (e.g. the ``source`` header);
+    empty parts when there is none."""
+    topic, partition, offset = (position or "//").rsplit("/", 2)
+    return {"topic": topic, "partition": partition, "offset": offset}
 
 
 def validated_record(report_id: str, value: bytes, *, trace_id: str | None, source: str, validated_at: int,

@@ -31,7 +31,8 @@ from hub.directory.auth import Principal
 from hub.domain.audit_events import audit_event
 from hub.feeds.store import FeedStore
 from hub.platform import clock, metrics
-from hub.platform.http import ApiError, bearer, in_thread, json_body_doc, read_json
+from hub.platform.http import RETRY_LATER, ApiError, bearer, in_thread, json_body_doc, read_json
+from hub.platform.http import json_response as _json
 from hub.platform.kafka.producer import BrokerUnavailable
 from hub.platform.tasks import cancel
 
@@ -182,10 +183,6 @@ async def decorate(request: Request, state: str, views: list[dict[str, Any]]) ->
     return views
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
 # -- routes ---------------------------------------------------------------------------------------
 @router.get("/v1/whoami")
 async def whoami(who: AnyPrincipal) -> dict[str, Any]:
@@ -204,7 +201,7 @@ async def items(request: Request, seat: OfficerOfState, after: Annotated[str | N
         await deliver(request, views, seat.state, seat.who, session=f"page:{uuid.uuid4().hex[:12]}", via="json")
     except BrokerUnavailable as exc:
         raise ApiError(503, "audit: the hub cannot record the delivery right now; retry later",
-                       {"Retry-After": "5"}) from exc
+                       RETRY_LATER) from exc
     nxt = views[-1]["cursor"] if views else cursor
     return _json({"state": seat.state, "items": views, "next_after": nxt})
 

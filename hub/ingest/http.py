@@ -5,7 +5,8 @@ at most 1000). The reporter's identity comes from the bearer agency key. Each ac
 produced as Avro to ``hub.intake`` (key ``agency:source_ref``, headers ``trace_id`` and
 ``idempotency_key``) and answered 202 only after the broker acknowledged it (acks=all). The
 idempotency ledger (table ``ingest_ledger``) is written *after* the acknowledgement, so a crash in
-between means at most a resend that the pipeline deduplicates again.
+between means at most a resend that the pipeline deduplicates again (the table and its queries:
+:mod:`hub.ingest.store`).
 
 The decisions are pure functions (:func:`ledger_decision`, :func:`parse_batch`); the handlers are
 the shell around them.
@@ -25,15 +26,23 @@ from fastapi.responses import Response
 
 from hub.audit.emit import Audit
 from hub.directory.access import authenticate
-from hub.directory.agencies import DDL as AGENCY_DDL
 from hub.directory.auth import AGENCY, Principal
 from hub.domain.audit_events import audit_event
-from hub.domain.report import KINDS, AgencyMismatch, FieldError, ReportInvalid, from_json
+from hub.domain.codec import REPORT
+from hub.domain.jsonschema import overlay, record_schema
+from hub.domain.report import (
+    KINDS,
+    MAX_NARRATIVE,
+    MAX_SOURCE_REF,
+    AgencyMismatch,
+    FieldError,
+    ReportInvalid,
+    from_json,
+)
 from hub.domain.report import report_id as make_report_id
 from hub.domain.wire import intake_record
+from hub.ingest.store import Ledger, LedgerKey, LedgerOp
 from hub.platform import metrics
-from hub.platform.clock import now_ms
-from hub.platform.db import Database
 from hub.platform.http import (
     ApiError,
     GroupCommit,
@@ -53,73 +62,34 @@ log = structlog.get_logger(__name__)
 MAX_REPORT_BYTES = 512 * 1024  # one report (narrative ≤ 20 000 chars leaves plenty of room)
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 MAX_BATCH_ITEMS = 1000
-
-LEDGER_DDL = [
-    """CREATE TABLE IF NOT EXISTS ingest_ledger (
-        agency TEXT NOT NULL,
-        source_ref TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        report_id TEXT NOT NULL,
-        trace_id TEXT,
-        recorded_at {bigint} NOT NULL,
-        PRIMARY KEY (agency, source_ref, version)
-    )""",
-]
+HUB_ASSIGNED = ("report_id", "agency", "reporter_state", "received_at")  # Report fields no body sends
 
 router = APIRouter(tags=["ingest"])
 
 # --------------------------------------------------------------------------- OpenAPI documentation
 
-_STR = {"type": "string"}
-REPORT_SCHEMA: dict[str, Any] = {
+# fields, nesting, enums and required fields from schemas/ (the Avro Report, less what the hub assigns);
+# what only the JSON form has laid over it
+REPORT_SCHEMA: dict[str, Any] = overlay(record_schema(REPORT, leave_out=HUB_ASSIGNED), {
     "title": "Report",
-    "type": "object",
     "description": "An ALERT or SEIZURE report (SPEC §3). The agency and its state come from the key; "
                    "a body naming another agency (`agency`, `reporter_state`) is rejected with 403.",
-    "required": ["kind", "source_ref", "event_time", "location"],
     "properties": {
-        "kind": {"type": "string", "enum": ["ALERT", "SEIZURE"]},
-        "source_ref": {"type": "string", "maxLength": 128,
+        "source_ref": {"maxLength": MAX_SOURCE_REF,
                        "description": "the agency's own reference; with the agency and version the idempotency key"},
-        "version": {"type": "integer", "minimum": 1, "default": 1,
-                    "description": "a higher version is an update of the same report"},
-        "event_time": {"type": "string", "format": "date-time", "description": "RFC 3339, ≤ 1 h in the future"},
-        "tlp": {"type": "string", "enum": ["CLEAR", "GREEN", "AMBER", "AMBER_STRICT", "RED"], "default": "AMBER"},
-        "addressees": {"type": "array", "items": _STR, "description": "member/partner states or CARICC"},
-        "location": {"type": "object", "required": ["country"], "properties": {
-            "country": _STR, "place": _STR, "unlocode": _STR, "lat": {"type": "number"}, "lon": {"type": "number"}}},
-        "route": {"type": "array", "items": {"type": "object", "required": ["country"],
-                                             "properties": {"country": _STR, "place": _STR}}},
-        "conveyance": {"type": "object", "required": ["mode"], "properties": {
-            "mode": {"type": "string", "enum": ["SEA", "RAIL", "ROAD", "AIR", "POSTAL", "PEDESTRIAN"]},
-            "container_numbers": {"type": "array", "items": _STR,
-                                  "description": "ISO 6346, any formatting; the check digit must be right"},
-            "transport_document": _STR, "vehicle_plate": _STR, "wagon_number": _STR, "flight": _STR}},
-        "goods": {"type": "object", "properties": {
-            "description": _STR, "hs_code": {"type": "string", "description": "6-10 digits"},
-            "declared_weight_kg": {"type": "number"}}},
-        "parties": {"type": "array", "items": {"type": "object", "required": ["role", "name"], "properties": {
-            "role": {"type": "string", "enum": ["SHIPPER", "CONSIGNEE", "CARRIER", "DRIVER", "COURIER",
-                                                "SUSPECT", "OTHER"]},
-            "name": _STR, "country": _STR, "identifier": _STR}}},
-        "substances": {"type": "array", "description": "a SEIZURE needs at least one", "items": {
-            "type": "object", "required": ["type", "quantity", "unit", "concealment"], "properties": {
-                "type": {"type": "string", "enum": ["HEROIN", "OPIUM", "HASHISH", "CANNABIS", "COCAINE",
-                                                    "METHAMPHETAMINE", "AMPHETAMINE", "TRAMADOL", "NPS",
-                                                    "PRECURSOR", "OTHER"]},
-                "name": _STR, "quantity": {"type": "number", "exclusiveMinimum": 0},
-                "unit": {"type": "string", "enum": ["KG", "G", "L", "TABLETS", "UNITS"]},
-                "concealment": {"type": "string", "enum": ["CONVEYANCE", "CARGO", "BAGGAGE", "CLOTHING", "BODY",
-                                                           "POSTAL", "CONSUMER_GOODS", "OTHER"]},
-                "concealment_detail": _STR}}},
-        "risk_indicators": {"type": "array", "items": _STR, "description": "an ALERT needs at least one"},
-        "narrative": {"type": "string", "maxLength": 20000},
-        "handling_code": {"type": "string", "enum": ["H0", "H1", "H2", "H3"], "default": "H0"},
-        "handling_note": {"type": "string", "description": "required with H3"},
-        "evaluation": {"type": "object", "properties": {
-            "source": {"type": "string", "enum": ["A", "B", "C", "X"]},
-            "information": {"type": "integer", "minimum": 1, "maximum": 4}}},
-        "trace_id": {"type": "string", "description": "optional; generated when absent"},
+        "version": {"minimum": 1, "description": "a higher version is an update of the same report"},
+        "event_time": {"description": "RFC 3339, ≤ 1 h in the future"},
+        "addressees": {"description": "member/partner states or CARICC"},
+        "conveyance": {"properties": {
+            "container_numbers": {"description": "ISO 6346, any formatting; the check digit must be right"}}},
+        "goods": {"properties": {"hs_code": {"description": "6-10 digits"}}},
+        "substances": {"description": "a SEIZURE needs at least one",
+                       "items": {"properties": {"quantity": {"exclusiveMinimum": 0}}}},
+        "risk_indicators": {"description": "an ALERT needs at least one"},
+        "narrative": {"maxLength": MAX_NARRATIVE},
+        "handling_note": {"description": "required with H3"},
+        "evaluation": {"properties": {"information": {"minimum": 1, "maximum": 4}}},
+        "trace_id": {"description": "optional; generated when absent"},
     },
     "example": {
         "kind": "SEIZURE", "source_ref": "KZ-CUS-2026-00042", "version": 1,
@@ -129,7 +99,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "conveyance": {"mode": "ROAD", "container_numbers": ["CSQU 305438-3"], "vehicle_plate": "01 A 123 BC"},
         "substances": [{"type": "HEROIN", "quantity": 12.5, "unit": "KG", "concealment": "CARGO"}],
     },
-}
+})
 
 ERRORS_DOC = {
     "400": {"description": "malformed JSON"},
@@ -219,10 +189,6 @@ def check_item(body: Any, principal: Principal, settings: Settings, trace_id: st
 # --------------------------------------------------------------------------- shell
 
 
-LedgerKey = tuple[str, str]
-LedgerOp = tuple[str, Any]  # ("known", set of keys) | ("record", list of reports)
-
-
 def ledger_keys(outcomes: list[Outcome]) -> set[LedgerKey]:
     return {(o.report["agency"], o.report["source_ref"]) for o in outcomes if o.status == 202 and o.report}
 
@@ -246,54 +212,6 @@ def apply_ledger(outcomes: list[Outcome], known: dict[LedgerKey, dict[int, str]]
                        "accepted and this version never was")
         else:
             versions[r["version"]] = r["report_id"]
-
-
-class Ledger:
-    """The idempotency ledger (table ``ingest_ledger``). Blocking: the gateway calls :meth:`apply` from
-    one dedicated thread, a group of concurrent requests at a time (:class:`~hub.gateway.base.GroupCommit`)."""
-
-    CHUNK = 400  # source_refs per lookup statement
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        db.migrate(AGENCY_DDL)
-        db.migrate(LEDGER_DDL)
-
-    def known(self, keys: set[LedgerKey]) -> dict[LedgerKey, dict[int, str]]:
-        """Accepted versions (version → report id) of every (agency, source_ref) in ``keys``."""
-        out: dict[LedgerKey, dict[int, str]] = {k: {} for k in keys}
-        by_agency: dict[str, list[str]] = {}
-        for agency, ref in keys:
-            by_agency.setdefault(agency, []).append(ref)
-        for agency, refs in by_agency.items():
-            rows = self.db.query_in(
-                "SELECT source_ref, version, report_id FROM ingest_ledger WHERE agency = ? AND source_ref IN ({marks})",
-                refs, (agency,), chunk=self.CHUNK)
-            for r in rows:
-                out[(agency, r["source_ref"])][int(r["version"])] = r["report_id"]
-        return out
-
-    def record(self, reports: list[dict[str, Any]]) -> None:
-        """Remember accepted reports (one transaction; a version already there is left as it is)."""
-        if not reports:
-            return
-        now = now_ms()
-        ins = ("INSERT INTO ingest_ledger (agency, source_ref, version, report_id, trace_id, recorded_at) "
-               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agency, source_ref, version) DO NOTHING")
-        with self.db.transaction():
-            self.db.executemany(ins, [(r["agency"], r["source_ref"], r["version"], r["report_id"], r["trace_id"], now)
-                                      for r in reports])
-
-    def apply(self, ops: list[LedgerOp]) -> list[Any]:
-        """A group of requests' ledger work: every ``record`` in one transaction first, then every
-        ``known`` lookup in as few statements as possible. Results in the order of ``ops``."""
-        self.record([r for op, arg in ops if op == "record" for r in arg])
-        keys: set[LedgerKey] = set()
-        for op, arg in ops:
-            if op == "known":
-                keys |= arg
-        found = self.known(keys) if keys else {}
-        return [{k: found[k] for k in arg} if op == "known" else None for op, arg in ops]
 
 
 def audit_events(principal: Principal, outcomes: list[Outcome], request_id: str) -> list[dict[str, Any]]:

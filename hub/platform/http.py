@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -43,6 +44,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 RETRY_AFTER_S = 5
+RETRY_LATER: Mapping[str, str] = MappingProxyType({"Retry-After": str(RETRY_AFTER_S)})  # the headers of a 503
 
 
 TRACE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -74,7 +76,7 @@ def error_response(exc: ApiError, **extra: Any) -> Response:
 def unavailable(exc: Exception, key: str = "error") -> Response:
     log.warning("broker unavailable", error=str(exc))
     return json_response({key: "the hub cannot reach its broker right now; nothing was accepted, retry later"},
-                         503, {"Retry-After": str(RETRY_AFTER_S)})
+                         503, RETRY_LATER)
 
 
 class GroupCommit(Generic[A, R]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import structlog
@@ -53,11 +53,3 @@ def report_context(report_id: str | None, trace_id: str | None = None, **extra: 
     values: dict[str, Any] = {"report_id": report_id, "trace_id": trace_id, **extra}
     with structlog.contextvars.bound_contextvars(**{k: v for k, v in values.items() if v is not None}):
         yield
-
-
-def header_value(headers: Iterable[tuple[str, bytes]] | None, name: str) -> str | None:
-    """A Kafka header's value as text (e.g. ``trace_id``), or None."""
-    for k, v in headers or ():
-        if k == name:
-            return v.decode("utf-8", "replace")
-    return None

@@ -53,12 +53,13 @@ from hub.ingest import http as ingest
 from hub.platform import clock, metrics
 from hub.platform.db import Database
 from hub.platform.http import ApiError, bearer, in_thread, read_body, read_json, trace_id, unavailable
+from hub.platform.http import json_response as _json
 from hub.platform.kafka.producer import BrokerUnavailable
 from hub.platform.keys import id_key
 from hub.platform.tasks import cancel
 from hub.provider import requests as rq
-from hub.provider.receipts import ReceiptStore
 from hub.provider.share import share_command, share_record
+from hub.provider.store import ReceiptStore, RequestStore
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["provider"])
@@ -76,7 +77,7 @@ AgencyOrAuditor = Annotated[Principal, Depends(principal_of(AGENCY, AUDITOR, act
 async def startup(app: FastAPI) -> None:
     db: Database = app.state.db
     app.state.receipt_store = ReceiptStore(db)
-    app.state.request_store = rq.RequestStore(db)
+    app.state.request_store = RequestStore(db)
     app.state.desk_users = DeskUsers(db, app.state.settings.states)
     app.state.feed_view_hooks = [*getattr(app.state, "feed_view_hooks", []), requests_on_items]
     app.state.provider_agencies_seen = set()
@@ -120,10 +121,6 @@ async def _refresh_loop(app: FastAPI) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
 def invalid(errors: list[Any]) -> Response:
     """422 naming every failing field: ``{"detail": "field: problem; …", "errors": [{field, problem}]}``."""
     listed = [e.as_dict() for e in errors]
@@ -341,7 +338,7 @@ async def ask(request: Request, seat: OfficerOfState) -> Response:
         rq.check_request_for_item(asked, settings=request.app.state.settings, requester_state=seat.state, item=item)
     except rq.RequestInvalid as exc:
         return invalid(exc.errors)
-    store: rq.RequestStore = request.app.state.request_store
+    store: RequestStore = request.app.state.request_store
     agency = item["report"]["agency"]
     try:
         row = await in_thread(lambda: store.create(asked, version=found["version"], agency=agency,
@@ -369,7 +366,7 @@ async def ask(request: Request, seat: OfficerOfState) -> Response:
 async def state_requests(request: Request, seat: OfficerOfState,
                          report_id: Annotated[str | None, Query(max_length=rq.MAX_REPORT_ID)] = None) -> Response:
     """The requests this state's officers asked (newest first), or those about one report."""
-    store: rq.RequestStore = request.app.state.request_store
+    store: RequestStore = request.app.state.request_store
     rows = await in_thread(store.of_state, seat.state, [report_id] if report_id else None)
     return _json({"state": seat.state, "requests": [rq.view(r) for r in rows]})
 
@@ -378,7 +375,7 @@ async def state_requests(request: Request, seat: OfficerOfState,
 async def state_request_events(request: Request, seat: OfficerOfState) -> StreamingResponse:
     """Server-Sent Events (``event: request``) of this state's requests: every one at connect, then each
     as it is asked or answered. Not cursor-based: clients keep the newest view per request_id."""
-    store: rq.RequestStore = request.app.state.request_store
+    store: RequestStore = request.app.state.request_store
     sent: dict[str, str] = {}  # request_id -> the status last sent
     since = 0
 
@@ -432,7 +429,7 @@ async def answer(request: Request, request_id: str,
     (a ShareCommand on hub.intake; the pipeline delivers SHARED copies with provenance)."""
     _check_id(request_id, "request_id")
     body = await read_json(request, rq.MAX_BODY_BYTES)
-    store: rq.RequestStore = request.app.state.request_store
+    store: RequestStore = request.app.state.request_store
     row = await in_thread(store.get, request_id)
     if row is None or row["agency"] != who.subject:
         await deny_quietly(request, who, f"answer to {request_id}: "

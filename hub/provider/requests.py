@@ -11,7 +11,7 @@ An officer whose state received a report may ask its provider for consent to use
 | INFO               | ANSWER, REFUSE   | INFO_REQUESTED     | INFO_PROVIDED (detail ``decision``)       |
 
 Every limit is a named constant below and answered with a message naming the field. The checks
-(:func:`check_request`, :func:`check_answer`) are pure; :class:`RequestStore` is the database shell.
+(:func:`check_request`, :func:`check_answer`) are pure; :class:`hub.provider.store.RequestStore` is the database shell.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.domain.report import FieldError
-from hub.platform.clock import iso, now_ms
-from hub.platform.db import Database
+from hub.platform.clock import iso
 from hub.platform.settings import Settings
 
 KINDS = ("CONSENT_COURT_USE", "CONSENT_ONWARD", "INFO")
@@ -42,33 +41,6 @@ MAX_CONDITIONS = 1000  # characters of a grant's conditions
 MAX_TO_STATES = 5  # states named in one CONSENT_ONWARD request
 MAX_OPEN_PER_OFFICER = 20  # unanswered requests one officer may have at a time
 MAX_REPORT_ID = 200
-
-DDL = [
-    """CREATE TABLE IF NOT EXISTS provider_requests (
-        request_id TEXT PRIMARY KEY,
-        report_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        agency TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        requester TEXT NOT NULL,
-        requester_state TEXT NOT NULL,
-        to_states TEXT NOT NULL,
-        text TEXT NOT NULL,
-        created_at {bigint} NOT NULL,
-        status TEXT NOT NULL,
-        decision TEXT,
-        answer_text TEXT,
-        conditions TEXT,
-        answered_by TEXT,
-        answered_at {bigint},
-        updated_at {bigint} NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS provider_requests_agency ON provider_requests (agency, status, created_at)",
-    "CREATE INDEX IF NOT EXISTS provider_requests_state ON provider_requests (requester_state, report_id)",
-    "CREATE INDEX IF NOT EXISTS provider_requests_requester ON provider_requests (requester, status)",
-    "CREATE INDEX IF NOT EXISTS provider_requests_changed ON provider_requests (requester_state, updated_at)",
-    "CREATE INDEX IF NOT EXISTS provider_requests_report ON provider_requests (report_id)",
-]
 
 
 class RequestInvalid(ValueError):
@@ -266,107 +238,3 @@ def view(row: Mapping[str, Any]) -> dict[str, Any]:
             "by": row["answered_by"], "at": iso(int(answered)),
             "time_to_answer_s": round((int(answered) - int(row["created_at"])) / 1000, 3)},
     }
-
-
-COLUMNS = ("request_id, report_id, version, agency, kind, requester, requester_state, to_states, text, "
-           "created_at, status, decision, answer_text, conditions, answered_by, answered_at, updated_at")
-
-
-class RequestStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        db.migrate(DDL)
-
-    def create(self, asked: Asked, *, version: int, agency: str, requester: str, requester_state: str,
-               at: int | None = None, request_id: str | None = None) -> dict[str, Any]:
-        """Store a new open request (raises TooManyOpen / AlreadyOpen). Returns its row."""
-        at = now_ms() if at is None else at
-        row = {"request_id": request_id or new_request_id(), "report_id": asked.report_id, "version": version,
-               "agency": agency, "kind": asked.kind, "requester": requester, "requester_state": requester_state,
-               "to_states": ",".join(asked.to_states), "text": asked.text, "created_at": at, "status": OPEN,
-               "decision": None, "answer_text": None, "conditions": None, "answered_by": None, "answered_at": None,
-               "updated_at": at}
-        with self.db.transaction():
-            same = self.db.one(
-                "SELECT request_id FROM provider_requests WHERE requester_state = ? AND report_id = ? AND kind = ? "
-                "AND to_states = ? AND status = ?",
-                (requester_state, asked.report_id, asked.kind, row["to_states"], OPEN))
-            if same:
-                raise AlreadyOpen(same["request_id"])
-            n = self.db.one("SELECT COUNT(*) AS n FROM provider_requests WHERE requester = ? AND status = ?",
-                            (requester, OPEN))
-            if n and int(n["n"]) >= MAX_OPEN_PER_OFFICER:
-                raise TooManyOpen(f"{requester} has {int(n['n'])} unanswered requests (the limit is "
-                                  f"{MAX_OPEN_PER_OFFICER}); wait for answers before asking more")
-            self.db.execute(f"INSERT INTO provider_requests ({COLUMNS}) VALUES ({','.join('?' * 17)})",
-                            [row[c.strip()] for c in COLUMNS.split(",")])
-        return row
-
-    def get(self, request_id: str) -> dict[str, Any] | None:
-        return self.db.one(f"SELECT {COLUMNS} FROM provider_requests WHERE request_id = ?", (request_id,))
-
-    def answer(self, request_id: str, answer: Answer, *, by: str, at: int | None = None) -> dict[str, Any]:
-        """Record the one answer of an open request (raises AlreadyAnswered). Returns the new row."""
-        at = now_ms() if at is None else at
-        n = self.db.execute(
-            "UPDATE provider_requests SET status = ?, decision = ?, answer_text = ?, conditions = ?, answered_by = ?, "
-            "answered_at = ?, updated_at = ? WHERE request_id = ? AND status = ?",
-            (STATUS_OF[answer.decision], answer.decision, answer.text, answer.conditions, by, at, at, request_id,
-             OPEN))
-        if n != 1:
-            raise AlreadyAnswered(f"request {request_id} was already answered")
-        row = self.get(request_id)
-        assert row is not None
-        return row
-
-    def reopen(self, request_id: str, at: int | None = None) -> None:
-        """Undo an answer whose audit or share could not be sent (the request is open again)."""
-        self.db.execute(
-            "UPDATE provider_requests SET status = ?, decision = NULL, answer_text = NULL, conditions = NULL, "
-            "answered_by = NULL, answered_at = NULL, updated_at = ? WHERE request_id = ?",
-            (OPEN, now_ms() if at is None else at, request_id))
-
-    def forget(self, request_id: str) -> None:
-        """Remove a request whose audit event could not be sent (it was never asked)."""
-        self.db.execute("DELETE FROM provider_requests WHERE request_id = ?", (request_id,))
-
-    def inbox(self, agency: str, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """The agency's requests, open ones first, newest first."""
-        where, params = "agency = ?", [agency]
-        if status == OPEN:
-            where += " AND status = ?"
-            params.append(OPEN)
-        elif status == "ANSWERED":
-            where += " AND status <> ?"
-            params.append(OPEN)
-        rows = self.db.query(
-            f"SELECT {COLUMNS} FROM provider_requests WHERE {where} "
-            "ORDER BY CASE WHEN status = 'OPEN' THEN 0 ELSE 1 END, created_at DESC, request_id LIMIT ?",
-            (*params, limit))
-        return rows
-
-    def of_state(self, state: str, report_ids: Sequence[str] | None = None, limit: int = 500) -> list[dict[str, Any]]:
-        """Requests asked by officers of ``state`` (optionally only about ``report_ids``), oldest first."""
-        if report_ids is not None:
-            ids = sorted(set(report_ids))
-            if not ids:
-                return []
-            marks = ",".join("?" * len(ids))
-            return self.db.query(f"SELECT {COLUMNS} FROM provider_requests WHERE requester_state = ? AND "
-                                 f"report_id IN ({marks}) ORDER BY created_at, request_id", (state, *ids))
-        return self.db.query(f"SELECT {COLUMNS} FROM provider_requests WHERE requester_state = ? "
-                             "ORDER BY created_at DESC, request_id LIMIT ?", (state, limit))
-
-    def about(self, report_id: str) -> list[dict[str, Any]]:
-        """Every request about one report, oldest first (for its provider's status)."""
-        return self.db.query(f"SELECT {COLUMNS} FROM provider_requests WHERE report_id = ? "
-                             "ORDER BY created_at, request_id", (report_id,))
-
-    def changed_since(self, state: str, since_ms: int, limit: int = 500) -> list[dict[str, Any]]:
-        """Requests of ``state`` created or answered at or after ``since_ms``, oldest change first."""
-        return self.db.query(f"SELECT {COLUMNS} FROM provider_requests WHERE requester_state = ? AND updated_at >= ? "
-                             "ORDER BY updated_at, request_id LIMIT ?", (state, since_ms, limit))
-
-    def open_requests(self) -> list[dict[str, Any]]:
-        """``{kind, agency, created_at}`` of every unanswered request (for the metrics)."""
-        return self.db.query("SELECT kind, agency, created_at FROM provider_requests WHERE status = ?", (OPEN,))

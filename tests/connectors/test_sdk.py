@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from connectors.sdk import Publisher, RestTransport, outbox_key
-from hub.directory.agencies import Directory
+from hub.directory.agencies import Directory, kafka_native_codes
 from hub.platform.kafka.embedded import free_port
 from hub.platform.kafka.topics import agency_intake, ensure_topics
 from hub.platform.settings import Settings
@@ -117,7 +117,7 @@ def test_publish_kafka_native_validates_locally_and_produces_avro(gw_settings: S
                                                                   tmp_path: Path) -> None:
     """To the agency's own intake topic (SPEC §7), never to the gateway's hub.intake."""
     directory.add("KZ-CUSTOMS", "KZ", "State Revenue Committee (Customs)", kafka_native=True)
-    asyncio.run(ensure_topics(gw_settings))
+    asyncio.run(ensure_topics(gw_settings, agency_codes=kafka_native_codes(gw_settings)))
     prefix = f"KN-{uuid.uuid4().hex[:8]}"
     file = tmp_path / "r.ndjson"
     file.write_bytes(b"\n".join(orjson.dumps(b) for b in [

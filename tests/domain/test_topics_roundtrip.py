@@ -64,3 +64,20 @@ async def test_avro_report_round_trip_through_created_topics(settings) -> None:
     assert dict(found.headers)["trace_id"] == b"t-1"
     back = codec().decode(found.value, expect=REPORT)
     assert back["report_id"] == r["report_id"] and back["source_ref"] == "RT-1"
+
+
+async def test_the_gateway_producer_recreates_the_agency_intake_topics_it_is_given(settings) -> None:
+    from hub.domain.wire import intake_record
+    from hub.platform.kafka.producer import Producer
+
+    prod = Producer(settings, agency_codes=lambda: ["TJ-GW-NATIVE"])
+    try:
+        await prod.send([intake_record(report(source_ref="GW-1"))])
+    finally:
+        await prod.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **client_settings(settings).admin)
+    await admin.start()
+    try:
+        assert topics.agency_intake("TJ-GW-NATIVE") in await admin.list_topics()
+    finally:
+        await admin.close()

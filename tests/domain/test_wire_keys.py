@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.domain import wire
-from hub.domain.codec import REPORT, codec
+from hub.domain.codec import AUDIT_BATCH, REPORT, codec
 from hub.pipeline.core.validate import Message
 from hub.platform import keys
 from hub.platform.kafka.topics import AUDIT, INTAKE
@@ -47,6 +47,17 @@ def test_audit_key_report_then_actor_then_event() -> None:
           "trace_id": None}
     rec = wire.audit_record(ev)
     assert rec.topic == AUDIT and wire.header(rec.headers, wire.EVENT_ID) == "A-1"
+
+
+def test_audit_batch_records_split_every_n_events_keyed_like_their_first_with_the_count() -> None:
+    events = [{"event_id": f"A-{i}", "stage": "DELIVERED", "occurred_at": i, "report_id": f"R-{i}", "version": 1,
+               "agency": None, "state": "KZ", "actor": "x", "recipients": [], "reason": None, "detail": {},
+               "trace_id": None} for i in range(5)]
+    recs = wire.audit_batch_records(events, per_record=2)
+    assert [r.key for r in recs] == [b"R-0", b"R-2", b"R-4"] and {r.topic for r in recs} == {AUDIT}
+    assert [wire.header(r.headers, wire.EVENTS) for r in recs] == ["2", "2", "1"]
+    decoded = [e for r in recs for e in codec().decode(r.value, expect=AUDIT_BATCH)["events"]]
+    assert [e["event_id"] for e in decoded] == [e["event_id"] for e in events]
 
 
 def test_dev_profile_creates_one_private_key_file_shared_by_concurrent_starters(tmp_path: Path) -> None:
@@ -87,3 +98,12 @@ def test_keyed_id_is_hmac_sha256_of_the_parts_joined_by_us() -> None:
         want = hmac.digest(key, b"UZ-CUSTOMS\x1fUZ-2026-000123", "sha256").hex()[:24]
         assert keyed_id(key, "R-", "UZ-CUSTOMS", "UZ-2026-000123") == f"R-{want}"
         assert keyed_id(key, "I-", "x", length=8) == "I-" + hmac.digest(key, b"x", "sha256").hex()[:8]
+
+
+def test_source_position_reads_back_as_the_audit_detail() -> None:
+    m = Message("hub.intake.agency.KZ-NATIVE", 3, 41, b"k", b"v", [])
+    assert wire.source_position(m) == "hub.intake.agency.KZ-NATIVE/3/41"
+    written = {k: str(v) for k, v in wire.source_detail(m).items()}  # audit details are text
+    assert wire.position_detail(wire.source_position(m)) == written == {
+        "topic": "hub.intake.agency.KZ-NATIVE", "partition": "3", "offset": "41"}
+    assert wire.position_detail(None) == {"topic": "", "partition": "", "offset": ""}

@@ -9,7 +9,8 @@ import json
 import pytest
 import structlog
 
-from hub.platform.log import configure, header_value, report_context
+from hub.domain.wire import header
+from hub.platform.log import configure, report_context
 
 
 @pytest.fixture
@@ -65,5 +66,6 @@ def test_concurrent_tasks_keep_their_own_ids(json_logs) -> None:
 
 
 def test_header_value() -> None:
-    assert header_value([("a", b"1"), ("trace_id", b"abc")], "trace_id") == "abc"
-    assert header_value(None, "trace_id") is None
+    assert header([("a", b"1"), ("trace_id", b"abc")], "trace_id") == "abc"
+    assert header([("trace_id", None), ("trace_id", "т".encode())], "trace_id") == "т"
+    assert header(None, "trace_id") is None

@@ -10,7 +10,7 @@ import pytest
 
 from hub.domain.wire import Record
 from hub.pipeline.shell.checkpoint import EXIT_CODE, Checkpoint
-from hub.pipeline.shell.output import Output, Producer
+from hub.pipeline.shell.output import BatchProducer, Output
 from tests.conftest import hub_settings
 from tests.pipeline.fakes import FakeProducer, FakeTable
 
@@ -27,7 +27,7 @@ def setup(**producer: object) -> tuple[Checkpoint, FakeProducer, dict[str, FakeT
         log.append(f"exit {code}")
         exits.append(code)
 
-    cp = Checkpoint(Output(Producer(hub_settings(), client=fake)), tables, exit=exit_)  # type: ignore[arg-type]
+    cp = Checkpoint(Output(BatchProducer(hub_settings(), client=fake)), tables, exit=exit_)  # type: ignore[arg-type]
     return cp, fake, tables, log, exits
 
 

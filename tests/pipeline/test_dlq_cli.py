@@ -126,7 +126,7 @@ def test_raw_replay_of_a_kafka_native_record_goes_back_to_its_own_topic(s: Setti
     trusted by a raw replay: hub.intake is the gateway's, where identity is not re-checked."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    from hub.platform.kafka.embedded import client_settings
+    from hub.platform.kafka.clients import client_settings
 
     native = "hub.intake.agency.KZ-NATIVE"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.directory.agencies import Directory, DirectoryCache, intake_topics
+from hub.directory.agencies import Directory, DirectoryCache, intake_topics, kafka_native_codes
 from hub.domain.codec import REPORT, codec
 from hub.pipeline.core.identity import AgencyStanding, check, topic_agency
 from hub.pipeline.core.validate import Message, validate
@@ -134,7 +134,7 @@ def test_kafka_native_topics_are_created_and_subscribed(settings: Settings) -> N
     d = Directory(Database(settings.db_url), settings.states)
     d.add("TJ-NATIVE", "TJ", "native", kafka_native=True)
     d.add("TJ-REST", "TJ", "rest only")
-    created = asyncio.run(ensure_topics(settings))
+    created = asyncio.run(ensure_topics(settings, agency_codes=kafka_native_codes(settings)))
     assert agency_intake("TJ-NATIVE") in created and agency_intake("TJ-REST") not in created
     assert agency_intake("TJ-NATIVE") in intake_topics(settings)
-    assert asyncio.run(ensure_topics(settings)) == []
+    assert asyncio.run(ensure_topics(settings, agency_codes=kafka_native_codes(settings))) == []

@@ -24,7 +24,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from connectors.sdk import KafkaTransport, Publisher
 from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, REPORT, codec
 from hub.domain.report import report_id
-from hub.platform.kafka.embedded import EmbeddedBroker, client_settings, free_port, stop_process
+from hub.platform.kafka.clients import client_settings
+from hub.platform.kafka.embedded import EmbeddedBroker, free_port, stop_process
 from hub.platform.kafka.io import consumer, producer
 from hub.platform.kafka.topics import AUDIT, DLQ, INTAKE, ensure_topics
 from hub.platform.settings import Settings

@@ -7,14 +7,14 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from hub.domain.wire import Record
-from hub.pipeline.shell.output import Output, Producer, partition_for, topic_class
+from hub.pipeline.shell.output import BatchProducer, Output, partition_for, topic_class
 from tests.conftest import hub_settings
 from tests.pipeline.fakes import FakeProducer
 
 
 def output(**kw: object) -> tuple[Output, FakeProducer]:
     fake = FakeProducer([], **kw)  # type: ignore[arg-type]
-    return Output(Producer(hub_settings(), client=fake)), fake  # type: ignore[arg-type]
+    return Output(BatchProducer(hub_settings(), client=fake)), fake  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("n", [1, 2, 4, 7])
@@ -68,7 +68,7 @@ async def test_a_failed_batch_fails_the_delivery() -> None:
 
 async def test_the_producer_is_started_once_for_all_outputs() -> None:
     fake = FakeProducer([])
-    prod = Producer(hub_settings(), client=fake)  # type: ignore[arg-type]
+    prod = BatchProducer(hub_settings(), client=fake)  # type: ignore[arg-type]
     a, b = Output(prod), Output(prod)
     a.add(Record("hub.dlq", b"k", b"v"))
     b.add(Record("hub.dlq", b"k", b"w"))

@@ -96,8 +96,7 @@ from hub.platform.kafka.embedded import EmbeddedBroker, free_port  # noqa: E402
 from hub.platform.kafka.io import producer, send_avro  # noqa: E402
 from hub.platform.kafka.topics import ensure_topics, feed  # noqa: E402
 from hub.platform.settings import Settings  # noqa: E402
-from hub.provider.receipts import ReceiptStore  # noqa: E402
-from hub.provider.requests import RequestStore  # noqa: E402
+from hub.provider.store import ReceiptStore, RequestStore  # noqa: E402
 from tests.conftest import HUB, hub_env, hub_settings  # noqa: E402
 from tests.feeds.cdp import browser  # noqa: E402,F401  (the fixture, for the page tests)
 from tests.helpers import ThreadGateway as Gateway  # noqa: E402

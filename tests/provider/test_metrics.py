@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 from hub.platform.db import Database
 from hub.provider import requests as rq
 from hub.provider.http import open_gauges, refresh_metrics
+from hub.provider.store import RequestStore
 from tests.provider.conftest import T0
 
 H = 3600 * 1000
@@ -31,7 +32,7 @@ def test_age_bands_and_oldest_per_agency() -> None:
 
 
 def test_refresh_sets_the_gauges_and_returns_to_zero(tmp_path: Path) -> None:
-    store = rq.RequestStore(Database(f"sqlite:///{tmp_path / 'm.db'}"))
+    store = RequestStore(Database(f"sqlite:///{tmp_path / 'm.db'}"))
     app = SimpleNamespace(state=SimpleNamespace(request_store=store, provider_agencies_seen=set()))
     row = store.create(rq.Asked("R-1", "INFO", "why?"), version=1, agency="TM-CUSTOMS", requester="officer:x",
                        requester_state="KZ", at=T0)

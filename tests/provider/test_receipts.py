@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hub.platform.db import Database
-from hub.provider.receipts import ProviderProjection, ReceiptStore
+from hub.provider.store import ProviderProjection, ReceiptStore
 from hub.sink import Sink
 from tests.conftest import hub_settings
 from tests.provider.conftest import T0, batch, receipt, stage, uz_report

@@ -13,6 +13,7 @@ from hub.platform.db import Database
 from hub.platform.kafka.topics import INTAKE
 from hub.provider import requests as rq
 from hub.provider.share import share_command, share_record
+from hub.provider.store import RequestStore
 from tests.conftest import hub_settings
 from tests.provider.conftest import T0, uz_report
 
@@ -116,16 +117,16 @@ def test_answer_stages() -> None:
 
 
 @pytest.fixture
-def store(db_url: str) -> rq.RequestStore:
-    return rq.RequestStore(Database(db_url))  # SQLite and PostgreSQL
+def store(db_url: str) -> RequestStore:
+    return RequestStore(Database(db_url))  # SQLite and PostgreSQL
 
 
-def new(store: rq.RequestStore, officer: str = "officer:kz-1", **over: Any) -> dict[str, Any]:
+def new(store: RequestStore, officer: str = "officer:kz-1", **over: Any) -> dict[str, Any]:
     a = rq.check_request_shape(ask(**over))
     return store.create(a, version=1, agency="UZ-CUSTOMS", requester=officer, requester_state="KZ", at=T0)
 
 
-def test_one_answer_only(store: rq.RequestStore) -> None:
+def test_one_answer_only(store: RequestStore) -> None:
     row = new(store)
     done = store.answer(row["request_id"], rq.Answer("GRANT", "yes", "joint case only"), by="desk:aziz@UZ-CUSTOMS",
                         at=T0 + 60_000)
@@ -137,7 +138,7 @@ def test_one_answer_only(store: rq.RequestStore) -> None:
         store.answer(row["request_id"], rq.Answer("REFUSE", "no"), by="desk:other@UZ-CUSTOMS")
 
 
-def test_the_same_open_request_twice_names_the_first(store: rq.RequestStore) -> None:
+def test_the_same_open_request_twice_names_the_first(store: RequestStore) -> None:
     first = new(store)
     with pytest.raises(rq.AlreadyOpen) as exc:
         new(store, officer="officer:kz-2")
@@ -145,7 +146,7 @@ def test_the_same_open_request_twice_names_the_first(store: rq.RequestStore) -> 
     new(store, to_states=["KG"])  # another set of states is another request
 
 
-def test_open_requests_per_officer_are_limited(store: rq.RequestStore) -> None:
+def test_open_requests_per_officer_are_limited(store: RequestStore) -> None:
     rows = [new(store, report_id=f"R-{i}") for i in range(rq.MAX_OPEN_PER_OFFICER)]
     with pytest.raises(rq.TooManyOpen, match=f"officer:kz-1 has {rq.MAX_OPEN_PER_OFFICER} unanswered"):
         new(store, report_id="R-one-more")
@@ -154,7 +155,7 @@ def test_open_requests_per_officer_are_limited(store: rq.RequestStore) -> None:
     new(store, report_id="R-one-more-after-an-answer")
 
 
-def test_inbox_open_first_and_by_state(store: rq.RequestStore) -> None:
+def test_inbox_open_first_and_by_state(store: RequestStore) -> None:
     a, b = new(store, report_id="R-a"), new(store, report_id="R-b")
     store.answer(a["request_id"], rq.Answer("REFUSE", "no"), by="agency:UZ-CUSTOMS")
     assert [r["request_id"] for r in store.inbox("UZ-CUSTOMS")] == [b["request_id"], a["request_id"]]
@@ -170,7 +171,7 @@ def test_request_ids_are_unguessable() -> None:
     assert len(ids) == 1000 and all(len(i) == 26 for i in ids)
 
 
-def test_share_command_of_a_grant(store: rq.RequestStore) -> None:
+def test_share_command_of_a_grant(store: RequestStore) -> None:
     rep = uz_report()
     row = new(store, report_id=rep["report_id"], to_states=["TJ", "AF"])
     with pytest.raises(ValueError, match="not a granted CONSENT_ONWARD"):

@@ -46,7 +46,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from hub.domain.audit_events import audit_event
-from hub.domain.wire import Source, dead_letter
+from hub.domain.wire import Source, dead_letter, source_position
 from hub.pipeline.core import correlate, dedup, enrich, route
 from hub.pipeline.core.enrich import MAX_REFS, RefData
 from hub.pipeline.core.parties import MAX_LINKED_PARTIES, MAX_LINKS, bits_of
@@ -162,7 +162,7 @@ def failed(inp: Input, ctx: Context, reason: str, error: str | None = None) -> D
     rid = _report_id_of(inp)
     dl = dead_letter(src, stage="process", reason=reason, now_ms=ctx.now_ms, report_id=rid)
     ev = audit_event("REJECTED", report_id=rid, actor=ACTOR, reason=dl["reason"][:2000], occurred_at=ctx.now_ms,
-                     unique=f"{src.topic}/{src.partition}/{src.offset}")
+                     unique=source_position(src))
     return Decision(ERROR, audit=[ev], dead_letter=dl, counts=[_dlq_count(dl)], error=error)
 
 
@@ -521,7 +521,7 @@ def _share(inp: ShareInput, state: StateView, ctx: Context) -> Decision:
         dl = dead_letter(src, stage="share", reason=problem, now_ms=now_ms, report_id=rid)
         return Decision(REJECTED, dead_letter=dl, counts=[_dlq_count(dl)],
                         audit=[audit_event("REJECTED", **common, actor=ACTOR, reason=problem, occurred_at=now_ms,
-                                           unique=f"{src.topic}/{src.partition}/{src.offset}")])
+                                           unique=source_position(src))])
     assert rec is not None and vt is not None
     views, S = state.views, rec.state
     valid = set(ctx.settings.recipients)

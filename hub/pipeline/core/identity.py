@@ -15,21 +15,10 @@ then fails closed (the record goes to the DLQ, from which it can be replayed).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from hub.domain.agency import AgencyStanding
 from hub.platform.kafka.topics import AGENCY_INTAKE_PREFIX, INTAKE
-
-
-@dataclass(frozen=True)
-class AgencyStanding:
-    """What the identity check needs to know about one agency of the directory."""
-
-    code: str
-    state: str
-    kafka_native: bool
-    revoked: bool
-
 
 Directory = Mapping[str, AgencyStanding]
 

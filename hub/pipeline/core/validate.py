@@ -38,6 +38,8 @@ from hub.domain.wire import (
     dead_letter,
     dead_letter_record,
     header,
+    position_detail,
+    source_detail,
     source_position,
     validated_record,
 )
@@ -99,7 +101,7 @@ def validate(msg: Message, *, settings: Settings, now: datetime,
     on per-agency intake topics; without it they are rejected (fail closed)."""
     now_ms = to_millis(now)
     trace = msg.header("trace_id")
-    position = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+    position = source_detail(msg)
     if msg.value is None:
         return _reject(msg, "empty message value (tombstone)", "empty", now_ms, None, trace, position)
     try:
@@ -153,11 +155,10 @@ def received_events(report: Mapping[str, Any], headers: Sequence[tuple[str, byte
     from the validated record's headers: the same events (and ids) :func:`validate` made."""
     at = header(headers, VALIDATED_AT)
     occurred = int(at) if at else None
-    topic, partition, offset = (header(headers, SOURCE) or "//").rsplit("/", 2)
     common = {"report_id": report["report_id"], "version": report["version"], "agency": report["agency"],
               "state": report["reporter_state"], "actor": ACTOR, "trace_id": report.get("trace_id"),
               "occurred_at": occurred}
-    return [audit_event("RECEIVED", **common, detail={"topic": topic, "partition": partition, "offset": offset}),
+    return [audit_event("RECEIVED", **common, detail=position_detail(header(headers, SOURCE))),
             audit_event("VALIDATED", **common)]
 
 
@@ -195,7 +196,7 @@ def _rejected(out: Validated, enc: Encoder) -> Hop:
 
 def _share(msg: Message, source: str, now_ms: int, enc: Encoder) -> Hop:
     trace = msg.header(TRACE_ID)
-    position = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+    position = source_detail(msg)
     if not identity.trusted_topic(msg.topic):
         out = _reject(msg, "share command on an agency intake topic (only hub.intake carries them)", "invalid",
                       now_ms, None, trace, position)
@@ -224,7 +225,7 @@ def _reject_identity(msg: Message, problem: str, sender: str, report: dict[str, 
     ev = audit_event(
         "REJECTED", report_id=report["report_id"] if own else None, version=report["version"] if own else None,
         agency=sender, state=report["reporter_state"] if own else None, actor=ACTOR, reason=reason[:2000],
-        trace_id=report["trace_id"], occurred_at=now_ms, detail=detail, unique=f"{msg.topic}/{msg.partition}/{msg.offset}")
+        trace_id=report["trace_id"], occurred_at=now_ms, detail=detail, unique=source_position(msg))
     out = Validated(dead_letter=dead_letter(msg, stage="validate", reason=reason, now_ms=now_ms,
                                             report_id=report["report_id"] if own else None),
                     audit=[ev], reason="identity", kind=report["kind"], agency=sender)
@@ -242,7 +243,7 @@ def _reject(msg: Message, reason: str, label: str, now_ms: int, report: dict[str
         "REJECTED", report_id=rid, version=report["version"] if report else None,
         agency=report["agency"] if report else None, state=report["reporter_state"] if report else None,
         actor=ACTOR, reason=reason[:2000], trace_id=trace, occurred_at=now_ms, detail=position,
-        unique=f"{msg.topic}/{msg.partition}/{msg.offset}",
+        unique=source_position(msg),
     )
     return Validated(dead_letter=dead_letter(msg, stage="validate", reason=reason, now_ms=now_ms, report_id=rid),
                      audit=[ev], reason=label, kind=report["kind"] if report else None,

@@ -27,9 +27,10 @@ import faust
 
 from hub.directory.agencies import intake_topics
 from hub.pipeline.shell.checkpoint import Checkpoint
-from hub.pipeline.shell.output import Output, Producer
+from hub.pipeline.shell.output import BatchProducer, Output
 from hub.pipeline.shell.steps import DecodedReports, Processor, Validator, pages
-from hub.platform.kafka.embedded import faust_settings, patch_faust_fetch_wait
+from hub.platform.kafka.clients import faust_settings
+from hub.platform.kafka.embedded import patch_faust_fetch_wait
 from hub.platform.kafka.topics import VALIDATED
 from hub.platform.settings import Settings
 
@@ -61,7 +62,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     processor = Processor(settings, {name: app.Table(name, **tbl) for name in Processor.TABLES}, decoded)
     app.on_partitions_revoked.connect(processor.forget_state)
     app.on_partitions_assigned.connect(processor.forget_state)
-    producer = Producer(settings)  # one for the worker; each agent batches into its own Output
+    producer = BatchProducer(settings)  # one for the worker; each agent batches into its own Output
 
     # hub.intake + every Kafka-native agency's own intake topic (hub.directory.agencies, read at start)
     @app.agent(app.topic(*intake_topics(settings), internal=False, **raw))

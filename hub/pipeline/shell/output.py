@@ -84,8 +84,16 @@ class Delivery:
         return [int(r.offset) for r in results]
 
 
-class Producer:
-    """The worker's one aiokafka producer, shared by the agents' outputs and started on first use."""
+class BatchProducer:
+    """The worker's one aiokafka producer, shared by the agents' :class:`Output` s and started on first
+    use; each Output fills and submits whole record batches on its client (``create_batch`` /
+    ``send_batch``) and the checkpoint awaits them.
+
+    Not :class:`hub.platform.kafka.producer.Producer` (the HTTP processes'), which sends record by
+    record, waits for every acknowledgement under a deadline, turns a broker failure into
+    ``BrokerUnavailable`` (a 503) and reconnects on the next send, re-creating missing topics. Here a
+    failure reaches the agent and the worker resumes from its last checkpoint (the worker created
+    the topics at start)."""
 
     def __init__(self, settings: Settings, client: AIOKafkaProducer | None = None) -> None:
         self.settings = settings
@@ -109,9 +117,9 @@ class Producer:
 
 class Output:
     """The records one agent queued for its next :meth:`send`. Each agent has its own (a send must
-    carry only that agent's batch), over the worker's shared :class:`Producer`."""
+    carry only that agent's batch), over the worker's shared :class:`BatchProducer`."""
 
-    def __init__(self, producer: Producer) -> None:
+    def __init__(self, producer: BatchProducer) -> None:
         self.producer = producer
         self._pending: list[tuple[Record, int | None]] = []
         self.produced: Counter[str] = Counter()  # records by topic class (also a metric)

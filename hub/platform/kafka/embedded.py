@@ -56,16 +56,6 @@ FAUST_OVERRIDES: dict[str, Any] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """``client_settings``, ``faust_settings`` and ``ClientSettings`` moved to :mod:`hub.platform.kafka.clients`;
-    kept importable from here (lazily: hub.platform.kafka.clients imports this module)."""
-    if name in ("client_settings", "faust_settings", "ClientSettings"):
-        from hub.platform.kafka import clients
-
-        return getattr(clients, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def patch_faust_fetch_wait(settings: Settings) -> None:
     """Embedded-only faust patch: a short fetch wait (faust hard-codes fetch_max_wait_ms=1500 and the
     embedded broker waits it out on every fetch).

@@ -4,12 +4,17 @@ Started lazily, sending :class:`hub.domain.wire.Record` s and awaiting every ack
 failure raises :class:`BrokerUnavailable` (the HTTP answer is
 :func:`hub.platform.http.unavailable`: 503 + ``Retry-After``) and the next send reconnects and
 re-creates missing topics.
+
+The pipeline worker has its own, :class:`hub.pipeline.shell.output.BatchProducer`: the same aiokafka
+client underneath, but the worker fills whole record batches itself, awaits them at its checkpoint
+and, on a broker failure, resumes from the last checkpoint instead of answering 503 -- so neither the
+deadline, nor the reset and reconnect here, nor the topic re-creation apply there.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -38,9 +43,14 @@ class Producer:
     restarted has forgotten them, and broker auto-create would get their partitions wrong).
     """
 
-    def __init__(self, settings: Settings, timeout: float = BROKER_TIMEOUT_S) -> None:
+    def __init__(self, settings: Settings, timeout: float = BROKER_TIMEOUT_S, *,
+                 agency_codes: Callable[[], Iterable[str]] = tuple) -> None:
+        """``agency_codes``: the Kafka-native agencies whose intake topics are re-created with the
+        others (the composing process passes ``lambda: kafka_native_codes(settings)`` of
+        :mod:`hub.directory.agencies`; this platform module does not read the directory)."""
         self.settings = settings
         self.timeout = timeout
+        self.agency_codes = agency_codes
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self.topics_ready = False
@@ -52,7 +62,7 @@ class Producer:
             if self._producer is None:
                 if not self.topics_ready:
                     try:
-                        await asyncio.wait_for(ensure_topics(self.settings), self.timeout)
+                        await asyncio.wait_for(ensure_topics(self.settings, agency_codes=self.agency_codes()), self.timeout)
                         self.topics_ready = True
                     except Exception as exc:
                         raise BrokerUnavailable(f"cannot create topics: {exc!r}") from exc

@@ -3,11 +3,13 @@
 Every topic is created explicitly (``hub topics create``, idempotent; run by ``hub up`` and by
 workers at start) -- never by broker auto-create. That includes the intake topic of every Kafka-native
 agency in the agency directory (``hub.intake.agency.<CODE>``), also created by ``hub agency add
---kafka-native``.
+--kafka-native``; the directory's codes are passed in by the caller (this platform module does not
+read the directory).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,13 +70,9 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     return specs
 
 
-def agency_intake_specs(settings: Settings, codes: list[str] | None = None) -> list[TopicSpec]:
-    """The intake topics of the Kafka-native agencies (``codes``; default: those of the agency
-    directory in the hub database), configured like ``hub.intake``."""
-    if codes is None:
-        from hub.directory.agencies import kafka_native_codes
-
-        codes = kafka_native_codes(settings)
+def agency_intake_specs(settings: Settings, codes: Iterable[str]) -> list[TopicSpec]:
+    """The intake topics of the Kafka-native agencies ``codes`` (the agency directory's:
+    :func:`hub.directory.agencies.kafka_native_codes`), configured like ``hub.intake``."""
     retention = {"retention.ms": str(settings.retention_ms), "cleanup.policy": "delete"}
     return [TopicSpec(agency_intake(c), settings.partitions, settings.replication_factor, retention) for c in codes]
 
@@ -91,9 +89,13 @@ SEQUENCED_TOPICS = frozenset({VALIDATED})
 
 
 async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None,
-                        specs: list[TopicSpec] | None = None) -> list[str]:
-    """Create the topics (default: every hub topic) that do not exist yet and wait until the broker's
-    metadata lists each with its partitions. Returns the names created. Safe to run twice."""
+                        specs: list[TopicSpec] | None = None, *, agency_codes: Iterable[str] = ()) -> list[str]:
+    """Create the topics (default: every hub topic, with the intake topics of the Kafka-native
+    agencies ``agency_codes``) that do not exist yet and wait until the broker's metadata lists each
+    with its partitions. Returns the names created. Safe to run twice.
+
+    The agency codes are the caller's to pass (the directory is a slice above this module):
+    ``agency_codes=hub.directory.agencies.kafka_native_codes(settings)``."""
     import asyncio
     import time
 
@@ -105,7 +107,7 @@ async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None,
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = all_topics(settings) + agency_intake_specs(settings) if specs is None else specs
+        wanted = all_topics(settings) + agency_intake_specs(settings, agency_codes) if specs is None else specs
         missing = [t for t in wanted if t.name not in existing]
         if missing:
             resp = await admin.create_topics(
