@@ -25,10 +25,11 @@ from aiokafka import AIOKafkaConsumer
 from hub.audit.store import AuditStore
 from hub.domain import wire
 from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, RECEIPT, DecodeError, codec
+from hub.domain.wire import send_avro
 from hub.platform import metrics
 from hub.platform.clock import now_ms
 from hub.platform.db import Database
-from hub.platform.kafka.io import consumer, producer, send_avro
+from hub.platform.kafka.io import consumer, producer
 from hub.platform.kafka.lag import LagMonitor
 from hub.platform.kafka.topics import AUDIT, DLQ, FEED_PREFIX, RECEIPTS, ensure_topics, feed, recipient_of
 from hub.platform.settings import Settings

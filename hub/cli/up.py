@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 import httpx
 
+from hub.directory.agencies import kafka_native_codes
 from hub.platform.kafka import topics as topics_mod
 from hub.platform.kafka.embedded import EmbeddedBroker, die_with_parent, free_port, port_open, start_time
 from hub.platform.kafka.server import KafkaBroker
@@ -253,7 +254,7 @@ class Supervisor:
             raise click.ClickException(problem)
         if problem:
             click.echo("--forget-earlier-reports: updates of earlier reports will be delivered as NEW", err=True)
-        created = asyncio.run(topics_mod.ensure_topics(s))
+        created = asyncio.run(topics_mod.ensure_topics(s, agency_codes=kafka_native_codes(s)))
         kind = ("embedded Tansu, memory only" if self.broker else
                 f"Apache Kafka {self.kafka.version}, data in {self.kafka.log_dir}" if self.kafka else "external Kafka")
         return f"broker     {s.bootstrap} ({kind}); {len(created)} topic(s) created"

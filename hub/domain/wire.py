@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, REPORT, Codec, codec
-from hub.platform.kafka.topics import AUDIT, DLQ, INTAKE, RECEIPTS, VALIDATED
+from aiokafka import AIOKafkaProducer
 
-Headers = list[tuple[str, bytes]]
+from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, REPORT, Codec, codec
+from hub.platform.kafka.io import Headers, Record
+from hub.platform.kafka.topics import AUDIT, DLQ, INTAKE, RECEIPTS, VALIDATED
 
 TRACE_ID = "trace_id"
 IDEMPOTENCY_KEY = "idempotency_key"
@@ -43,16 +43,6 @@ KIND = "kind"  # "share": a ShareCommand (release v2) on hub.intake / hub.pipeli
 SHARE = "share"
 EVENTS = "events"
 RECEIPT_ID = "receipt_id"
-
-
-@dataclass(frozen=True)
-class Record:
-    """One record to produce."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers = field(default_factory=list)
 
 
 class Source(Protocol):
@@ -194,3 +184,21 @@ def receipt_record(receipt_id: str, report_id: str, value: bytes) -> Record:
 # -- feed items -----------------------------------------------------------------------------------
 def feed_headers(trace_id: str | None, item_id: str) -> Headers:
     return [(TRACE_ID, (trace_id or "").encode()), (ITEM_ID, item_id.encode())]
+
+
+async def send_avro(prod: AIOKafkaProducer, topic: str, schema: str, value: Mapping[str, Any], *,
+                    key: str | bytes | None = None, headers: Headers | None = None) -> Any:
+    """Encode and send one value; returns the RecordMetadata once the broker acknowledged it."""
+    data = codec().encode(schema, value)
+    k = key.encode() if isinstance(key, str) else key
+    return await prod.send_and_wait(topic, data, key=k, headers=list(headers or []))
+
+
+async def send_audit(prod: AIOKafkaProducer, events: Iterable[Mapping[str, Any]]) -> None:
+    """Send audit events (keyed by report id, else actor) and wait for all acknowledgements."""
+    futures = []
+    for ev in events:
+        rec = audit_record(ev)
+        futures.append(await prod.send(rec.topic, rec.value, key=rec.key, headers=rec.headers))
+    for f in futures:
+        await f

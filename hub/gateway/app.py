@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from hub.audit.emit import Audit
 from hub.directory.access import Auth
+from hub.directory.agencies import kafka_native_codes
 from hub.directory.auth import Credentials
 from hub.gateway.denials import DenialMiddleware, Denials
 from hub.platform.db import Database
@@ -107,7 +108,7 @@ def create_app(settings: Settings) -> GatewayApp:
     app.state.db = Database(settings.db_url)
     app.state.credentials = Credentials(app.state.db)
     app.state.auth = Auth(app.state.credentials)
-    app.state.producer = Producer(settings)
+    app.state.producer = Producer(settings, agency_codes=lambda: kafka_native_codes(settings))
     app.state.audit = Audit(app.state.producer)
     app.state.denials = Denials(app.state.audit, settings.denial_window_seconds)
     for m in modules:

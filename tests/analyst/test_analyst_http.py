@@ -16,7 +16,8 @@ import pytest
 
 from hub.analyst.label import label
 from hub.domain.codec import RECEIPT
-from hub.platform.kafka.io import producer, send_avro
+from hub.domain.wire import send_avro
+from hub.platform.kafka.io import producer
 from hub.platform.kafka.topics import RECEIPTS
 from tests.analyst.test_store import corpus
 from tests.feeds.conftest import Stack, stack, wait_for  # noqa: F401  (module-scoped stack fixture)

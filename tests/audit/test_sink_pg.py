@@ -10,9 +10,10 @@ import uuid
 
 from hub.audit.store import AuditStore
 from hub.domain.audit_events import audit_event
+from hub.domain.wire import send_audit
 from hub.platform.db import Database
 from hub.platform.kafka.embedded import EmbeddedBroker
-from hub.platform.kafka.io import producer, send_audit
+from hub.platform.kafka.io import producer
 from hub.platform.kafka.topics import ensure_topics
 from tests.conftest import HUB, broker_settings, hub_env
 

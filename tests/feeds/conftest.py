@@ -15,11 +15,11 @@ import pytest
 from hub.audit.store import AuditStore
 from hub.directory.officers import Officers
 from hub.domain.codec import FEED_ITEM
-from hub.domain.wire import headers
+from hub.domain.wire import headers, send_avro
 from hub.feeds.store import FeedStore
 from hub.platform.db import Database
 from hub.platform.kafka.embedded import free_port
-from hub.platform.kafka.io import producer, send_avro
+from hub.platform.kafka.io import producer
 from hub.platform.kafka.topics import ensure_topics, feed
 from hub.platform.settings import Settings
 from tests.conftest import HUB, AnyBroker, broker_settings, hub_env

@@ -89,11 +89,11 @@ from hub.audit.store import AuditStore  # noqa: E402
 from hub.directory.agencies import Directory  # noqa: E402
 from hub.directory.desk_users import DeskUsers  # noqa: E402
 from hub.directory.officers import Officers  # noqa: E402
-from hub.domain.wire import audit_key, headers  # noqa: E402
+from hub.domain.wire import audit_key, headers, send_avro  # noqa: E402
 from hub.feeds.store import FeedStore  # noqa: E402
 from hub.platform.db import Database  # noqa: E402
 from hub.platform.kafka.embedded import EmbeddedBroker, free_port  # noqa: E402
-from hub.platform.kafka.io import producer, send_avro  # noqa: E402
+from hub.platform.kafka.io import producer  # noqa: E402
 from hub.platform.kafka.topics import ensure_topics, feed  # noqa: E402
 from hub.platform.settings import Settings  # noqa: E402
 from hub.provider.store import ReceiptStore, RequestStore  # noqa: E402

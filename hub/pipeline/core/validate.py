@@ -19,13 +19,14 @@ cannot inject shares).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hub.domain.audit_events import audit_event
-from hub.domain.codec import REPORT, SHARE_COMMAND, DecodeError, codec
+from hub.domain.codec import REPORT, SHARE_COMMAND, Codec, DecodeError, codec
 from hub.domain.report import report_id, rule_errors, to_millis
 from hub.domain.wire import (
     KIND,
@@ -47,8 +48,15 @@ from hub.pipeline.core import identity
 from hub.platform.keys import id_key
 from hub.platform.settings import Settings
 
-if TYPE_CHECKING:
-    from hub.pipeline.shell.feedcodec import Encoder
+
+class RecordEncoder(Protocol):
+    """What validate needs of the worker's encoder (the shell's ``feedcodec.Encoder``): the codec, its
+    per-schema counters and ``encode``. The pure core names the shape, never the shell's class."""
+
+    codec: Codec
+    counts: Counter[str]
+
+    def encode(self, name: str, value: Mapping[str, Any]) -> bytes: ...
 
 ACTOR = "pipeline.validate"
 
@@ -171,7 +179,7 @@ class Hop:
     share: bool = False
 
 
-def hop(msg: Message, *, settings: Settings, now: datetime, enc: Encoder,
+def hop(msg: Message, *, settings: Settings, now: datetime, enc: RecordEncoder,
         directory: identity.Directory | None = None) -> Hop:
     """The records of one intake message (see the module docstring). ``directory``: the agency
     directory for records on Kafka-native agencies' topics (see :func:`validate`)."""
@@ -188,13 +196,13 @@ def hop(msg: Message, *, settings: Settings, now: datetime, enc: Encoder,
                                  validated_at=now_ms)], out)
 
 
-def _rejected(out: Validated, enc: Encoder) -> Hop:
+def _rejected(out: Validated, enc: RecordEncoder) -> Hop:
     """A rejection: the dead letter and one AuditBatch (RECEIVED if decodable, REJECTED)."""
     enc.counts.update(("DeadLetter", "AuditBatch"))
     return Hop([dead_letter_record(out.dead_letter or {}, enc.codec), audit_batch_record(out.audit, enc.codec)], out)
 
 
-def _share(msg: Message, source: str, now_ms: int, enc: Encoder) -> Hop:
+def _share(msg: Message, source: str, now_ms: int, enc: RecordEncoder) -> Hop:
     trace = msg.header(TRACE_ID)
     position = source_detail(msg)
     if not identity.trusted_topic(msg.topic):

@@ -1,20 +1,31 @@
-"""Thin Kafka I/O helpers shared by the gateway, sinks and tools (not by faust agents).
+"""Thin Kafka I/O shared by the gateway, sinks and tools (not by faust agents): aiokafka clients with the
+active profile's settings (:mod:`hub.platform.kafka.clients`) and :class:`Record`, one record to produce.
 
-Producers use the active profile's settings (:mod:`hub.platform.kafka.clients`), encode with the one codec and
-wait for the broker's acknowledgement (acks=all) before returning.
+What a record holds (which topic, key, headers; the codec) is the domain's: :mod:`hub.domain.wire`
+builds every record and sends encoded values (``send_avro``, ``send_audit``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from hub.domain.codec import codec
-from hub.domain.wire import Headers, audit_record
 from hub.platform.kafka.clients import client_settings
 from hub.platform.settings import Settings
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers = field(default_factory=list)
 
 
 def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -25,21 +36,3 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
 def consumer(settings: Settings, *topics: str, group_id: str | None, **overrides: Any) -> AIOKafkaConsumer:
     kwargs = client_settings(settings).consumer | overrides
     return AIOKafkaConsumer(*topics, bootstrap_servers=settings.bootstrap, group_id=group_id, **kwargs)
-
-
-async def send_avro(prod: AIOKafkaProducer, topic: str, schema: str, value: Mapping[str, Any], *,
-                    key: str | bytes | None = None, headers: Headers | None = None) -> Any:
-    """Encode and send one value; returns the RecordMetadata once the broker acknowledged it."""
-    data = codec().encode(schema, value)
-    k = key.encode() if isinstance(key, str) else key
-    return await prod.send_and_wait(topic, data, key=k, headers=list(headers or []))
-
-
-async def send_audit(prod: AIOKafkaProducer, events: Iterable[Mapping[str, Any]]) -> None:
-    """Send audit events (keyed by report id, else actor) and wait for all acknowledgements."""
-    futures = []
-    for ev in events:
-        rec = audit_record(ev)
-        futures.append(await prod.send(rec.topic, rec.value, key=rec.key, headers=rec.headers))
-    for f in futures:
-        await f

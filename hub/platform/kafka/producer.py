@@ -1,6 +1,6 @@
 """The process's one Kafka producer of records (``app.state.producer`` in the gateway).
 
-Started lazily, sending :class:`hub.domain.wire.Record` s and awaiting every acknowledgement; a broker
+Started lazily, sending :class:`hub.platform.kafka.io.Record` s (built by :mod:`hub.domain.wire`) and awaiting every acknowledgement; a broker
 failure raises :class:`BrokerUnavailable` (the HTTP answer is
 :func:`hub.platform.http.unavailable`: 503 + ``Retry-After``) and the next send reconnects and
 re-creates missing topics.
@@ -20,7 +20,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from hub.domain.wire import Record
+from hub.platform.kafka.io import Record
 from hub.platform.kafka.io import producer as make_producer
 from hub.platform.kafka.topics import ensure_topics
 from hub.platform.settings import Settings
