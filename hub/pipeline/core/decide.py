@@ -39,7 +39,7 @@ Sequence numbers only order things; they never appear in outputs.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter
@@ -58,6 +58,7 @@ from hub.pipeline.core.state import (
     Rec,
     StateView,
     Version,
+    Views,
     Writes,
     to_json,
 )
@@ -486,23 +487,12 @@ def _report(inp: ReportInput, state: StateView, ctx: Context) -> Decision:
     # ---- enrich (per recipient view)
     en = _Enricher(rep, look, ctx, state, names, rmask)
     received = rec.received() if rec else 0
-    partners = set(ctx.settings.partners)
-    full, redacted = dict(rep), None
-    everyone = sorted(why)
-    items = []
-    for r, reason in why.items():
-        view = views.bit(r)
-        is_partner = r in partners
-        if is_partner and redacted is None:
-            redacted = route.redact(rep)
-        delivery = UPDATE if view & received else ("CORRELATED" if en.members[view] else NEW)
-        items.append({
-            "item_id": f"{rid}:{ver}:{r}", "recipient": r, "delivery": delivery,
-            "incident_id": incident_id(ctx.id_key, look.opener[view]),
-            "report": redacted if is_partner else full, "enrichment": en.for_view(view),
-            "routing": {"recipients": everyone, "reason": reason, "redacted": is_partner},
-            "routed_at": now_ms})
-        counts.append(Count("REPORTS_ROUTED", (rep["kind"], r, delivery)))
+
+    def delivery(view: int) -> str:
+        return UPDATE if view & received else ("CORRELATED" if en.members[view] else NEW)
+
+    items = _feed_items(rep, ver, why, delivery, sorted(why), look, en, ctx, views)
+    counts += [Count("REPORTS_ROUTED", (rep["kind"], it["recipient"], it["delivery"])) for it in items]
     enrs = [it["enrichment"] for it in items]
     if enrs:
         risk_score = max(e["risk_score"] for e in enrs)
@@ -525,6 +515,34 @@ def _report(inp: ReportInput, state: StateView, ctx: Context) -> Decision:
               look.incidents())
     return Decision(verdict, feed_items=items, receipt=receipt(rep, reporter_incident, items, now_ms),
                     audit=audits, counts=counts, writes={REPORTS: {rid: to_json(new, views)}})
+
+
+def _feed_items(rep: Mapping[str, Any], version: int, reasons: Mapping[str, str], delivery: Callable[[int], str],
+                recipients: list[str], look: _Look, en: _Enricher, ctx: Context, views: Views,
+                provenance: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The FeedItem of ``version`` of report ``rep`` for each recipient of ``reasons`` (recipient ->
+    routing reason; in that order): the report as sent (redacted for partners), the delivery kind
+    (``delivery(view)``), and the incident and enrichment of the recipient's own view.
+    ``recipients``: what the item lists as routed to; ``provenance``: a share's, copied to each item."""
+    rid = look.rid
+    partners = set(ctx.settings.partners)
+    full, redacted = dict(rep), None
+    items = []
+    for r, reason in reasons.items():
+        view = views.bit(r)
+        is_partner = r in partners
+        if is_partner and redacted is None:
+            redacted = route.redact(rep)
+        item = {
+            "item_id": f"{rid}:{version}:{r}", "recipient": r, "delivery": delivery(view),
+            "incident_id": incident_id(ctx.id_key, look.opener[view]),
+            "report": redacted if is_partner else full, "enrichment": en.for_view(view),
+            "routing": {"recipients": recipients, "reason": reason, "redacted": is_partner},
+            "routed_at": ctx.now_ms}
+        if provenance is not None:
+            item["provenance"] = dict(provenance)
+        items.append(item)
+    return items
 
 
 def _views_detail(opener: Mapping[int, str], views: Any, key: bytes) -> str:
@@ -584,22 +602,10 @@ def _share(inp: ShareInput, state: StateView, ctx: Context) -> Decision:
             reason=f"share {request}: every named state already holds version {ver}")])
     look = _Look(state, ctx, rid, rec, version.keys, version.event_time, targets)
     en = _Enricher(rep, look, ctx, state, version.names, targets)
-    partners = set(ctx.settings.partners)
     reason = f"shared with the provider's consent (request {request})"
-    full, redacted = dict(rep), None
-    items, counts = [], []
-    for r in views.codes(targets):
-        view = views.bit(r)
-        is_partner = r in partners
-        if is_partner and redacted is None:
-            redacted = route.redact(rep)
-        items.append({
-            "item_id": f"{rid}:{ver}:{r}", "recipient": r, "delivery": SHARED,
-            "incident_id": incident_id(ctx.id_key, look.opener[view]),
-            "report": redacted if is_partner else full, "enrichment": en.for_view(view),
-            "routing": {"recipients": named, "reason": reason, "redacted": is_partner},
-            "routed_at": now_ms, "provenance": dict(prov)})
-        counts.append(Count("REPORTS_ROUTED", (rep["kind"], r, SHARED)))
+    items = _feed_items(rep, ver, dict.fromkeys(views.codes(targets), reason), lambda _view: SHARED, named,
+                        look, en, ctx, views, provenance=prov)
+    counts = [Count("REPORTS_ROUTED", (rep["kind"], it["recipient"], SHARED)) for it in items]
     incident = incident_id(ctx.id_key, rec.opener(rec.sbit) or rid)
     detail = {"request_id": request, "incident_id": incident,
               "redacted": ",".join(it["recipient"] for it in items if it["routing"]["redacted"])}
