@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 
 from hub.domain.audit_events import audit_event
 from hub.domain.wire import Source, dead_letter
-from hub.pipeline.core import correlate, dedup, enrich, route
+from hub.pipeline.core import correlate, enrich, route
 from hub.pipeline.core.enrich import MAX_REFS, RefData
 from hub.pipeline.core.parties import MAX_LINKED_PARTIES, MAX_LINKS, bits_of
 from hub.pipeline.core.state import (
@@ -70,7 +70,7 @@ ACTOR = "pipeline"
 _SEQ = attrgetter("seq")
 
 # verdicts
-NEW, UPDATE, DUPLICATE, STALE, ERROR = dedup.NEW, dedup.UPDATE, dedup.DUPLICATE, dedup.STALE, "ERROR"
+NEW, UPDATE, DUPLICATE, STALE, ERROR = "NEW", "UPDATE", "DUPLICATE", "STALE", "ERROR"
 SHARED, REJECTED = "SHARED", "REJECTED"
 
 
@@ -199,6 +199,19 @@ def link_names(report: Mapping[str, Any]) -> tuple[str, ...]:
         if len(out) >= MAX_LINKED_PARTIES:
             break
     return tuple(out)
+
+
+def dedup_verdict(version: int, accepted: Sequence[int]) -> str:
+    """Dedup (SPEC §4.1, §4.2) of a report version against the versions of the report accepted so
+    far: NEW (none yet), DUPLICATE (accepted before), STALE (lower than an accepted one, arriving
+    after it), else UPDATE."""
+    if not accepted:
+        return NEW
+    if version in accepted:
+        return DUPLICATE
+    if version < max(accepted):
+        return STALE
+    return UPDATE
 
 
 # --------------------------------------------------------------------------- what each view sees
@@ -449,7 +462,7 @@ def _report(inp: ReportInput, state: StateView, ctx: Context) -> Decision:
     unique = f"{src.partition}/{src.offset}"
     # ---- dedup
     rec = state.report(rid)
-    verdict = dedup.classify(rep, {"versions": [v.number for v in rec.versions]} if rec else None)
+    verdict = dedup_verdict(ver, [v.number for v in rec.versions] if rec else ())
     if verdict == DUPLICATE:
         return Decision(DUPLICATE, audit=[audit_event("DUPLICATE", **common, actor=ACTOR, occurred_at=now_ms,
                                                       unique=unique)],
