@@ -49,7 +49,7 @@ from hub.domain.audit_events import audit_event
 from hub.domain.wire import Source, dead_letter
 from hub.pipeline.core import correlate, enrich, route
 from hub.pipeline.core.enrich import MAX_REFS, RefData
-from hub.pipeline.core.parties import MAX_LINKED_PARTIES, MAX_LINKS, bits_of
+from hub.pipeline.core.parties import MAX_LINKED_PARTIES, MAX_LINKS, NameRow, NameRows, bits_of
 from hub.pipeline.core.state import (
     MEMBER_CAP,
     REPORTS,
@@ -361,6 +361,17 @@ def _links(state: StateView, rid: str, names: Sequence[str], views: int) -> dict
     out: dict[int, list[dict[str, Any]]] = {view: [] for view in bits_of(views)}
     if not names or not views:
         return out
+    parties = _scored_parties(state, names, views)
+    if not parties:
+        return out
+    linker = _Linker(state.names.names, rid, parties)
+    for view in out:
+        out[view] = linker.links(view)
+    return out
+
+
+def _scored_parties(state: StateView, names: Sequence[str], views: int) -> list[_Party]:
+    """The party names with candidates that scored, each pool scored once for all ``views``."""
     parties = []
     for i, name in enumerate(names):
         cand = state.names.candidates(name, views)
@@ -368,48 +379,60 @@ def _links(state: StateView, rid: str, names: Sequence[str], views: int) -> dict
         scores = enrich.scored_names(name, pool)
         if scores:
             parties.append(_Party(i, name, cand, scores))
-    if not parties:
-        return out
-    made: dict[tuple[int, str, str], dict[str, Any]] = {}
-    index = state.names.names
-    shared_pool = all(isinstance(p.candidates, list) for p in parties)
-    by_index = {p.index: p for p in parties}
-    by_name: dict[str, list[_Hit]] = {}  # matched name -> the parties it scored for
-    for p in parties:
-        for m, sc in p.scores.items():
-            by_name.setdefault(m, []).append(_Hit(p.index, p.name, round(sc, 1)))
-    matched = sorted(by_name)
-    for view in out:
-        if shared_pool:
-            ms = matched
-        else:
-            ok = {m for p in parties
-                  for m in (p.scores if isinstance(p.candidates, list) else p.candidates.get(view, ()))
-                  if m in p.scores}
-            ms = [m for m in matched if m in ok]
-        rows: list[Any] = []
-        for m in ms:
-            rows += index[m].newest(view)
+    return parties
+
+
+class _Linker:
+    """The entity links of one report's scored parties, view by view; equal links are one dict
+    (so views with equal links can share their enrichment)."""
+
+    def __init__(self, index: Mapping[str, NameRows], rid: str, parties: list[_Party]) -> None:
+        self.index, self.rid, self.parties = index, rid, parties
+        self.shared_pool = all(isinstance(p.candidates, list) for p in parties)  # no per-view candidates
+        self.by_index = {p.index: p for p in parties}
+        self.by_name: dict[str, list[_Hit]] = {}  # matched name -> the parties it scored for
+        for p in parties:
+            for m, sc in p.scores.items():
+                self.by_name.setdefault(m, []).append(_Hit(p.index, p.name, round(sc, 1)))
+        self.matched = sorted(self.by_name)
+        self.made: dict[tuple[int, str, str], dict[str, Any]] = {}
+
+    def names_in(self, view: int) -> list[str]:
+        """The matched names that may link in ``view`` (those among some party's candidates in it)."""
+        if self.shared_pool:
+            return self.matched
+        ok = {m for p in self.parties
+              for m in (p.scores if isinstance(p.candidates, list) else p.candidates.get(view, ()))
+              if m in p.scores}
+        return [m for m in self.matched if m in ok]
+
+    def links(self, view: int) -> list[dict[str, Any]]:
+        """The view's newest MAX_LINKS links: its newest reports carrying a matched name (never the
+        report itself), each with every party whose name matched it in this view."""
+        rows: list[NameRow] = []
+        for m in self.names_in(view):
+            rows += self.index[m].newest(view)
         if not rows:
-            continue
+            return []
         rows.sort(key=_SEQ, reverse=True)  # stable: equal seqs stay in name order
         links: list[dict[str, Any]] = []
         for row in rows:
-            if row.report_id == rid:
+            if row.report_id == self.rid:
                 continue
-            for hit in by_name[row.name]:
-                if not shared_pool and not by_index[hit.party].allows(view, row.name):
-                    continue
-                k = (hit.party, row.name, row.report_id)
-                lk = made.get(k)
-                if lk is None:
-                    lk = made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
-                                    "report_id": row.report_id, "watchlist": None}
-                links.append(lk)
+            for hit in self.by_name[row.name]:
+                if self.shared_pool or self.by_index[hit.party].allows(view, row.name):
+                    links.append(self._link(hit, row))
             if len(links) >= MAX_LINKS:
                 break
-        out[view] = links[:MAX_LINKS]
-    return out
+        return links[:MAX_LINKS]
+
+    def _link(self, hit: _Hit, row: NameRow) -> dict[str, Any]:
+        k = (hit.party, row.name, row.report_id)
+        lk = self.made.get(k)
+        if lk is None:
+            lk = self.made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
+                                 "report_id": row.report_id, "watchlist": None}
+        return lk
 
 
 class _Enricher:
