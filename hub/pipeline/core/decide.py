@@ -420,19 +420,17 @@ class _Linker:
             if row.report_id == self.rid:
                 continue
             for hit in self.by_name[row.name]:
-                if self.shared_pool or self.by_index[hit.party].allows(view, row.name):
-                    links.append(self._link(hit, row))
+                if not self.shared_pool and not self.by_index[hit.party].allows(view, row.name):
+                    continue
+                k = (hit.party, row.name, row.report_id)
+                lk = self.made.get(k)
+                if lk is None:
+                    lk = self.made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
+                                         "report_id": row.report_id, "watchlist": None}
+                links.append(lk)
             if len(links) >= MAX_LINKS:
                 break
         return links[:MAX_LINKS]
-
-    def _link(self, hit: _Hit, row: NameRow) -> dict[str, Any]:
-        k = (hit.party, row.name, row.report_id)
-        lk = self.made.get(k)
-        if lk is None:
-            lk = self.made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
-                                 "report_id": row.report_id, "watchlist": None}
-        return lk
 
 
 class _Enricher:

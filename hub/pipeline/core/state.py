@@ -183,11 +183,8 @@ class Rec:
         return out
 
     def seen(self) -> int:
-        """Every view that may see some version."""
-        m = 0
-        for g in self.grants():
-            m |= g.views
-        return m
+        """Every view that may see some version: the reporting state and every view that received one."""
+        return self.sbit | self.received() if self.versions else 0
 
     def received(self) -> int:
         """Every view that received some version (routed or shared; never the reporting state)."""
@@ -231,11 +228,10 @@ class Rec:
         return out
 
     def join_seq(self, view: int) -> int:
-        """Position at which ``view`` first saw this report (-1: never)."""
-        for g in self.grants():
-            if g.views & view:
-                return g.seq
-        return -1
+        """Position at which ``view`` first saw this report (-1: never): its first grant to the view."""
+        seqs = [v.seq for v in self.versions if (v.recipients | self.sbit) & view]
+        seqs += [g.seq for g in self.shares if g.views & view]
+        return min(seqs, default=-1)
 
 
 class StateView(Protocol):
@@ -331,9 +327,10 @@ class State:
                 old = self.reports.get(rid)
                 new = self.parse(value)
                 old_seqs = {g.seq for g in old.grants()} if old else set()
-                prior = [g for g in new.grants() if g.seq in old_seqs]
+                grants = new.grants()
+                prior = [g for g in grants if g.seq in old_seqs]
                 self.reports[rid] = new
-                for g in new.grants():
+                for g in grants:
                     if g.seq not in old_seqs:
                         self._index(rid, new, g, prior)
                         prior.append(g)
@@ -348,8 +345,8 @@ class State:
 
     def _index_keys(self, rid: str, version: Version, grant: Grant) -> None:
         """A sighting of each correlation key of the version shown by ``grant``."""
+        row = Sighting(grant.seq, rid, grant.views, grant.processed_at)  # immutable: shared by the keys
         for k in version.keys:
-            row = Sighting(grant.seq, rid, grant.views, grant.processed_at)
             cur = self.keys.get(k)
             if cur is None:
                 self.keys[k] = row
