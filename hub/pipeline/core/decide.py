@@ -215,7 +215,7 @@ def dedup_verdict(version: int, accepted: Sequence[int]) -> str:
 
 
 # --------------------------------------------------------------------------- what each view sees
-class Match(NamedTuple):
+class _Match(NamedTuple):
     """Another report matching in some view: its id, its record, and the version that view sees."""
 
     report_id: str
@@ -229,7 +229,7 @@ class _Look:
     def __init__(self, state: StateView, ctx: Context, rid: str, rec: Rec | None, keys: Sequence[str],
                  event_time: int, views: int) -> None:
         self.state, self.ctx, self.rid, self.rec, self.views = state, ctx, rid, rec, views
-        self.matches: dict[int, list[Match]] = {}  # view -> the reports matching X in it
+        self.matches: dict[int, list[_Match]] = {}  # view -> the reports matching X in it
         self.keys_matched: set[str] = set()
         self._match(keys, event_time)
         self.have = rec.seen() if rec else 0
@@ -260,7 +260,7 @@ class _Look:
                 if not common:
                     continue
                 self.keys_matched |= common
-                match = Match(other, other_rec, seen)
+                match = _Match(other, other_rec, seen)
                 for view in bits_of(group.views):
                     self.matches.setdefault(view, []).append(match)
 
