@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hub.pipeline.core import correlate, dedup
+from hub.pipeline.core import correlate
+from hub.pipeline.core.decide import DUPLICATE, NEW, STALE, UPDATE, dedup_verdict
 from tests.factories import report
 
 
@@ -33,11 +34,8 @@ def test_plate_lookalikes_fold_and_kinds_do_not_mix() -> None:
 
 
 def test_dedup_verdicts() -> None:
-    r1, r2, r3 = report(version=1), report(version=2), report(version=3)
-    assert dedup.classify(r1, None) == dedup.NEW
-    s = dedup.accept(r1, None, incident_id="I", recipients=["UZ"])
-    assert dedup.classify(r1, s) == dedup.DUPLICATE
-    s = dedup.accept(r3, s, incident_id="I", recipients=["TJ"])
-    assert dedup.classify(r2, s) == dedup.STALE
-    assert dedup.classify(report(version=4), s) == dedup.UPDATE
-    assert s["recipients"] == ["TJ", "UZ"] and s["versions"] == [1, 3]
+    assert dedup_verdict(1, ()) == NEW
+    assert dedup_verdict(1, [1]) == DUPLICATE
+    assert dedup_verdict(1, [1, 3]) == DUPLICATE  # a lower version accepted earlier is a duplicate
+    assert dedup_verdict(2, [1, 3]) == STALE
+    assert dedup_verdict(4, [1, 3]) == UPDATE

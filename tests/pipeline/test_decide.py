@@ -219,7 +219,7 @@ def test_an_exception_after_correlate_leaves_no_state_writes(monkeypatch: pytest
     run = Runner()
     c = conv(container_numbers=["CSQU3054383"])
     run.step(rep("KZ", "AMBER", route=("UZ",), conveyance=c))
-    before = (dict(run.state.reports), {k: v if type(v) is tuple else list(v) for k, v in run.state.keys.items()})
+    before = (dict(run.state.reports), {k: list(v) if type(v) is list else v for k, v in run.state.keys.items()})
 
     def boom(*a: Any, **k: Any) -> Any:
         raise RuntimeError("enrichment exploded")

@@ -11,7 +11,6 @@ valid check digit only), ``D:`` transport document, ``P:`` vehicle plate (look-a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -51,8 +50,3 @@ def correlation_keys(report: Mapping[str, Any]) -> list[str]:
         if k:
             keys.add(f"{prefix}:{k}")
     return sorted(keys)
-
-
-def new_incident_id(report_id: str) -> str:
-    """Deterministic: the incident opened by a report is named after that report."""
-    return "I-" + hashlib.sha256(report_id.encode()).hexdigest()[:20]

@@ -39,27 +39,38 @@ Sequence numbers only order things; they never appear in outputs.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from hub.domain.audit_events import audit_event
 from hub.domain.wire import Source, dead_letter, source_position
-from hub.pipeline.core import correlate, dedup, enrich, route
+from hub.pipeline.core import correlate, enrich, route
 from hub.pipeline.core.enrich import MAX_REFS, RefData
-from hub.pipeline.core.parties import MAX_LINKED_PARTIES, MAX_LINKS, bits_of
-from hub.pipeline.core.state import MEMBER_CAP, REPORTS, Rec, StateView, Version, Writes, to_json
+from hub.pipeline.core.parties import MAX_LINKED_PARTIES, MAX_LINKS, NameRow, NameRows, bits_of
+from hub.pipeline.core.state import (
+    MEMBER_CAP,
+    REPORTS,
+    Grant,
+    IncidentGroup,
+    Rec,
+    StateView,
+    Version,
+    Views,
+    Writes,
+    to_json,
+)
 from hub.pipeline.core.validate import normalize
 from hub.platform.keys import keyed_id
 from hub.platform.settings import Settings
 
 ACTOR = "pipeline"
-_FIRST = itemgetter(0)
+_SEQ = attrgetter("seq")
 
 # verdicts
-NEW, UPDATE, DUPLICATE, STALE, ERROR = dedup.NEW, dedup.UPDATE, dedup.DUPLICATE, dedup.STALE, "ERROR"
+NEW, UPDATE, DUPLICATE, STALE, ERROR = "NEW", "UPDATE", "DUPLICATE", "STALE", "ERROR"
 SHARED, REJECTED = "SHARED", "REJECTED"
 
 
@@ -190,81 +201,112 @@ def link_names(report: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def dedup_verdict(version: int, accepted: Sequence[int]) -> str:
+    """Dedup (SPEC §4.1, §4.2) of a report version against the versions of the report accepted so
+    far: NEW (none yet), DUPLICATE (accepted before), STALE (lower than an accepted one, arriving
+    after it), else UPDATE."""
+    if not accepted:
+        return NEW
+    if version in accepted:
+        return DUPLICATE
+    if version < max(accepted):
+        return STALE
+    return UPDATE
+
+
 # --------------------------------------------------------------------------- what each view sees
+class _Match(NamedTuple):
+    """Another report matching in some view: its id, its record, and the version that view sees."""
+
+    report_id: str
+    rec: Rec
+    version: Version
+
+
 class _Look:
     """Report X (``rid``) as the views in ``views`` see it, for one version's identifiers."""
 
     def __init__(self, state: StateView, ctx: Context, rid: str, rec: Rec | None, keys: Sequence[str],
                  event_time: int, views: int) -> None:
         self.state, self.ctx, self.rid, self.rec, self.views = state, ctx, rid, rec, views
-        horizon = ctx.now_ms - ctx.retention_ms
-        window = ctx.window_ms
-        keyset = set(keys)
-        cands: dict[str, int] = {}  # report -> the views in which one of its sightings may match
-        for k in keys:
-            for y, vis in state.sightings(k, views, horizon):
-                if y != rid:
-                    cands[y] = cands.get(y, 0) | vis
-        self.matches: dict[int, list[tuple[str, Rec, Version]]] = {}
+        self.matches: dict[int, list[_Match]] = {}  # view -> the reports matching X in it
         self.keys_matched: set[str] = set()
-        for y, cviews in cands.items():
-            yrec = state.report(y)
-            if yrec is None:
+        self._match(keys, event_time)
+        self.have = rec.seen() if rec else 0
+        self.opener: dict[int, str] = {}  # view -> the report that opened X's incident in that view
+        for view in bits_of(views):
+            self.opener[view] = self._opener(view)
+
+    def _match(self, keys: Sequence[str], event_time: int) -> None:
+        """The reports sharing an identifier with X within the window, per view: the version the
+        view sees must carry the identifier, and its routing or share must not have expired."""
+        horizon = self.ctx.now_ms - self.ctx.retention_ms
+        window = self.ctx.window_ms
+        keyset = set(keys)
+        candidates: dict[str, int] = {}  # report -> the views in which one of its sightings may match
+        for k in keys:
+            for other, vis in self.state.sightings(k, self.views, horizon):
+                if other != self.rid:
+                    candidates[other] = candidates.get(other, 0) | vis
+        for other, other_views in candidates.items():
+            other_rec = self.state.report(other)
+            if other_rec is None:
                 continue
-            for vis, yvt, _seq, t in yrec.view_groups(cviews):
-                if t < horizon or abs(yvt[2] - event_time) > window:
+            for group in other_rec.view_groups(other_views):
+                seen = group.version
+                if group.processed_at < horizon or abs(seen.event_time - event_time) > window:
                     continue
-                common = keyset.intersection(yvt[3])
+                common = keyset.intersection(seen.keys)
                 if not common:
                     continue
                 self.keys_matched |= common
-                for b in bits_of(vis):
-                    self.matches.setdefault(b, []).append((y, yrec, yvt))
-        self.have = rec.seen() if rec else 0
-        self.opener: dict[int, str] = {}  # view -> the report that opened X's incident in that view
-        for b in bits_of(views):
-            if b & self.have and rec is not None:
-                self.opener[b] = rec.opener(b) or rid
-                continue
-            ms = self.matches.get(b)
-            if ms:
-                y, yrec, _ = min(ms, key=lambda m: m[1].join_seq(b))
-                self.opener[b] = yrec.opener(b) or y
-            else:
-                self.opener[b] = rid
+                match = _Match(other, other_rec, seen)
+                for view in bits_of(group.views):
+                    self.matches.setdefault(view, []).append(match)
 
-    def incidents(self) -> tuple[tuple[str | None, int], ...]:
+    def _opener(self, view: int) -> str:
+        """X's incident in ``view``: kept if the view saw X already, else the incident of the
+        earliest-processed match in the view, else X's own."""
+        if view & self.have and self.rec is not None:
+            return self.rec.opener(view) or self.rid
+        matches = self.matches.get(view)
+        if not matches:
+            return self.rid
+        first = min(matches, key=lambda m: m.rec.join_seq(view))
+        return first.rec.opener(view) or first.report_id
+
+    def incidents(self) -> tuple[IncidentGroup, ...]:
         """X's record's incident groups after this decision (views new to X get theirs)."""
         groups: dict[str | None, int] = dict(self.rec.incidents) if self.rec else {}
-        for b in bits_of(self.views & ~self.have):
-            o = None if self.opener[b] == self.rid else self.opener[b]
-            groups[o] = groups.get(o, 0) | b
-        return tuple(groups.items())
+        for view in bits_of(self.views & ~self.have):
+            opener = None if self.opener[view] == self.rid else self.opener[view]
+            groups[opener] = groups.get(opener, 0) | view
+        return tuple(IncidentGroup(opener, views) for opener, views in groups.items())
 
     def members(self, views: int) -> dict[int, list[tuple[str, Rec]]]:
         """Per view: the other members of X's incident in that view, newest first (the newest
         MEMBER_CAP of the view; the opening report counts while it fits)."""
-        out: dict[int, list[tuple[str, Rec]]] = {b: [] for b in bits_of(views)}
+        out: dict[int, list[tuple[str, Rec]]] = {view: [] for view in bits_of(views)}
         by_opener: dict[str, int] = {}
-        for b in out:
-            by_opener[self.opener[b]] = by_opener.get(self.opener[b], 0) | b
-        for o, vm in by_opener.items():
-            for y, vis in self.state.joiners(o, vm):
-                if y != self.rid:
-                    yrec = self.state.report(y)
-                    if yrec is not None:
-                        for b in bits_of(vis):
-                            out[b].append((y, yrec))
-            if o != self.rid:
-                orec = self.state.report(o)
-                if orec is not None:
-                    own = 0
-                    for oo, m in orec.incidents:
-                        if oo is None:
-                            own |= m
-                    for b in bits_of(vm & own):
-                        if len(out[b]) < MEMBER_CAP:
-                            out[b].append((o, orec))
+        for view in out:
+            by_opener[self.opener[view]] = by_opener.get(self.opener[view], 0) | view
+        for opener, opener_views in by_opener.items():
+            for other, vis in self.state.joiners(opener, opener_views):
+                if other != self.rid:
+                    other_rec = self.state.report(other)
+                    if other_rec is not None:
+                        for view in bits_of(vis):
+                            out[view].append((other, other_rec))
+            if opener != self.rid:
+                opener_rec = self.state.report(opener)
+                if opener_rec is not None:
+                    own = 0  # the views in which the opener is in its own incident
+                    for group in opener_rec.incidents:
+                        if group.opener is None:
+                            own |= group.views
+                    for view in bits_of(opener_views & own):
+                        if len(out[view]) < MEMBER_CAP:
+                            out[view].append((opener, opener_rec))
         return out
 
 
@@ -275,85 +317,120 @@ class _Refs:
         self.key = key
         self.cache: dict[tuple[str, int, str], dict[str, Any]] = {}
 
-    def get(self, y: str, yrec: Rec, yvt: Version | None, view: int) -> dict[str, Any]:
-        if yvt is None:
-            groups = yrec.view_groups(view)
-            yvt = groups[0][1]
-        opener = yrec.opener(view) or y
-        k = (y, yvt[0], opener)
+    def get(self, other: str, other_rec: Rec, seen: Version | None, view: int) -> dict[str, Any]:
+        """The ref to report ``other`` as ``view`` sees it (``seen``: that version, when known)."""
+        if seen is None:
+            seen = other_rec.view_groups(view)[0].version
+        opener = other_rec.opener(view) or other
+        k = (other, seen.number, opener)
         r = self.cache.get(k)
         if r is None:
-            r = self.cache[k] = {"report_id": y, "agency": yrec.agency, "state": yrec.state, "kind": yvt[1],
-                                 "event_time": yvt[2], "incident_id": incident_id(self.key, opener)}
+            r = self.cache[k] = {"report_id": other, "agency": other_rec.agency, "state": other_rec.state,
+                                 "kind": seen.kind, "event_time": seen.event_time,
+                                 "incident_id": incident_id(self.key, opener)}
         return r
+
+
+class _Party(NamedTuple):
+    """A party name of the report (the ``index``-th linked one), its candidate names (shared by
+    every view, or per view) and the candidates that scored."""
+
+    index: int
+    name: str
+    candidates: list[str] | dict[int, list[str]]
+    scores: dict[str, float]
+
+    def allows(self, view: int, matched: str) -> bool:
+        """Is ``matched`` among this party's scored candidates in ``view``?"""
+        cand = self.candidates
+        return matched in self.scores and (isinstance(cand, list) or matched in cand.get(view, ()))
+
+
+class _Hit(NamedTuple):
+    """A party whose name scored against a matched name."""
+
+    party: int  # _Party.index
+    name: str
+    score: float
 
 
 def _links(state: StateView, rid: str, names: Sequence[str], views: int) -> dict[int, list[dict[str, Any]]]:
     """Entity links per view: each party name (the first MAX_LINKED_PARTIES) against the view's
     newest MAX_NAME_CANDIDATES candidate names (scored once for all views), then the view's newest
     reports with each matching name; the newest MAX_LINKS links (newest report first)."""
-    out: dict[int, list[dict[str, Any]]] = {b: [] for b in bits_of(views)}
+    out: dict[int, list[dict[str, Any]]] = {view: [] for view in bits_of(views)}
     if not names or not views:
         return out
-    parties = []
-    for i, p in enumerate(names):
-        cand = state.names.candidates(p, views)
-        pool = cand if isinstance(cand, list) else sorted({n for v in cand.values() for n in v})
-        scores = enrich.scored_names(p, pool)
-        if scores:
-            parties.append((i, p, cand, scores))
+    parties = _scored_parties(state, names, views)
     if not parties:
         return out
-    made: dict[tuple[int, str, str], dict[str, Any]] = {}
-    index = state.names.names
-    shared_pool = all(isinstance(c, list) for _i, _p, c, _s in parties)
-    by_name: dict[str, list[tuple[int, str, float]]] = {}  # matched name -> (party, its name, score)
-    for i, p, _c, scores in parties:
-        for m, sc in scores.items():
-            by_name.setdefault(m, []).append((i, p, round(sc, 1)))
-    matched = sorted(by_name)
-    for b in out:
-        if shared_pool:
-            ms = matched
-        else:
-            ok = {m for _i, _p, cand, scores in parties
-                  for m in (scores if isinstance(cand, list) else cand.get(b, ())) if m in scores}
-            ms = [m for m in matched if m in ok]
-        rows: list[Any] = []
-        for m in ms:
-            rows += index[m].newest(b)
-        if not rows:
-            continue
-        rows.sort(key=_FIRST, reverse=True)  # stable: equal seqs stay in name order
-        links: list[dict[str, Any]] = []
-        for _s, y, _v, m in rows:
-            if y == rid:
-                continue
-            for i, p, sc in by_name[m]:
-                if not shared_pool and not _allowed(parties[_pos(parties, i)], b, m):
-                    continue
-                k = (i, m, y)
-                lk = made.get(k)
-                if lk is None:
-                    lk = made[k] = {"name": p, "matched_name": m, "score": sc, "report_id": y, "watchlist": None}
-                links.append(lk)
-            if len(links) >= MAX_LINKS:
-                break
-        out[b] = links[:MAX_LINKS]
+    linker = _Linker(state.names.names, rid, parties)
+    for view in out:
+        out[view] = linker.links(view)
     return out
 
 
-def _pos(parties: Sequence[tuple[int, str, Any, dict[str, float]]], i: int) -> int:
-    for k, p in enumerate(parties):
-        if p[0] == i:
-            return k
-    raise KeyError(i)
+def _scored_parties(state: StateView, names: Sequence[str], views: int) -> list[_Party]:
+    """The party names with candidates that scored, each pool scored once for all ``views``."""
+    parties = []
+    for i, name in enumerate(names):
+        cand = state.names.candidates(name, views)
+        pool = cand if isinstance(cand, list) else sorted({n for v in cand.values() for n in v})
+        scores = enrich.scored_names(name, pool)
+        if scores:
+            parties.append(_Party(i, name, cand, scores))
+    return parties
 
 
-def _allowed(party: tuple[int, str, Any, dict[str, float]], view: int, m: str) -> bool:
-    """Is ``m`` among the candidates of this party in ``view`` (per-view candidate lists)?"""
-    cand = party[2]
-    return m in party[3] and (isinstance(cand, list) or m in cand.get(view, ()))
+class _Linker:
+    """The entity links of one report's scored parties, view by view; equal links are one dict
+    (so views with equal links can share their enrichment)."""
+
+    def __init__(self, index: Mapping[str, NameRows], rid: str, parties: list[_Party]) -> None:
+        self.index, self.rid, self.parties = index, rid, parties
+        self.shared_pool = all(isinstance(p.candidates, list) for p in parties)  # no per-view candidates
+        self.by_index = {p.index: p for p in parties}
+        self.by_name: dict[str, list[_Hit]] = {}  # matched name -> the parties it scored for
+        for p in parties:
+            for m, sc in p.scores.items():
+                self.by_name.setdefault(m, []).append(_Hit(p.index, p.name, round(sc, 1)))
+        self.matched = sorted(self.by_name)
+        self.made: dict[tuple[int, str, str], dict[str, Any]] = {}
+
+    def names_in(self, view: int) -> list[str]:
+        """The matched names that may link in ``view`` (those among some party's candidates in it)."""
+        if self.shared_pool:
+            return self.matched
+        ok = {m for p in self.parties
+              for m in (p.scores if isinstance(p.candidates, list) else p.candidates.get(view, ()))
+              if m in p.scores}
+        return [m for m in self.matched if m in ok]
+
+    def links(self, view: int) -> list[dict[str, Any]]:
+        """The view's newest MAX_LINKS links: its newest reports carrying a matched name (never the
+        report itself), each with every party whose name matched it in this view."""
+        rows: list[NameRow] = []
+        for m in self.names_in(view):
+            rows += self.index[m].newest(view)
+        if not rows:
+            return []
+        rows.sort(key=_SEQ, reverse=True)  # stable: equal seqs stay in name order
+        links: list[dict[str, Any]] = []
+        for row in rows:
+            if row.report_id == self.rid:
+                continue
+            for hit in self.by_name[row.name]:
+                if not self.shared_pool and not self.by_index[hit.party].allows(view, row.name):
+                    continue
+                k = (hit.party, row.name, row.report_id)
+                lk = self.made.get(k)
+                if lk is None:
+                    lk = self.made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
+                                         "report_id": row.report_id, "watchlist": None}
+                links.append(lk)
+            if len(links) >= MAX_LINKS:
+                break
+        return links[:MAX_LINKS]
 
 
 class _Enricher:
@@ -377,15 +454,16 @@ class _Enricher:
             r = self._risk[others] = enrich.risk_from(self._parts, others)
         return r
 
-    def for_view(self, b: int) -> dict[str, Any]:
+    def for_view(self, view: int) -> dict[str, Any]:
         agency = self.rep["agency"]
-        prior = {y: self.refs.get(y, yrec, yvt, b) for y, yrec, yvt in self.look.matches.get(b, ())}
+        prior = {m.report_id: self.refs.get(m.report_id, m.rec, m.version, view)
+                 for m in self.look.matches.get(view, ())}
         priors = sorted(prior.values(), key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:]
-        also_all = [(y, yrec) for y, yrec in self.members[b] if yrec.agency != agency]
-        others = len({yrec.agency for _y, yrec in also_all})
-        also = sorted((self.refs.get(y, yrec, None, b) for y, yrec in also_all),
+        also_all = [(other, other_rec) for other, other_rec in self.members[view] if other_rec.agency != agency]
+        others = len({other_rec.agency for _other, other_rec in also_all})
+        also = sorted((self.refs.get(other, other_rec, None, view) for other, other_rec in also_all),
                       key=lambda r: (r["event_time"], r["report_id"]))[-MAX_REFS:]
-        links = self.links.get(b, [])
+        links = self.links.get(view, [])
         sig = (tuple(map(id, priors)), tuple(map(id, also)), tuple(map(id, links)), others)
         enr = self._shared.get(sig)
         if enr is None:
@@ -399,19 +477,20 @@ class _Enricher:
 # --------------------------------------------------------------------------- report versions
 def _report(inp: ReportInput, state: StateView, ctx: Context) -> Decision:
     rep, src, now_ms, seq = inp.report, inp.source, ctx.now_ms, ctx.seq
-    rid, ver, agency, S = rep["report_id"], rep["version"], rep["agency"], rep["reporter_state"]
-    common = {"report_id": rid, "version": ver, "agency": agency, "state": S, "trace_id": rep.get("trace_id")}
+    rid, ver, agency, reporter_state = rep["report_id"], rep["version"], rep["agency"], rep["reporter_state"]
+    common = {"report_id": rid, "version": ver, "agency": agency, "state": reporter_state,
+              "trace_id": rep.get("trace_id")}
     unique = f"{src.partition}/{src.offset}"
     # ---- dedup
     rec = state.report(rid)
-    verdict = dedup.classify(rep, {"versions": [v[0] for v in rec.versions]} if rec else None)
+    verdict = dedup_verdict(ver, [v.number for v in rec.versions] if rec else ())
     if verdict == DUPLICATE:
         return Decision(DUPLICATE, audit=[audit_event("DUPLICATE", **common, actor=ACTOR, occurred_at=now_ms,
                                                       unique=unique)],
                         counts=[Count("REPORTS_DUPLICATE", (rep["kind"], agency))])
     if verdict == STALE:
         assert rec is not None
-        reason = f"stale: version {ver} arrived after version {max(v[0] for v in rec.versions)}"
+        reason = f"stale: version {ver} arrived after version {max(v.number for v in rec.versions)}"
         dl = dead_letter(src, stage="dedup", reason=reason, now_ms=now_ms, report_id=rid)
         return Decision(STALE, dead_letter=dl,
                         audit=[audit_event("REJECTED", **common, actor=ACTOR, reason=reason, occurred_at=now_ms,
@@ -420,18 +499,17 @@ def _report(inp: ReportInput, state: StateView, ctx: Context) -> Decision:
     views = state.views
     why = route.recipients(rep, ctx.settings)
     rmask = views.mask(why)
-    sbit = views.bit(S)
-    W = rmask | sbit
+    sbit = views.bit(reporter_state)
     keys = tuple(correlate.correlation_keys(rep)[:correlate.MAX_KEYS])
     names = link_names(rep)
     # ---- correlate (per view)
-    look = _Look(state, ctx, rid, rec, keys, rep["event_time"], W)
+    look = _Look(state, ctx, rid, rec, keys, rep["event_time"], rmask | sbit)  # the recipients and the reporter
     correlated = any(o != rid for o in look.opener.values())
     counts: list[Count] = []
     audits: list[dict[str, Any]] = []
     reporter_incident = incident_id(ctx.id_key, look.opener[sbit])
     if correlated:
-        matched = sorted({y for ms in look.matches.values() for y, _r, _v in ms})
+        matched = sorted({m.report_id for ms in look.matches.values() for m in ms})
         counts.append(Count("REPORTS_CORRELATED", (rep["kind"], agency)))
         detail = {"incident_id": reporter_incident, "matched": ",".join(matched)}
         if len(set(look.opener.values())) > 1:
@@ -443,27 +521,19 @@ def _report(inp: ReportInput, state: StateView, ctx: Context) -> Decision:
     # ---- enrich (per recipient view)
     en = _Enricher(rep, look, ctx, state, names, rmask)
     received = rec.received() if rec else 0
-    partners = set(ctx.settings.partners)
-    full, redacted = dict(rep), None
-    everyone = sorted(why)
-    items = []
-    for r, reason in why.items():
-        b = views.bit(r)
-        is_partner = r in partners
-        if is_partner and redacted is None:
-            redacted = route.redact(rep)
-        delivery = UPDATE if b & received else ("CORRELATED" if en.members[b] else NEW)
-        items.append({
-            "item_id": f"{rid}:{ver}:{r}", "recipient": r, "delivery": delivery,
-            "incident_id": incident_id(ctx.id_key, look.opener[b]),
-            "report": redacted if is_partner else full, "enrichment": en.for_view(b),
-            "routing": {"recipients": everyone, "reason": reason, "redacted": is_partner},
-            "routed_at": now_ms})
-        counts.append(Count("REPORTS_ROUTED", (rep["kind"], r, delivery)))
+
+    def delivery(view: int) -> str:
+        return UPDATE if view & received else ("CORRELATED" if en.members[view] else NEW)
+
+    items = _feed_items(rep, ver, why, delivery, sorted(why), look, en, ctx, views)
+    counts += [Count("REPORTS_ROUTED", (rep["kind"], it["recipient"], it["delivery"])) for it in items]
     enrs = [it["enrichment"] for it in items]
-    base = enrs[0] if enrs else {"risk_score": en.risk(0)[0], "entity_links": []}
+    if enrs:
+        risk_score = max(e["risk_score"] for e in enrs)
+    else:  # no recipients: the score of the report alone
+        risk_score, _reasons = en.risk(0)
     audits.append(audit_event("ENRICHED", **common, actor=ACTOR, occurred_at=now_ms, detail={
-        "risk_score": max((e["risk_score"] for e in enrs), default=base["risk_score"]),
+        "risk_score": risk_score,
         "watchlist_hits": len(en.own["watchlist_hits"]),
         "entity_links": max((len(e["entity_links"]) for e in enrs), default=0)}))
     # ---- route
@@ -474,16 +544,45 @@ def _report(inp: ReportInput, state: StateView, ctx: Context) -> Decision:
         detail={"incident_id": reporter_incident,
                 "redacted": ",".join(it["recipient"] for it in items if it["routing"]["redacted"])}))
     # ---- state: this version, who may see it, the incident of each view new to the report
-    vt: Version = (ver, rep["kind"], rep["event_time"], keys, names, seq, now_ms, rmask)
-    new = Rec(agency, S, sbit, (rec.versions if rec else ()) + (vt,), rec.shares if rec else (), look.incidents())
+    version = Version(ver, rep["kind"], rep["event_time"], keys, names, seq, now_ms, rmask)
+    new = Rec(agency, reporter_state, sbit, (rec.versions if rec else ()) + (version,), rec.shares if rec else (),
+              look.incidents())
     return Decision(verdict, feed_items=items, receipt=receipt(rep, reporter_incident, items, now_ms),
                     audit=audits, counts=counts, writes={REPORTS: {rid: to_json(new, views)}})
 
 
+def _feed_items(rep: Mapping[str, Any], version: int, reasons: Mapping[str, str], delivery: Callable[[int], str],
+                recipients: list[str], look: _Look, en: _Enricher, ctx: Context, views: Views,
+                provenance: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The FeedItem of ``version`` of report ``rep`` for each recipient of ``reasons`` (recipient ->
+    routing reason; in that order): the report as sent (redacted for partners), the delivery kind
+    (``delivery(view)``), and the incident and enrichment of the recipient's own view.
+    ``recipients``: what the item lists as routed to; ``provenance``: a share's, copied to each item."""
+    rid = look.rid
+    partners = set(ctx.settings.partners)
+    full, redacted = dict(rep), None
+    items = []
+    for r, reason in reasons.items():
+        view = views.bit(r)
+        is_partner = r in partners
+        if is_partner and redacted is None:
+            redacted = route.redact(rep)
+        item = {
+            "item_id": f"{rid}:{version}:{r}", "recipient": r, "delivery": delivery(view),
+            "incident_id": incident_id(ctx.id_key, look.opener[view]),
+            "report": redacted if is_partner else full, "enrichment": en.for_view(view),
+            "routing": {"recipients": recipients, "reason": reason, "redacted": is_partner},
+            "routed_at": ctx.now_ms}
+        if provenance is not None:
+            item["provenance"] = dict(provenance)
+        items.append(item)
+    return items
+
+
 def _views_detail(opener: Mapping[int, str], views: Any, key: bytes) -> str:
     groups: dict[str, list[str]] = {}
-    for b, o in opener.items():
-        groups.setdefault(incident_id(key, o), []).append(views.code_of[b])
+    for view, o in opener.items():
+        groups.setdefault(incident_id(key, o), []).append(views.code_of[view])
     return "; ".join(f"{i}: {','.join(sorted(c))}" for i, c in sorted(groups.items()))
 
 
@@ -509,9 +608,9 @@ def _share(inp: ShareInput, state: StateView, ctx: Context) -> Decision:
     rid, ver, request = cmd["report_id"], int(cmd["version"]), prov["request_id"]
     rep = _normalized(cmd["report"])
     rec = state.report(rid)
-    vt = rec.version(ver) if rec else None
+    version = rec.version(ver) if rec else None
     problem = None
-    if rec is None or vt is None:
+    if rec is None or version is None:
         problem = f"share {request}: version {ver} of {rid} was never routed"
     elif rep.get("report_id") != rid or rep.get("version") != ver or rep.get("reporter_state") != rec.state:
         problem = f"share {request}: the report in the command is not version {ver} of {rid}"
@@ -522,37 +621,25 @@ def _share(inp: ShareInput, state: StateView, ctx: Context) -> Decision:
         return Decision(REJECTED, dead_letter=dl, counts=[_dlq_count(dl)],
                         audit=[audit_event("REJECTED", **common, actor=ACTOR, reason=problem, occurred_at=now_ms,
                                            unique=source_position(src))])
-    assert rec is not None and vt is not None
-    views, S = state.views, rec.state
+    assert rec is not None and version is not None
+    views = state.views
     valid = set(ctx.settings.recipients)
-    named = sorted({s for s in cmd["to_states"] if s in valid and s != S})
-    already = vt[7] | rec.sbit
+    named = sorted({s for s in cmd["to_states"] if s in valid and s != rec.state})
+    already = version.recipients | rec.sbit  # the views that hold this version
     for g in rec.shares:
-        if g[2] == ver:
-            already |= g[3]
-    T = views.mask(named) & ~already
-    if not T:
+        if g.version == ver:
+            already |= g.views
+    targets = views.mask(named) & ~already
+    if not targets:
         return Decision(DUPLICATE, audit=[audit_event(
             "DUPLICATE", **common, actor=ACTOR, occurred_at=now_ms, unique=f"{src.partition}/{src.offset}",
             reason=f"share {request}: every named state already holds version {ver}")])
-    look = _Look(state, ctx, rid, rec, vt[3], vt[2], T)
-    en = _Enricher(rep, look, ctx, state, vt[4], T)
-    partners = set(ctx.settings.partners)
+    look = _Look(state, ctx, rid, rec, version.keys, version.event_time, targets)
+    en = _Enricher(rep, look, ctx, state, version.names, targets)
     reason = f"shared with the provider's consent (request {request})"
-    full, redacted = dict(rep), None
-    items, counts = [], []
-    for r in views.codes(T):
-        b = views.bit(r)
-        is_partner = r in partners
-        if is_partner and redacted is None:
-            redacted = route.redact(rep)
-        items.append({
-            "item_id": f"{rid}:{ver}:{r}", "recipient": r, "delivery": SHARED,
-            "incident_id": incident_id(ctx.id_key, look.opener[b]),
-            "report": redacted if is_partner else full, "enrichment": en.for_view(b),
-            "routing": {"recipients": named, "reason": reason, "redacted": is_partner},
-            "routed_at": now_ms, "provenance": dict(prov)})
-        counts.append(Count("REPORTS_ROUTED", (rep["kind"], r, SHARED)))
+    items = _feed_items(rep, ver, dict.fromkeys(views.codes(targets), reason), lambda _view: SHARED, named,
+                        look, en, ctx, views, provenance=prov)
+    counts = [Count("REPORTS_ROUTED", (rep["kind"], it["recipient"], SHARED)) for it in items]
     incident = incident_id(ctx.id_key, rec.opener(rec.sbit) or rid)
     detail = {"request_id": request, "incident_id": incident,
               "redacted": ",".join(it["recipient"] for it in items if it["routing"]["redacted"])}
@@ -563,7 +650,8 @@ def _share(inp: ShareInput, state: StateView, ctx: Context) -> Decision:
         unique=request, detail=detail,
         reason=f"request {request} by {prov['requested_by']} ({prov['requested_state']}), granted by "
                f"{prov['granted_by']}: shared with {', '.join(it['recipient'] for it in items)}")
-    new = Rec(rec.agency, S, rec.sbit, rec.versions, (*rec.shares, (ctx.seq, now_ms, ver, T)), look.incidents())
+    grant = Grant(ctx.seq, now_ms, ver, targets)
+    new = Rec(rec.agency, rec.state, rec.sbit, rec.versions, (*rec.shares, grant), look.incidents())
     return Decision(SHARED, feed_items=items, audit=[audit], counts=counts,
                     receipt=receipt(rep, incident, items, now_ms, receipt_id=f"{rid}:{ver}:share:{request}"),
                     writes={REPORTS: {rid: to_json(new, views)}})

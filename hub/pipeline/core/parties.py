@@ -1,11 +1,13 @@
 """In-memory party-name index for entity links (SPEC §6). Pure: no Kafka, no faust.
 
-:class:`NameIndex` is the per-view index decide() uses (SPEC §5): rows of
-``(seq, report_id, views, name)``, every cap a "newest k of what this view may see", rebuilt
-from the ``reports`` records by hub/pipeline/core/state.py.
+:class:`NameIndex` is the per-view index decide() uses (SPEC §5): :class:`NameRow` rows, every
+cap a "newest k of what this view may see", rebuilt from the ``reports`` records by
+hub/pipeline/core/state.py.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from hub.pipeline.core.enrich import block_keys
 
@@ -30,24 +32,29 @@ def bits_of(mask: int) -> list[int]:
     return out
 
 
-Row = tuple[int, str, int, str]  # (seq, report_id, views, name)
+class NameRow(NamedTuple):
+    """At ``seq`` the party name ``name`` of ``report_id`` became visible to ``views`` (a bitmask)."""
+
+    seq: int
+    report_id: str
+    views: int
+    name: str
 
 
 class NameRows:
-    """The reports carrying one exact party name: rows ``(seq, report_id, views, name)`` in seq order
-    -- at ``seq`` the name of that report became visible to ``views`` (a bitmask). Each view keeps its
-    newest KEPT_ROWS rows; older ones can never be among its links again (rows are only appended),
-    so dropping them is exact."""
+    """The reports carrying one exact party name: :class:`NameRow` rows in seq order. Each view
+    keeps its newest KEPT_ROWS rows; older ones can never be among its links again (rows are only
+    appended), so dropping them is exact."""
 
     __slots__ = ("by_view", "kept", "rows")
 
     def __init__(self) -> None:
-        self.rows: list[Row] = []
-        self.by_view: dict[int, list[Row]] | None = None
+        self.rows: list[NameRow] = []
+        self.by_view: dict[int, list[NameRow]] | None = None
         self.kept = 0
 
     def add(self, seq: int, report_id: str, views: int, name: str) -> None:
-        row = (seq, report_id, views, name)
+        row = NameRow(seq, report_id, views, name)
         if self.by_view is None:
             self.rows.append(row)
             if len(self.rows) > max(HOT_ROWS, 2 * self.kept):
@@ -62,40 +69,40 @@ class NameRows:
     def _compact(self) -> None:
         seen: dict[int, int] = {}
         kept = []
-        for seq, rid, views, name in reversed(self.rows):
+        for row in reversed(self.rows):
             keep = 0
-            for b in bits_of(views):
+            for b in bits_of(row.views):
                 n = seen.get(b, 0)
                 if n < KEPT_ROWS:
                     keep |= b
                     seen[b] = n + 1
             if keep:
-                kept.append((seq, rid, keep, name))
+                kept.append(row._replace(views=keep))
         kept.reverse()
         self.rows = kept
         self.kept = len(kept)
         if len(kept) > HOT_ROWS:  # hot name: per-view lists from now on
             self.by_view = {}
             for row in kept:
-                for b in bits_of(row[2]):
+                for b in bits_of(row.views):
                     self.by_view.setdefault(b, []).append(row)
             self.rows = []
 
-    def newest(self, view: int) -> list[Row]:
+    def newest(self, view: int) -> list[NameRow]:
         """The view's newest KEPT_ROWS rows, newest last."""
         if self.by_view is not None:
             return self.by_view.get(view, [])[-KEPT_ROWS:]
-        out = [r for r in self.rows if r[2] & view]
+        out = [r for r in self.rows if r.views & view]
         return out[-KEPT_ROWS:]
 
     def recency(self, view: int) -> int:
         """Seq of the view's newest row (-1: none)."""
         if self.by_view is not None:
             lst = self.by_view.get(view)
-            return lst[-1][0] if lst else -1
+            return lst[-1].seq if lst else -1
         for r in reversed(self.rows):
-            if r[2] & view:
-                return r[0]
+            if r.views & view:
+                return r.seq
         return -1
 
     def views(self) -> int:
@@ -104,7 +111,7 @@ class NameRows:
             return sum(self.by_view)
         m = 0
         for r in self.rows:
-            m |= r[2]
+            m |= r.views
         return m
 
 

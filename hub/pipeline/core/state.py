@@ -10,8 +10,11 @@ the hub knows about the report and *who may see which version* (SPEC §5):
  "i": [[opener report_id | null, "CARICC,KZ"], ...]}  # the incident per view (null: its own)
 ```
 
-``v`` holds every accepted version (ascending) with the sequence number (offset on
-hub.pipeline.validated) and processing time ``t`` of its routing and its recipients; the viewers
+In memory the items of ``v``, ``g`` and ``i`` are the named records :class:`Version`,
+:class:`Grant` and :class:`IncidentGroup` (fields in the persisted order; ``t`` is
+``processed_at``, the view lists are masks). ``v`` holds every accepted version (ascending) with
+the sequence number (offset on hub.pipeline.validated) and processing time ``t`` of its routing
+and its recipients; the viewers
 of a version are its recipients, the reporting state, and the states it was shared with (``g``).
 ``i`` names, for each view (a state or the centre), the report that opened the incident this
 report belongs to *in that view*; the incident id is the keyed hash of that report id
@@ -24,12 +27,13 @@ state from the table rows after a restart or a rebalance.
 
 **Derived in memory** (rebuilt from the records, never persisted), all exact per view:
 
-* the correlation index: key -> report ids carrying it in some version (matching is decided per
-  view from the records; :meth:`State.expire` drops reports no view can match any more);
-* incident members: opener report id -> rows ``(seq, report_id, views)`` -- at ``seq`` the report
-  joined that opener's incident in ``views``;
-* party names (:class:`hub.pipeline.core.parties.NameIndex`): rows ``(seq, report_id, views)`` per
-  exact name -- at ``seq`` the name of that report became visible to ``views``.
+* the correlation index: key -> :class:`Sighting` rows of the reports carrying it in some version
+  (matching is decided per view from the records; :meth:`State.expire` drops sightings no view can
+  match any more);
+* incident members: opener report id -> :class:`Joiner` rows ``(seq, report_id, views)`` -- at
+  ``seq`` the report joined that opener's incident in ``views``;
+* party names (:class:`hub.pipeline.core.parties.NameIndex`): :class:`hub.pipeline.core.parties.NameRow`
+  rows per exact name -- at ``seq`` the name of that report became visible to ``views``.
 
 Views are bits of a mask, assigned in order of first use in this process (:class:`Views`); the
 persisted form names them by code, so the masks never outlive the process.
@@ -38,7 +42,7 @@ persisted form names them by code, so the masks never outlive the process.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from hub.pipeline.core.parties import NameIndex, bits_of
 
@@ -48,9 +52,65 @@ TABLES: tuple[str, ...] = (REPORTS,)
 Writes = dict[str, dict[str, Any]]
 """{table: {key: JSON-able value, or None to delete}}."""
 
-# a version: (version, kind, event_time, keys, names, seq, t, recipients mask)
-Version = tuple[int, str, int, tuple[str, ...], tuple[str, ...], int, int, int]
-Grant = tuple[int, int, int, int]  # (seq, t, version, views mask)
+
+
+class Version(NamedTuple):
+    """One accepted version of a report and its routing (persisted as the list of its fields, in
+    this order: one item of ``v``)."""
+
+    number: int
+    kind: str
+    event_time: int
+    keys: tuple[str, ...]  # correlation keys
+    names: tuple[str, ...]  # the linked party names (decide.link_names)
+    seq: int  # position of its routing on hub.pipeline.validated
+    processed_at: int  # processing time of its routing (ms)
+    recipients: int  # views mask of the states it was routed to
+
+
+class Grant(NamedTuple):
+    """A version made visible to some views: its routing, or a share (one item of ``g``)."""
+
+    seq: int
+    processed_at: int
+    version: int
+    views: int
+
+
+class IncidentGroup(NamedTuple):
+    """The views in which this report belongs to the incident that ``opener`` opened (None: the
+    report opened it itself); one item of ``i``."""
+
+    opener: str | None
+    views: int
+
+
+class ViewGroup(NamedTuple):
+    """The ``views`` that see ``version`` as a report's newest version, since the grant at ``seq``,
+    ``processed_at``."""
+
+    views: int
+    version: Version
+    seq: int
+    processed_at: int
+
+
+class Sighting(NamedTuple):
+    """A row of the correlation index: at ``seq`` (processed at ``processed_at``) a version of
+    ``report_id`` carrying the key became visible to ``views``."""
+
+    seq: int
+    report_id: str
+    views: int
+    processed_at: int
+
+
+class Joiner(NamedTuple):
+    """A row of the incident members: at ``seq`` ``report_id`` joined the incident in ``views``."""
+
+    seq: int
+    report_id: str
+    views: int
 
 
 class Views:
@@ -99,7 +159,7 @@ class Rec:
     __slots__ = ("agency", "incidents", "sbit", "shares", "state", "versions")
 
     def __init__(self, agency: str, state: str, sbit: int, versions: tuple[Version, ...],
-                 shares: tuple[Grant, ...], incidents: tuple[tuple[str | None, int], ...]) -> None:
+                 shares: tuple[Grant, ...], incidents: tuple[IncidentGroup, ...]) -> None:
         self.agency = agency
         self.state = state
         self.sbit = sbit
@@ -109,73 +169,69 @@ class Rec:
 
     def version(self, number: int) -> Version | None:
         for v in self.versions:
-            if v[0] == number:
+            if v.number == number:
                 return v
         return None
 
     def grants(self) -> list[Grant]:
         """Every visibility grant, in seq order: the routing of each version (its recipients and the
         reporting state) and each share."""
-        out = [(v[5], v[6], v[0], v[7] | self.sbit) for v in self.versions]
+        out = [Grant(v.seq, v.processed_at, v.number, v.recipients | self.sbit) for v in self.versions]
         if self.shares:
             out += self.shares
             out.sort()
         return out
 
     def seen(self) -> int:
-        """Every view that may see some version."""
-        m = 0
-        for g in self.grants():
-            m |= g[3]
-        return m
+        """Every view that may see some version: the reporting state and every view that received one."""
+        return self.sbit | self.received() if self.versions else 0
 
     def received(self) -> int:
         """Every view that received some version (routed or shared; never the reporting state)."""
         m = 0
         for v in self.versions:
-            m |= v[7]
+            m |= v.recipients
         for g in self.shares:
-            m |= g[3]
+            m |= g.views
         return m
 
     def opener(self, view: int) -> str | None:
         """The report that opened this report's incident in ``view`` (None: this report itself, or
         not in that view -- check :meth:`seen`)."""
-        for o, m in self.incidents:
-            if m & view:
-                return o
+        for group in self.incidents:
+            if group.views & view:
+                return group.opener
         return None
 
-    def view_groups(self, views: int) -> list[tuple[int, Version, int, int]]:
-        """For the ``views`` that may see this report: ``(views sharing it, view version, seq, t)``
-        -- the newest version each may see, and the grant (position, time) that showed it to them."""
+    def view_groups(self, views: int) -> list[ViewGroup]:
+        """For the ``views`` that may see this report: the newest version each may see, and the
+        grant (position, time) that showed it to them; views seeing the same one share a group."""
         if not self.shares and len(self.versions) == 1:  # the common case: one version, one grant
             v = self.versions[0]
-            vis = (v[7] | self.sbit) & views
-            return [(vis, v, v[5], v[6])] if vis else []
-        out: list[tuple[int, Version, int, int]] = []
+            vis = (v.recipients | self.sbit) & views
+            return [ViewGroup(vis, v, v.seq, v.processed_at)] if vis else []
+        out: list[ViewGroup] = []
         remaining = views & self.seen()
         if not remaining:
             return out
         grants = self.grants()
-        grants.sort(key=lambda g: -g[2])
-        for seq, t, ver, m in grants:
-            vis = m & remaining
+        grants.sort(key=lambda g: -g.version)
+        for g in grants:
+            vis = g.views & remaining
             if vis:
-                vt = self.version(ver)
-                assert vt is not None
-                out.append((vis, vt, seq, t))
+                version = self.version(g.version)
+                assert version is not None
+                out.append(ViewGroup(vis, version, g.seq, g.processed_at))
                 remaining &= ~vis
                 if not remaining:
                     break
         return out
 
     def join_seq(self, view: int) -> int:
-        """Position at which ``view`` first saw this report (-1: never)."""
-        for seq, _t, _v, m in self.grants():
-            if m & view:
-                return seq
-        return -1
+        """Position at which ``view`` first saw this report (-1: never): its first grant to the view."""
+        seqs = [v.seq for v in self.versions if (v.recipients | self.sbit) & view]
+        seqs += [g.seq for g in self.shares if g.views & view]
+        return min(seqs, default=-1)
 
 
 class StateView(Protocol):
@@ -197,13 +253,13 @@ class State:
     def __init__(self) -> None:
         self.views = Views()
         self.reports: dict[str, Rec] = {}
-        # correlation key -> sightings (seq, report_id, views, t): a row, or a list of rows in seq order
-        self.keys: dict[str, Any] = {}
-        # opener report id -> joiners (seq, report_id, views) in seq order
-        self.members: dict[str, list[tuple[int, str, int]]] = {}
+        # correlation key -> its sightings: one Sighting, or a list of them in seq order
+        self.keys: dict[str, Sighting | list[Sighting]] = {}
+        # opener report id -> the joiners of its incident, in seq order
+        self.members: dict[str, list[Joiner]] = {}
         self.names = NameIndex()
         self._strs: dict[str, str] = {}
-        self._own: dict[int, tuple[tuple[str | None, int], ...]] = {}  # shared incident tuples
+        self._own: dict[int, tuple[IncidentGroup, ...]] = {}  # shared incident tuples
 
     # -- StateView
     def report(self, report_id: str) -> Rec | None:
@@ -229,7 +285,7 @@ class State:
         rows = self.keys.get(key)
         if rows is None:
             return []
-        return list(dict.fromkeys(r[1] for r in (rows if type(rows) is list else [rows])))
+        return list(dict.fromkeys(r.report_id for r in (rows if type(rows) is list else [rows])))
 
     # -- persisted form
     def get(self, table: str, key: str) -> Any:
@@ -247,14 +303,16 @@ class State:
 
     def parse(self, value: Mapping[str, Any]) -> Rec:
         """A persisted record -> :class:`Rec` (strings shared, masks of this process)."""
-        p, s = self.views.parse, self._s
+        mask, s = self.views.parse, self._s
         state = s(value["s"])
-        versions = tuple((int(v[0]), s(v[1]), int(v[2]), tuple(v[3]),
-                          tuple(s(n) for n in v[4]), int(v[5]), int(v[6]), p(v[7])) for v in value["v"])
-        shares = tuple((int(g[0]), int(g[1]), int(g[2]), p(g[3])) for g in value.get("g") or ())
-        incidents = tuple((o, p(m)) for o, m in value.get("i") or ())
-        if len(incidents) == 1 and incidents[0][0] is None:  # the common case: its own incident everywhere
-            incidents = self._own.setdefault(incidents[0][1], incidents)
+        versions = tuple(Version(int(number), s(kind), int(event_time), tuple(keys), tuple(s(n) for n in names),
+                                 int(seq), int(processed_at), mask(recipients))
+                         for number, kind, event_time, keys, names, seq, processed_at, recipients in value["v"])
+        shares = tuple(Grant(int(seq), int(processed_at), int(version), mask(views))
+                       for seq, processed_at, version, views in value.get("g") or ())
+        incidents = tuple(IncidentGroup(opener, mask(views)) for opener, views in value.get("i") or ())
+        if len(incidents) == 1 and incidents[0].opener is None:  # the common case: its own incident everywhere
+            incidents = self._own.setdefault(incidents[0].views, incidents)
         return Rec(s(value["a"]), state, self.views.bit(state), versions, shares, incidents)
 
     # -- changes
@@ -268,21 +326,27 @@ class State:
                     raise ValueError("report records are never deleted")
                 old = self.reports.get(rid)
                 new = self.parse(value)
-                old_seqs = {g[0] for g in old.grants()} if old else set()
-                prior = [g for g in new.grants() if g[0] in old_seqs]
+                old_seqs = {g.seq for g in old.grants()} if old else set()
+                grants = new.grants()
+                prior = [g for g in grants if g.seq in old_seqs]
                 self.reports[rid] = new
-                for g in new.grants():
-                    if g[0] not in old_seqs:
+                for g in grants:
+                    if g.seq not in old_seqs:
                         self._index(rid, new, g, prior)
                         prior.append(g)
 
     def _index(self, rid: str, rec: Rec, grant: Grant, prior: list[Grant]) -> None:
         """Derived indexes for one grant of ``rec`` (``prior``: its grants before this one)."""
-        seq, t, ver, mask = grant
-        vt = rec.version(ver)
-        assert vt is not None
-        for k in vt[3]:
-            row = (seq, rid, mask, t)
+        version = rec.version(grant.version)
+        assert version is not None
+        self._index_keys(rid, version, grant)
+        self._index_joiners(rid, rec, grant, prior)
+        self._index_names(rid, rec, version, grant, prior)
+
+    def _index_keys(self, rid: str, version: Version, grant: Grant) -> None:
+        """A sighting of each correlation key of the version shown by ``grant``."""
+        row = Sighting(grant.seq, rid, grant.views, grant.processed_at)  # immutable: shared by the keys
+        for k in version.keys:
             cur = self.keys.get(k)
             if cur is None:
                 self.keys[k] = row
@@ -291,26 +355,32 @@ class State:
                 _compact(cur, KEY_CAP)
             else:
                 self.keys[k] = [cur, row]
+
+    def _index_joiners(self, rid: str, rec: Rec, grant: Grant, prior: list[Grant]) -> None:
+        """The views that see the report for the first time join, in each, the incident of that view."""
         before = 0
         for g in prior:
-            before |= g[3]
-        fresh = mask & ~before
+            before |= g.views
+        fresh = grant.views & ~before
         if fresh:
-            for opener, m in rec.incidents:
-                joined = m & fresh
-                if joined and opener is not None:
-                    rows = self.members.setdefault(opener, [])
-                    rows.append((seq, rid, joined))
+            for group in rec.incidents:
+                joined = group.views & fresh
+                if joined and group.opener is not None:
+                    rows = self.members.setdefault(group.opener, [])
+                    rows.append(Joiner(grant.seq, rid, joined))
                     _compact(rows, MEMBER_CAP)
-        for name in vt[4]:
+
+    def _index_names(self, rid: str, rec: Rec, version: Version, grant: Grant, prior: list[Grant]) -> None:
+        """Each party name of the version, for the views that had not seen it on this report."""
+        for name in version.names:
             had = 0
             for g in prior:
-                pv = rec.version(g[2])
-                if pv is not None and name in pv[4]:
-                    had |= g[3]
-            new_views = mask & ~had
+                earlier = rec.version(g.version)
+                if earlier is not None and name in earlier.names:
+                    had |= g.views
+            new_views = grant.views & ~had
             if new_views:
-                self.names.add(name, rid, seq, new_views)
+                self.names.add(name, rid, grant.seq, new_views)
 
     @classmethod
     def rebuild(cls, tables: Mapping[str, Iterable[tuple[str, Any]]]) -> State:
@@ -340,7 +410,7 @@ class State:
         for k in list(self.keys):
             cur = self.keys[k]
             rows = cur if type(cur) is list else [cur]
-            kept = [r for r in rows if r[3] >= horizon]
+            kept = [r for r in rows if r.processed_at >= horizon]
             dropped += len(rows) - len(kept)
             if not kept:
                 del self.keys[k]
@@ -360,19 +430,20 @@ MEMBER_CAP = 100  # newest members of an incident that count, per view (the open
 
 
 def _newest(rows: list[Any], views: int, cap: int, horizon: int | None = None) -> list[tuple[str, int]]:
-    """Walk ``rows`` (``(seq, report_id, views, [t])``, seq order) from the newest: each view takes
-    its newest ``cap`` rows (with ``t >= horizon`` when given: t never decreases with seq, so the
-    walk stops at the first older row)."""
+    """Walk ``rows`` (:class:`Sighting` or :class:`Joiner`, seq order) from the newest: each view
+    takes its newest ``cap`` rows (with ``processed_at >= horizon`` when given, sightings only:
+    processing time never decreases with seq, so the walk stops at the first older row).
+    Returns ``(report_id, views)`` pairs."""
     out = []
     counts: dict[int, int] = {}
     need = views
     for row in reversed(rows):
-        if horizon is not None and row[3] < horizon:
+        if horizon is not None and row.processed_at < horizon:
             break
-        vis = row[2] & need
+        vis = row.views & need
         if not vis:
             continue
-        out.append((row[1], vis))
+        out.append((row.report_id, vis))
         for b in bits_of(vis):
             c = counts.get(b, 0) + 1
             counts[b] = c
@@ -392,13 +463,13 @@ def _compact(rows: list[Any], cap: int) -> None:
     keep = []
     for row in reversed(rows):
         views = 0
-        for b in bits_of(row[2]):
+        for b in bits_of(row.views):
             c = counts.get(b, 0)
             if c < cap:
                 views |= b
                 counts[b] = c + 1
         if views:
-            keep.append(row if views == row[2] else (row[0], row[1], views, *row[3:]))
+            keep.append(row if views == row.views else row._replace(views=views))
     keep.reverse()
     rows[:] = keep
 
@@ -408,8 +479,9 @@ def to_json(rec: Rec, views: Views) -> dict[str, Any]:
     f = views.format
     out: dict[str, Any] = {
         "a": rec.agency, "s": rec.state,
-        "v": [[v[0], v[1], v[2], list(v[3]), list(v[4]), v[5], v[6], f(v[7])] for v in rec.versions],
-        "i": [[o, f(m)] for o, m in rec.incidents]}
+        "v": [[v.number, v.kind, v.event_time, list(v.keys), list(v.names), v.seq, v.processed_at, f(v.recipients)]
+              for v in rec.versions],
+        "i": [[group.opener, f(group.views)] for group in rec.incidents]}
     if rec.shares:
-        out["g"] = [[g[0], g[1], g[2], f(g[3])] for g in rec.shares]
+        out["g"] = [[g.seq, g.processed_at, g.version, f(g.views)] for g in rec.shares]
     return out

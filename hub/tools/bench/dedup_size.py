@@ -3,7 +3,9 @@
 It writes ``keys`` entries into a RocksDB opened with faust's own options
 (:class:`faust.stores.rocksdb.RocksDBOptions`, i.e. what ``hub worker`` uses for its tables with
 rocksdict installed), in the pipeline's representation of the ``reports`` table: key = the JSON of
-the report id, value = the JSON of :func:`hub.pipeline.core.dedup.accept`'s state. Then it looks up
+the report id, value = the JSON of the record the worker persists
+(:func:`hub.pipeline.core.state.to_json`) for one version routed to four recipients, with two
+correlation keys and two party names, in its own incident. Then it looks up
 random keys in the store (through the pipeline's ``TableCache`` when the code measured has one — the
 worker since the checkpoint reads its in-memory State instead and only rebuilds it from the tables)
 and prints one JSON line: seconds, peak RSS (VmHWM) of the store alone and after the lookups, and
@@ -22,23 +24,26 @@ import time
 from pathlib import Path
 
 from hub.domain.report import report_id
-from hub.pipeline.core import dedup
-from hub.pipeline.core.correlate import new_incident_id
+from hub.pipeline.core.state import IncidentGroup, Rec, Version, Views, to_json
 from hub.tools.bench.procs import peak_rss_mb
 
 BENCH_ID_KEY = b"bench-id-key-not-a-secret"  # ids of synthetic reports only
 
 BATCH = 20_000
+_VIEWS = Views()
+_RECIPIENTS = _VIEWS.mask(["CARICC", "KZ", "RU", "TJ"])
 
 
 def _state(i: int) -> tuple[bytes, bytes]:
     agency = ("KZ-CUSTOMS", "KG-DCS", "TJ-DCA", "UZ-CUSTOMS", "RU-FCS")[i % 5]
+    state = agency[:2]
     rid = report_id(BENCH_ID_KEY, agency, f"{agency}-2026-{i:09d}")
-    rep = {"version": 1, "agency": agency, "reporter_state": agency[:2], "kind": "SEIZURE",
-           "event_time": 1_780_000_000_000 + i}
-    st = dedup.accept(rep, None, incident_id=new_incident_id(rid),
-                      recipients=["CARICC", "KZ", "RU", "TJ"])
-    return json.dumps(rid).encode(), json.dumps(st).encode()
+    t = 1_780_000_000_000 + i
+    version = Version(1, "SEIZURE", t - 7_200_000, (f"C:MSCU{i % 10_000_000:07d}", f"P:{i:08d}KZ"),
+                      ("Rakhimov Farrukh", f"Vostok Tranzit LLC {i % 1000}"), i, t, _RECIPIENTS)
+    sbit = _VIEWS.bit(state)
+    rec = Rec(agency, state, sbit, (version,), (), (IncidentGroup(None, _RECIPIENTS | sbit),))
+    return json.dumps(rid).encode(), json.dumps(to_json(rec, _VIEWS)).encode()
 
 
 def table_options() -> dict[str, int]:
