@@ -6,22 +6,19 @@ process (see :mod:`hub.gateway.base`): ``settings``, ``db``, ``auth`` (:class:`~
 ``producer`` (:class:`~hub.gateway.base.Producer`), ``audit`` (:class:`~hub.gateway.base.Audit`) and
 ``denials`` (:class:`~hub.gateway.denials.Denials`).
 
-A part may also declare ``FAST_ROUTES`` ({(method, path): handler(request) -> response}): those exact
-paths are served by :class:`FastRoutes` straight from the middleware stack, without FastAPI's router
-and dependency layers (the ingest hot path). The part keeps its FastAPI routes for the OpenAPI
-document; both call the same handler.
+Every route is registered once, by its part's router; the hot ingest routes are
+:class:`~hub.platform.http.PlainRoute` s (no dependency solver), served by the same router. The
+middleware is declared here, in the open: :class:`~hub.gateway.denials.DenialMiddleware` sees every
+answer and audits ACCESS_DENIED for 401/403 that no endpoint audited itself.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from starlette.requests import Request
-from starlette.responses import Response
 
 from hub.audit.emit import Audit
 from hub.directory.access import Auth
@@ -45,44 +42,7 @@ PARTS: tuple[str, ...] = (
 )
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-class FastRoutes:
-    """Pure-ASGI dispatch of a few exact (method, path) routes to plain ``handler(request)`` functions;
-    everything else goes to ``app``."""
-
-    def __init__(self, app: Any, routes: dict[tuple[str, str], Handler]) -> None:
-        self.app = app
-        self.routes = routes
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        handler = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
-        if handler is None:
-            await self.app(scope, receive, send)
-            return
-        response = await handler(Request(scope, receive))
-        await response(scope, receive, send)
-
-
-class GatewayApp(FastAPI):
-    """The FastAPI app behind :class:`~hub.gateway.denials.DenialMiddleware` and :class:`FastRoutes`.
-
-    Both sit in front of FastAPI itself, so the hot ingest routes skip FastAPI's per-request work
-    (telemetry hooks, the exception middlewares, the router and dependency solver) while every
-    answer, fast or not, passes the denial middleware."""
-
-    fast_routes: dict[tuple[str, str], Handler]
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        outer = self.__dict__.get("_outer")
-        if outer is None:
-            outer = self.__dict__["_outer"] = DenialMiddleware(FastRoutes(super().__call__, self.fast_routes))
-        scope["app"] = self
-        await outer(scope, receive, send)
-
-
-def create_app(settings: Settings) -> GatewayApp:
+def create_app(settings: Settings) -> FastAPI:
     modules = [importlib.import_module(name) for name in PARTS]
 
     @asynccontextmanager
@@ -103,7 +63,7 @@ def create_app(settings: Settings) -> GatewayApp:
             await app.state.producer.close()
             app.state.db.close()
 
-    app = GatewayApp(title="CARICC intelligence-sharing hub", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="CARICC intelligence-sharing hub", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.db = Database(settings.db_url)
     app.state.credentials = Credentials(app.state.db)
@@ -113,7 +73,5 @@ def create_app(settings: Settings) -> GatewayApp:
     app.state.denials = Denials(app.state.audit, settings.denial_window_seconds)
     for m in modules:
         app.include_router(m.router)
-    app.fast_routes = {}
-    for m in modules:
-        app.fast_routes |= getattr(m, "FAST_ROUTES", {})
+    app.add_middleware(DenialMiddleware)
     return app

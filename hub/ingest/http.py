@@ -46,6 +46,7 @@ from hub.platform import metrics
 from hub.platform.http import (
     ApiError,
     GroupCommit,
+    PlainRoute,
     error_response,
     json_response,
     read_body,
@@ -64,7 +65,9 @@ MAX_BATCH_BYTES = 32 * 1024 * 1024
 MAX_BATCH_ITEMS = 1000
 HUB_ASSIGNED = ("report_id", "agency", "reporter_state", "received_at")  # Report fields no body sends
 
-router = APIRouter(tags=["ingest"])
+# each endpoint is declared once, below: PlainRoute serves it straight (no dependency solver) and the
+# OpenAPI document comes from the same declaration
+router = APIRouter(tags=["ingest"], route_class=PlainRoute)
 
 # --------------------------------------------------------------------------- OpenAPI documentation
 
@@ -424,8 +427,3 @@ async def shutdown(app: FastAPI) -> None:
     ing: Ingest | None = getattr(app.state, "ingest", None)
     if ing is not None:
         ing.close()
-
-
-# the hot routes, served without FastAPI's routing and dependency layers (hub.gateway.app.FastRoutes);
-# the FastAPI routes above stay for the OpenAPI document and behave the same
-FAST_ROUTES = {("POST", "/v1/reports"): post_report, ("POST", "/v1/reports/batch"): post_batch}
