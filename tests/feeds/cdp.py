@@ -104,7 +104,7 @@ class Browser:
     def press(self, key: str, shift: bool = False) -> None:
         """A real key press (keyDown, keyUp) as the focused element gets it: Tab, Enter, Escape, Arrow*,
         Home, End, a space or one character."""
-        code, vk, text = KEYS.get(key, (f"Key{key.upper()}", ord(key.upper()), key))
+        code, vk, text = KEYS[key] if key in KEYS else (f"Key{key.upper()}", ord(key.upper()), key)
         common = {"key": key, "code": code, "windowsVirtualKeyCode": vk, "modifiers": 8 if shift else 0}
         self.call("Input.dispatchKeyEvent", type="keyDown" if text else "rawKeyDown", text=text, **common)
         self.call("Input.dispatchKeyEvent", type="keyUp", **common)

@@ -239,9 +239,9 @@
     const body = !s ? el("p", { class: "muted" }, "…") : !s.buckets.length ? el("p", { class: "muted" }, t("no_data")) :
       barChart(s.by === "month" ? s.buckets : [...s.buckets].sort((x, y) => y[measure] - x[measure] || (x.key < y.key ? -1 : 1))
         .slice(0, 20), measure, s.by === "month", s.by);
-    pane.replaceChildren(chartControls(),
+    pane.replaceChildren(...[chartControls(),
       s ? el("p", { class: "chart-total", id: "chart-total" }, `${t("total")}: ${H().plural(s.total.reports, "report")} · ${C.quantity(s.total.kg, "KG", lang())}`) : null,
-      el("div", { class: "chart-box", id: "chart" }, body));
+      el("div", { class: "chart-box", id: "chart" }, body)].filter(Boolean));
   }
 
   async function loadStats() {

@@ -178,9 +178,9 @@
     const e = v.item.enrichment || {};
     row.className = "item" + (v.acknowledged ? " acked" : "") + (S.selected === v.item_id ? " selected" : "");
     if (S.selected === v.item_id) row.setAttribute("aria-current", "true"); else row.removeAttribute("aria-current");
-    row.replaceChildren(...rowParts(v).filter(Boolean),
+    row.replaceChildren(...[...rowParts(v),
       el("span", { class: "risk" }, `${t("risk")}: ${C.text(e.risk_score)}`),
-      v.acknowledged ? el("span", { class: "ack-mark" }, "✓ " + t("acknowledged")) : null);
+      v.acknowledged ? el("span", { class: "ack-mark" }, "✓ " + t("acknowledged")) : null].filter(Boolean));
     row.hidden = !matches(v);
   }
 

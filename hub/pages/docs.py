@@ -1,0 +1,47 @@
+"""Gateway part: the API documentation pages, served entirely by the gateway (nothing from a CDN).
+
+``/docs`` is Swagger UI and ``/redoc`` ReDoc over the gateway's ``/openapi.json``. FastAPI's own pages
+load their scripts from a CDN, so on a network without the internet (a border post, an air-gapped
+centre) they were blank; here the same pages load Swagger UI and ReDoc from ``/docs/static/``, files of
+the ``fastapi-offline`` package from PyPI (its ``static/`` folder: Swagger UI 5, ReDoc, a favicon). The
+gateway app is created with ``docs_url=None, redoc_url=None`` (:mod:`hub.gateway.app`) and includes
+this router instead.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+
+router = APIRouter(tags=["documentation"])
+
+ASSETS = Path(str(files("fastapi_offline") / "static"))
+SERVED = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+          "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
+TITLE = "CARICC intelligence-sharing hub — API"
+
+
+@router.get("/docs", include_in_schema=False)
+async def swagger_ui() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title=TITLE,
+                               swagger_js_url="/docs/static/swagger-ui-bundle.js",
+                               swagger_css_url="/docs/static/swagger-ui.css",
+                               swagger_favicon_url="/docs/static/favicon.png")
+
+
+@router.get("/redoc", include_in_schema=False)
+async def redoc() -> HTMLResponse:
+    return get_redoc_html(openapi_url="/openapi.json", title=TITLE, redoc_js_url="/docs/static/redoc.standalone.js",
+                          redoc_favicon_url="/docs/static/favicon.png", with_google_fonts=False)
+
+
+@router.get("/docs/static/{name}", include_in_schema=False)
+async def asset(name: str) -> FileResponse:
+    media = SERVED.get(name)
+    if media is None:
+        raise HTTPException(404, f"name: no documentation file {name!r}")
+    return FileResponse(ASSETS / name, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
