@@ -17,6 +17,8 @@ from fastapi import APIRouter, HTTPException
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
+from hub.pages.officer import STATIC
+
 router = APIRouter(tags=["documentation"])
 
 ASSETS = Path(str(files("fastapi_offline") / "static"))
@@ -25,12 +27,22 @@ SERVED = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css
 TITLE = "CARICC intelligence-sharing hub — API"
 
 
+def _accessible(page: HTMLResponse) -> HTMLResponse:
+    """The page with ``<html lang="en">`` and our contrast fixes (``static/docs.css``) after Swagger UI's CSS."""
+    html = bytes(page.body).decode("utf-8")
+    html = html.replace("<html>", '<html lang="en">', 1).replace(
+        "</head>", '<link rel="stylesheet" href="/docs/static/docs.css">\n</head>', 1)
+    return HTMLResponse(html)
+
+
 @router.get("/docs", include_in_schema=False)
 async def swagger_ui() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title=TITLE,
-                               swagger_js_url="/docs/static/swagger-ui-bundle.js",
-                               swagger_css_url="/docs/static/swagger-ui.css",
-                               swagger_favicon_url="/docs/static/favicon.png")
+    # deepLinking off: with it, Swagger UI puts a link inside each operation's toggle button (nested
+    # interactive controls, which screen readers cannot use)
+    return _accessible(get_swagger_ui_html(
+        openapi_url="/openapi.json", title=TITLE, swagger_js_url="/docs/static/swagger-ui-bundle.js",
+        swagger_css_url="/docs/static/swagger-ui.css", swagger_favicon_url="/docs/static/favicon.png",
+        swagger_ui_parameters={"deepLinking": False}))
 
 
 @router.get("/redoc", include_in_schema=False)
@@ -41,6 +53,8 @@ async def redoc() -> HTMLResponse:
 
 @router.get("/docs/static/{name}", include_in_schema=False)
 async def asset(name: str) -> FileResponse:
+    if name == "docs.css":
+        return FileResponse(STATIC / name, media_type="text/css; charset=utf-8")
     media = SERVED.get(name)
     if media is None:
         raise HTTPException(404, f"name: no documentation file {name!r}")

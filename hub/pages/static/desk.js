@@ -435,9 +435,11 @@
       if (q.status === "OPEN") {
         const text = el("textarea", { class: "answer-text", rows: 2, value: S.answerDrafts[q.request_id] || "",
                                       placeholder: t("answer_text") });
+        text.setAttribute("aria-label", t("answer_text"));
         text.addEventListener("input", () => { S.answerDrafts[q.request_id] = text.value; });
         const cond = q.kind === "INFO" ? null : el("input", { class: "conditions", placeholder: t("conditions"),
                                                               value: S.answerDrafts[`${q.request_id}:c`] || "" });
+        if (cond) cond.setAttribute("aria-label", t("conditions"));
         if (cond) cond.addEventListener("input", () => { S.answerDrafts[`${q.request_id}:c`] = cond.value; });
         const error = el("p", { class: "error answer-error" });
         const buttons = DECISIONS[q.kind].map((d) => {
@@ -506,5 +508,5 @@
     setInterval(() => { if (S.me) refresh(); }, 30000);
     C.shell({ S, applyLanguage, signIn, signOut });
   });
-  window.HUB_DESK = { flush, outbox, enqueue, collect }; // for tests and the browser console
+  window.HUB_DESK = { flush, outbox, enqueue, collect, inPipelineOrder }; // for tests and the browser console
 })();
