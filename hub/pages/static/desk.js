@@ -232,7 +232,7 @@
   function showErrors(client, server) {
     S.lastErrors = (client.length || server.length) ? { client, server } : null;
     for (const n of document.querySelectorAll(".field-error")) n.remove();
-    for (const n of document.querySelectorAll(".invalid")) n.classList.remove("invalid");
+    for (const n of document.querySelectorAll(".invalid")) { n.classList.remove("invalid"); n.removeAttribute("aria-invalid"); n.removeAttribute("aria-describedby"); }
     const items = [
       ...client.map((e) => ({ field: e.field, text: t(e.key, e.args) })),
       ...server.map((e) => ({ field: e.field, text: e.problem })),
@@ -245,8 +245,14 @@
       const target = e.field && elementFor(e.field);
       if (!target) continue;
       target.classList.add("invalid");
-      const note = el("small", { class: "field-error", "data-field": e.field }, e.text);
-      (target.closest("label") || target).after(note);
+      const note = el("small", { class: "field-error", "data-field": e.field, id: `err-${Math.random().toString(36).slice(2)}` }, e.text);
+      // under its own field (inside the field's label), and tied to it for screen readers
+      const label = target.closest("label");
+      if (label) label.append(note); else target.after(note);
+      if (/^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) {
+        target.setAttribute("aria-invalid", "true");
+        target.setAttribute("aria-describedby", [target.getAttribute("aria-describedby"), note.id].filter(Boolean).join(" "));
+      }
     }
   }
 
