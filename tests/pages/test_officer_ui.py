@@ -154,7 +154,9 @@ def test_desktop_side_by_side_and_live_items_without_losing_place(stack: Stack, 
     assert b.js("document.getElementById('announce').getAttribute('aria-live')") == "polite"
     after = b.js(f"({{top: document.querySelector('{row(last)}').getBoundingClientRect().top, y: scrollY,"
                  " n: document.querySelectorAll('#incidents li.item').length})")
-    assert after == before  # nothing moved
+    # nothing moved: the row read is where it was on the screen, no row was added (far-away incidents are
+    # laid out lazily — content-visibility — so scroll anchoring may adjust scrollY by their estimates)
+    assert abs(after["top"] - before["top"]) < 2 and after["n"] == before["n"], (before, after)
     assert b.js(f"document.activeElement === document.querySelector('{row(last)}')")
     assert b.js(f"document.querySelector('{row(last)}').classList.contains('selected')")
     assert b.js("window.__rows.every(n => n.isConnected) && window.__sections.every(n => n.isConnected)")
@@ -177,7 +179,9 @@ def test_phone_full_screen_detail_with_back(stack: Stack, browser: Browser, seed
     b.screenshot(SHOTS / f"officer-feed-phone-{lang}.png")
     target = seeded["by_ref"]["AM-LONG"]
     b.js(f"document.querySelector('{row(target)}').scrollIntoView({{block: 'center'}})")
-    y = b.js("window.scrollY")
+    settle = "new Promise(ok => requestAnimationFrame(() => requestAnimationFrame(() => ok(true))))"
+    b.js(settle)  # incidents laid out as they come near the window (content-visibility) settle first
+    top = b.js(f"document.querySelector('{row(target)}').getBoundingClientRect().top")
     b.js(f"document.querySelector('{row(target)}').click()")
     b.wait("document.getElementById('detail').classList.contains('open')", what="detail")
     rect = b.js("const r = document.getElementById('detail').getBoundingClientRect(); [r.left, r.top, r.width, r.height]")
@@ -190,7 +194,9 @@ def test_phone_full_screen_detail_with_back(stack: Stack, browser: Browser, seed
     b.screenshot(SHOTS / f"officer-detail-phone-{lang}.png")
     b.js("document.getElementById('close').click()")
     assert b.js("getComputedStyle(document.getElementById('detail')).display") == "none"
-    assert b.js("window.scrollY") == y  # back where the officer was in the list
+    b.js(settle)
+    # back where the officer was in the list: the item on the same place of the screen
+    assert abs(b.js(f"document.querySelector('{row(target)}').getBoundingClientRect().top") - top) < 2
     assert b.js(f"document.activeElement === document.querySelector('{row(target)}')")
     no_exceptions(b)
 

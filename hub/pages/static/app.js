@@ -20,7 +20,9 @@
   };
   const t = C.translator(HUB_TEXT, () => S.lang);
   // "1 report", "2 reports"; "1 сообщение", "3 сообщения", "5 сообщений" (keys word_one/_few/_many/_other)
-  const plural = (n, word) => `${C.num(n, S.lang)} ${t(`${word}_${new Intl.PluralRules(S.lang).select(n)}`) || t(`${word}_other`)}`;
+  const pluralRules = new Map();
+  const rules = () => { if (!pluralRules.has(S.lang)) pluralRules.set(S.lang, new Intl.PluralRules(S.lang)); return pluralRules.get(S.lang); };
+  const plural = (n, word) => `${C.num(n, S.lang)} ${t(`${word}_${rules().select(n)}`) || t(`${word}_other`)}`;
   const labels = new Map(); // incident id -> readable label (filled by analyst.js from /incidents)
   const groups = new Map(); // incident id -> {section, head, ul, views}
   const rows = new Map(); // item id -> <li>
@@ -241,10 +243,11 @@
   function refreshHeads() { for (const g of groups.values()) fillHead(g); }
 
   // ---- keyboard in the list: one tab stop (roving tabindex) -----------------------------------
-  const current = () => $("incidents").querySelector('li.item[tabindex="0"], .incident-head[tabindex="0"]');
+  let currentNode = null; // the list's one element with tabindex 0 (kept here: a lookup would scan the list)
+  const current = () => (currentNode && currentNode.isConnected ? currentNode : null);
   function setCurrent(node) {
-    const before = current();
-    if (before && before !== node) before.tabIndex = -1;
+    if (currentNode && currentNode !== node) currentNode.tabIndex = -1;
+    currentNode = node;
     if (node) node.tabIndex = 0;
   }
   // the heads and rows a keyboard can reach, in the order shown
@@ -386,7 +389,7 @@
     ];
     pane.replaceChildren(...parts.filter(Boolean));
     pane.setAttribute("aria-labelledby", "detail-title");
-    pane.scrollTop = 0;
+    if (pane.dataset.item !== v.item_id) { pane.dataset.item = v.item_id; pane.scrollTop = 0; } // another item: from its top
     document.dispatchEvent(new CustomEvent("hub:detail", { detail: v })); // other panels (requests: officer-requests.js)
     if (focused && $(focused)) $(focused).focus();
   }
