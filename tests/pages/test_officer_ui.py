@@ -41,7 +41,8 @@ def make(ref: str, incident: str, minutes_ago: int, *, enrichment: dict[str, Any
     enr.update(enrichment or {})
     return feed_item(item_id=f"{rep['report_id']}:1:{STATE}", recipient=STATE, incident_id=incident, delivery="NEW",
                      report=rep, enrichment=enr, routed_at=at,
-                     routing={"recipients": [STATE, "CARICC"], "reason": "on the route (AMBER)", "redacted": False})
+                     routing={"recipients": [STATE, "CARICC"], "reason": "on the route or at the location (AMBER)",
+                              "redacted": False})
 
 
 def corpus() -> list[dict[str, Any]]:
@@ -288,12 +289,14 @@ def test_times_numbers_units_and_enumerations_localised(stack: Stack, browser: B
     b.js(f"document.querySelector('{row(alert)}').click()")
     text = detail()
     assert ("Оповещение" if ru else "Alert") in text and "cash payment for freight" in text
+    assert ("на маршруте или в месте события (TLP:AMBER)" if ru else "on the route or at the location (TLP:AMBER)") in text
     whole = body_text(b)
     for bad in ("null", "undefined", "NaN"):
         m = re.search(rf"\b{bad}\b", whole)
         assert not m, repr(whole[max(0, m.start() - 80):m.end() + 30])
     if ru:
-        for english in ("SEIZURE", "ALERT", "HEROIN", "PRECURSOR", "TABLETS", "seized", "risk indicator", "report"):
+        for english in ("SEIZURE", "ALERT", "HEROIN", "PRECURSOR", "TABLETS", "seized", "risk indicator", "report",
+                        "on the route"):
             assert english not in whole, english
         assert not re.search(r"\bkg\b", whole)
     b.screenshot(SHOTS / f"officer-detail-desktop-{lang}.png")

@@ -384,7 +384,7 @@
       field("watchlist", listOf(e.watchlist_hits, (l) => `${l.name} ≈ ${l.matched_name}${l.watchlist ? ` (${l.watchlist})` : ""}`)),
       field("prior_reports", listOf(e.prior_reports, (p) => joined(p.report_id, p.kind && t(`KIND_${p.kind}`), p.state))),
       field("also_reported_by", listOf(e.also_reported_by, (p) => joined(p.agency && `${p.agency}${p.state ? ` (${p.state})` : ""}`, p.report_id))),
-      field("routing", joined(routing.reason, (routing.recipients || []).join(", "))),
+      field("routing", joined(routing.reason && C.routingReason(routing.reason, S.lang), (routing.recipients || []).join(", "))),
       routing.redacted ? el("p", { class: "warning" }, t("redacted")) : null,
     ];
     pane.replaceChildren(...parts.filter(Boolean));

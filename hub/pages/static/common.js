@@ -128,6 +128,20 @@ window.HUB_COMMON = (() => {
     return text(reason);
   }
 
+  // the hub's routing reasons (hub/pipeline/core/route.py, decide.py) in the interface language
+  const ROUTES = [
+    [/^addressed \((\w+)\)$/, "route_addressed"], [/^on the route or at the location \((\w+)\)$/, "route_on_route"],
+    [/^regional centre \((\w+)\)$/, "route_centre"], [/^member state \((\w+)\)$/, "route_member"],
+    [/^partner state \((\w+)\)$/, "route_partner"], [/^shared with the provider's consent \(request ([\w-]+)\)$/, "route_shared"],
+  ];
+  function routingReason(reason, lang) {
+    for (const [re, key] of ROUTES) {
+      const m = re.exec(reason || "");
+      if (m) return ((ENUMS[lang] || ENUMS.en)[key] || ENUMS.en[key]).replace("{x}", m[1].startsWith("Q-") ? m[1] : (ENUMS[lang] || ENUMS.en)[`TLP_${m[1]}`] || m[1]);
+    }
+    return text(reason);
+  }
+
   // a polite announcement for screen readers (the page's aria-live region #announce)
   function announce(message) {
     const box = document.getElementById("announce");
@@ -155,6 +169,8 @@ window.HUB_COMMON = (() => {
       reason_seizure: "seizure report", reason_alert: "alert report", reason_substance: "substance", reason_seized: "{q} seized",
       reason_indicators: "risk indicators: {n}", reason_watchlist: "watchlist hit ({w})", reason_crossing: "at crossing point {p}",
       reason_route: "route from or through {c}", reason_concealment: "concealment: {c}", reason_others: "also reported by other agencies: {n}",
+      route_addressed: "addressed ({x})", route_on_route: "on the route or at the location ({x})", route_centre: "regional centre ({x})",
+      route_member: "member state ({x})", route_partner: "partner state ({x})", route_shared: "shared with the provider's consent (request {x})",
     },
     ru: {
       KIND_SEIZURE: "Изъятие", KIND_ALERT: "Оповещение",
@@ -173,6 +189,8 @@ window.HUB_COMMON = (() => {
       reason_seizure: "сообщение об изъятии", reason_alert: "оповещение", reason_substance: "вещество", reason_seized: "изъято {q}",
       reason_indicators: "индикаторы риска: {n}", reason_watchlist: "совпадение со списком наблюдения ({w})", reason_crossing: "в пункте пропуска {p}",
       reason_route: "маршрут из или через {c}", reason_concealment: "сокрытие: {c}", reason_others: "также сообщили другие ведомства: {n}",
+      route_addressed: "указан адресатом ({x})", route_on_route: "на маршруте или в месте события ({x})", route_centre: "региональный центр ({x})",
+      route_member: "государство-участник ({x})", route_partner: "государство-партнёр ({x})", route_shared: "передано с согласия источника (запрос {x})",
     },
   };
 
@@ -265,5 +283,5 @@ window.HUB_COMMON = (() => {
   }
 
   return { $, el, translator, applyTexts, when, ENUMS, locale, exact, relative, time, refreshTimes, num, quantity,
-    month, text, riskReason, announce, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
+    month, text, riskReason, routingReason, announce, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
 })();
