@@ -53,6 +53,24 @@ def test_officer_page_on_a_phone(stack: Stack, browser: Browser, seeded: dict, a
     b.wait("document.getElementById('detail').classList.contains('open')", what="detail")
     bad += audit(b, axe, f"officer-detail-phone-{lang}")
     b.screenshot(SHOTS / f"officer-detail-liquid-phone-{lang}.png")
+    b.js("document.getElementById('close').click()")
+    # every tab on the phone too
+    b.js("document.getElementById('q').value = 'heroin'; document.getElementById('search-button').click()")
+    b.wait("document.querySelectorAll('#search-pane li.item').length > 0", what="search results")
+    assert overflow(b) == 0
+    bad += audit(b, axe, f"officer-search-phone-{lang}")
+    b.screenshot(SHOTS / f"officer-search-phone-{lang}.png")
+    b.js("document.querySelector('#search-pane .incident-link').click()")
+    b.wait("!document.getElementById('incident-pane').hidden && !!document.getElementById('timeline')", what="incident")
+    assert overflow(b) == 0
+    bad += audit(b, axe, f"officer-incident-phone-{lang}")
+    b.screenshot(SHOTS / f"officer-incident-phone-{lang}.png")
+    b.js("document.getElementById('tab-charts').click()")
+    b.wait("!!document.querySelector('#chart svg')", what="charts")
+    assert overflow(b) == 0
+    bad += audit(b, axe, f"officer-charts-phone-{lang}")
+    b.screenshot(SHOTS / f"officer-charts-phone-{lang}.png")
+    no_exceptions(b)
     assert not bad, bad
 
 

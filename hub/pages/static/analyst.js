@@ -199,11 +199,14 @@
   // a bucket's key as shown: months as "Dec 2026" (never "26-12"), substance types translated
   const keyText = (by, key) => (by === "month" ? C.month(key, lang()) : by === "substance" ? t(`SUB_${key}`) : key);
 
+  // drawn at the width it is shown at (so its 12 px texts stay 12 px on a phone): 320 to 900 units
+  const chartWidth = () => Math.max(320, Math.min(900, ($("charts-pane").clientWidth || 640) - 24));
+
   function barChart(buckets, measure, vertical, by) {
     const values = buckets.map((b) => b[measure]);
     const max = Math.max(1e-9, ...values);
     if (vertical) { // months: a time series
-      const W = 640, H0 = 240, pad = 34, bw = Math.max(8, Math.min(48, (W - pad * 2) / Math.max(1, buckets.length) - 6));
+      const W = chartWidth(), H0 = 240, pad = 34, bw = Math.max(8, Math.min(48, (W - pad * 2) / Math.max(1, buckets.length) - 6));
       const root = svg("svg", { viewBox: `0 0 ${W} ${H0 + 40}`, class: "chart", role: "img", "data-bars": buckets.length,
         "aria-label": `${t("stats_by")} ${t(`by_${by}`)}: ${buckets.map((b) => `${keyText(by, b.key)} ${fmt(b[measure])}`).join(", ")}` });
       root.append(svg("line", { x1: pad, y1: H0, x2: W - 8, y2: H0, class: "axis" }));
@@ -217,14 +220,14 @@
       });
       return root;
     }
-    const row = 26, labelW = 230, W = 640, barW = W - labelW - 70;
+    const W = chartWidth(), row = 26, labelW = Math.min(230, Math.round(W * 0.36)), barW = W - labelW - 70;
     const root = svg("svg", { viewBox: `0 0 ${W} ${buckets.length * row + 8}`, class: "chart", role: "img", "data-bars": buckets.length,
         "aria-label": `${t("stats_by")} ${t(`by_${by}`)}: ${buckets.map((b) => `${keyText(by, b.key)} ${fmt(b[measure])}`).join(", ")}` });
     buckets.forEach((b, i) => {
       const w = Math.max(1, (b[measure] / max) * barW), y = i * row + 4;
       const g = svg("g", { class: "bar" });
       const k = keyText(by, b.key);
-      g.append(svg("text", { x: labelW - 8, y: y + 16, "text-anchor": "end", class: "key" }, k.length > 34 ? k.slice(0, 33) + "…" : k),
+      g.append(svg("text", { x: labelW - 8, y: y + 16, "text-anchor": "end", class: "key" }, k.length > labelW / 7 ? k.slice(0, Math.floor(labelW / 7) - 1) + "…" : k),
         svg("rect", { x: labelW, y, width: w, height: row - 8 }), svg("title", {}, `${k}: ${fmt(b[measure])}`),
         svg("text", { x: labelW + w + 6, y: y + 15, class: "value" }, fmt(b[measure])));
       root.append(g);
