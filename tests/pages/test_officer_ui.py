@@ -218,6 +218,8 @@ def test_keyboard_skip_link_roving_list_detail_and_tabs(stack: Stack, browser: B
         presses += 1
         assert presses < 20, b.focused()
     first = b.focused()
+    # the list's tab stop is its top: the newest incident's heading
+    assert b.js("document.activeElement === document.querySelector('#incidents section.incident .incident-head')")
     b.press("ArrowDown")
     second = b.focused()
     assert second != first

@@ -225,7 +225,8 @@
     if (box.firstElementChild !== g.section) box.prepend(g.section);
     fillHead(g);
     $("empty").hidden = true;
-    if (!current()) setCurrent(row);
+    // until the officer moves in the list, its tab stop is the top of the list
+    if (!S.touched && !g.section.hidden) setCurrent(g.button);
   }
 
   // every row and head again, in place (filters, language, labels): no node is replaced, so focus stays
@@ -422,7 +423,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     for (const id of ["f-kind", "f-tlp", "f-substance", "f-country", "f-unacked"]) $(id).addEventListener("input", render);
     $("incidents").addEventListener("keydown", listKeys);
-    $("incidents").addEventListener("focusin", (e) => { const n = e.target.closest("li.item, .incident-head"); if (n) setCurrent(n); });
+    $("incidents").addEventListener("focusin", (e) => { const n = e.target.closest("li.item, .incident-head"); if (n) { S.touched = true; setCurrent(n); } });
     document.addEventListener("keydown", pageKeys);
     $("new-bar").addEventListener("click", showPending);
     setInterval(() => { if (S.me) C.refreshTimes($("app"), S.lang); }, 30000);
