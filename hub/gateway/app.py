@@ -40,7 +40,7 @@ PARTS: tuple[str, ...] = (
     "hub.pages.officer",  # officer web page
     "hub.provider.http",  # provider (SPEC §13): status, receipts, requests, answers
     "hub.pages.desk",  # provider: the agency desk page and the officer page's request panel
-    "hub.pages.docs",  # /docs and /redoc with Swagger UI and ReDoc served by the gateway (no CDN)
+    "hub.pages.docs",  # /docs: Swagger UI served by the gateway (no CDN)
 )
 
 
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> GatewayApp:
             await app.state.producer.close()
             app.state.db.close()
 
-    # FastAPI's own /docs and /redoc load their scripts from a CDN: hub.pages.docs serves them instead
+    # FastAPI's own /docs and /redoc load their scripts from a CDN: hub.pages.docs serves /docs instead
     app = GatewayApp(title="CARICC intelligence-sharing hub", version="0.1.0", lifespan=lifespan,
                      docs_url=None, redoc_url=None)
     app.state.settings = settings

@@ -1,11 +1,11 @@
-"""Gateway part: the API documentation pages, served entirely by the gateway (nothing from a CDN).
+"""Gateway part: the API documentation page, served entirely by the gateway (nothing from a CDN).
 
-``/docs`` is Swagger UI and ``/redoc`` ReDoc over the gateway's ``/openapi.json``. FastAPI's own pages
-load their scripts from a CDN, so on a network without the internet (a border post, an air-gapped
-centre) they were blank; here the same pages load Swagger UI and ReDoc from ``/docs/static/``, files of
-the ``fastapi-offline`` package from PyPI (its ``static/`` folder: Swagger UI 5, ReDoc, a favicon). The
-gateway app is created with ``docs_url=None, redoc_url=None`` (:mod:`hub.gateway.app`) and includes
-this router instead.
+``/docs`` is Swagger UI over the gateway's ``/openapi.json``. FastAPI's own page loads its scripts from
+a CDN, so on a network without the internet (a border post, an air-gapped centre) it was blank; here
+the same page loads Swagger UI from ``/docs/static/``, files of the ``fastapi-offline`` package from
+PyPI (its ``static/`` folder: Swagger UI 5, a favicon). The gateway app is created with
+``docs_url=None, redoc_url=None`` (:mod:`hub.gateway.app`) and includes this router instead. There is
+no ``/redoc``: ReDoc fetches its logo from cdn.redoc.ly whatever it is given.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 from hub.pages.officer import STATIC
@@ -22,8 +22,7 @@ from hub.pages.officer import STATIC
 router = APIRouter(tags=["documentation"])
 
 ASSETS = Path(str(files("fastapi_offline") / "static"))
-SERVED = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
-          "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
+SERVED = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "favicon.png": "image/png"}
 TITLE = "CARICC intelligence-sharing hub — API"
 
 
@@ -38,17 +37,11 @@ def _accessible(page: HTMLResponse) -> HTMLResponse:
 @router.get("/docs", include_in_schema=False)
 async def swagger_ui() -> HTMLResponse:
     # deepLinking off: with it, Swagger UI puts a link inside each operation's toggle button (nested
-    # interactive controls, which screen readers cannot use)
+    # interactive controls, which screen readers cannot use); no validator badge (it calls validator.swagger.io)
     return _accessible(get_swagger_ui_html(
         openapi_url="/openapi.json", title=TITLE, swagger_js_url="/docs/static/swagger-ui-bundle.js",
         swagger_css_url="/docs/static/swagger-ui.css", swagger_favicon_url="/docs/static/favicon.png",
-        swagger_ui_parameters={"deepLinking": False}))
-
-
-@router.get("/redoc", include_in_schema=False)
-async def redoc() -> HTMLResponse:
-    return get_redoc_html(openapi_url="/openapi.json", title=TITLE, redoc_js_url="/docs/static/redoc.standalone.js",
-                          redoc_favicon_url="/docs/static/favicon.png", with_google_fonts=False)
+        swagger_ui_parameters={"deepLinking": False, "validatorUrl": None}))
 
 
 @router.get("/docs/static/{name}", include_in_schema=False)
