@@ -39,6 +39,7 @@ PARTS: tuple[str, ...] = (
     "hub.provider.http",  # provider (SPEC §13): status, receipts, requests, answers
     "hub.pages.desk",  # provider: the agency desk page and the officer page's request panel
     "hub.interop.taxii",  # interoperability (§15): each state feed as STIX 2.1 over TAXII 2.1
+    "hub.pages.docs",  # /docs: Swagger UI served by the gateway (no CDN)
 )
 
 
@@ -63,7 +64,9 @@ def create_app(settings: Settings) -> FastAPI:
             await app.state.producer.close()
             app.state.db.close()
 
-    app = FastAPI(title="CARICC intelligence-sharing hub", version="0.1.0", lifespan=lifespan)
+    # FastAPI's own /docs and /redoc load their scripts from a CDN: hub.pages.docs serves /docs instead
+    app = FastAPI(title="CARICC intelligence-sharing hub", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.db = Database(settings.db_url)
     app.state.credentials = Credentials(app.state.db)

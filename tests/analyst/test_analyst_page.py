@@ -67,7 +67,7 @@ def test_search_incident_charts_unacknowledged_and_downloads(stack: Stack, brows
     browser.wait("document.querySelectorAll('#search-pane li.item').length === 2", what="search results")
     assert browser.js("document.getElementById('search-summary').textContent").startswith("2 results")
     browser.js("document.querySelector('#search-pane li.item').click()")
-    browser.wait("!document.getElementById('detail').hidden", what="result detail")
+    browser.wait("document.getElementById('detail').classList.contains('open')", what="result detail")
     browser.screenshot(ARTIFACTS / "analyst-search-en.png")
     browser.js("document.getElementById('q').value = 'Rahimof героин'; document.getElementById('search-button').click()")
     s1, s2 = (moved(i)["item_id"] for i in items[:2])
@@ -82,7 +82,7 @@ def test_search_incident_charts_unacknowledged_and_downloads(stack: Stack, brows
     events = browser.js("[...document.querySelectorAll('#timeline li')].map(li => li.className)")
     assert events[:2] == ["ev seized", "ev alerted"] and "ev received" in events
     text = browser.js("document.getElementById('incident-pane').textContent")
-    assert "plate: 01A123BC" in text and "Rakhimov Farrukh" in text and "HEROIN: 12.5 kg" in text
+    assert "plate: 01A123BC" in text and "Rakhimov Farrukh" in text and "heroin: 12.5 kg" in text
     browser.screenshot(ARTIFACTS / "analyst-incident-en.png")
     set_lang(browser, "ru")
     assert browser.js("document.getElementById('incident-label').textContent") == f"Инцидент {label('I-1')}"
@@ -109,12 +109,14 @@ def test_search_incident_charts_unacknowledged_and_downloads(stack: Stack, brows
     # unacknowledged only: acknowledge one report, the filter hides it
     browser.js("document.querySelector('[data-tab=\"feed\"]').click()")
     browser.js("document.querySelector('#incidents li.item').click()")
-    browser.wait("!document.getElementById('detail').hidden", what="detail")
+    browser.wait("document.getElementById('detail').classList.contains('open')", what="detail")
     browser.js("document.getElementById('ack').click()")
-    browser.wait("document.getElementById('ack').disabled", what="acknowledged")
+    browser.wait("document.getElementById('ack').getAttribute('aria-disabled') === 'true'", what="acknowledged")
     browser.js("const u = document.getElementById('f-unacked'); u.checked = true; u.dispatchEvent(new Event('input'))")
-    browser.wait(f"document.querySelectorAll('#incidents li.item').length === {want - 1}", what="unacknowledged only")
-    assert browser.js("document.querySelectorAll('#incidents li.item.acked').length") == 0
+    # filtered rows are hidden in place, not removed (tests/pages: no row is rebuilt)
+    browser.wait(f"document.querySelectorAll('#incidents li.item:not([hidden])').length === {want - 1}",
+                 what="unacknowledged only")
+    assert browser.js("document.querySelectorAll('#incidents li.item.acked:not([hidden])').length") == 0
     browser.screenshot(ARTIFACTS / "analyst-unacknowledged-en.png")
     set_lang(browser, "ru")
     assert browser.js("document.querySelector('#f-unacked + span').textContent") == "Только непрочитанные"

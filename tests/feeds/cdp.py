@@ -1,4 +1,5 @@
-"""A minimal Chrome DevTools Protocol driver for the Debian `chromium` (no browser downloads)."""
+"""A minimal Chrome DevTools Protocol driver for the Debian `chromium` (no browser downloads): pages,
+JavaScript, screenshots, window sizes (desktop and phone) and real key presses."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1400,1000"]
+
+
+KEYS = {"Tab": ("Tab", 9, ""), "Enter": ("Enter", 13, "\r"), "Escape": ("Escape", 27, ""), " ": ("Space", 32, " "),
+        "ArrowDown": ("ArrowDown", 40, ""), "ArrowUp": ("ArrowUp", 38, ""), "ArrowLeft": ("ArrowLeft", 37, ""),
+        "ArrowRight": ("ArrowRight", 39, ""), "Home": ("Home", 36, ""), "End": ("End", 35, "")}
 
 
 class Browser:
@@ -89,6 +95,26 @@ class Browser:
     def goto(self, url: str) -> None:
         self.call("Page.navigate", url=url)
         self.wait("document.readyState === 'complete'", what="page load")
+
+    def size(self, width: int, height: int, mobile: bool = False) -> None:
+        """Emulate a window of ``width``×``height`` CSS pixels (``mobile``: a phone's viewport and touch)."""
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
+        self.call("Emulation.setTouchEmulationEnabled", enabled=mobile)
+
+    def press(self, key: str, shift: bool = False) -> None:
+        """A real key press (keyDown, keyUp) as the focused element gets it: Tab, Enter, Escape, Arrow*,
+        Home, End, a space or one character."""
+        code, vk, text = KEYS[key] if key in KEYS else (f"Key{key.upper()}", ord(key.upper()), key)
+        common = {"key": key, "code": code, "windowsVirtualKeyCode": vk, "modifiers": 8 if shift else 0}
+        self.call("Input.dispatchKeyEvent", type="keyDown" if text else "rawKeyDown", text=text, **common)
+        self.call("Input.dispatchKeyEvent", type="keyUp", **common)
+
+    def focused(self) -> str:
+        """What has the focus: ``tag#id.class[data-item]`` (enough to tell the page's elements apart)."""
+        return str(self.js("const a = document.activeElement;"
+                           "a ? a.tagName.toLowerCase() + (a.id ? '#' + a.id : '') + (a.className && typeof a.className === 'string'"
+                           " ? '.' + a.className.trim().split(/\\s+/).join('.') : '') + (a.dataset && a.dataset.item ? "
+                           "'[' + a.dataset.item + ']' : '') : ''"))
 
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

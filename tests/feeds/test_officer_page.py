@@ -1,5 +1,6 @@
 """The officer page in a real headless Chromium: sign in, see a report arrive live (grouped by
-incident), open it, switch to Russian, acknowledge — and the acknowledgement is in the audit trail."""
+incident, behind the "new" bar), open it, switch to Russian, acknowledge — and the acknowledgement is in
+the audit trail. (Layout, live updates without losing place, keyboard, i18n and axe: tests/pages/.)"""
 
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ def test_officer_signs_in_sees_live_report_and_acknowledges(stack: Stack, browse
     second = item("CARICC", "WEB-2", incident="I-WEB", kind="ALERT", substances=[], risk_indicators=["route"])
     second["delivery"] = "CORRELATED"
     stack.produce(second)
-    browser.wait("document.querySelectorAll('li.item').length === 2", what="second item live")
+    browser.wait("!document.getElementById('new-bar').hidden", what="second item live, behind the bar")
+    assert browser.js("document.querySelectorAll('li.item').length") == 1  # the list does not move by itself
+    browser.js("document.getElementById('new-bar').click()")
+    browser.wait("document.querySelectorAll('li.item').length === 2", what="second item shown")
     groups = browser.js("[...document.querySelectorAll('section.incident')].map(s => "
                         "[s.dataset.incident, s.querySelectorAll('li.item').length])")
     assert groups == [["I-WEB", 2]]
@@ -42,13 +46,13 @@ def test_officer_signs_in_sees_live_report_and_acknowledges(stack: Stack, browse
     # filters: kind ALERT leaves one item
     browser.js("const k = document.getElementById('f-kind'); k.value = 'ALERT';"
                "k.dispatchEvent(new Event('input'))")
-    assert browser.js("document.querySelectorAll('li.item').length") == 1
+    assert browser.js("document.querySelectorAll('li.item:not([hidden])').length") == 1  # hidden, not rebuilt
     browser.js("const k = document.getElementById('f-kind'); k.value = '';"
                "k.dispatchEvent(new Event('input'))")
 
     # open the seizure: untrusted narrative shown as text, handling code and evaluation prominent
     browser.js(f"document.querySelector('li.item[data-item=\"{first['item_id']}\"]').click()")
-    browser.wait("!document.getElementById('detail').hidden", what="detail view")
+    browser.wait("document.getElementById('detail').classList.contains('open')", what="detail view")
     assert browser.js("document.getElementById('narrative').textContent") == EVIL
     assert browser.js("document.querySelectorAll('#detail img, #detail script').length") == 0
     assert browser.js("window.__pwned === undefined") is True
@@ -64,7 +68,7 @@ def test_officer_signs_in_sees_live_report_and_acknowledges(stack: Stack, browse
     assert browser.js("document.getElementById('status').textContent") == "в эфире"
 
     browser.js("document.getElementById('ack').click()")
-    browser.wait("document.getElementById('ack').disabled", what="acknowledged")
+    browser.wait("document.getElementById('ack').getAttribute('aria-disabled') === 'true'", what="acknowledged")
     assert "officer:caricc-analyst" in browser.js("document.getElementById('acked-by').textContent")
     browser.screenshot(ARTIFACTS / "officer-page.png")
 

@@ -7,6 +7,7 @@ tests/analyst/test_analyst_page.py) show the pages work; these show what every p
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from hub.analyst import http as analyst
-from hub.pages import desk
+from hub.pages import desk, docs
 from hub.pages import officer as web
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -40,8 +41,8 @@ class Parts(HTMLParser):
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    app = FastAPI()
-    for part in (analyst, web, desk):
+    app = FastAPI(docs_url=None, redoc_url=None)  # as the gateway: hub.pages.docs serves them
+    for part in (analyst, web, desk, docs):
         app.include_router(part.router)
     return TestClient(app)
 
@@ -75,3 +76,18 @@ def test_only_named_assets_are_served(client: TestClient) -> None:
     for url in ("/static/page.html", "/static/officer.html", "/desk/static/desk.html", "/static/../web.py",
                 "/desk/static/app.js", "/static/desk.js"):
         assert client.get(url).status_code == 404, url
+
+
+def test_api_documentation_needs_nothing_from_another_origin(client: TestClient) -> None:
+    r = client.get("/docs")
+    assert r.status_code == 200 and '<html lang="en">' in r.text
+    urls = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert urls and all(u.startswith("/") for u in urls), urls  # every script, style and icon from the gateway
+    assert "cdn." not in r.text and "fonts.googleapis" not in r.text and '"validatorUrl": null' in r.text
+    for url in urls:
+        if url.startswith("/docs/static/"):
+            a = client.get(url)
+            assert a.status_code == 200 and len(a.content) > 100, url
+    assert client.get("/docs/static/../docs.py").status_code == 404
+    assert client.get("/docs/static/index.html").status_code == 404
+    assert client.get("/redoc").status_code == 404

@@ -164,10 +164,10 @@ def test_status_receipts_and_the_request_inbox(pstack: PStack, desk: dict[str, s
 
     sign_in(b, s, desk["token"])
     row = f"li.report[data-report=\"{rid}\"] tr[data-recipient=\"KZ\"]"
-    b.wait(f"document.querySelector('{row} td.acked') && "
-           f"document.querySelector('{row} td.acked').textContent.startsWith('20')", timeout=60,
-           what="acknowledged time shown")
-    assert b.js(f"document.querySelector('{row} td.delivered').textContent").startswith("20")
+    b.wait(f"!!document.querySelector('{row} td.acked time')", timeout=60, what="acknowledged time shown")
+    assert b.js(f"document.querySelector('{row} td.acked time').dateTime").startswith("20")
+    assert b.js(f"document.querySelector('{row} td.delivered time').dateTime").startswith("20")
+    assert b.js(f"document.querySelector('{row} td.delivered').textContent").endswith(" UTC")  # localised, exact
     assert b.js(f"document.querySelector('{row} td.acked-by').textContent") == "officer:kz-page"
     req = f"li.request[data-request=\"{q['request_id']}\"]"
     b.wait(f"!!document.querySelector('{req}')", what="request in the inbox")

@@ -66,9 +66,12 @@ def officer_page(b: Browser, s: PStack, token: str) -> None:
 
 def open_item(b: Browser, rid: str) -> None:
     sel = f"li.item[data-item^=\"{rid}:\"]"
-    b.wait(f"!!document.querySelector('{sel}')", timeout=WAIT, what="the report in the officer's feed")
+    # an item that arrives live waits behind the page's "new" bar until the officer shows it
+    b.wait(f"if (!document.querySelector('{sel}') && !document.getElementById('new-bar').hidden)"
+           f" document.getElementById('new-bar').click(); !!document.querySelector('{sel}')",
+           timeout=WAIT, what="the report in the officer's feed")
     b.js(f"document.querySelector('{sel}').click()")
-    b.wait("!document.getElementById('detail').hidden && !!document.getElementById('requests-panel')",
+    b.wait("document.getElementById('detail').classList.contains('open') && !!document.getElementById('requests-panel')",
            what="detail with the request panel")
 
 
@@ -112,7 +115,7 @@ def test_desk_files_kz_asks_uz_grants_tj_receives_the_shared_copy(hub: PStack, b
     open_item(b, rid)
     assert b.js("document.getElementById('handling').textContent").startswith("H2")
     b.js("document.getElementById('ack').click()")
-    b.wait("document.getElementById('ack').disabled", what="KZ acknowledged")
+    b.wait("document.getElementById('ack').getAttribute('aria-disabled') === 'true'", what="KZ acknowledged")
     set_value(b, "rq-kind", "CONSENT_ONWARD", "change")
     set_value(b, "rq-to", "TJ")
     set_value(b, "rq-text", "TJ drug control holds the consignee in case 17/2026; may we share it?")
@@ -159,7 +162,7 @@ def test_desk_files_kz_asks_uz_grants_tj_receives_the_shared_copy(hub: PStack, b
     assert "officer:kz-walk (KZ)" in prov and "desk:aziz@UZ-CUSTOMS" in prov and "только для следствия" in prov
     assert b.js("document.getElementById('handling').textContent").startswith("H2")
     b.js("document.getElementById('ack').click()")
-    b.wait("document.getElementById('ack').disabled", what="TJ acknowledged")
+    b.wait("document.getElementById('ack').getAttribute('aria-disabled') === 'true'", what="TJ acknowledged")
     b.screenshot(ARTIFACTS / "walk-5-tj-shared-en.png")
     language(b, "ru")
     b.screenshot(ARTIFACTS / "walk-5-tj-shared-ru.png")
@@ -182,8 +185,8 @@ def test_desk_files_kz_asks_uz_grants_tj_receives_the_shared_copy(hub: PStack, b
     b.goto(s.base + "/desk")
     for st in ("KZ", "TJ"):
         row = f"li.report[data-report=\"{rid}\"] tr[data-recipient=\"{st}\"]"
-        b.wait(f"!!document.querySelector('{row}') && document.querySelector('{row} td.acked').textContent.startsWith('20')"
-               f" && document.querySelector('{row} td.delivered').textContent.startsWith('20')", timeout=WAIT,
+        b.wait(f"!!document.querySelector('{row} td.acked time') && !!document.querySelector('{row} td.delivered time')",
+               timeout=WAIT,
                what=f"{st} delivered and acknowledged on the desk")
     tj_row = f"li.report[data-report=\"{rid}\"] tr[data-recipient=\"TJ\"]"
     assert b.js(f"document.querySelector('{tj_row} td.delivery').textContent") == "shared"

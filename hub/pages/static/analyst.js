@@ -6,7 +6,9 @@
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
   const H = () => window.HUB;
-  const t = (k) => H().t(k);
+  const t = (k, args) => H().t(k, args);
+  const C = window.HUB_COMMON;
+  const lang = () => H().S.lang;
   const el = (...a) => H().el(...a);
   const A = { tab: "feed", next: null, q: "", results: [], incident: null, stats: null };
 
@@ -19,6 +21,7 @@
 
   async function api(path, params) {
     const S = H().S;
+    if (!S.me) throw new Error(t("signed_out"));
     const qs = new URLSearchParams(Object.entries(params || {}).filter(([, v]) => v !== "" && v !== null && v !== undefined && v !== false));
     const r = await HUB_COMMON.api(S.token, "GET", `/v1/feeds/${encodeURIComponent(S.me.state)}/${path}${qs.size ? "?" + qs : ""}`);
     if (r.status === 401) { H().signOut(); throw new Error("signed out"); }
@@ -32,11 +35,17 @@
   }
 
   // ---- tabs ------------------------------------------------------------------------------------
-  function showTab(tab) {
+  // ARIA tabs: the selected tab is the one tab stop of the tab list; ←/→, Home/End move between tabs
+  function showTab(tab, focus) {
     A.tab = tab;
-    for (const b of document.querySelectorAll("#tabs .tab")) b.classList.toggle("active", b.dataset.tab === tab);
-    $("incidents").hidden = tab !== "feed";
-    $("empty").hidden = tab !== "feed" || H().S.items.size > 0;
+    for (const b of document.querySelectorAll("#tabs .tab")) {
+      const on = b.dataset.tab === tab;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+      b.tabIndex = on ? 0 : -1;
+      if (on && focus) b.focus();
+    }
+    $("feed-pane").hidden = tab !== "feed";
     $("search-pane").hidden = tab !== "search";
     $("incident-pane").hidden = tab !== "incident";
     $("charts-pane").hidden = tab !== "charts";
@@ -49,10 +58,20 @@
     try {
       const page = await json("incidents", { limit: 500 });
       for (const i of page.incidents) H().labels.set(i.incident_id, i.label);
-      H().render();
+      H().refreshHeads();
     } catch (e) { /* the list still works with the ids */ }
   }
   function soon() { clearTimeout(labelTimer); labelTimer = setTimeout(refreshLabels, 1500); }
+
+  function tabKeys(e) {
+    const tabs = [...document.querySelectorAll("#tabs .tab:not([hidden])")];
+    const at = tabs.indexOf(e.target);
+    if (at < 0) return;
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    showTab(tabs[(to + tabs.length) % tabs.length].dataset.tab, true);
+  }
 
   // ---- search ----------------------------------------------------------------------------------
   function asView(r) {
@@ -68,22 +87,19 @@
   }
 
   function resultRow(r) {
-    const v = asView(r), rep = v.item.report;
-    const subs = (rep.substances || []).map((s) => `${s.type} ${s.quantity} ${s.unit.toLowerCase()}`).join(", ");
+    const v = asView(r);
+    const sent = r.direction === "sent";
     const row = el("li", { class: "item result" + (v.acknowledged ? " acked" : ""), "data-item": v.item_id, tabIndex: 0 },
-      el("span", { class: `badge delivery ${r.direction === "sent" ? "sent" : v.delivery}` }, r.direction === "sent" ? t("sent") : t(v.delivery)),
-      el("span", { class: `badge tlp ${rep.tlp}` }, `TLP:${rep.tlp}`),
-      el("span", { class: "badge hc" }, rep.handling_code),
-      el("strong", { class: "kind" }, rep.kind),
-      el("span", { class: "agency" }, `${rep.agency} (${rep.reporter_state})`),
-      el("span", { class: "where" }, rep.location ? rep.location.country + (rep.location.place ? ` ${rep.location.place}` : "") : ""),
-      el("span", { class: "what" }, subs || (rep.risk_indicators || []).join("; ")),
+      ...H().rowParts(v, sent ? "sent" : null, sent ? "sent" : null).filter(Boolean),
       el("button", { class: "link incident-link", type: "button", title: t("open_incident") }, r.incident_label));
     row.addEventListener("click", (e) => {
       if (e.target.classList.contains("incident-link")) { openIncident(r.incident_id); return; }
-      H().show(v);
+      H().show(v, row);
     });
-    row.addEventListener("keydown", (e) => { if (e.key === "Enter") H().show(v); });
+    row.addEventListener("keydown", (e) => {
+      if (e.target !== row) return;
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); H().show(v, row); }
+    });
     return row;
   }
 
@@ -117,15 +133,16 @@
     if (!items || !items.length) return el("p", { class: "muted" }, t("none"));
     return el("ul", {}, ...items.map((x) => el("li", {}, ...[].concat(fmt(x)))));
   }
-  const when = (iso) => (iso || "").replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  const when = (iso) => C.exact(iso, lang());
+  const num = (n) => C.num(n, lang());
 
   function renderIncident() {
     const d = A.incident, pane = $("incident-pane");
     if (!d) { pane.replaceChildren(); return; }
     const shortId = (rid) => rid.slice(0, 12) + "…";
     const timeline = el("ol", { class: "timeline", id: "timeline" }, ...d.timeline.map((e) => el("li", { class: `ev ${e.event}` },
-      el("time", {}, when(e.at)), el("strong", {}, t(`ev_${e.event}`)),
-      el("span", {}, [e.kind, e.agency, e.place, e.delivery && t(e.delivery), e.by, e.recipients && e.recipients.join(", ")]
+      C.time(e.at, lang(), true), el("strong", {}, t(`ev_${e.event}`)),
+      el("span", {}, [e.kind && t(`KIND_${e.kind}`), e.agency, e.place, e.delivery && t(e.delivery), e.by, e.recipients && e.recipients.join(", ")]
         .filter(Boolean).join(" · ")),
       el("span", { class: "muted rid" }, `${shortId(e.report_id)} v${e.version}`))));
     const reports = el("ul", { class: "items" }, ...d.report_list.map((r) => resultRow({ ...r,
@@ -137,7 +154,7 @@
         el("div", { class: "facts" },
           el("span", {}, H().plural(d.reports, "report")),
           el("span", {}, `${H().plural(d.seizures, "seizure")} · ${H().plural(d.alerts, "alert")}`),
-          el("span", {}, `${d.kg} ${t("kg")}`),
+          el("span", {}, C.quantity(d.kg, "KG", lang())),
           el("span", {}, `${t("first_event")}: ${when(d.first_event)}`),
           el("span", {}, `${t("last_event")}: ${when(d.last_event)}`),
           el("span", {}, `${t("agencies")}: ${d.agencies.join(", ")}`)),
@@ -146,9 +163,10 @@
           ` — ${H().plural(i.reports.length, "report")} · ${t("written_as")} ${i.written.join(" / ")}`])),
         section("parties", listOf(d.parties, (p) => [el("strong", {}, p.latin), ` (${p.names.join(" / ")}) · ${p.roles.join(", ")}`
           + (p.countries.length ? ` · ${p.countries.join(", ")}` : "") + ` · ${H().plural(p.reports.length, "report")}`])),
-        section("substance_totals", listOf(d.substance_totals, (s) => `${s.type}: ${s.kg} ${t("kg")}` +
-          Object.entries(s.other_units || {}).map(([u, q]) => ` + ${q} ${u.toLowerCase()}`).join("") + ` · ${H().plural(s.reports, "report")}`)),
-        section("locations", listOf(d.locations, (l) => `${when(l.event_time)} · ${l.kind} · ${[l.place, l.country].filter(Boolean).join(", ")}`)),
+        section("substance_totals", listOf(d.substance_totals, (s) => `${t(`SUB_${s.type}`)}: ` +
+          [...(s.kg || !Object.keys(s.other_units || {}).length ? [C.quantity(s.kg, "KG", lang())] : []),
+            ...Object.entries(s.other_units || {}).map(([u, q]) => C.quantity(q, u, lang()))].join(" + ") + ` · ${H().plural(s.reports, "report")}`)),
+        section("locations", listOf(d.locations, (l) => `${when(l.event_time)} · ${t(`KIND_${l.kind}`)} · ${[l.place, l.country].filter(Boolean).join(", ")}`)),
         section("routes", listOf(d.routes, (r) => `${r.points.join(" → ")} · ${H().plural(r.reports.length, "report")}`)),
         section("reports", el("section", { class: "incident results" }, reports))));
   }
@@ -157,7 +175,7 @@
     try { A.incident = await json(`incidents/${encodeURIComponent(id)}`); } catch (e) { console.log(`incident ${id}: ${e.message}`); return; }
     H().labels.set(A.incident.incident_id, A.incident.label);
     $("tabs").querySelector('[data-tab="incident"]').hidden = false;
-    renderIncident(); showTab("incident");
+    renderIncident(); showTab("incident", true);
   }
 
   // ---- charts ----------------------------------------------------------------------------------
@@ -177,32 +195,40 @@
       el("label", {}, el("span", {}, t("from")), from), el("label", {}, el("span", {}, t("to")), to), go);
   }
 
-  function fmt(n) { return Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 1); }
+  const fmt = (n) => num(n);
+  // a bucket's key as shown: months as "Dec 2026" (never "26-12"), substance types translated
+  const keyText = (by, key) => (by === "month" ? C.month(key, lang()) : by === "substance" ? t(`SUB_${key}`) : key);
 
-  function barChart(buckets, measure, vertical) {
+  // drawn at the width it is shown at (so its 12 px texts stay 12 px on a phone): 320 to 900 units
+  const chartWidth = () => Math.max(320, Math.min(900, ($("charts-pane").clientWidth || 640) - 24));
+
+  function barChart(buckets, measure, vertical, by) {
     const values = buckets.map((b) => b[measure]);
     const max = Math.max(1e-9, ...values);
     if (vertical) { // months: a time series
-      const W = 640, H0 = 240, pad = 34, bw = Math.max(8, Math.min(48, (W - pad * 2) / Math.max(1, buckets.length) - 6));
-      const root = svg("svg", { viewBox: `0 0 ${W} ${H0 + 40}`, class: "chart", role: "img", "data-bars": buckets.length });
+      const W = chartWidth(), H0 = 240, pad = 34, bw = Math.max(8, Math.min(48, (W - pad * 2) / Math.max(1, buckets.length) - 6));
+      const root = svg("svg", { viewBox: `0 0 ${W} ${H0 + 40}`, class: "chart", role: "img", "data-bars": buckets.length,
+        "aria-label": `${t("stats_by")} ${t(`by_${by}`)}: ${buckets.map((b) => `${keyText(by, b.key)} ${fmt(b[measure])}`).join(", ")}` });
       root.append(svg("line", { x1: pad, y1: H0, x2: W - 8, y2: H0, class: "axis" }));
       buckets.forEach((b, i) => {
         const h = (b[measure] / max) * (H0 - 30), x = pad + i * (bw + 6);
         const g = svg("g", { class: "bar" });
-        g.append(svg("rect", { x, y: H0 - h, width: bw, height: h }), svg("title", {}, `${b.key}: ${fmt(b[measure])}`),
+        g.append(svg("rect", { x, y: H0 - h, width: bw, height: h }), svg("title", {}, `${keyText(by, b.key)}: ${fmt(b[measure])}`),
           svg("text", { x: x + bw / 2, y: H0 - h - 4, "text-anchor": "middle", class: "value" }, fmt(b[measure])),
-          svg("text", { x: x + bw / 2, y: H0 + 16, "text-anchor": "middle", class: "key" }, b.key.slice(2)));
+          svg("text", { x: x + bw / 2, y: H0 + 16, "text-anchor": "middle", class: "key" }, keyText(by, b.key)));
         root.append(g);
       });
       return root;
     }
-    const row = 26, labelW = 230, W = 640, barW = W - labelW - 70;
-    const root = svg("svg", { viewBox: `0 0 ${W} ${buckets.length * row + 8}`, class: "chart", role: "img", "data-bars": buckets.length });
+    const W = chartWidth(), row = 26, labelW = Math.min(230, Math.round(W * 0.36)), barW = W - labelW - 70;
+    const root = svg("svg", { viewBox: `0 0 ${W} ${buckets.length * row + 8}`, class: "chart", role: "img", "data-bars": buckets.length,
+        "aria-label": `${t("stats_by")} ${t(`by_${by}`)}: ${buckets.map((b) => `${keyText(by, b.key)} ${fmt(b[measure])}`).join(", ")}` });
     buckets.forEach((b, i) => {
       const w = Math.max(1, (b[measure] / max) * barW), y = i * row + 4;
       const g = svg("g", { class: "bar" });
-      g.append(svg("text", { x: labelW - 8, y: y + 16, "text-anchor": "end", class: "key" }, b.key.length > 34 ? b.key.slice(0, 33) + "…" : b.key),
-        svg("rect", { x: labelW, y, width: w, height: row - 8 }), svg("title", {}, `${b.key}: ${fmt(b[measure])}`),
+      const k = keyText(by, b.key);
+      g.append(svg("text", { x: labelW - 8, y: y + 16, "text-anchor": "end", class: "key" }, k.length > labelW / 7 ? k.slice(0, Math.floor(labelW / 7) - 1) + "…" : k),
+        svg("rect", { x: labelW, y, width: w, height: row - 8 }), svg("title", {}, `${k}: ${fmt(b[measure])}`),
         svg("text", { x: labelW + w + 6, y: y + 15, class: "value" }, fmt(b[measure])));
       root.append(g);
     });
@@ -215,10 +241,10 @@
     const measure = A.measure || "reports";
     const body = !s ? el("p", { class: "muted" }, "…") : !s.buckets.length ? el("p", { class: "muted" }, t("no_data")) :
       barChart(s.by === "month" ? s.buckets : [...s.buckets].sort((x, y) => y[measure] - x[measure] || (x.key < y.key ? -1 : 1))
-        .slice(0, 20), measure, s.by === "month");
-    pane.replaceChildren(chartControls(),
-      s ? el("p", { class: "chart-total", id: "chart-total" }, `${t("total")}: ${H().plural(s.total.reports, "report")} · ${s.total.kg} ${t("kg")}`) : null,
-      el("div", { class: "chart-box", id: "chart" }, body));
+        .slice(0, 20), measure, s.by === "month", s.by);
+    pane.replaceChildren(...[chartControls(),
+      s ? el("p", { class: "chart-total", id: "chart-total" }, `${t("total")}: ${H().plural(s.total.reports, "report")} · ${C.quantity(s.total.kg, "KG", lang())}`) : null,
+      el("div", { class: "chart-box", id: "chart" }, body)].filter(Boolean));
   }
 
   async function loadStats() {
@@ -230,6 +256,7 @@
 
   // ---- downloads -------------------------------------------------------------------------------
   async function download(fmt) {
+    if (!H().S.me) return; // nothing to export before sign-in
     try {
       const r = await api(`export.${fmt}`, filters());
       const blob = await r.blob();
@@ -244,6 +271,7 @@
   // ---- wiring ----------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
     for (const b of document.querySelectorAll("#tabs .tab")) b.addEventListener("click", () => showTab(b.dataset.tab));
+    $("tabs").addEventListener("keydown", tabKeys);
     for (const b of document.querySelectorAll("[data-export]")) b.addEventListener("click", () => download(b.dataset.export));
     $("search-form").addEventListener("submit", (e) => { e.preventDefault(); const q = $("q").value.trim(); search(q); });
     for (const id of ["f-kind", "f-tlp", "f-unacked"]) $(id).addEventListener("input", () => { if (A.tab === "search") search(A.q); });

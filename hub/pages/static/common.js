@@ -22,12 +22,13 @@ window.HUB_COMMON = (() => {
     return node;
   }
 
-  // t(key, {name: value}) over tables {en: {...}, ru: {...}}: the text in lang(), else in English, else
-  // the key itself; {name} placeholders are filled in (as text, never as HTML)
+  // t(key, {name: value}) over tables {en: {...}, ru: {...}}: the text in lang(), else the shared
+  // enumeration texts (ENUMS) in lang(), else in English, else the key itself; {name} placeholders are
+  // filled in (as text, never as HTML)
   function translator(tables, lang) {
     return (key, args) => {
       const l = lang();
-      let s = (tables[l] && tables[l][key]) || tables.en[key] || key;
+      let s = (tables[l] && tables[l][key]) || (ENUMS[l] && ENUMS[l][key]) || tables.en[key] || ENUMS.en[key] || key;
       for (const [k, v] of Object.entries(args || {})) s = s.split(`{${k}}`).join(String(v));
       return s;
     };
@@ -39,10 +40,162 @@ window.HUB_COMMON = (() => {
     $("lang").value = lang;
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
     for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
+    for (const node of document.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
   }
 
-  // "2026-11-01T08:30:00.123Z" → "2026-11-01 08:30:00 UTC" (`empty` for no time)
-  const when = (iso, empty = "") => (iso ? iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "") + " UTC" : empty);
+  // ---- dates, numbers, quantities and enumerations in the interface language -------------------------
+  // Every time and number a page shows goes through these (Intl, ru-RU / en-GB); times are shown in UTC
+  // (the hub's member states span several time zones) and say so. Nothing here ever returns "null",
+  // "undefined" or "NaN": a missing value is "—".
+  const LOCALES = { en: "en-GB", ru: "ru-RU" };
+  const locale = (lang) => LOCALES[lang] || LOCALES.en;
+  const cache = new Map();
+  function intl(kind, lang, opts) {
+    const key = `${kind}|${lang}|${JSON.stringify(opts)}`;
+    if (!cache.has(key)) cache.set(key, new Intl[kind](locale(lang), opts));
+    return cache.get(key);
+  }
+  const parsed = (iso) => (iso ? Date.parse(iso) : NaN);
+  const text = (v, empty = "—") => (v === null || v === undefined || v === "" || (typeof v === "number" && !Number.isFinite(v)) ? empty : String(v));
+
+  // "2026-12-06T02:31:04.000Z" → "6 Dec 2026, 02:31:04 UTC" / "6 дек. 2026 г., 02:31:04 UTC"
+  function exact(iso, lang, empty = "—") {
+    const ms = parsed(iso);
+    if (Number.isNaN(ms)) return empty;
+    return `${intl("DateTimeFormat", lang, { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(ms)} UTC`;
+  }
+  // "5 minutes ago", "3 дня назад", "in 2 hours" (relative to now)
+  function relative(iso, lang, now = Date.now()) {
+    const ms = parsed(iso);
+    if (Number.isNaN(ms)) return "—";
+    const s = (ms - now) / 1000, a = Math.abs(s);
+    const f = intl("RelativeTimeFormat", lang, { numeric: "auto" });
+    if (a < 45) return f.format(Math.round(s), "second");
+    if (a < 45 * 60) return f.format(Math.round(s / 60), "minute");
+    if (a < 22 * 3600) return f.format(Math.round(s / 3600), "hour");
+    if (a < 26 * 86400) return f.format(Math.round(s / 86400), "day");
+    if (a < 320 * 86400) return f.format(Math.round(s / (30.44 * 86400)), "month");
+    return f.format(Math.round(s / (365.25 * 86400)), "year");
+  }
+  // <time datetime=ISO title="exact">relative</time> (or the exact time itself when `exactText`);
+  // refreshTimes() keeps the relative ones current
+  function time(iso, lang, exactText = false) {
+    if (Number.isNaN(parsed(iso))) return el("span", { class: "muted" }, "—");
+    const node = el("time", { dateTime: iso, title: exact(iso, lang) }, exactText ? exact(iso, lang) : relative(iso, lang));
+    if (!exactText) node.setAttribute("data-rel", "");
+    return node;
+  }
+  function refreshTimes(root, lang) {
+    for (const n of root.querySelectorAll("time[datetime]")) {
+      n.title = exact(n.dateTime, lang);
+      n.textContent = n.hasAttribute("data-rel") ? relative(n.dateTime, lang) : exact(n.dateTime, lang);
+    }
+  }
+  // 17235.69 → "17 235,69" (ru) / "17,235.69" (en)
+  function num(n, lang, digits = 2) {
+    const x = typeof n === "string" && n.trim() !== "" ? Number(n) : n;
+    if (typeof x !== "number" || !Number.isFinite(x)) return "—";
+    return intl("NumberFormat", lang, { maximumFractionDigits: digits }).format(x);
+  }
+  // 12.5 KG → "12,5 кг"; 300 TABLETS → "300 tablets"; the unit in the interface language (never dropped)
+  const quantity = (q, unit, lang) => `${num(q, lang, 3)} ${unitText(unit, lang)}`;
+  const unitText = (unit, lang) => (unit ? (ENUMS[lang] || ENUMS.en)[`UNIT_${unit}`] || ENUMS.en[`UNIT_${unit}`] || unit.toLowerCase() : "");
+  // "2026-12" → "Dec 2026" / "дек. 2026 г." (never "26-12", which reads as a day)
+  function month(key, lang) {
+    const m = /^(\d{4})-(\d{2})$/.exec(key || "");
+    if (!m) return text(key);
+    return intl("DateTimeFormat", lang, { month: "short", year: "numeric", timeZone: "UTC" }).format(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1));
+  }
+
+  // the hub's risk reasons (English phrases of hub/pipeline/core/enrich.py) in the interface language;
+  // a reason of an unknown shape is shown as it came
+  const REASONS = [
+    [/^\+(\d+) (seizure|alert) report$/, (m, l) => [m[1], (ENUMS[l] || ENUMS.en)[`reason_${m[2]}`]]],
+    [/^\+(\d+) substance (\w+)$/, (m, l) => [m[1], `${(ENUMS[l] || ENUMS.en).reason_substance} ${(ENUMS[l] || ENUMS.en)[`SUB_${m[2]}`] || m[2]}`]],
+    [/^\+(\d+) ([\d.e+-]+) kg seized$/, (m, l) => [m[1], (ENUMS[l] || ENUMS.en).reason_seized.replace("{q}", quantity(Number(m[2]), "KG", l))]],
+    [/^\+(\d+) (\d+) risk indicator\(s\)$/, (m, l) => [m[1], (ENUMS[l] || ENUMS.en).reason_indicators.replace("{n}", num(Number(m[2]), l))]],
+    [/^\+(\d+) watchlist hit \((.*)\)$/, (m, l) => [m[1], (ENUMS[l] || ENUMS.en).reason_watchlist.replace("{w}", m[2])]],
+    [/^\+(\d+) at crossing point (.*)$/, (m, l) => [m[1], (ENUMS[l] || ENUMS.en).reason_crossing.replace("{p}", m[2])]],
+    [/^\+(\d+) route from or through (\w+)$/, (m, l) => [m[1], (ENUMS[l] || ENUMS.en).reason_route.replace("{c}", m[2])]],
+    [/^\+(\d+) concealment: (.*)$/, (m, l) => [m[1], (ENUMS[l] || ENUMS.en).reason_concealment.replace("{c}", m[2])]],
+    [/^\+(\d+) also reported by (\d+) other agenc(?:y|ies)$/, (m, l) => [m[1], (ENUMS[l] || ENUMS.en).reason_others.replace("{n}", num(Number(m[2]), l))]],
+  ];
+  function riskReason(reason, lang) {
+    for (const [re, f] of REASONS) {
+      const m = re.exec(reason || "");
+      if (m) { const [points, what] = f(m, lang); return `+${points} ${what}`; }
+    }
+    return text(reason);
+  }
+
+  // the hub's routing reasons (hub/pipeline/core/route.py, decide.py) in the interface language
+  const ROUTES = [
+    [/^addressed \((\w+)\)$/, "route_addressed"], [/^on the route or at the location \((\w+)\)$/, "route_on_route"],
+    [/^regional centre \((\w+)\)$/, "route_centre"], [/^member state \((\w+)\)$/, "route_member"],
+    [/^partner state \((\w+)\)$/, "route_partner"], [/^shared with the provider's consent \(request ([\w-]+)\)$/, "route_shared"],
+  ];
+  function routingReason(reason, lang) {
+    for (const [re, key] of ROUTES) {
+      const m = re.exec(reason || "");
+      if (m) return ((ENUMS[lang] || ENUMS.en)[key] || ENUMS.en[key]).replace("{x}", m[1].startsWith("Q-") ? m[1] : (ENUMS[lang] || ENUMS.en)[`TLP_${m[1]}`] || m[1]);
+    }
+    return text(reason);
+  }
+
+  // a polite announcement for screen readers (the page's aria-live region #announce)
+  function announce(message) {
+    const box = document.getElementById("announce");
+    if (!box) return;
+    box.textContent = "";
+    setTimeout(() => { box.textContent = message; }, 50);
+  }
+
+  // the hub's enumerations in the interface languages (shared by every page through translator())
+  const ENUMS = {
+    en: {
+      KIND_SEIZURE: "Seizure", KIND_ALERT: "Alert",
+      TLP_CLEAR: "TLP:CLEAR", TLP_GREEN: "TLP:GREEN", TLP_AMBER: "TLP:AMBER", TLP_AMBER_STRICT: "TLP:AMBER+STRICT", TLP_RED: "TLP:RED",
+      TLPHINT_CLEAR: "no limit on disclosure", TLPHINT_GREEN: "within the community", TLPHINT_AMBER: "recipients' organisations and their clients, on a need-to-know basis",
+      TLPHINT_AMBER_STRICT: "recipients' organisations only", TLPHINT_RED: "named recipients only",
+      SUB_HEROIN: "heroin", SUB_OPIUM: "opium", SUB_HASHISH: "hashish", SUB_CANNABIS: "cannabis", SUB_COCAINE: "cocaine",
+      SUB_METHAMPHETAMINE: "methamphetamine", SUB_AMPHETAMINE: "amphetamine", SUB_TRAMADOL: "tramadol", SUB_NPS: "new psychoactive substance",
+      SUB_PRECURSOR: "precursor", SUB_OTHER: "other substance",
+      UNIT_KG: "kg", UNIT_G: "g", UNIT_L: "l", UNIT_TABLETS: "tablets", UNIT_UNITS: "units",
+      CONC_CONVEYANCE: "in the conveyance", CONC_CARGO: "in the cargo", CONC_BAGGAGE: "in baggage", CONC_CLOTHING: "in clothing",
+      CONC_BODY: "on or in the body", CONC_POSTAL: "in a postal item", CONC_CONSUMER_GOODS: "in consumer goods", CONC_OTHER: "other concealment",
+      ROLE_SHIPPER: "shipper", ROLE_CONSIGNEE: "consignee", ROLE_CARRIER: "carrier", ROLE_DRIVER: "driver", ROLE_COURIER: "courier",
+      ROLE_SUSPECT: "suspect", ROLE_OTHER: "other",
+      MODE_SEA: "sea", MODE_RAIL: "rail", MODE_ROAD: "road", MODE_AIR: "air", MODE_POSTAL: "post", MODE_PEDESTRIAN: "on foot",
+      reason_seizure: "seizure report", reason_alert: "alert report", reason_substance: "substance", reason_seized: "{q} seized",
+      reason_indicators: "risk indicators: {n}", reason_watchlist: "watchlist hit ({w})", reason_crossing: "at crossing point {p}",
+      reason_route: "route from or through {c}", reason_concealment: "concealment: {c}", reason_others: "also reported by other agencies: {n}",
+      route_addressed: "addressed ({x})", route_on_route: "on the route or at the location ({x})", route_centre: "regional centre ({x})",
+      route_member: "member state ({x})", route_partner: "partner state ({x})", route_shared: "shared with the provider's consent (request {x})",
+    },
+    ru: {
+      KIND_SEIZURE: "Изъятие", KIND_ALERT: "Оповещение",
+      TLP_CLEAR: "TLP:CLEAR", TLP_GREEN: "TLP:GREEN", TLP_AMBER: "TLP:AMBER", TLP_AMBER_STRICT: "TLP:AMBER+STRICT", TLP_RED: "TLP:RED",
+      TLPHINT_CLEAR: "без ограничений", TLPHINT_GREEN: "в пределах сообщества", TLPHINT_AMBER: "организации получателей и их клиенты, по служебной необходимости",
+      TLPHINT_AMBER_STRICT: "только организации получателей", TLPHINT_RED: "только названные получатели",
+      SUB_HEROIN: "героин", SUB_OPIUM: "опий", SUB_HASHISH: "гашиш", SUB_CANNABIS: "каннабис", SUB_COCAINE: "кокаин",
+      SUB_METHAMPHETAMINE: "метамфетамин", SUB_AMPHETAMINE: "амфетамин", SUB_TRAMADOL: "трамадол", SUB_NPS: "новое психоактивное вещество",
+      SUB_PRECURSOR: "прекурсор", SUB_OTHER: "иное вещество",
+      UNIT_KG: "кг", UNIT_G: "г", UNIT_L: "л", UNIT_TABLETS: "табл.", UNIT_UNITS: "шт.",
+      CONC_CONVEYANCE: "в транспортном средстве", CONC_CARGO: "в грузе", CONC_BAGGAGE: "в багаже", CONC_CLOTHING: "в одежде",
+      CONC_BODY: "на теле или в теле", CONC_POSTAL: "в почтовом отправлении", CONC_CONSUMER_GOODS: "в товарах народного потребления", CONC_OTHER: "иной способ сокрытия",
+      ROLE_SHIPPER: "отправитель", ROLE_CONSIGNEE: "получатель", ROLE_CARRIER: "перевозчик", ROLE_DRIVER: "водитель", ROLE_COURIER: "курьер",
+      ROLE_SUSPECT: "подозреваемый", ROLE_OTHER: "иное",
+      MODE_SEA: "морской", MODE_RAIL: "железнодорожный", MODE_ROAD: "автомобильный", MODE_AIR: "воздушный", MODE_POSTAL: "почта", MODE_PEDESTRIAN: "пешком",
+      reason_seizure: "сообщение об изъятии", reason_alert: "оповещение", reason_substance: "вещество", reason_seized: "изъято {q}",
+      reason_indicators: "индикаторы риска: {n}", reason_watchlist: "совпадение со списком наблюдения ({w})", reason_crossing: "в пункте пропуска {p}",
+      reason_route: "маршрут из или через {c}", reason_concealment: "сокрытие: {c}", reason_others: "также сообщили другие ведомства: {n}",
+      route_addressed: "указан адресатом ({x})", route_on_route: "на маршруте или в месте события ({x})", route_centre: "региональный центр ({x})",
+      route_member: "государство-участник ({x})", route_partner: "государство-партнёр ({x})", route_shared: "передано с согласия источника (запрос {x})",
+    },
+  };
+
+  // kept for older callers: the exact time in English
+  const when = (iso, empty = "") => exact(iso, document.documentElement.lang === "ru" ? "ru" : "en", empty);
 
   const bearer = (token, extra) => ({ Authorization: `Bearer ${token}`, ...(extra || {}) });
 
@@ -129,5 +282,6 @@ window.HUB_COMMON = (() => {
     if (o.S.token) o.signIn(o.S.token);
   }
 
-  return { $, el, translator, applyTexts, when, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
+  return { $, el, translator, applyTexts, when, ENUMS, locale, exact, relative, time, refreshTimes, num, quantity,
+    month, text, riskReason, routingReason, announce, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
 })();

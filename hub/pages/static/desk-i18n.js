@@ -3,7 +3,7 @@
 "use strict";
 window.DESK_TEXT = {
   en: {
-    title: "Agency desk", language: "Language", signout: "Sign out", signin: "Sign in", token: "Desk token",
+    skip: "Skip to the content", title: "Agency desk", language: "Language", signout: "Sign out", signin: "Sign in", token: "Desk token",
     signin_button: "Sign in", bad_token: "This token is not valid.", not_desk: "This is not a desk token of an agency.",
     signed_in_as: "Signed in as", online: "connected", offline: "hub unreachable — working offline",
     new_report: "New report", basics: "Report", where: "Where and how", substances: "Substances",
@@ -43,7 +43,7 @@ window.DESK_TEXT = {
     // field problems found in the browser
     required: "is required", too_long: "is too long: {n} characters, at most {max}", bad_version: "should be a whole number, 1 or more",
     time: "is not a date and time", future: "is more than an hour in the future",
-    country: "“{c}” is not a two-letter country code", addressee: "“{c}” is not a state code or CARICC",
+    country: "“{c}” is not a two-letter country code", country3: "“{c}” is a three-letter code: write the two-letter code {two}", addressee: "“{c}” is not a state code or CARICC",
     container_len: "should have 11 characters (4 letters, 7 digits), has {n}",
     container_format: "should be 3 owner letters, U, J or Z, 6 digits and a check digit",
     container_digit: "check digit should be {d} (“{raw}”)", hs: "should be 6 to 10 digits (“{v}”)",
@@ -57,7 +57,7 @@ window.DESK_TEXT = {
     p_handling_code: "Handling code", p_handling_note: "Handling note", p_evaluation: "Evaluation",
   },
   ru: {
-    title: "Рабочее место ведомства", language: "Язык", signout: "Выйти", signin: "Вход", token: "Токен сотрудника",
+    skip: "Перейти к содержимому", title: "Рабочее место ведомства", language: "Язык", signout: "Выйти", signin: "Вход", token: "Токен сотрудника",
     signin_button: "Войти", bad_token: "Токен недействителен.", not_desk: "Это не токен сотрудника ведомства.",
     signed_in_as: "Вы вошли как", online: "связь есть", offline: "нет связи с хабом — работа без сети",
     new_report: "Новое сообщение", basics: "Сообщение", where: "Где и как", substances: "Вещества",
@@ -96,7 +96,7 @@ window.DESK_TEXT = {
     seconds: "с", minutes: "мин", hours: "ч", days: "дн",
     required: "обязательно", too_long: "слишком длинно: {n} знаков, не более {max}", bad_version: "должна быть целым числом от 1",
     time: "это не дата и время", future: "более чем на час в будущем",
-    country: "«{c}» — не двухбуквенный код страны", addressee: "«{c}» — не код государства и не CARICC",
+    country: "«{c}» — не двухбуквенный код страны", country3: "«{c}» — трёхбуквенный код: укажите двухбуквенный {two}", addressee: "«{c}» — не код государства и не CARICC",
     container_len: "должен иметь 11 знаков (4 буквы, 7 цифр), а не {n}",
     container_format: "должен состоять из 3 букв владельца, U, J или Z, 6 цифр и контрольной цифры",
     container_digit: "контрольная цифра должна быть {d} («{raw}»)", hs: "должен состоять из 6–10 цифр («{v}»)",

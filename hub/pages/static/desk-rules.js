@@ -35,6 +35,10 @@ window.HUB_RULES = (() => {
   }
 
   const isCountry = (c) => typeof c === "string" && /^[A-Z]{2}$/.test(c);
+  // three-letter codes people type for the region's states: named in the message with the two-letter code
+  const ALPHA3 = { AFG: "AF", ARM: "AM", AZE: "AZ", CHN: "CN", GEO: "GE", IRN: "IR", KAZ: "KZ", KGZ: "KG", PAK: "PK",
+    RUS: "RU", TJK: "TJ", TKM: "TM", TUR: "TR", UZB: "UZ" };
+  const country = (c) => (ALPHA3[c] ? ["country3", { c, two: ALPHA3[c] }] : ["country", { c }]);
 
   function check(body, nowMs) {
     const out = [];
@@ -47,8 +51,8 @@ window.HUB_RULES = (() => {
     else if (Number.isNaN(Date.parse(body.event_time))) add("event_time", "time");
     else if (Date.parse(body.event_time) > nowMs + FUTURE_MS) add("event_time", "future");
     if (!body.location || !body.location.country) add("location.country", "required");
-    else if (!isCountry(body.location.country)) add("location.country", "country", { c: body.location.country });
-    (body.route || []).forEach((p, i) => { if (!isCountry(p.country)) add(`route[${i}].country`, "country", { c: p.country }); });
+    else if (!isCountry(body.location.country)) add("location.country", ...country(body.location.country));
+    (body.route || []).forEach((p, i) => { if (!isCountry(p.country)) add(`route[${i}].country`, ...country(p.country)); });
     (body.addressees || []).forEach((a, i) => { if (!/^[A-Z]{2}$|^CARICC$/.test(a)) add(`addressees[${i}]`, "addressee", { c: a }); });
     const conv = body.conveyance;
     if (conv) {
@@ -69,7 +73,7 @@ window.HUB_RULES = (() => {
     (body.parties || []).forEach((p, i) => {
       if (!p.role) add(`parties[${i}].role`, "required");
       if (!p.name) add(`parties[${i}].name`, "required");
-      if (p.country && !isCountry(p.country)) add(`parties[${i}].country`, "country", { c: p.country });
+      if (p.country && !isCountry(p.country)) add(`parties[${i}].country`, ...country(p.country));
     });
     if (body.kind === "SEIZURE" && !(body.substances || []).length) add("substances", "seizure_substance");
     if (body.kind === "ALERT" && !(body.risk_indicators || []).length) add("risk_indicators", "alert_indicator");
@@ -79,5 +83,5 @@ window.HUB_RULES = (() => {
     return out;
   }
 
-  return { check, container, checkDigit, compact };
+  return { check, container, checkDigit, compact, ALPHA3 };
 })();

@@ -22,8 +22,13 @@
   const has = (key) => (DESK_TEXT[S.lang] && key in DESK_TEXT[S.lang]) || key in DESK_TEXT.en;
   const t = C.translator(DESK_TEXT, () => S.lang);
 
-  const when = (iso) => C.when(iso, "—");
-  const short = (iso) => (iso ? iso.replace("T", " ").replace(/(:\d\d)\.\d+Z$|(:\d\d)Z$/, "$1$2") : "—");
+  const when = (iso) => C.exact(iso, S.lang);
+  const time = (iso) => C.time(iso, S.lang, true);
+  // the stages of a version in pipeline order (then by time), whatever order the events were stored in
+  const STAGE_ORDER = ["RECEIVED", "VALIDATED", "REJECTED", "DUPLICATE", "ROUTED", "SHARED", "CONSENT_REQUESTED",
+    "CONSENT_GRANTED", "CONSENT_REFUSED", "INFO_REQUESTED", "INFO_PROVIDED"];
+  const stageRank = (s) => { const i = STAGE_ORDER.indexOf(s.stage); return i < 0 ? STAGE_ORDER.length : i; };
+  const inPipelineOrder = (stages) => [...stages].sort((a, b) => stageRank(a) - stageRank(b) || (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
   function duration(s) {
     if (s === null || s === undefined) return "—";
     if (s < 60) return `${Math.round(s)} ${t("seconds")}`;
@@ -73,10 +78,9 @@
   function signOut() { C.signOut(S, "hub.desk.token"); }
 
   // ---- the form -----------------------------------------------------------------------------
-  function options(values, selected, blank) {
-    const out = blank ? [el("option", { value: "" }, "—")] : [];
-    for (const v of values) out.push(el("option", { value: v, selected: v === selected }, v));
-    return out;
+  // the options of a select: the code as value, its text in the interface language (key prefix_CODE)
+  function options(values, selected, prefix) {
+    return values.map((v) => el("option", { value: v, selected: v === selected, "data-i18n": `${prefix}_${v}` }, t(`${prefix}_${v}`)));
   }
 
   // a form field: its label (in the interface language) around the control
@@ -85,10 +89,10 @@
   function addSubstance(values) {
     const v = values || {};
     const row = el("div", { class: "row substance" },
-      labelled("f", "f_type", el("select", { "data-field": "type" }, ...options(SUBSTANCES, v.type || "HEROIN"))),
+      labelled("f", "f_type", el("select", { "data-field": "type" }, ...options(SUBSTANCES, v.type || "HEROIN", "SUB"))),
       labelled("f narrow", "f_quantity", el("input", { "data-field": "quantity", type: "number", min: "0", step: "any", value: v.quantity ?? "" })),
-      labelled("f narrow", "f_unit", el("select", { "data-field": "unit" }, ...options(UNITS, v.unit || "KG"))),
-      labelled("f", "f_concealment", el("select", { "data-field": "concealment" }, ...options(CONCEALMENTS, v.concealment || "CARGO"))),
+      labelled("f narrow", "f_unit", el("select", { "data-field": "unit" }, ...options(UNITS, v.unit || "KG", "UNIT"))),
+      labelled("f", "f_concealment", el("select", { "data-field": "concealment" }, ...options(CONCEALMENTS, v.concealment || "CARGO", "CONC"))),
       labelled("f", "f_detail", el("input", { "data-field": "concealment_detail", value: v.concealment_detail || "" })));
     addRow("substances", row);
   }
@@ -96,9 +100,9 @@
   function addParty(values) {
     const v = values || {};
     const row = el("div", { class: "row party" },
-      labelled("f", "f_role", el("select", { "data-field": "role" }, ...options(ROLES, v.role || "DRIVER"))),
+      labelled("f", "f_role", el("select", { "data-field": "role" }, ...options(ROLES, v.role || "DRIVER", "ROLE"))),
       labelled("f", "f_name", el("input", { "data-field": "name", value: v.name || "" })),
-      labelled("f narrow", "f_country", el("input", { "data-field": "country", maxLength: 2, value: v.country || "" })),
+      labelled("f narrow", "f_country", el("input", { "data-field": "country", maxLength: 8, autocomplete: "off", value: v.country || "" })),
       labelled("f", "f_identifier", el("input", { "data-field": "identifier", value: v.identifier || "" })));
     addRow("parties", row);
   }
@@ -163,7 +167,11 @@
     if (v("r-goods")) goods.description = v("r-goods");
     if (v("r-hs")) goods.hs_code = v("r-hs");
     if (Object.keys(goods).length) body.goods = goods;
-    const subs = rowValues("#substances .substance").filter((s) => s.quantity !== "" || s.concealment_detail);
+    // a row with neither a quantity nor a detail is blank: left out (not an error); S.rowOf maps the
+    // report's substances[i] / parties[i] back to the row on the form, for the error marks
+    const allSubs = rowValues("#substances .substance");
+    const subs = allSubs.filter((s) => s.quantity.trim() !== "" || s.concealment_detail.trim());
+    S.rowOf = { substances: allSubs.map((s, i) => (subs.includes(s) ? i : -1)).filter((i) => i >= 0) };
     if (subs.length) {
       body.substances = subs.map((s) => {
         const out = { type: s.type, quantity: s.quantity === "" ? null : Number(s.quantity), unit: s.unit, concealment: s.concealment };
@@ -171,7 +179,9 @@
         return out;
       });
     }
-    const parties = rowValues("#parties .party").filter((p) => p.name.trim() || p.identifier.trim());
+    const allParties = rowValues("#parties .party");
+    const parties = allParties.filter((p) => p.name.trim() || p.identifier.trim());
+    S.rowOf.parties = allParties.map((p, i) => (parties.includes(p) ? i : -1)).filter((i) => i >= 0);
     if (parties.length) {
       body.parties = parties.map((p) => {
         const out = { role: p.role, name: p.name.trim() };
@@ -206,10 +216,13 @@
     const parts = path.split(".");
     const first = segment(parts[0]);
     if ((first.name === "substances" || first.name === "parties") && first.index !== undefined) {
-      const row = document.querySelectorAll(first.name === "substances" ? "#substances .substance" : "#parties .party")[Number(first.index)];
+      const shown = S.rowOf && S.rowOf[first.name] ? S.rowOf[first.name][Number(first.index)] : Number(first.index);
+      const row = document.querySelectorAll(first.name === "substances" ? "#substances .substance" : "#parties .party")[shown ?? Number(first.index)];
       const field = parts[1] && segment(parts[1]).name;
       return (row && field && row.querySelector(`[data-field="${field}"]`)) || row || $(first.name);
     }
+    // "a seizure needs at least one substance": the first row's quantity, not every row
+    if (path === "substances") return document.querySelector("#substances .substance [data-field=quantity]") || $("substances");
     const bare = path.replace(/\[\d+\]/g, "").replace(/\.country$/, "");
     const exact = document.querySelector(`[data-path="${path.replace(/\[\d+\]/g, "")}"]`);
     return exact || document.querySelector(`[data-path="${bare}"]`) || document.querySelector(`[data-path="${first.name}"]`)
@@ -219,7 +232,7 @@
   function showErrors(client, server) {
     S.lastErrors = (client.length || server.length) ? { client, server } : null;
     for (const n of document.querySelectorAll(".field-error")) n.remove();
-    for (const n of document.querySelectorAll(".invalid")) n.classList.remove("invalid");
+    for (const n of document.querySelectorAll(".invalid")) { n.classList.remove("invalid"); n.removeAttribute("aria-invalid"); n.removeAttribute("aria-describedby"); }
     const items = [
       ...client.map((e) => ({ field: e.field, text: t(e.key, e.args) })),
       ...server.map((e) => ({ field: e.field, text: e.problem })),
@@ -232,8 +245,14 @@
       const target = e.field && elementFor(e.field);
       if (!target) continue;
       target.classList.add("invalid");
-      const note = el("small", { class: "field-error", "data-field": e.field }, e.text);
-      (target.closest("label") || target).after(note);
+      const note = el("small", { class: "field-error", "data-field": e.field, id: `err-${Math.random().toString(36).slice(2)}` }, e.text);
+      // under its own field (inside the field's label), and tied to it for screen readers
+      const label = target.closest("label");
+      if (label) label.append(note); else target.after(note);
+      if (/^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) {
+        target.setAttribute("aria-invalid", "true");
+        target.setAttribute("aria-describedby", [target.getAttribute("aria-describedby"), note.id].filter(Boolean).join(" "));
+      }
     }
   }
 
@@ -352,7 +371,7 @@
     const entries = outbox();
     $("outbox-pane").hidden = entries.length === 0;
     $("outbox").replaceChildren(...entries.map((x) => el("li", { class: "queued", "data-key": x.key },
-      el("strong", {}, x.body.source_ref), ` · ${t("version")} ${x.body.version || 1} · ${t(x.body.kind)} · `,
+      el("strong", {}, x.body.source_ref), ` · ${t("version")} ${x.body.version || 1} · ${t(`KIND_${x.body.kind}`)} · `,
       el("span", { class: "muted" }, `${t("waiting")} (${when(x.queued_at)})`))));
   }
 
@@ -385,20 +404,22 @@
       el("div", { class: "report-head" }, el("strong", {}, r.source_ref || "?"),
         badge("status", t(r.status), r.status), el("small", { class: "muted rid" }, r.report_id)),
       ...r.versions.map((v) => el("div", { class: "version", "data-version": String(v.version) },
-        el("div", { class: "version-head" }, `${t("version")} ${v.version}`, v.kind ? ` · ${t(v.kind)}` : "",
+        el("div", { class: "version-head" }, `${t("version")} ${v.version}`, v.kind ? ` · ${t(`KIND_${v.kind}`)}` : "",
           v.incident_id ? ` · ${t("incident")} ${v.incident_id}` : ""),
-        el("ul", { class: "stages" }, ...v.stages.map((s) => el("li", { "data-stage": s.stage },
-          badge("stage", t(s.stage), s.stage), ` ${when(s.at)}`,
+        el("ul", { class: "stages" }, ...inPipelineOrder(v.stages).map((s) => el("li", { "data-stage": s.stage },
+          badge("stage", t(s.stage), s.stage), " ", time(s.at),
           s.recipients ? ` → ${s.recipients.join(", ")}` : "", s.reason ? ` — ${s.reason}` : "",
           s.actor ? el("span", { class: "muted actor" }, ` · ${s.actor}`) : null))),
         v.recipients.length ? el("table", { class: "recipients" },
           el("thead", {}, el("tr", {}, ...["recipient", "delivery", "delivered_at", "acknowledged_at", "by", "time_to_ack"]
-            .map((h) => el("th", {}, t(h) + (h.endsWith("_at") ? " (UTC)" : ""))))),
+            .map((h) => el("th", {}, t(h))))),
           el("tbody", {}, ...v.recipients.map((x) => el("tr", { "data-recipient": x.recipient },
-            el("td", {}, x.recipient), el("td", { class: "delivery" }, x.delivery ? t(x.delivery) : "—"),
-            el("td", { class: "when delivered" }, short(x.delivered_at)), el("td", { class: "when acked" }, short(x.acknowledged_at)),
-            el("td", { class: "acked-by" }, x.acknowledged_by || ""),
-            el("td", { class: "tta" }, duration(x.time_to_acknowledge_s)))))) : null)))));
+            el("td", { "data-label": t("recipient") }, x.recipient),
+            el("td", { class: "delivery", "data-label": t("delivery") }, x.delivery ? t(x.delivery) : "—"),
+            el("td", { class: "when delivered", "data-label": t("delivered_at") }, x.delivered_at ? time(x.delivered_at) : "—"),
+            el("td", { class: "when acked", "data-label": t("acknowledged_at") }, x.acknowledged_at ? time(x.acknowledged_at) : "—"),
+            el("td", { class: "acked-by", "data-label": t("by") }, x.acknowledged_by || "—"),
+            el("td", { class: "tta", "data-label": t("time_to_ack") }, duration(x.time_to_acknowledge_s)))))) : null)))));
   }
 
   // ---- requests -----------------------------------------------------------------------------
@@ -420,9 +441,11 @@
       if (q.status === "OPEN") {
         const text = el("textarea", { class: "answer-text", rows: 2, value: S.answerDrafts[q.request_id] || "",
                                       placeholder: t("answer_text") });
+        text.setAttribute("aria-label", t("answer_text"));
         text.addEventListener("input", () => { S.answerDrafts[q.request_id] = text.value; });
         const cond = q.kind === "INFO" ? null : el("input", { class: "conditions", placeholder: t("conditions"),
                                                               value: S.answerDrafts[`${q.request_id}:c`] || "" });
+        if (cond) cond.setAttribute("aria-label", t("conditions"));
         if (cond) cond.addEventListener("input", () => { S.answerDrafts[`${q.request_id}:c`] = cond.value; });
         const error = el("p", { class: "error answer-error" });
         const buttons = DECISIONS[q.kind].map((d) => {
@@ -491,5 +514,5 @@
     setInterval(() => { if (S.me) refresh(); }, 30000);
     C.shell({ S, applyLanguage, signIn, signOut });
   });
-  window.HUB_DESK = { flush, outbox, enqueue, collect }; // for tests and the browser console
+  window.HUB_DESK = { flush, outbox, enqueue, collect, inPipelineOrder }; // for tests and the browser console
 })();

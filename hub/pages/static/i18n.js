@@ -1,7 +1,14 @@
-// Interface texts (English / Russian). Data from reports is never translated or interpreted.
+// Interface texts (English / Russian). Data from reports is never translated or interpreted; the hub's
+// enumerations (kinds, TLP, substances, units, concealment, roles, modes, risk reasons) are in
+// common.js (ENUMS), shared with the desk.
 "use strict";
 window.HUB_TEXT = {
   en: {
+    signed_out: "Not signed in.", skip: "Skip to the content", list_title: "Reports", views: "Views", detail: "Report", back: "Back to the list",
+    detail_empty: "Choose a report in the list to read it here.", received_short: "received",
+    new_items: "New: {n}", show_new: "show", new_announce: "New: {n} — the bar at the top of the list shows them",
+    shown_announce: "{n} added to the list", unreachable: "The hub cannot be reached.", risk_indicators: "Risk indicators",
+    keys_help: "Keys: j / k or ↓ / ↑ move, Enter opens, Esc closes.",
     title: "Liaison officer feed", language: "Language", signout: "Sign out", signin: "Sign in",
     token: "Officer token", signin_button: "Sign in", kind: "Kind", tlp: "TLP", substance: "Substance",
     country: "Country", all: "All", empty: "No reports yet — new ones appear here as they arrive.",
@@ -12,7 +19,7 @@ window.HUB_TEXT = {
     information: "information", risk: "Risk score", risk_reasons: "Risk reasons", narrative: "Narrative",
     location: "Location", route: "Route", conveyance: "Conveyance", goods: "Goods", parties: "Parties",
     substances: "Substances", enrichment: "Enrichment", containers: "Containers", hs: "HS description",
-    totals: "Totals (kg)", latin: "Names in Latin script", entity_links: "Entity links",
+    totals: "Totals", latin: "Names in Latin script", entity_links: "Entity links",
     prior_reports: "Prior reports", watchlist: "Watchlist hits", also_reported_by: "Also reported by",
     routing: "Routing", redacted: "Personal identifiers removed (partner copy)", reporter: "Reporter",
     event_time: "Event time", routed_at: "Routed", version: "version", valid: "valid", invalid: "INVALID",
@@ -40,6 +47,11 @@ window.HUB_TEXT = {
     id_container: "container", id_plate: "plate", id_document: "document", id_wagon: "wagon",
   },
   ru: {
+    signed_out: "Вход не выполнен.", skip: "Перейти к содержимому", list_title: "Сообщения", views: "Разделы", detail: "Сообщение", back: "К списку",
+    detail_empty: "Выберите сообщение в списке, чтобы прочитать его здесь.", received_short: "получено",
+    new_items: "Новых: {n}", show_new: "показать", new_announce: "Новых: {n} — кнопка вверху списка покажет их",
+    shown_announce: "Добавлено в список: {n}", unreachable: "Хаб недоступен.", risk_indicators: "Индикаторы риска",
+    keys_help: "Клавиши: j / k или ↓ / ↑ — перемещение, Enter — открыть, Esc — закрыть.",
     title: "Лента офицера связи", language: "Язык", signout: "Выйти", signin: "Вход",
     token: "Токен офицера", signin_button: "Войти", kind: "Тип", tlp: "TLP", substance: "Вещество",
     country: "Страна", all: "Все", empty: "Сообщений пока нет — новые появятся здесь автоматически.",
@@ -50,7 +62,7 @@ window.HUB_TEXT = {
     information: "информация", risk: "Оценка риска", risk_reasons: "Причины риска", narrative: "Описание",
     location: "Место", route: "Маршрут", conveyance: "Транспорт", goods: "Товар", parties: "Участники",
     substances: "Вещества", enrichment: "Обогащение", containers: "Контейнеры", hs: "Описание ТН ВЭД",
-    totals: "Итого (кг)", latin: "Имена латиницей", entity_links: "Связи лиц",
+    totals: "Итого", latin: "Имена латиницей", entity_links: "Связи лиц",
     prior_reports: "Прежние сообщения", watchlist: "Совпадения со списками", also_reported_by: "Также сообщили",
     routing: "Маршрутизация", redacted: "Персональные идентификаторы удалены (копия партнёра)",
     reporter: "Отправитель", event_time: "Время события", routed_at: "Направлено", version: "версия",

@@ -79,10 +79,10 @@
     const p = current.item && current.item.provenance;
     provenance.hidden = !p;
     if (p) {
-      provenance.replaceChildren(el("strong", {}, t("shared")),
+      provenance.replaceChildren(...[el("strong", {}, t("shared")),
         el("div", {}, `${t("requested")}: ${p.requested_by} (${p.requested_state}) · ${when(p.requested_at)}`),
         el("div", {}, `${t("granted")}: ${p.granted_by} · ${when(p.granted_at)}`),
-        p.conditions ? el("div", { class: "prov-conditions" }, `${t("conditions")}: ${p.conditions}`) : null);
+        p.conditions ? el("div", { class: "prov-conditions" }, `${t("conditions")}: ${p.conditions}`) : null].filter(Boolean));
     }
   }
 

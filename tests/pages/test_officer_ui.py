@@ -1,0 +1,319 @@
+"""The officer page at production grade, in Chromium at 1400×900 and 390×844, English and Russian:
+layout (list and sticky detail side by side; full-screen detail with Back on a phone; no horizontal
+overflow, long strings wrap), live items without losing place (the "N new" bar; rows are never rebuilt),
+nothing of the workspace before sign-in, no "null"/"undefined"/"NaN", units kept, times and numbers
+localised, enumerations translated, the keyboard (skip link, roving list, Enter/Space/Esc/j/k, ARIA
+tabs) and the polite live region."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.platform.kafka.embedded import free_port  # noqa: F401  (kept for symmetry with other page tests)
+from tests.factories import feed_item, report
+from tests.feeds.cdp import Browser
+from tests.feeds.conftest import Stack
+from tests.feeds.test_feed_http import auth
+from tests.pages.conftest import DESKTOP, PHONE, SHOTS, no_exceptions, overflow, set_lang, sign_in, wait_for
+
+STATE = "AM"  # no other test module publishes AM feed items on the shared broker
+LONG = "Ж" * 120 + "W" * 80  # 200 characters without a break
+NOW_MS = int(time.time() * 1000)
+
+
+def make(ref: str, incident: str, minutes_ago: int, *, enrichment: dict[str, Any] | None = None,
+         **over: Any) -> dict[str, Any]:
+    at = NOW_MS - minutes_ago * 60_000
+    rep = report(source_ref=ref, trace_id=f"t-{ref}", event_time=at - 3_600_000, received_at=at, **over)
+    subs = rep["substances"] or []
+    totals = [{"type": s["type"], "quantity": s["quantity"], "unit": s["unit"],
+               "quantity_kg": s["quantity"] if s["unit"] == "KG" else s["quantity"] / 1000 if s["unit"] == "G" else None}
+              for s in subs]
+    enr = {"risk_score": 55, "risk_reasons": ["+30 seizure report" if rep["kind"] == "SEIZURE" else "+20 alert report",
+                                              "+10 route from or through AF"],
+           "containers": [], "hs_description": None, "substance_totals": totals, "party_names": [],
+           "entity_links": [], "prior_reports": [], "watchlist_hits": [], "also_reported_by": []}
+    enr.update(enrichment or {})
+    return feed_item(item_id=f"{rep['report_id']}:1:{STATE}", recipient=STATE, incident_id=incident, delivery="NEW",
+                     report=rep, enrichment=enr, routed_at=at,
+                     routing={"recipients": [STATE, "CARICC"], "reason": "on the route or at the location (AMBER)",
+                              "redacted": False})
+
+
+def corpus() -> list[dict[str, Any]]:
+    big = make("AM-BIG", "I-BIG", 400, substances=[{"type": "HEROIN", "name": None, "quantity": 17235.69, "unit": "KG",
+                                                     "concealment": "CARGO", "concealment_detail": "false floor"}],
+               enrichment={"risk_score": 90, "risk_reasons": ["+30 seizure report", "+25 substance HEROIN",
+                                                              "+25 17235.7 kg seized", "+10 route from or through AF"]})
+    liquid = make("AM-LIQ", "I-LIQ", 390, substances=[
+        {"type": "PRECURSOR", "name": "acetic anhydride", "quantity": 250, "unit": "L", "concealment": "CARGO",
+         "concealment_detail": None},
+        {"type": "TRAMADOL", "name": None, "quantity": 3000, "unit": "TABLETS", "concealment": "BAGGAGE",
+         "concealment_detail": None}])
+    long = make("AM-LONG", "I-LONG", 380, narrative=LONG, location={"country": "AM", "place": LONG, "unlocode": None,
+                                                                    "lat": None, "lon": None},
+                parties=[{"role": "SUSPECT", "name": LONG, "country": "AM", "identifier": LONG}])
+    alert = make("AM-ALERT", "I-ALERT", 370, kind="ALERT", substances=[], tlp="GREEN", handling_code="H0",
+                 evaluation=None, risk_indicators=["cash payment for freight", "route changed at the border"])
+    fillers = [make(f"AM-F{i:02d}", f"I-F{i % 12:02d}", 360 - i * 5, tlp=("AMBER", "GREEN", "RED", "CLEAR")[i % 4])
+               for i in range(36)]
+    return [big, liquid, long, alert, *fillers]
+
+
+@pytest.fixture(scope="module")
+def seeded(stack: Stack) -> dict[str, Any]:
+    items = corpus()
+    stack.produce(*items)
+    token = stack.officer("am-page", STATE)
+
+    def stored() -> bool:
+        r = httpx.get(f"{stack.base}/v1/feeds/{STATE}/items", params={"limit": 1000}, headers=auth(token))
+        return r.status_code == 200 and len(r.json()["items"]) >= len(items)
+    wait_for(stored, what="the corpus in the feed store")
+
+    def indexed() -> bool:
+        r = httpx.get(f"{stack.base}/v1/feeds/{STATE}/stats", params={"by": "month"}, headers=auth(token))
+        return r.status_code == 200 and r.json()["total"]["reports"] >= len(items)
+    wait_for(indexed, what="the analyst index")
+    return {"token": token, "items": items, "by_ref": {i["report"]["source_ref"]: i for i in items}}
+
+
+def officer(b: Browser, stack: Stack, seeded: dict[str, Any], size: tuple[int, int, bool], lang: str = "en") -> None:
+    b.size(*size)
+    b.js(f"localStorage.setItem('hub.lang', '{lang}')") if b.js("location.origin") == stack.base else None
+    sign_in(b, stack.base, "/", seeded["token"])
+    set_lang(b, lang)
+    b.wait(f"document.querySelectorAll('#incidents li.item').length >= {len(seeded['items'])}", what="the backlog")
+    b.wait("document.getElementById('status').dataset.state === 'live'", what="live")
+
+
+def row(item: dict[str, Any]) -> str:
+    return f"li.item[data-item=\"{item['item_id']}\"]"
+
+
+def body_text(b: Browser) -> str:
+    return str(b.js("document.body.innerText")).replace("\u00a0", " ").replace("\u202f", " ")
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_nothing_of_the_workspace_before_sign_in(stack: Stack, browser: Browser, size: tuple[int, int, bool]) -> None:
+    b = browser
+    b.size(*size)
+    b.goto(stack.base + "/")
+    b.js("sessionStorage.clear()")
+    b.goto(stack.base + "/")
+    assert b.js("getComputedStyle(document.getElementById('app')).display") == "none"
+    assert b.js("[...document.querySelectorAll('#app button, #app input, #app select')].every(n => !n.offsetParent)")
+    assert b.js("getComputedStyle(document.getElementById('signin')).display") != "none"
+    assert b.js("document.getElementById('signout').hidden") is True
+    b.js("document.querySelector('[data-export=csv]').click()")  # even if reached, it is no error
+    time.sleep(0.3)
+    assert overflow(b) == 0
+    no_exceptions(b)
+    b.screenshot(SHOTS / f"officer-signin-{'desktop' if size == DESKTOP else 'phone'}.png")
+
+
+def test_desktop_side_by_side_and_live_items_without_losing_place(stack: Stack, browser: Browser,
+                                                                  seeded: dict[str, Any]) -> None:
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    assert overflow(b) == 0
+    # the 200-character unbroken strings wrap inside the list and the detail
+    long = seeded["by_ref"]["AM-LONG"]
+    assert b.js(f"document.querySelector('{row(long)}').getBoundingClientRect().right") <= 1400
+    # scroll far down the list and open an item there: the detail is beside the list and in view
+    last = seeded["items"][4]  # the oldest filler: its incident is near the end of the list
+    b.js(f"document.querySelector('{row(last)}').scrollIntoView({{block: 'center'}})")
+    assert b.js("window.scrollY") > 300
+    b.js(f"document.querySelector('{row(last)}').click()")
+    b.wait("document.getElementById('detail').classList.contains('open')", what="detail")
+    rect = b.js("const r = document.getElementById('detail').getBoundingClientRect();"
+                "({top: r.top, bottom: r.bottom, left: r.left, right: r.right, h: innerHeight})")
+    assert rect["top"] >= 0 and rect["bottom"] <= rect["h"], rect
+    assert rect["left"] >= b.js("document.getElementById('list-pane').getBoundingClientRect().right"), rect
+    b.js(f"document.querySelector('{row(long)}').click()")
+    assert overflow(b) == 0
+    assert b.js("document.getElementById('detail').scrollWidth <= document.getElementById('detail').clientWidth")
+    b.screenshot(SHOTS / "officer-long-desktop-en.png")
+
+    # the officer is reading an item (focused, open): two items arrive live
+    b.js(f"document.querySelector('{row(last)}').click(); document.querySelector('{row(last)}').focus();"
+         "window.__rows = [...document.querySelectorAll('#incidents li.item')];"
+         "window.__sections = [...document.querySelectorAll('#incidents section.incident')]")
+    before = b.js(f"({{top: document.querySelector('{row(last)}').getBoundingClientRect().top, y: scrollY,"
+                  " n: document.querySelectorAll('#incidents li.item').length})")
+    news = [make("AM-LIVE-1", "I-BIG", 0), make("AM-LIVE-2", "I-NEW", 0)]
+    stack.produce(*news)
+    b.wait("!document.getElementById('new-bar').hidden && document.getElementById('new-bar').textContent.includes('2')",
+           what="the new bar")
+    b.wait("document.getElementById('announce').textContent.includes('2')", what="the polite announcement")
+    assert b.js("document.getElementById('announce').getAttribute('aria-live')") == "polite"
+    after = b.js(f"({{top: document.querySelector('{row(last)}').getBoundingClientRect().top, y: scrollY,"
+                 " n: document.querySelectorAll('#incidents li.item').length})")
+    # nothing moved: the row read is where it was on the screen, no row was added (far-away incidents are
+    # laid out lazily — content-visibility — so scroll anchoring may adjust scrollY by their estimates)
+    assert abs(after["top"] - before["top"]) < 2 and after["n"] == before["n"], (before, after)
+    assert b.js(f"document.activeElement === document.querySelector('{row(last)}')")
+    assert b.js(f"document.querySelector('{row(last)}').classList.contains('selected')")
+    assert b.js("window.__rows.every(n => n.isConnected) && window.__sections.every(n => n.isConnected)")
+    b.screenshot(SHOTS / "officer-new-bar-desktop-en.png")
+    # shown on request: added, not rebuilt — every earlier row and incident is the same node
+    b.js("document.getElementById('new-bar').click()")
+    b.wait(f"document.querySelectorAll('#incidents li.item').length === {before['n'] + 2}", what="new rows")
+    assert b.js("window.__rows.every(n => n.isConnected) && window.__sections.every(n => n.isConnected)")
+    assert b.js("document.querySelector('#incidents section.incident').dataset.incident") in ("I-NEW", "I-BIG")
+    assert b.js("document.getElementById('new-bar').hidden") is True
+    assert b.js("document.activeElement.matches('li.item')")
+    no_exceptions(b)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_phone_full_screen_detail_with_back(stack: Stack, browser: Browser, seeded: dict[str, Any], lang: str) -> None:
+    b = browser
+    officer(b, stack, seeded, PHONE, lang)
+    assert overflow(b) == 0
+    b.screenshot(SHOTS / f"officer-feed-phone-{lang}.png")
+    target = seeded["by_ref"]["AM-LONG"]
+    b.js(f"document.querySelector('{row(target)}').scrollIntoView({{block: 'center'}})")
+    settle = "new Promise(ok => requestAnimationFrame(() => requestAnimationFrame(() => ok(true))))"
+    b.js(settle)  # incidents laid out as they come near the window (content-visibility) settle first
+    top = b.js(f"document.querySelector('{row(target)}').getBoundingClientRect().top")
+    b.js(f"document.querySelector('{row(target)}').click()")
+    b.wait("document.getElementById('detail').classList.contains('open')", what="detail")
+    rect = b.js("const r = document.getElementById('detail').getBoundingClientRect(); [r.left, r.top, r.width, r.height]")
+    assert rect == [0, 0, 390, 844]
+    assert overflow(b) == 0
+    assert b.js("document.getElementById('detail').scrollWidth <= document.getElementById('detail').clientWidth")
+    back = b.js("const s = document.querySelector('#close .on-phone'); s.offsetParent !== null && s.textContent")
+    assert back and ("Back" in back or "списку" in back)
+    assert b.js("document.activeElement.id") == "detail-title"
+    b.screenshot(SHOTS / f"officer-detail-phone-{lang}.png")
+    b.js("document.getElementById('close').click()")
+    assert b.js("getComputedStyle(document.getElementById('detail')).display") == "none"
+    b.js(settle)
+    # back where the officer was in the list: the item on the same place of the screen
+    assert abs(b.js(f"document.querySelector('{row(target)}').getBoundingClientRect().top") - top) < 2
+    assert b.js(f"document.activeElement === document.querySelector('{row(target)}')")
+    no_exceptions(b)
+
+
+def test_keyboard_skip_link_roving_list_detail_and_tabs(stack: Stack, browser: Browser, seeded: dict[str, Any]) -> None:
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    b.js("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+    b.press("Tab")
+    assert b.focused().startswith("a.skip")
+    b.press("Enter")
+    b.wait("document.activeElement.id === 'app'", what="skip link to the content")
+    # the whole list is one tab stop
+    assert b.js("document.querySelectorAll('#incidents [tabindex=\"0\"]').length") == 1
+    presses = 0
+    while not b.js("!!document.activeElement.closest('#incidents')"):
+        b.press("Tab")
+        presses += 1
+        assert presses < 20, b.focused()
+    first = b.focused()
+    # the list's tab stop is its top: the newest incident's heading
+    assert b.js("document.activeElement === document.querySelector('#incidents section.incident .incident-head')")
+    b.press("ArrowDown")
+    second = b.focused()
+    assert second != first
+    b.press("j")
+    third = b.focused()
+    b.press("k")
+    assert b.focused() == second
+    assert third != second
+    while not b.js("document.activeElement.matches('li.item')"):
+        b.press("j")
+    item = b.js("document.activeElement.dataset.item")
+    b.press("Enter")
+    b.wait("document.getElementById('detail').classList.contains('open')", what="detail by Enter")
+    assert b.js("document.activeElement.id") == "detail-title"
+    tabs = 0
+    while b.js("document.activeElement.id") != "ack":
+        b.press("Tab")
+        tabs += 1
+        assert tabs <= 3, b.focused()
+    b.press("Escape")
+    assert b.js("document.getElementById('detail').classList.contains('open')") is False
+    assert b.js("document.activeElement.dataset.item") == item
+    b.press(" ")
+    b.wait("document.getElementById('detail').classList.contains('open')", what="detail by Space")
+    b.press("Escape")
+    # ARIA tabs: a tablist of tabs controlling tabpanels; arrows move between them
+    tabs_ok = b.js("[...document.querySelectorAll('#tabs [role=tab]')].every(t => document.getElementById("
+                   "t.getAttribute('aria-controls')).getAttribute('role') === 'tabpanel')")
+    assert tabs_ok and b.js("document.getElementById('tabs').getAttribute('role')") == "tablist"
+    b.js("document.getElementById('tab-feed').focus()")
+    b.press("ArrowRight")
+    assert b.js("document.activeElement.id") == "tab-search"
+    assert b.js("document.getElementById('tab-search').getAttribute('aria-selected')") == "true"
+    assert b.js("document.getElementById('search-pane').hidden") is False
+    b.press("ArrowLeft")
+    assert b.js("document.activeElement.id") == "tab-feed"
+    # a visible focus ring
+    b.js("document.getElementById('tab-search').focus()")
+    b.press("ArrowLeft")
+    assert b.js("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    no_exceptions(b)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_times_numbers_units_and_enumerations_localised(stack: Stack, browser: Browser, seeded: dict[str, Any],
+                                                        lang: str) -> None:
+    b = browser
+    officer(b, stack, seeded, DESKTOP, lang)
+    ru = lang == "ru"
+    # every row shows its times: relative, the exact time on hover
+    times = b.js("[...document.querySelectorAll('#incidents li.item')].map(li => [...li.querySelectorAll('time')]"
+                 ".map(t => [t.dateTime, t.title, t.textContent]))")
+    assert all(len(t) >= 2 for t in times)
+    for dt, title, shown in (x for t in times for x in t):
+        assert dt.endswith("Z") and title.endswith("UTC") and shown and not re.search(r"\d{4}-\d\d-\d\dT", title + shown)
+    assert ("назад" if ru else "ago") in body_text(b)
+    big, liquid, alert = (seeded["by_ref"][r] for r in ("AM-BIG", "AM-LIQ", "AM-ALERT"))
+    b.js(f"document.querySelector('{row(big)}').click()")
+    detail = lambda: str(b.js("document.getElementById('detail').innerText")).replace("\u00a0", " ").replace("\u202f", " ")  # noqa: E731
+    text = detail()
+    assert ("17 235,69 кг" if ru else "17,235.69 kg") in text
+    assert ("героин" if ru else "heroin") in text
+    assert ("изъято 17 235,7 кг" if ru else "17,235.7 kg seized") in text  # a risk reason, translated
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", text)  # no raw ISO time
+    b.js(f"document.querySelector('{row(liquid)}').click()")
+    text = detail()
+    assert ("250 л" if ru else "250 l") in text and ("3 000 табл." if ru else "3,000 tablets") in text
+    assert "— kg" not in text and "— кг" not in text
+    b.js(f"document.querySelector('{row(alert)}').click()")
+    text = detail()
+    assert ("Оповещение" if ru else "Alert") in text and "cash payment for freight" in text
+    assert ("на маршруте или в месте события (TLP:AMBER)" if ru else "on the route or at the location (TLP:AMBER)") in text
+    whole = body_text(b)
+    for bad in ("null", "undefined", "NaN"):
+        m = re.search(rf"\b{bad}\b", whole)
+        assert not m, repr(whole[max(0, m.start() - 80):m.end() + 30])
+    if ru:
+        for english in ("SEIZURE", "ALERT", "HEROIN", "PRECURSOR", "TABLETS", "seized", "risk indicator", "report",
+                        "on the route"):
+            assert english not in whole, english
+        assert not re.search(r"\bkg\b", whole)
+    b.screenshot(SHOTS / f"officer-detail-desktop-{lang}.png")
+    # the charts: months read as months, never "26-12"
+    b.js("document.getElementById('tab-charts').click()")
+    b.wait("!!document.getElementById('chart-by')", what="charts")
+    b.js("const s = document.getElementById('chart-by'); s.value = 'month'; s.dispatchEvent(new Event('change'))")
+    b.wait("[...document.querySelectorAll('#chart text.key')].some(t => /2\\d{3}/.test(t.textContent))", what="months")
+    keys = b.js("[...document.querySelectorAll('#chart text.key')].map(t => t.textContent)")
+    month = b.js(f"new Intl.DateTimeFormat('{'ru-RU' if ru else 'en-GB'}', {{month: 'short', year: 'numeric', timeZone: 'UTC'}})"
+                 ".format(new Date())")
+    assert month in keys and not [k for k in keys if re.fullmatch(r"\d\d-\d\d", k)]
+    b.screenshot(SHOTS / f"officer-charts-desktop-{lang}.png")
+    b.js("document.getElementById('q').value = 'heroin'; document.getElementById('search-button').click()")
+    b.wait("document.querySelectorAll('#search-pane li.item').length > 0", what="search results")
+    assert b.js("[...document.querySelectorAll('#search-pane li.item')].every(li => li.querySelectorAll('time[title]').length >= 2)")
+    b.screenshot(SHOTS / f"officer-search-desktop-{lang}.png")
+    no_exceptions(b)
