@@ -61,6 +61,18 @@ class Up:
             time.sleep(0.2)
         return True
 
+    def wait_banner(self, hang: float = HANG) -> str:
+        """The output once the banner is printed (fails if `hub up` exits first)."""
+        assert self.wait_banner_or_exit(hang), self.text()
+        return self.text()
+
+    def children(self, data_dir: Path) -> dict[str, int]:
+        """Every process of this `hub up` by name (broker included), from its pid file."""
+        import json
+
+        entries = json.loads((data_dir / "hub-up.pid").read_text())
+        return {e["name"]: e["pid"] for e in entries if e["name"] != "hub-up"}
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)

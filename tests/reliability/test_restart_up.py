@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from hub.cli.up import PidFile
-from hub.platform.kafka.embedded import free_port, start_time
-from tests.conftest import HUB, ROOT
+from hub.platform.kafka.embedded import start_time
+from tests.conftest import HUB
+from tests.reliability.restart_scenario import Up, up_env
 
 pytestmark = [pytest.mark.timeout(240)]
 HANG = 120  # upper bound on a wait: only to fail instead of hanging
@@ -25,40 +26,7 @@ HANG = 120  # upper bound on a wait: only to fail instead of hanging
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """`hub up` on the embedded broker (the default), its own ports and data directory."""
-    out = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "hub"), HUB_EMBEDDED_PORT=str(free_port()),
-               HUB_GATEWAY_PORT=str(free_port()), HUB_WORKER_PORT=str(free_port()), HUB_SINK_PORT=str(free_port()),
-               HUB_PARTITIONS="2", HUB_LOG_FORMAT="json", PYTHONPATH=str(ROOT))
-    out.pop("HUB_KAFKA_BOOTSTRAP", None)
-    return out
-
-
-class Up:
-    """One `hub up` process and its output."""
-
-    def __init__(self, env: dict[str, str], out: Path, *args: str) -> None:
-        self.out = out
-        with open(out, "wb") as f:
-            self.proc = subprocess.Popen([*HUB, "up", *args], env=env, stdout=f, stderr=subprocess.STDOUT)
-
-    def text(self) -> str:
-        return self.out.read_text()
-
-    def wait_banner(self) -> str:
-        deadline = time.monotonic() + HANG
-        while "Ctrl-C stops everything" not in self.text():
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.text()
-            time.sleep(0.2)
-        return self.text()
-
-    def children(self, data_dir: Path) -> dict[str, int]:
-        """Every process of this `hub up` by name (broker included), from its pid file."""
-        entries = json.loads((data_dir / "hub-up.pid").read_text())
-        return {e["name"]: e["pid"] for e in entries if e["name"] != "hub-up"}
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+    return up_env(tmp_path / "hub")
 
 
 @pytest.fixture
@@ -67,6 +35,14 @@ def ups() -> Iterator[list[Up]]:
     yield started
     for u in started:
         u.close()
+
+
+def started(env: dict[str, str], out: Path, ups: list[Up]) -> tuple[Up, dict[str, int]]:
+    """A `hub up` with its banner printed, and its children by name."""
+    up = Up(env, out)
+    ups.append(up)
+    up.wait_banner()
+    return up, up.children(Path(env["HUB_DATA_DIR"]))
 
 
 def running(pids: list[int]) -> list[int]:
@@ -84,10 +60,7 @@ def test_sigkill_of_hub_up_leaves_no_process_and_the_next_up_starts(env: dict[st
                                                                       ups: list[Up], ledger: Any) -> None:
     """SIGKILL of `hub up`: broker, workers, sink and gateway are gone within 5 s; the next `hub up` starts"""
     data = Path(env["HUB_DATA_DIR"])
-    first = Up(env, tmp_path / "up1.out")
-    ups.append(first)
-    first.wait_banner()
-    children = first.children(data)
+    first, children = started(env, tmp_path / "up1.out", ups)
     assert {"broker", "worker-1", "sink", "gateway"} <= set(children), children
     assert running(list(children.values())) == list(children.values()), "all running before the kill"
     os.kill(first.proc.pid, signal.SIGKILL)
@@ -109,11 +82,7 @@ def test_sigkill_of_hub_up_leaves_no_process_and_the_next_up_starts(env: dict[st
 def test_hub_down_stops_the_hub_and_a_second_up_names_the_running_one(env: dict[str, str], tmp_path: Path,
                                                                       ups: list[Up], ledger: Any) -> None:
     """`hub up` twice on one data directory: the second names the first's PIDs and `hub down`; `hub down` stops it"""
-    data = Path(env["HUB_DATA_DIR"])
-    first = Up(env, tmp_path / "up1.out")
-    ups.append(first)
-    first.wait_banner()
-    children = first.children(data)
+    first, children = started(env, tmp_path / "up1.out", ups)
     second = subprocess.run([*HUB, "up"], env=env, capture_output=True, text=True, timeout=HANG)
     assert second.returncode == 1, second.stdout + second.stderr
     assert f"hub-up {first.proc.pid}" in second.stderr and "hub down" in second.stderr, second.stderr
