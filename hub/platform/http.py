@@ -150,9 +150,30 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every ``HTTPException`` (:class:`ApiError`, unknown paths, 405) and every parameter
-    validation error (FastAPI's ``RequestValidationError``, 422) with an :class:`ErrorBody`."""
+    validation error (FastAPI's ``RequestValidationError``, 422) with an :class:`ErrorBody`; and say in
+    the OpenAPI document that every operation that may answer 401 takes a bearer token."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_bearer_security(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def with_bearer_security(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with a ``bearer`` security scheme on every operation documenting a 401 (pure)."""
+    doc.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http", "scheme": "bearer",
+        "description": "an agency key, desk user, officer, auditor or metrics token, per operation"}
+    for ops in doc.get("paths", {}).values():
+        for op in ops.values():
+            if "401" in op.get("responses", {}):
+                op["security"] = [{"bearer": []}]
+    return doc
 
 
 ERROR_DESCRIPTIONS: Mapping[int, str] = MappingProxyType({
