@@ -177,3 +177,25 @@ def test_the_document_declares_one_error_shape(gw: dict[str, Any]) -> None:
     assert "HTTPValidationError" not in doc.get("components", {}).get("schemas", {})
     assert set(doc["components"]["schemas"]["ErrorBody"]["required"]) == {"error", "detail"}
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("path,token,field,status", [
+    ("/v1/feeds/KZ/items?after=x", "officer", "after", 422),  # the cursor of the original finding
+    ("/v1/feeds/KZ/items?after=" + "9" * 30, "officer", "after", 400),
+    ("/v1/feeds/KZ/items?limit=0", "officer", "limit", 422),  # FastAPI's own parameter validation
+    ("/v1/agency/receipts?limit=abc", "agency", "limit", 422),
+    ("/v1/agency/requests?status=maybe", "agency", "status", 422),
+    ("/v1/feeds/KZ/stats?by=colour", "officer", "by", 422),
+    ("/v1/nowhere", "officer", None, 404),
+])
+def test_parameter_errors_answer_the_one_shape(gw: dict[str, Any], path: str, token: str, field: str | None,
+                                               status: int) -> None:
+    """A bad parameter (the handler's check or FastAPI's validation) answers {error, detail, errors?} naming it"""
+    import httpx
+
+    r = httpx.get(gw["url"] + path, headers={"Authorization": f"Bearer {gw['tokens'][token]}"}, timeout=30)
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["error"] == body["detail"] and (field is None or body["error"].startswith(f"{field}:")), body
+    if "errors" in body:
+        assert [e["field"] for e in body["errors"]] == [field], body
