@@ -33,13 +33,15 @@ from hub.domain.audit_events import audit_event
 from hub.domain.report import KINDS, TLPS
 from hub.feeds.http import deliver
 from hub.platform import clock
-from hub.platform.http import RETRY_LATER, ApiError, in_thread, request_id
+from hub.platform.http import RETRY_LATER, ApiError, content_doc, errors_doc, in_thread, request_id
 from hub.platform.http import json_response as _json
 from hub.platform.kafka.producer import BrokerUnavailable
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["analyst"])
 EXPORT_BATCH = 500
+NO_ENDPOINT = "a path that names no endpoint (e.g. a state with '/')"
+NOT_AUDITED = "what would be shown cannot be audited right now; retry after Retry-After seconds"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -115,7 +117,8 @@ async def script() -> FileResponse:
 
 
 # -- incidents --------------------------------------------------------------------------------------
-@router.get("/v1/feeds/{state}/incidents", response_model=None)
+@router.get("/v1/feeds/{state}/incidents", response_model=None, responses=errors_doc(
+    401, 403, 404, 422, e404=NO_ENDPOINT))
 async def incidents(request: Request, seat: OfficerOfState,
                     after: Annotated[str | None, Query(max_length=220)] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
@@ -126,7 +129,9 @@ async def incidents(request: Request, seat: OfficerOfState,
         raise ApiError(422, str(exc)) from None
 
 
-@router.get("/v1/feeds/{state}/incidents/{incident_id}", response_model=None)
+@router.get("/v1/feeds/{state}/incidents/{incident_id}", response_model=None, responses=errors_doc(
+    401, 403, 404, 409, 422, 503, e404="no such incident in this state's feed",
+    e409="the label names more than one incident of this state", e503=NOT_AUDITED))
 async def incident(request: Request, seat: OfficerOfState, incident_id: str) -> Response:
     """One incident: reports, timeline, shared identifiers, parties, totals, places, routes.
     ``incident_id`` may also be the incident's label (``K7QM-4XD2``, any case, dash optional)."""
@@ -147,7 +152,8 @@ async def incident(request: Request, seat: OfficerOfState, incident_id: str) -> 
 
 
 # -- search -----------------------------------------------------------------------------------------
-@router.get("/v1/feeds/{state}/search", response_model=None)
+@router.get("/v1/feeds/{state}/search", response_model=None, responses=errors_doc(
+    401, 403, 404, 422, 503, e404=NO_ENDPOINT, e503=NOT_AUDITED))
 async def search(request: Request, seat: OfficerOfState, q: Annotated[str, Query(max_length=500)] = "",
                  kind: Kind = None, tlp: Tlp = None, direction: Direction = None, from_: From = None,
                  to: To = None, unacknowledged: Unacked = False, limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -164,7 +170,8 @@ async def search(request: Request, seat: OfficerOfState, q: Annotated[str, Query
 
 
 # -- statistics -------------------------------------------------------------------------------------
-@router.get("/v1/feeds/{state}/stats", response_model=None)
+@router.get("/v1/feeds/{state}/stats", response_model=None, responses=errors_doc(
+    401, 403, 404, 422, e404=NO_ENDPOINT))
 async def stats(request: Request, seat: OfficerOfState, by: Annotated[str, Query()] = "substance",
                 from_: From = None, to: To = None) -> Response:
     """Reports and kilograms per substance, month, crossing point, route country or agency
@@ -260,6 +267,19 @@ def _export_route(fmt: str) -> Any:
     return endpoint
 
 
+EXPORT_DOCS = {
+    "geojson": {200: {"description": "the export as an attachment: a GeoJSON FeatureCollection", "content": {
+        "application/geo+json": {"schema": {"type": "object", "required": ["type", "features"], "properties": {
+            "type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {"type": "object"}}}}}}}},
+    "csv": content_doc("text/csv", "the export as an attachment (CSV, a header row first)"),
+    "i2.csv": content_doc("text/csv", "the export as an attachment (i2 entities and links, CSV)"),
+}
+
+
 for _fmt in FORMATS:
-    router.add_api_route(f"/v1/feeds/{{state}}/export.{_fmt}", _export_route(_fmt), methods=["GET"],
-                         response_model=None, response_class=StreamingResponse)
+    router.add_api_route(
+        f"/v1/feeds/{{state}}/export.{_fmt}", _export_route(_fmt), methods=["GET"], response_model=None,
+        response_class=StreamingResponse,
+        responses=EXPORT_DOCS[_fmt] | errors_doc(
+            401, 403, 404, 409, 422, 503, e404="no such incident in this state's feed (`incident`)",
+            e409="the `incident` label names more than one incident", e503="the export cannot be audited right now"))

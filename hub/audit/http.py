@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from hub.audit.store import AuditStore
 from hub.directory.access import AuditorToken
-from hub.platform.http import ApiError, in_thread
+from hub.platform.http import ApiError, errors_doc, in_thread
 
 router = APIRouter(tags=["audit"])
 
@@ -22,7 +22,8 @@ async def startup(app: FastAPI) -> None:
     app.state.audit_store = AuditStore(app.state.db, app.state.settings)
 
 
-@router.get("/v1/audit/trail/{report_id}")
+@router.get("/v1/audit/trail/{report_id}", responses=errors_doc(
+    401, 403, 404, 422, e404="no audit event about this report id"))
 async def trail(request: Request, report_id: str, who: AuditorToken) -> dict[str, Any]:
     events = await in_thread(request.app.state.audit_store.trail, report_id)
     if not events:
@@ -30,7 +31,7 @@ async def trail(request: Request, report_id: str, who: AuditorToken) -> dict[str
     return {"report_id": report_id, "events": events}
 
 
-@router.get("/v1/audit/verify")
+@router.get("/v1/audit/verify", responses=errors_doc(401, 403))
 async def verify(request: Request, who: AuditorToken) -> dict[str, Any]:
     """The verdict of ``hub audit verify``: the whole chain, its head and every anchor of the anchor
     file (HUB_AUDIT_ANCHOR_FILE, read by the gateway too); ``anchors`` is how many were checked."""

@@ -31,7 +31,16 @@ from hub.directory.auth import Principal
 from hub.domain.audit_events import audit_event
 from hub.feeds.store import FeedStore
 from hub.platform import clock, metrics
-from hub.platform.http import RETRY_LATER, ApiError, bearer, in_thread, json_body_doc, read_json
+from hub.platform.http import (
+    RETRY_LATER,
+    ApiError,
+    bearer,
+    content_doc,
+    errors_doc,
+    in_thread,
+    json_body_doc,
+    read_json,
+)
 from hub.platform.http import json_response as _json
 from hub.platform.kafka.producer import BrokerUnavailable
 from hub.platform.tasks import cancel
@@ -184,13 +193,16 @@ async def decorate(request: Request, state: str, views: list[dict[str, Any]]) ->
 
 
 # -- routes ---------------------------------------------------------------------------------------
-@router.get("/v1/whoami")
+@router.get("/v1/whoami", responses=errors_doc(401))
 async def whoami(who: AnyPrincipal) -> dict[str, Any]:
     """Who the bearer token belongs to (used by the officer page after sign-in)."""
     return {"kind": who.kind, "name": who.subject, "state": who.state}
 
 
-@router.get("/v1/feeds/{state}/items", response_model=None)
+@router.get("/v1/feeds/{state}/items", response_model=None, responses=errors_doc(
+    400, 401, 403, 404, 422, 503, e400="after: a cursor beyond any possible one",
+    e404="a path that names no endpoint (e.g. a state with '/')",
+    e503="the delivery cannot be audited right now; retry after Retry-After seconds"))
 async def items(request: Request, seat: OfficerOfState, after: Annotated[str | None, Query()] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
     """One JSON page of the feed: items with cursor > ``after``, oldest first."""
@@ -206,7 +218,10 @@ async def items(request: Request, seat: OfficerOfState, after: Annotated[str | N
     return _json({"state": seat.state, "items": views, "next_after": nxt})
 
 
-@router.get("/v1/feeds/{state}")
+@router.get("/v1/feeds/{state}", response_class=Response, responses=content_doc(
+    "text/event-stream", "Server-Sent Events: `event: item`, `id` = cursor, `data` = the item") | errors_doc(
+    400, 401, 403, 404, 422, e400="after / Last-Event-ID: a cursor beyond any possible one",
+    e404="a path that names no endpoint (e.g. a state with '/')"))
 async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | None, Query()] = None,
                  last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
     """Server-Sent Events: ``event: item``, ``id`` = cursor, ``data`` = the item (JSON).
@@ -269,7 +284,10 @@ class Ack(BaseModel):
                                 description="default: the newest version in the feed")
 
 
-@router.post("/v1/feeds/{state}/ack", openapi_extra=json_body_doc(Ack, MAX_ACK_BYTES))
+@router.post("/v1/feeds/{state}/ack", openapi_extra=json_body_doc(Ack, MAX_ACK_BYTES), responses=errors_doc(
+    400, 401, 403, 404, 413, 422, 503, e400="malformed JSON",
+    e404="this report (version) was never delivered to this state's feed",
+    e503="the acknowledgement cannot be audited right now; try again"))
 async def ack(request: Request, seat: OfficerOfState) -> dict[str, Any]:
     """Acknowledge a report version of this feed (audit ACKNOWLEDGED; measures time to acknowledge).
 

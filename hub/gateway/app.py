@@ -9,7 +9,9 @@ process (see :mod:`hub.gateway.base`): ``settings``, ``db``, ``auth`` (:class:`~
 Every route is registered once, by its part's router; the hot ingest routes are
 :class:`~hub.platform.http.PlainRoute` s (no dependency solver), served by the same router. The
 middleware is declared here, in the open: :class:`~hub.gateway.denials.DenialMiddleware` sees every
-answer and audits ACCESS_DENIED for 401/403 that no endpoint audited itself.
+answer and audits ACCESS_DENIED for 401/403 that no endpoint audited itself. Every error answers
+one documented shape (:class:`~hub.platform.http.ErrorBody`; the handlers of
+:func:`~hub.platform.http.install_error_handlers`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from hub.directory.agencies import kafka_native_codes
 from hub.directory.auth import Credentials
 from hub.gateway.denials import DenialMiddleware, Denials
 from hub.platform.db import Database
+from hub.platform.http import install_error_handlers
 from hub.platform.kafka.producer import Producer
 from hub.platform.settings import Settings
 
@@ -76,5 +79,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.denials = Denials(app.state.audit, settings.denial_window_seconds)
     for m in modules:
         app.include_router(m.router)
+    install_error_handlers(app)  # one error body everywhere (hub.platform.http.ErrorBody)
     app.add_middleware(DenialMiddleware)
     return app

@@ -24,7 +24,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub.platform.health import BrokerProbe, database_check, readiness
-from hub.platform.http import ApiError, bearer
+from hub.platform.http import ApiError, bearer, content_doc, errors_doc
 from hub.platform.kafka import topics
 from hub.platform.keys import MIN_KEY_CHARS, MissingSecret, _from_file
 from hub.platform.metrics import BUILD_INFO, DEPENDENCY_UP
@@ -100,7 +100,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+READINESS_DOC = {"type": "object", "required": ["ready", "checks"], "properties": {
+    "ready": {"type": "boolean"},
+    "checks": {"type": "object", "additionalProperties": {"type": "string"},
+               "description": "each dependency: `ok`, `not checked yet`, or what is wrong"}}}
+
+
+@router.get("/readyz", responses={
+    200: {"description": "ready", "content": {"application/json": {"schema": READINESS_DOC}}},
+    503: {"description": "not ready: `checks` says which dependency is not", "content": {
+        "application/json": {"schema": READINESS_DOC}}}})
 async def readyz(request: Request, response: Response) -> dict[str, object]:
     """Ready: the broker answers and has the hub's topics, and the database answers (503 otherwise)."""
     state = request.app.state
@@ -110,7 +119,9 @@ async def readyz(request: Request, response: Response) -> dict[str, object]:
     return body
 
 
-@router.get("/metrics", responses={"401": {"description": "no or a wrong metrics token"}})
+@router.get("/metrics", response_class=Response, responses=content_doc(
+    CONTENT_TYPE_LATEST.split(";")[0], "every hub_* series of this process (Prometheus text format)") | errors_doc(
+    401, e401="no or a wrong metrics token (WWW-Authenticate: Bearer)"))
 async def metrics(request: Request) -> Response:
     """Prometheus text format (every ``hub_*`` series of this process); needs the metrics token."""
     token = bearer(request.headers.get("authorization"))

@@ -23,6 +23,8 @@ import orjson
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from hub.audit.emit import Audit
 from hub.directory.access import authenticate
@@ -45,9 +47,12 @@ from hub.ingest.store import Ledger, LedgerKey, LedgerOp
 from hub.platform import metrics
 from hub.platform.http import (
     ApiError,
+    FieldProblem,
     GroupCommit,
     PlainRoute,
+    error_body,
     error_response,
+    errors_doc,
     json_response,
     read_body,
     request_id,
@@ -104,13 +109,44 @@ REPORT_SCHEMA: dict[str, Any] = overlay(record_schema(REPORT, leave_out=HUB_ASSI
     },
 })
 
-ERRORS_DOC = {
-    "400": {"description": "malformed JSON"},
-    "401": {"description": "no key, or an unknown/revoked key"},
-    "403": {"description": "the key is not an agency key, or the body claims another agency/state"},
-    "413": {"description": "body too large (or a batch of more than 1000 reports)"},
-    "503": {"description": "the broker is unreachable; retry after the Retry-After header"},
-}
+ERRORS_DOC = errors_doc(
+    400, 401, 403, 413, 503,
+    e400="malformed JSON, or a malformed X-Trace-Id header",
+    e403="the key is not an agency key, or the body claims another agency/state",
+    e413="body too large (or a batch of more than 1000 reports)",
+    e503="the broker is unreachable: nothing was accepted; retry after Retry-After seconds")
+
+
+class Accepted(BaseModel):
+    """202 of ``POST /v1/reports``: the report is on ``hub.intake`` (or was already: ``duplicate``)."""
+
+    report_id: str
+    duplicate: bool
+    trace_id: str
+
+
+class ItemResult(BaseModel):
+    """One item of a batch: its ``index`` and the ``status`` it would have had alone; a 202 item
+    carries ``report_id``, ``duplicate`` and ``trace_id``, a refused one the fields of the error body
+    (``error``, ``detail``, ``errors``; ``report_id`` when its ``source_ref`` was readable)."""
+
+    index: int
+    status: int
+    report_id: str | SkipJsonSchema[None] = None
+    duplicate: bool | SkipJsonSchema[None] = None
+    trace_id: str | SkipJsonSchema[None] = None
+    error: str | SkipJsonSchema[None] = None
+    detail: str | SkipJsonSchema[None] = None
+    errors: list[FieldProblem] | SkipJsonSchema[None] = None
+
+
+class BatchAccepted(BaseModel):
+    """202 of ``POST /v1/reports/batch``: per-item results, good items accepted even when others fail."""
+
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[ItemResult] = Field(description="one per item, in order")
 
 # --------------------------------------------------------------------------- pure core
 
@@ -132,12 +168,7 @@ class Outcome:
     def body(self) -> dict[str, Any]:
         if self.status == 202:
             return {"report_id": self.report_id, "duplicate": self.duplicate, "trace_id": self.trace_id}
-        out: dict[str, Any] = {"error": self.error}
-        if self.errors:
-            out["errors"] = self.errors
-        if self.report_id:
-            out["report_id"] = self.report_id
-        return out
+        return error_body(self.error or "", errors=self.errors or None, report_id=self.report_id or None)
 
 
 def ledger_decision(version: int, known_versions: set[int]) -> str:
@@ -265,7 +296,7 @@ class Ingest:
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
-    return json_response({"error": message, **extra}, status, headers)
+    return json_response(error_body(message, **extra), status, headers)
 
 
 def _ingest(request: Request) -> Ingest:
@@ -304,10 +335,10 @@ async def _agency(request: Request) -> tuple[Principal, str] | Response:
         return error_response(exc)
 
 
-@router.post("/v1/reports", status_code=202, responses=ERRORS_DOC | {
-    "202": {"description": "accepted (on hub.intake): {report_id, duplicate}"},
-    "409": {"description": "stale version: a higher version was accepted and this one never was"},
-    "422": {"description": "field errors: every failing field path with the problem in plain words"}},
+@router.post("/v1/reports", status_code=202, responses=ERRORS_DOC | errors_doc(
+    409, 422, e409="stale version: a higher version was accepted and this one never was",
+    e422="field errors: every failing field path with the problem in plain words (`errors`)") | {
+    202: {"model": Accepted, "description": "accepted (on hub.intake), or already accepted (`duplicate`)"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": REPORT_SCHEMA}}}})
 async def post_report(request: Request) -> Response:
     """Publish one report. Idempotent on (agency, source_ref, version): resubmitting answers the original
@@ -355,8 +386,9 @@ async def _post_report(request: Request) -> Response:
     return json_response(o.body(), o.status)
 
 
-@router.post("/v1/reports/batch", responses=ERRORS_DOC | {
-    "202": {"description": "per-item results: {accepted, duplicates, rejected, results: [{index, status, ...}]}"}},
+@router.post("/v1/reports/batch", status_code=202, responses=ERRORS_DOC | errors_doc(
+    422, e422="the batch is empty") | {
+    202: {"model": BatchAccepted, "description": "per-item results (each with the status it would have had alone)"}},
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"type": "array", "maxItems": MAX_BATCH_ITEMS, "items": REPORT_SCHEMA}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one report per line"}}}}})

@@ -6,6 +6,12 @@ the event loop (:func:`in_thread`, :class:`GroupCommit`).
   (413 beyond it, without buffering the rest). Endpoints never declare a pydantic body parameter
   (FastAPI would read and parse it *before* the auth dependency runs); they call ``read_json`` in
   the handler, i.e. after authentication and before parsing.
+* **Errors** — every error answer of the REST API has one shape, :class:`ErrorBody`:
+  ``{"error": message, "detail": message, "errors"?: [{field, problem}], ...}`` (``error`` as SPEC §7
+  says; ``detail``, the same text, for clients written for FastAPI's default shape). :func:`error_body`
+  builds it, :func:`install_error_handlers` renders ``HTTPException`` s (:class:`ApiError`) and
+  FastAPI's parameter validation errors in it, and :func:`errors_doc` declares it in the OpenAPI
+  document for every status an operation may answer.
 * **Request facts** — :func:`trace_id` (validated ``X-Trace-Id`` or a new one), :func:`request_id`
   (a server-generated id, the unique part of REJECTED/ACCESS_DENIED audit ids), :func:`in_thread`
   (blocking database calls off the event loop).
@@ -24,10 +30,13 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 import structlog
-from fastapi import HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
 
@@ -54,8 +63,8 @@ TRACE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class ApiError(HTTPException):
     """A clear client error: ``status``, a message naming the field, optional headers.
 
-    FastAPI renders it as ``{"detail": message}``; the ingest endpoints render ``{"error": message}``
-    (SPEC §7) with :func:`error_response`.
+    Rendered as :class:`ErrorBody` (``{"error": message, "detail": message}``) by the handler of
+    :func:`install_error_handlers`, or by :func:`error_response` where a handler answers itself.
     """
 
     def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
@@ -69,15 +78,143 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
                     media_type="application/json")
 
 
+# --------------------------------------------------------------------------- the one error shape
+
+
+class FieldProblem(BaseModel):
+    """One failing field: its path (``conveyance.container_numbers[0]``; ``""`` for the whole body) and
+    the problem in plain words."""
+
+    model_config = ConfigDict(title="FieldProblem")
+
+    field: str
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the REST API (4xx and 503): ``error`` says what is wrong, naming the field
+    or parameter first (``after: 'x' is not a cursor``); ``detail`` is the same text (for clients
+    written for FastAPI's default error shape); ``errors`` lists every failing field of a 422."""
+
+    model_config = ConfigDict(title="Error", extra="allow")
+
+    error: str = Field(description="what is wrong, in plain words (the field or parameter first)")
+    detail: str = Field(description="the same text as `error`")
+    errors: list[FieldProblem] | SkipJsonSchema[None] = Field(
+        default=None, description="every failing field (422 answers)")
+    report_id: str | SkipJsonSchema[None] = Field(
+        default=None, description="the report concerned, when the answer is about one (ingest, dry run)")
+    request_id: str | SkipJsonSchema[None] = Field(
+        default=None, description="the open request that conflicts (409 of a second request)")
+
+
+def error_body(message: str, **extra: Any) -> dict[str, Any]:
+    """The :class:`ErrorBody` of ``message`` (``extra``: ``errors``, ``report_id``, ... when given)."""
+    return {"error": message, "detail": message, **{k: v for k, v in extra.items() if v is not None}}
+
+
 def error_response(exc: ApiError, **extra: Any) -> Response:
-    """``{"error": message, **extra}`` with the error's status and headers (the ingest style)."""
-    return json_response({"error": exc.message, **extra}, exc.status_code, exc.headers)
+    """The error as an :class:`ErrorBody` answer with its status and headers (``errors`` of a 422 included)."""
+    errors = getattr(exc, "errors", None)
+    return json_response(error_body(exc.message, errors=errors, **extra), exc.status_code, exc.headers)
 
 
-def unavailable(exc: Exception, key: str = "error") -> Response:
+def unavailable(exc: Exception) -> Response:
+    """503 (with Retry-After): the broker is unreachable."""
     log.warning("broker unavailable", error=str(exc))
-    return json_response({key: "the hub cannot reach its broker right now; nothing was accepted, retry later"},
+    return json_response(error_body("the hub cannot reach its broker right now; nothing was accepted, retry later"),
                          503, RETRY_LATER)
+
+
+def _location(loc: Sequence[Any]) -> str:
+    """A parameter's name from a validation error location (``("query", "limit")`` → ``limit``)."""
+    parts = list(loc[1:]) if loc and loc[0] in ("query", "path", "header", "cookie", "body") else list(loc)
+    return _field(parts) if parts else "request"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (204, 304) or exc.status_code < 200:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    errors = getattr(exc, "errors", None)
+    return json_response(error_body(message, errors=errors), exc.status_code, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _location(e.get("loc", ())), "problem": str(e.get("msg", "invalid"))} for e in exc.errors()]
+    message = "; ".join(f"{e['field']}: {e['problem']}" for e in errors) or "invalid request"
+    return json_response(error_body(message, errors=errors), 422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every ``HTTPException`` (:class:`ApiError`, unknown paths, 405) and every parameter
+    validation error (FastAPI's ``RequestValidationError``, 422) with an :class:`ErrorBody`; and say in
+    the OpenAPI document that every operation that may answer 401 takes a bearer token."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_bearer_security(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def with_bearer_security(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with a ``bearer`` security scheme on every operation documenting a 401 (pure)."""
+    doc.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http", "scheme": "bearer",
+        "description": "an agency key, desk user, officer, auditor or metrics token, per operation"}
+    for ops in doc.get("paths", {}).values():
+        for op in ops.values():
+            if "401" in op.get("responses", {}):
+                op["security"] = [{"bearer": []}]
+    return doc
+
+
+ERROR_DESCRIPTIONS: Mapping[int, str] = MappingProxyType({
+    400: "bad request: malformed JSON, a malformed X-Trace-Id header, or a parameter out of range",
+    401: "no token, or an unknown or revoked one (WWW-Authenticate: Bearer)",
+    403: "the token may not do this (another kind of token, or another state or agency)",
+    404: "not found: nothing with this id here (or a path that names no endpoint)",
+    409: "conflict with what the hub already holds",
+    413: "the body is larger than the limit",
+    422: "invalid parameters or body: `error` names the field, `errors` lists every failing one",
+    429: "too many open requests",
+    503: "a dependency (the broker, the audit trail) is unreachable; retry after Retry-After seconds",
+})
+
+
+_ERROR_HEADERS: Mapping[int, dict[str, Any]] = MappingProxyType({
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}},
+})
+
+
+def errors_doc(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of an operation for the error ``statuses`` it may answer: each an
+    :class:`ErrorBody` with a description (the default of :data:`ERROR_DESCRIPTIONS`, or
+    ``descriptions["e404"]`` for 404 etc.). Merge the success answers in with ``|``."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorBody,
+                                 "description": descriptions.get(f"e{status}", ERROR_DESCRIPTIONS[status])}
+        if status in _ERROR_HEADERS:
+            entry["headers"] = _ERROR_HEADERS[status]
+        out[status] = entry
+    return out
+
+
+def content_doc(media_type: str, description: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entry of a success answer that is not JSON (Server-Sent Events, CSV, text). Declare
+    the route with ``response_class=Response`` (no media type of its own): FastAPI documents the route's
+    answers in its response class's media type, so an ``EventSourceResponse`` class would put the error
+    bodies under ``text/event-stream`` too."""
+    return {status: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}}
 
 
 class GroupCommit(Generic[A, R]):
@@ -215,7 +352,7 @@ def _field(loc: Sequence[Any]) -> str:
 
 async def read_json(request: Request, limit: int, model: type[M] | None = None) -> Any:
     """The body as JSON (400 when malformed, 413 beyond ``limit``), validated by ``model`` when given
-    (422 naming every failing field: ``{"detail": "report_id: Field required", "errors": [...]}``)."""
+    (422 naming every failing field: ``{"error": "report_id: Field required", "errors": [...]}``)."""
     raw = await read_body(request, limit)
     try:
         value = orjson.loads(raw)

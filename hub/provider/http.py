@@ -52,7 +52,19 @@ from hub.feeds.http import parse_cursor
 from hub.ingest import http as ingest
 from hub.platform import clock, metrics
 from hub.platform.db import Database
-from hub.platform.http import ApiError, bearer, in_thread, read_body, read_json, trace_id, unavailable
+from hub.platform.http import (
+    ApiError,
+    bearer,
+    content_doc,
+    error_body,
+    error_response,
+    errors_doc,
+    in_thread,
+    read_body,
+    read_json,
+    trace_id,
+    unavailable,
+)
 from hub.platform.http import json_response as _json
 from hub.platform.kafka.producer import BrokerUnavailable
 from hub.platform.keys import id_key
@@ -122,10 +134,10 @@ async def _refresh_loop(app: FastAPI) -> None:
 
 # -- helpers ---------------------------------------------------------------------------------------
 def invalid(errors: list[Any]) -> Response:
-    """422 naming every failing field: ``{"detail": "field: problem; …", "errors": [{field, problem}]}``."""
+    """422 naming every failing field: ``{"error": "field: problem; …", "errors": [{field, problem}]}``."""
     listed = [e.as_dict() for e in errors]
-    return _json({"detail": "; ".join(f"{e['field']}: {e['problem']}" if e["field"] else e["problem"]
-                                      for e in listed), "errors": listed}, 422)
+    return _json(error_body("; ".join(f"{e['field']}: {e['problem']}" if e["field"] else e["problem"]
+                                      for e in listed), errors=listed), 422)
 
 
 async def actor(request: Request, who: Principal) -> str:
@@ -170,7 +182,8 @@ async def _status(request: Request, report_id: str) -> dict[str, Any] | None:
     return st
 
 
-@router.get("/v1/reports/{report_id}", response_model=None)
+@router.get("/v1/reports/{report_id}", response_model=None, responses=errors_doc(
+    401, 403, 404, 422, e404="no report of this agency has this id (another agency's report answers the same)"))
 async def report_status(request: Request, report_id: str, who: AgencyOrAuditor) -> Response:
     """What the hub did with one report: every version's stage outcomes, recipients, delivery and
     acknowledgement times, and the requests about it. Only its agency (and auditors) may read it."""
@@ -185,7 +198,9 @@ async def report_status(request: Request, report_id: str, who: AgencyOrAuditor) 
     return _json(st)
 
 
-@router.get("/v1/agency/reports", response_model=None)
+@router.get("/v1/agency/reports", response_model=None, responses=errors_doc(
+    401, 403, 404, 422, e403="a token of another kind, or `agency` names another agency",
+    e404="no report of this agency has this source_ref (or version)"))
 async def agency_reports(request: Request, who: AgencyOrAuditor,
                          source_ref: Annotated[str | None, Query(max_length=128)] = None,
                          version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
@@ -210,7 +225,9 @@ async def agency_reports(request: Request, who: AgencyOrAuditor,
     return _json({"agency": code, "reports": [st]})
 
 
-@router.get("/v1/agency/receipts", response_model=None)
+@router.get("/v1/agency/receipts", response_model=None, responses=errors_doc(
+    400, 401, 403, 422, e400="after: a cursor beyond any possible one",
+    e403="a token of another kind, or `agency` names another agency"))
 async def receipts(request: Request, who: AgencyOrAuditor, after: Annotated[str | None, Query()] = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                    agency: Annotated[str | None, Query(max_length=40)] = None) -> Response:
@@ -253,7 +270,10 @@ def sse_stream(request: Request, hello: str, poll: Callable[[], Awaitable[list[b
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/v1/agency/events")
+@router.get("/v1/agency/events", response_class=Response, responses=content_doc(
+    "text/event-stream", "Server-Sent Events: `event: change`, `id` = cursor") | errors_doc(
+    400, 401, 403, 422, e400="after / Last-Event-ID: a cursor beyond any possible one",
+    e403="a token of another kind, or `agency` names another agency"))
 async def agency_events(request: Request, who: AgencyOrAuditor, after: Annotated[str | None, Query()] = None,
                         agency: Annotated[str | None, Query(max_length=40)] = None,
                         last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
@@ -273,7 +293,7 @@ async def agency_events(request: Request, who: AgencyOrAuditor, after: Annotated
     return sse_stream(request, f"connected to the changes of {code}", poll, drain=True)
 
 
-@router.get("/v1/agency/me")
+@router.get("/v1/agency/me", responses=errors_doc(401, 403))
 async def me(request: Request, who: AgencyKey) -> dict[str, Any]:
     """The agency behind the token and, for a desk user's token, the person (used by the desk page)."""
     a = await in_thread(request.app.state.desk_users.directory.get, who.subject)
@@ -283,7 +303,11 @@ async def me(request: Request, who: AgencyKey) -> dict[str, Any]:
 
 
 # -- dry run ---------------------------------------------------------------------------------------
-@router.post("/v1/reports/check", response_model=None, openapi_extra={"requestBody": {"required": True, "content": {
+@router.post("/v1/reports/check", response_model=None, responses=errors_doc(
+    400, 401, 403, 409, 413, 422, e400="malformed JSON, or a malformed X-Trace-Id header",
+    e403="the key is not an agency key, or the body claims another agency/state",
+    e409="stale version: a higher version was accepted and this one never was",
+    e422="field errors: every failing field path with the problem in plain words (`errors`)"), openapi_extra={"requestBody": {"required": True, "content": {
     "application/json": {"schema": ingest.REPORT_SCHEMA}}}})
 async def check_report(request: Request, who: AgencyKey) -> Response:
     """Check a report as ``POST /v1/reports`` would, without accepting it: 200 ``{ok, report_id,
@@ -291,11 +315,11 @@ async def check_report(request: Request, who: AgencyKey) -> Response:
     try:
         raw = await read_body(request, ingest.MAX_REPORT_BYTES)
     except ApiError as exc:
-        return _json({"error": exc.message}, exc.status_code)
+        return error_response(exc)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return _json({"error": f"malformed JSON: {exc}"}, 400)
+        return _json(error_body(f"malformed JSON: {exc}"), 400)
     o = ingest.check_item(body, who, request.app.state.settings, trace_id(request))
     keys = ingest.ledger_keys([o])
     if keys:
@@ -313,7 +337,10 @@ def latest_item(db: Database, state: str, report_id: str) -> dict[str, Any] | No
     return {"version": int(row["version"]), "item": json.loads(row["item"])} if row else None
 
 
-@router.post("/v1/feeds/{state}/requests", status_code=201, response_model=None,
+@router.post("/v1/feeds/{state}/requests", status_code=201, response_model=None, responses=errors_doc(
+    400, 401, 403, 404, 409, 413, 422, 429, 503, e400="malformed JSON",
+    e404="no report with this id is in the state's feed", e409="an open request of this kind exists (`request_id`)",
+    e429="this agency has too many unanswered requests", e503="the request cannot be audited right now"),
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                  "type": "object", "required": ["report_id", "kind", "text"], "properties": {
                      "report_id": {"type": "string", "maxLength": rq.MAX_REPORT_ID},
@@ -344,7 +371,7 @@ async def ask(request: Request, seat: OfficerOfState) -> Response:
         row = await in_thread(lambda: store.create(asked, version=found["version"], agency=agency,
                                                    requester=seat.who.label, requester_state=seat.state))
     except rq.AlreadyOpen as exc:
-        return _json({"detail": f"report_id: {exc}", "request_id": exc.request_id}, 409)
+        return _json(error_body(f"report_id: {exc}", request_id=exc.request_id), 409)
     except rq.TooManyOpen as exc:
         raise ApiError(429, f"requests: {exc}") from exc
     ev = audit_event(rq.REQUEST_STAGE[asked.kind], report_id=asked.report_id, version=found["version"], agency=agency,
@@ -355,14 +382,15 @@ async def ask(request: Request, seat: OfficerOfState) -> Response:
         await request.app.state.audit.emit([ev])
     except BrokerUnavailable as exc:
         await in_thread(store.forget, row["request_id"])
-        return unavailable(exc, key="detail")
+        return unavailable(exc)
     metrics.REQUESTS_ASKED.labels(asked.kind, seat.state).inc()
     log.info("request asked", request_id=row["request_id"], report_id=asked.report_id, kind=asked.kind,
              state=seat.state, actor=seat.who.label, agency=agency)
     return _json(rq.view(row), 201)
 
 
-@router.get("/v1/feeds/{state}/requests", response_model=None)
+@router.get("/v1/feeds/{state}/requests", response_model=None, responses=errors_doc(
+    401, 403, 404, 422, e404="a path that names no endpoint (e.g. a state with '/')"))
 async def state_requests(request: Request, seat: OfficerOfState,
                          report_id: Annotated[str | None, Query(max_length=rq.MAX_REPORT_ID)] = None) -> Response:
     """The requests this state's officers asked (newest first), or those about one report."""
@@ -371,7 +399,9 @@ async def state_requests(request: Request, seat: OfficerOfState,
     return _json({"state": seat.state, "requests": [rq.view(r) for r in rows]})
 
 
-@router.get("/v1/feeds/{state}/requests/events")
+@router.get("/v1/feeds/{state}/requests/events", response_class=Response, responses=content_doc(
+    "text/event-stream", "Server-Sent Events: `event: request`, the newest view of each request") | errors_doc(
+    401, 403, 404, 422, e404="a path that names no endpoint (e.g. a state with '/')"))
 async def state_request_events(request: Request, seat: OfficerOfState) -> StreamingResponse:
     """Server-Sent Events (``event: request``) of this state's requests: every one at connect, then each
     as it is asked or answered. Not cursor-based: clients keep the newest view per request_id."""
@@ -405,7 +435,8 @@ async def requests_on_items(app: FastAPI, state: str, views: list[dict[str, Any]
 
 
 # -- requests: the agency's side -------------------------------------------------------------------
-@router.get("/v1/agency/requests", response_model=None)
+@router.get("/v1/agency/requests", response_model=None, responses=errors_doc(
+    401, 403, 422, e403="a token of another kind, or `agency` names another agency"))
 async def inbox(request: Request, who: AgencyOrAuditor,
                 status: Annotated[str, Query(pattern="^(open|answered|all)$")] = "all",
                 agency: Annotated[str | None, Query(max_length=40)] = None,
@@ -417,7 +448,9 @@ async def inbox(request: Request, who: AgencyOrAuditor,
     return _json({"agency": code, "requests": [rq.view(r) for r in rows]})
 
 
-@router.post("/v1/agency/requests/{request_id}/answer", response_model=None,
+@router.post("/v1/agency/requests/{request_id}/answer", response_model=None, responses=errors_doc(
+    400, 401, 403, 404, 409, 413, 422, 503, e400="malformed JSON", e404="no request to this agency has this id",
+    e409="already answered, or the report is not routed yet", e503="the answer cannot be sent or audited right now"),
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                  "type": "object", "required": ["decision", "text"], "properties": {
                      "decision": {"type": "string", "enum": ["GRANT", "REFUSE", "ANSWER"]},
@@ -466,7 +499,7 @@ async def answer(request: Request, request_id: str,
         await request.app.state.audit.emit([ev])
     except BrokerUnavailable as exc:  # undo: the request is open again, the answer can be sent again
         await in_thread(store.reopen, request_id)
-        return unavailable(exc, key="detail")
+        return unavailable(exc)
     metrics.REQUESTS_ANSWERED.labels(row["kind"], ans.decision).inc()
     metrics.REQUEST_ANSWER_SECONDS.labels(row["kind"]).observe(
         max(0.0, (int(done["answered_at"]) - int(row["created_at"])) / 1000))

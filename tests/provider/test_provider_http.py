@@ -94,8 +94,8 @@ def test_status_of_another_agencys_report_is_answered_like_an_unknown_id(w: Worl
     theirs = w.s.get(f"/v1/reports/{w.other['report_id']}", w.uz)
     unknown = w.s.get("/v1/reports/R-000000000000000000000000", w.uz)
     assert theirs.status_code == unknown.status_code == 404
-    assert theirs.json() == unknown.json() == {
-        "detail": "report_id: no report of UZ-CUSTOMS has this id (or the hub has not seen it yet)"}
+    msg = "report_id: no report of UZ-CUSTOMS has this id (or the hub has not seen it yet)"
+    assert theirs.json() == unknown.json() == {"error": msg, "detail": msg}
     # both audited: the first at once with its reason, the second in the window's aggregate (same source)
     wait_for(lambda: denied(w, f"status of {w.other['report_id']}: a report of KZ-CUSTOMS"), what="audited")
     # (or at once, with its own reason, when the 1 s test window closed between the two)
@@ -226,7 +226,8 @@ def test_a_request_on_a_report_never_received_is_a_404_like_an_unknown_one(w: Wo
     never = ask(w, w.tj, "TJ")  # the report exists, but TJ never received it
     unknown = ask(w, w.tj, "TJ", report_id="R-000000000000000000000000")
     assert never.status_code == unknown.status_code == 404
-    assert never.json() == unknown.json() == {"detail": "report_id: no report with this id is in the feed of TJ"}
+    msg = "report_id: no report with this id is in the feed of TJ"
+    assert never.json() == unknown.json() == {"error": msg, "detail": msg}
     wait_for(lambda: denied(w, f"request on {w.rid}, which is not in the feed of TJ"), what="audited")
 
 
