@@ -40,6 +40,7 @@ PARTS: tuple[str, ...] = (
     "hub.pages.officer",  # officer web page
     "hub.provider.http",  # provider (SPEC §13): status, receipts, requests, answers
     "hub.pages.desk",  # provider: the agency desk page and the officer page's request panel
+    "hub.projections.http",  # read models: lag per projection (GET /v1/projections)
 )
 
 

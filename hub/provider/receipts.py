@@ -1,7 +1,7 @@
 """The provider's read model (SPEC §13): per report and version what the hub did with it, who got
 it, when it was first served and acknowledged — and the agency's own stream of status changes.
 
-A sink :class:`~hub.sink.Projection` (:class:`ProviderProjection`) keeps it from two inputs:
+The ``provider`` projection (:mod:`hub.provider.projection`, its own consumer) keeps it from two inputs:
 
 * audit events (``hub.audit``): RECEIVED, VALIDATED, REJECTED (any stage, also after the 202),
   DUPLICATE, ROUTED, SHARED, the request/answer stages, DELIVERED (→ ``delivered_at``, the first
@@ -176,8 +176,10 @@ class ReceiptStore:
         db.migrate(DDL)
 
     # ---- writing (the sink) -------------------------------------------------------------------
-    def apply(self, events: Iterable[Mapping[str, Any]], receipts: Iterable[Mapping[str, Any]]) -> int:
-        """Project one batch (decoded audit events and receipts). Returns the changes added."""
+    def apply(self, events: Iterable[Mapping[str, Any]], receipts: Iterable[Mapping[str, Any]],
+              heads: dict[str, int] | None = None) -> int:
+        """Project one batch (decoded audit events and receipts). Returns the changes added; ``heads``
+        (when given) receives the newest change cursor of each agency that got changes."""
         events = [e for e in events if e.get("stage") in PROJECTED and e.get("report_id")]
         receipts = list(receipts)
         if not events and not receipts:
@@ -188,7 +190,10 @@ class ReceiptStore:
                 w.receipt(r)
             for e in sorted(events, key=lambda e: (ms(e["occurred_at"]) or 0, e["event_id"])):
                 w.event(e)
-            return w.flush()
+            added = w.flush()
+            if heads is not None:
+                heads.update(w.heads)
+            return added
 
     # ---- reading (the gateway) ----------------------------------------------------------------
     def owner(self, report_id: str) -> dict[str, Any] | None:
@@ -254,6 +259,7 @@ class _Writer:
         self.db = db
         self.agency: dict[str, str | None] = {}
         self.staged: list[dict[str, Any]] = []
+        self.heads: dict[str, int] = {}  # agency → its newest change seq (the wake-up's payload)
 
     # -- who owns a report
     def know(self, report_id: str, agency: str | None, state: str | None, source_ref: str | None,
@@ -443,6 +449,7 @@ class _Writer:
             top = self.db.one("SELECT seq FROM provider_cursor WHERE agency = ?", (agency,))
             assert top is not None
             first = int(top["seq"]) - len(fresh) + 1
+            self.heads[agency] = int(top["seq"])
             self.db.executemany(
                 "INSERT INTO provider_changes (agency, seq, change_key, report_id, version, type, occurred_at, body) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -456,19 +463,6 @@ class _Writer:
             "SELECT change_key FROM provider_changes WHERE change_key IN ({marks})",
             [c["change_key"] for c in changes])}
         return [c for c in changes if c["change_key"] not in known]
-
-
-# -- the sink projection --------------------------------------------------------------------------
-class ProviderProjection:
-    """:class:`hub.sink.Projection` of the provider read model (wired in ``hub/cli/sink.py``)."""
-
-    def __init__(self, db: Database) -> None:
-        self.store = ReceiptStore(db)
-
-    def apply(self, batch: Any, added_items: list[dict[str, Any]], added_events: list[dict[str, Any]]) -> None:
-        n = self.store.apply(batch.audit_events, batch.receipts)
-        if n:
-            log.debug("provider changes projected", changes=n)
 
 
 # -- views (pure) ---------------------------------------------------------------------------------
