@@ -26,7 +26,6 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
 
 from hub.domain.codec import DEAD_LETTER
 from hub.platform import metrics
@@ -224,54 +223,57 @@ Progress = Callable[[int, int, float], None]  # (records so far, records to read
 
 
 async def rebuild(settings: Settings, db: Database, name: str, group: str = GROUP,
-                  on_progress: Progress | None = None, every: float = 2.0) -> dict[str, Any]:
-    """Drop projection ``name``'s tables, replay its topics from the beginning into new ones and
-    commit its group's offsets at the end of what was replayed, so the running projection continues
-    from there. Stop that projection first (its group must have no members: the commit fails
-    otherwise, and nothing of the rebuild is lost — run it again)."""
+                  on_progress: Progress | None = None, every: float = 2.0,
+                  assignment_timeout: float = 60.0) -> dict[str, Any]:
+    """Drop projection ``name``'s tables, replay its topics from the beginning into new ones, and
+    commit its group's offsets as it goes, so the restarted projection continues where the rebuild
+    ended. The rebuild joins the projection's own consumer group: when it is not given every
+    partition (the projection is still running somewhere) it stops before dropping anything."""
     (projection,) = build([name], db, settings)
     await ensure_topics(settings)
     gid = group_of(group, projection)
-    cons = consumer(settings, group_id=gid, max_poll_records=BATCH, fetch_max_bytes=FETCH_MAX_BYTES,
-                    max_partition_fetch_bytes=PARTITION_FETCH_BYTES)
+    cons = consumer(settings, *projection.topics(), group_id=gid, max_poll_records=BATCH,
+                    fetch_max_bytes=FETCH_MAX_BYTES, max_partition_fetch_bytes=PARTITION_FETCH_BYTES)
     await cons.start()
     t0 = time.monotonic()
     done = 0
     try:
-        await cons.topics()  # metadata of every topic (this consumer subscribes to none)
-        tps = [TopicPartition(t, p) for t in projection.topics() for p in sorted(cons.partitions_for_topic(t) or ())]
-        cons.assign(tps)
+        tps = {TopicPartition(t, p) for t in projection.topics() for p in (cons.partitions_for_topic(t) or ())}
+        deadline = time.monotonic() + assignment_timeout
+        while cons.assignment() != tps:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"consumer group {gid} gave this rebuild {len(cons.assignment())} of {len(tps)} "
+                                   f"partitions: stop projection {name!r} (hub sink) first; nothing was dropped")
+            await cons.getmany(timeout_ms=200)  # joins the group; what it fetches is read again below
+            tps = {TopicPartition(t, p) for t in projection.topics() for p in (cons.partitions_for_topic(t) or ())}
         await cons.seek_to_beginning(*tps)
         await asyncio.to_thread(projection.reset)
-        ends = {tp: off for tp, off in (await cons.end_offsets(tps)).items()}
-        total_hint = 0
-        starts = await cons.beginning_offsets(tps)
+        starts = await cons.beginning_offsets(list(tps))
+        ends = await cons.end_offsets(list(tps))  # a hint for the progress lines (not exact on every broker)
         total_hint = sum(max(0, ends[tp] - starts.get(tp, 0)) for tp in tps)
         last_say = 0.0
-        empty = 0
         while True:
             batches = await cons.getmany(timeout_ms=1000, max_records=BATCH)
             records = [r for recs in batches.values() for r in recs]
             if records:
-                empty = 0
                 batch = classify(records)
                 await asyncio.to_thread(write, projection, batch, last_record_ms=max(r.timestamp for r in records),
                                         backlog=0)
+                await cons.commit()
                 done += len(records)
-            else:
-                empty += 1
             # the end: every partition read up to the high watermark its last fetch reported
-            positions = {tp: await cons.position(tp) for tp in tps}
-            caught_up = all((cons.highwater(tp) is not None and positions[tp] >= cons.highwater(tp))  # type: ignore[operator]
-                            or (cons.highwater(tp) is None and positions[tp] >= ends.get(tp, 0))
-                            for tp in tps)
+            caught_up = True
+            for tp in tps:
+                hw = cons.highwater(tp)
+                if hw is None or await cons.position(tp) < hw:
+                    caught_up = False
+                    break
             if on_progress and (time.monotonic() - last_say >= every or (caught_up and not records)):
                 last_say = time.monotonic()
                 on_progress(done, max(total_hint, done), time.monotonic() - t0)
-            if caught_up and not records and empty >= 1:
+            if caught_up and not records:
                 break
-        positions = {tp: await cons.position(tp) for tp in tps}
-        await cons.commit({tp: OffsetAndMetadata(off, "") for tp, off in positions.items()})
+        await cons.commit()
     finally:
         await cons.stop()
         projection.close()
