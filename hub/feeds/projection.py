@@ -25,6 +25,7 @@ class FeedProjection(Projection):
     name: ClassVar[str] = "feeds"
     inputs: ClassVar[frozenset[str]] = frozenset({"feed"})
     dead_letters_of: ClassVar[frozenset[str]] = frozenset({"feed"})
+    urgent: ClassVar[bool] = True  # first through the process's SQLite writer gate
 
     def __init__(self, db: Database, settings: Settings) -> None:
         super().__init__(db, settings)

@@ -11,7 +11,9 @@ progress row (:mod:`hub.projections.progress`) written in it; nothing else share
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -67,6 +69,48 @@ def classify(records: Iterable[Any]) -> Sorted:
     return out
 
 
+class WriterGate:
+    """SQLite has one writer at a time. Projections of one process take turns through this gate
+    instead of through SQLite's busy handler (which sleeps and retries, unfairly: a writer can wait
+    seconds behind a busy neighbour); a waiting ``urgent`` writer (the officers' feed) goes first."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._urgent_waiting = 0
+
+    @contextmanager
+    def hold(self, urgent: bool) -> Iterator[None]:
+        with self._cond:
+            if urgent:
+                self._urgent_waiting += 1
+            try:
+                while self._busy or (not urgent and self._urgent_waiting):
+                    self._cond.wait()
+            finally:
+                if urgent:
+                    self._urgent_waiting -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+_GATES: dict[str, WriterGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def writer_gate(db: Database) -> WriterGate | None:
+    """The process's gate for a SQLite file (None for PostgreSQL: its writers lock rows, not the file)."""
+    if db.dialect != "sqlite":
+        return None
+    with _GATES_LOCK:
+        return _GATES.setdefault(db.path, WriterGate())
+
+
 class Projection:
     """One read model. Subclasses set :attr:`name`, :attr:`inputs`, :attr:`dead_letters_of`, and
     implement :meth:`write` (rows of one batch, inside the transaction :meth:`apply` opened) and
@@ -81,6 +125,8 @@ class Projection:
     #: records per transaction on SQLite (one writer at a time: a long transaction of a slow
     #: projection would hold the feed store's commit back); PostgreSQL writes the whole batch at once
     sqlite_slice: ClassVar[int] = 500
+    #: first in line for the process's SQLite writer gate (the officers' feed)
+    urgent: ClassVar[bool] = False
 
     def __init__(self, db: Database, settings: Settings) -> None:
         from hub.projections import progress
@@ -113,7 +159,8 @@ class Projection:
         """ONE transaction: the batch's rows and the projection's progress row. Idempotent."""
         from hub.projections import progress
 
-        with self.db.transaction():
+        gate = writer_gate(self.db)
+        with gate.hold(urgent=self.urgent) if gate else nullcontext(), self.db.transaction():
             added = self.write(batch)
             progress.record(self.db, self.name, records=len(batch), added=added, last_record_ms=last_record_ms,
                             backlog=backlog)
