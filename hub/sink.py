@@ -193,8 +193,8 @@ class Sink:
         tasks = [asyncio.create_task(c.run(prod, r), name=f"projection-{c.name}")
                  for c, r in zip(self.consumers, readies, strict=True)]
         log.info("sink started", projections=[c.name for c in self.consumers], database=self.db.dialect)
+        waiter = asyncio.create_task(asyncio.gather(*(r.wait() for r in readies)))
         try:
-            waiter = asyncio.create_task(asyncio.wait([asyncio.create_task(r.wait()) for r in readies]))
             done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             if waiter in done and ready:
                 ready.set()
@@ -205,6 +205,7 @@ class Sink:
                 if t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]
         finally:
+            waiter.cancel()
             self._stop.set()
             for t in tasks:
                 if not t.done():
