@@ -193,7 +193,7 @@ class Sink:
         tasks = [asyncio.create_task(c.run(prod, r), name=f"projection-{c.name}")
                  for c, r in zip(self.consumers, readies, strict=True)]
         log.info("sink started", projections=[c.name for c in self.consumers], database=self.db.dialect)
-        waiter = asyncio.create_task(asyncio.gather(*(r.wait() for r in readies)))
+        waiter = asyncio.gather(*(r.wait() for r in readies))
         try:
             done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             if waiter in done and ready:

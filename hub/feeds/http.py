@@ -18,7 +18,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import orjson
 import structlog
@@ -47,6 +47,13 @@ MAX_CURSOR = 2**63 - 1  # a cursor is a feed store seq (BIGINT)
 
 
 # -- shared resources ---------------------------------------------------------------------------
+class SharedView(NamedTuple):
+    """One item of a page shared by the streams that read it: its view and its encoded SSE event."""
+
+    view: dict[str, Any]
+    event: bytes
+
+
 class FeedWatch:
     """One watcher per process for every open stream: the newest cursor of each feed, pushed by the
     feed projection the moment it commits a batch (:mod:`hub.projections.wake`: PostgreSQL
@@ -67,6 +74,7 @@ class FeedWatch:
         self._interest: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._pages: dict[tuple[str, int, int], asyncio.Task[list[SharedView]]] = {}
         self.listener = wake.Listener(store.db, wake.FEED, self._pushed, on_reconnect=self._recheck)
 
     def start(self) -> None:
@@ -123,6 +131,25 @@ class FeedWatch:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    async def page(self, app: FastAPI, state: str, cursor: int, limit: int = 100) -> list[SharedView]:
+        """The page after ``cursor``, read ONCE for every stream of ``state`` standing at that cursor
+        (the streams a wake-up woke together): one store read, one decoration, one encoding of each
+        event, shared by all of them (a fan-out of hundreds of streams costs one read per feed per
+        commit, and the streams hold the same objects in memory)."""
+        key = (state, cursor, limit)
+        fut = self._pages.get(key)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_task(self._read_page(app, state, cursor, limit))
+            self._pages[key] = fut
+            fut.add_done_callback(lambda _f: self._pages.pop(key, None))
+        return await asyncio.shield(fut)
+
+    async def _read_page(self, app: FastAPI, state: str, cursor: int, limit: int) -> list[SharedView]:
+        views = await in_thread(self.store.page, state, cursor, limit)
+        if views:
+            views = await decorate_app(app, state, views)
+        return [SharedView(v, sse_event(v)) for v in views]
 
     async def close(self) -> None:
         await self.listener.close()
@@ -198,8 +225,12 @@ def delivered_version(store: FeedStore, state: str, report_id: str, version: int
 async def decorate(request: Request, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Let other parts add to the items a state is served (``app.state.feed_view_hooks``, each
     ``async (app, state, views) -> views``; the provider part adds the state's requests, SPEC §13)."""
-    for hook in getattr(request.app.state, "feed_view_hooks", ()):
-        views = await hook(request.app, state, views)
+    return await decorate_app(request.app, state, views)
+
+
+async def decorate_app(app: FastAPI, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for hook in getattr(app.state, "feed_view_hooks", ()):
+        views = await hook(app, state, views)
     return views
 
 
@@ -241,7 +272,6 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
     state, who = seat.state, seat.who
     cursor = parse_cursor(last_event_id, "Last-Event-ID") if last_event_id else parse_cursor(after, "after")
     session = uuid.uuid4().hex[:12]
-    store: FeedStore = request.app.state.feed_store
     keepalive: float = request.app.state.feed_keepalive
     watch: FeedWatch = request.app.state.feed_watch
     auth = request.app.state.auth
@@ -266,13 +296,12 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
                     yield b'event: revoked\ndata: {"error":"authorization: your token was revoked"}\n\n'
                     return
                 if fresh:
-                    views = await in_thread(store.page, state, cursor, 100)
-                    if views:
-                        views = await decorate(request, state, views)
-                        await deliver(request, views, state, who, session, via="sse")
-                        for v in views:
-                            yield sse_event(v)
-                            cursor = v["cursor"]
+                    shared = await watch.page(request.app, state, cursor, 100)
+                    if shared:
+                        await deliver(request, [x.view for x in shared], state, who, session, via="sse")
+                        for x in shared:
+                            yield x.event
+                            cursor = x.view["cursor"]
                         last = time.monotonic()
                         continue
                 if time.monotonic() - last >= keepalive:
