@@ -12,6 +12,7 @@ progress row (:mod:`hub.projections.progress`) written in it; nothing else share
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -72,24 +73,33 @@ def classify(records: Iterable[Any]) -> Sorted:
 class WriterGate:
     """SQLite has one writer at a time. Projections of one process take turns through this gate
     instead of through SQLite's busy handler (which sleeps and retries, unfairly: a writer can wait
-    seconds behind a busy neighbour); a waiting ``urgent`` writer (the officers' feed) goes first."""
+    seconds behind a busy neighbour). Turns are first come, first served, except that a waiting
+    ``urgent`` writer (the officers' feed) goes before the others; a projection that writes slice
+    after slice queues again behind the others for each slice, so none starves."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._busy = False
-        self._urgent_waiting = 0
+        self._urgent: deque[object] = deque()
+        self._normal: deque[object] = deque()
+
+    def _next(self) -> object | None:
+        return self._urgent[0] if self._urgent else self._normal[0] if self._normal else None
 
     @contextmanager
     def hold(self, urgent: bool) -> Iterator[None]:
+        me = object()
+        queue = self._urgent if urgent else self._normal
         with self._cond:
-            if urgent:
-                self._urgent_waiting += 1
+            queue.append(me)
             try:
-                while self._busy or (not urgent and self._urgent_waiting):
+                while self._busy or self._next() is not me:
                     self._cond.wait()
-            finally:
-                if urgent:
-                    self._urgent_waiting -= 1
+            except BaseException:
+                queue.remove(me)
+                self._cond.notify_all()
+                raise
+            queue.popleft()
             self._busy = True
         try:
             yield
