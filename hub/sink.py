@@ -1,179 +1,284 @@
-"""The sink (``hub sink``): ``hub.feed.*`` → feed store, ``hub.audit`` → audit store (AuditEvent
-and AuditBatch records), ``hub.receipts`` → the projections (read models such as the provider's
-report status) that are handed every written batch.
+"""The sink (``hub sink``): the hub's read models, each kept by its own consumer.
 
-At-least-once: a batch is written to the database (idempotent inserts keyed by ``item_id`` /
-``event_id``) and only then are the Kafka offsets committed. A crash between the two replays the
-batch, which the unique ids absorb. Messages that cannot be decoded go to ``hub.dlq`` with their raw
-bytes and the reason; they never block the sink.
+Every projection (:mod:`hub.projections`: ``feeds``, ``audit``, ``analyst``, ``provider``) runs as
+an independent :class:`ProjectionConsumer` — its own consumer group (``hub-sink-<name>``), offsets,
+database transaction and lag. ``hub sink`` runs them all in one process as independent tasks (or a
+chosen few: ``--projection NAME``, to give the feed its own process); a slow projection delays only
+itself.
 
-:func:`classify` is the pure core (records → feed items, audit events, receipts, dead letters).
+At-least-once, per projection: a batch is written to the database (idempotent writes keyed by
+deterministic ids) and only then are that projection's Kafka offsets committed. A crash between the
+two replays the batch, which the unique ids absorb. Messages that cannot be decoded go to
+``hub.dlq`` with their raw bytes and the reason — by the one projection that owns their topic —
+and never block the sink. While the database is down a projection retries the same batch with
+back-off and commits nothing meanwhile.
+
+:func:`rebuild` replays a projection's topics from the beginning into freshly created tables
+(``hub projection rebuild NAME``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from hub.audit.store import AuditStore
-from hub.domain import wire
-from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, DEAD_LETTER, FEED_ITEM, RECEIPT, DecodeError, codec
+from hub.domain.codec import DEAD_LETTER
 from hub.domain.wire import send_avro
 from hub.platform import metrics
-from hub.platform.clock import now_ms
 from hub.platform.db import Database
 from hub.platform.kafka.io import consumer, producer
 from hub.platform.kafka.lag import LagMonitor
-from hub.platform.kafka.topics import AUDIT, DLQ, FEED_PREFIX, RECEIPTS, ensure_topics, feed, recipient_of
+from hub.platform.kafka.topics import DLQ, ensure_topics
 from hub.platform.settings import Settings
+from hub.projections import progress
+from hub.projections.base import Projection, Sorted, classify, dead_letter
+from hub.projections.registry import NAMES, build
 
 log = structlog.get_logger(__name__)
 
-GROUP = "hub-sink"
+GROUP = "hub-sink"  # prefix: each projection's group is hub-sink-<name>
+BATCH = 500  # records per fetch
+# bounded fetch buffers per consumer (back-pressure during a backfill: a projection holds at most
+# about this much of its topics in memory, however far behind it is)
+FETCH_MAX_BYTES = 4 * 1024 * 1024
+PARTITION_FETCH_BYTES = 512 * 1024
+
+__all__ = ["GROUP", "NAMES", "ProjectionConsumer", "Sink", "Sorted", "classify", "dead_letter", "rebuild"]
 
 
-@dataclass
-class Sorted:
-    feed_items: list[dict[str, Any]] = field(default_factory=list)
-    audit_events: list[dict[str, Any]] = field(default_factory=list)
-    receipts: list[dict[str, Any]] = field(default_factory=list)
-    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+def group_of(prefix: str, projection: Projection) -> str:
+    return f"{prefix}-{projection.name}"
 
 
-class Projection(Protocol):
-    """A read model kept by the sink beside the feed and audit stores (provider status, search, ...).
-
-    ``apply`` runs after the stores wrote a batch, inside the same transaction (it must write through
-    the sink's database, on the calling thread), and before its offsets are committed. It must be
-    idempotent and work from ``batch`` itself: when a batch is replayed after a crash, its items
-    and events are already stored, so ``added_items``/``added_events`` (the rows new in this
-    write, with their ``seq``) are empty."""
-
-    def apply(self, batch: Sorted, added_items: list[dict[str, Any]], added_events: list[dict[str, Any]]) -> None: ...
-
-
-def dead_letter(record: Any, reason: str) -> dict[str, Any]:
-    return wire.dead_letter(record, stage="sink", reason=reason, now_ms=now_ms())
-
-
-def classify(records: Iterable[Any]) -> Sorted:
-    """Decode consumed records (objects with topic/partition/offset/key/value/headers)."""
-    out = Sorted()
-    c = codec()
-    for rec in records:
-        try:
-            if rec.topic == AUDIT:
-                name, value = c.decode_named(rec.value)
-                if name == AUDIT_BATCH:
-                    out.audit_events.extend(value["events"])
-                elif name == AUDIT_EVENT:
-                    out.audit_events.append(value)
-                else:
-                    raise DecodeError(DecodeError.PROBLEM_TYPE, f"{name.rsplit('.', 1)[-1]} on {AUDIT}")
-            elif rec.topic == RECEIPTS:
-                out.receipts.append(c.decode(rec.value, expect=RECEIPT))
-            elif rec.topic.startswith(FEED_PREFIX):
-                item = c.decode(rec.value, expect=FEED_ITEM)
-                if item["recipient"] != recipient_of(rec.topic):
-                    raise DecodeError("wrong_recipient",
-                                      f"recipient {item['recipient']} on topic {rec.topic}")
-                out.feed_items.append(item)
-        except DecodeError as exc:
-            out.dead_letters.append(dead_letter(rec, f"{exc.problem}: {exc}"))
-        except Exception as exc:  # nothing is lost: anything undecodable goes to the DLQ
-            out.dead_letters.append(dead_letter(rec, f"undecodable: {type(exc).__name__}: {exc}"))
+def slices(batch: Sorted, size: int) -> list[Sorted]:
+    """A batch cut into pieces of at most ``size`` records, in order (pure)."""
+    if len(batch) <= size:
+        return [batch]
+    out: list[Sorted] = []
+    for attr in ("feed_items", "receipts", "audit_events"):
+        rows = getattr(batch, attr)
+        for i in range(0, len(rows), size):
+            out.append(Sorted(**{attr: rows[i:i + size]}))
     return out
 
 
-class Sink:
-    def __init__(self, settings: Settings, db: Database | None = None, group: str = GROUP,
-                 projections: Sequence[Projection] = ()) -> None:
-        from hub.feeds.store import FeedStore
+def write(projection: Projection, batch: Sorted, *, last_record_ms: int | None = None,
+          backlog: int | None = None) -> int:
+    """Apply one decoded batch to one projection (blocking): one transaction, or on SQLite one per
+    :attr:`~hub.projections.base.Projection.sqlite_slice` records. Returns rows added."""
+    added = 0
+    parts = slices(batch, projection.sqlite_slice) if projection.db.dialect == "sqlite" else [batch]
+    for n, part in enumerate(parts, start=1):
+        t0 = time.perf_counter()
+        last = n == len(parts)
+        added += projection.apply(part, last_record_ms=last_record_ms if last else None,
+                                  backlog=backlog if last else None)
+        projection.after_commit()
+        progress.BATCH_SECONDS.labels(projection.name).observe(time.perf_counter() - t0)
+    progress.ROWS.labels(projection.name).inc(len(batch))
+    return added
 
+
+class ProjectionConsumer:
+    """One projection's consumer loop: fetch → decode → DLQ what it owns → write → commit."""
+
+    def __init__(self, settings: Settings, projection: Projection, group: str = GROUP,
+                 stop: asyncio.Event | None = None) -> None:
         self.settings = settings
-        self.group = group
-        self.db = db or Database(settings.db_url)
-        self.feeds = FeedStore(self.db)
-        self.audit = AuditStore(self.db, settings)
-        self.topics = [AUDIT, RECEIPTS, *(feed(r) for r in settings.recipients)]
-        self.projections = list(projections)
-        self._stop = asyncio.Event()
+        self.projection = projection
+        self.name = projection.name
+        self.group = group_of(group, projection)
+        self.topics = projection.topics()
+        self._stop = stop or asyncio.Event()
+        self.lag = progress.LAG.labels(self.name)
 
     def stop(self) -> None:
         self._stop.set()
 
-    def write(self, batch: Sorted) -> tuple[int, int]:
-        """Write one decoded batch (blocking DB work). Returns (feed items added, audit events added).
-
-        Feed items, audit events and the projections' writes are ONE transaction (they share the
-        database connection; a projection's own transaction is a savepoint in it): one commit per
-        batch, and a batch is stored whole or not at all. Like the stores, the projections are
-        idempotent, replayed with the batch after a crash (the offsets are committed afterwards)."""
-        with self.db.transaction():
-            added_items = self.feeds.add(batch.feed_items)
-            added_events = self.audit.store(batch.audit_events)
-            for projection in self.projections:
-                projection.apply(batch, added_items, added_events)
-        for stage, n in Counter(row["stage"] for row in added_events).items():
-            metrics.AUDIT_STORED.labels(stage).inc(n)
-        if added_events:
-            metrics.AUDIT_SINK_LAG.set(max(0.0, time.time() - added_events[-1]["occurred_at"] / 1000))
-        if added_items:  # one line per batch, not per row (a structlog line costs about as much as the row)
-            log.info("feed items stored", items=len(added_items),
-                     cursors={r["recipient"]: r["seq"] for r in added_items},
-                     report_ids=sorted({r["report_id"] for r in added_items}))
-        return len(added_items), len(added_events)
-
-    async def write_until_done(self, batch: Sorted) -> None:
+    async def write_until_done(self, batch: Sorted, last_record_ms: int | None, backlog: int) -> None:
         """Write a batch, retrying while the database is unavailable (offsets stay uncommitted)."""
         delay = 0.5
         while True:
             try:
-                await asyncio.to_thread(self.write, batch)
+                await asyncio.to_thread(write, self.projection, batch, last_record_ms=last_record_ms,
+                                        backlog=backlog)
                 return
             except Exception as exc:
                 if self._stop.is_set():
                     raise
-                log.error("database write failed; retrying", error=f"{type(exc).__name__}: {exc}",
-                          retry_in=delay)
+                if last_record_ms is not None:
+                    self.lag.set(max(0.0, time.time() - last_record_ms / 1000))
+                log.error("database write failed; retrying", projection=self.name,
+                          error=f"{type(exc).__name__}: {exc}", retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def run(self, ready: asyncio.Event | None = None) -> None:
-        await ensure_topics(self.settings)
-        cons: AIOKafkaConsumer = consumer(self.settings, *self.topics, group_id=self.group, max_poll_records=500)
-        prod = producer(self.settings)
-        await prod.start()
+    async def run(self, prod: Any, ready: asyncio.Event | None = None) -> None:
+        cons: AIOKafkaConsumer = consumer(self.settings, *self.topics, group_id=self.group, max_poll_records=BATCH,
+                                          fetch_max_bytes=FETCH_MAX_BYTES,
+                                          max_partition_fetch_bytes=PARTITION_FETCH_BYTES)
         await cons.start()
-        log.info("sink started", topics=len(self.topics), database=self.db.dialect, group=self.group)
         monitor = LagMonitor(self.settings, group_id=self.group, topics=self.topics)
         lag_task = asyncio.create_task(monitor.run())
+        log.info("projection started", projection=self.name, topics=len(self.topics), group=self.group,
+                 database=self.projection.db.dialect)
         if ready:
             ready.set()
+        beat = 0.0
         try:
             while not self._stop.is_set():
-                batches = await cons.getmany(timeout_ms=500, max_records=500)
+                batches = await cons.getmany(timeout_ms=500, max_records=BATCH)
                 records = [r for recs in batches.values() for r in recs]
                 if not records:
+                    self.lag.set(0.0)
+                    if time.monotonic() - beat >= progress.HEARTBEAT_S:
+                        beat = time.monotonic()
+                        await asyncio.to_thread(progress.heartbeat, self.projection.db, self.name, 0)
                     continue
+                backlog = 0
+                for tp, recs in batches.items():
+                    hw = cons.highwater(tp)
+                    if hw is not None and recs:
+                        backlog += max(0, hw - recs[-1].offset - 1)
                 batch = classify(records)
                 for dl in batch.dead_letters:
+                    if not self.projection.owns_dead_letter(dl["source_topic"]):
+                        continue
                     await send_avro(prod, DLQ, DEAD_LETTER, dl, key=dl["dead_letter_id"])
                     metrics.DLQ_MESSAGES.labels("sink", dl["reason"].split(":", 1)[0]).inc()
-                    log.warning("message sent to the DLQ", topic=dl["source_topic"], offset=dl["source_offset"],
-                                reason=dl["reason"])
-                await self.write_until_done(batch)
+                    log.warning("message sent to the DLQ", projection=self.name, topic=dl["source_topic"],
+                                offset=dl["source_offset"], reason=dl["reason"])
+                last_ms = max(r.timestamp for r in records)
+                await self.write_until_done(batch, last_ms, backlog)
                 await cons.commit()
+                self.lag.set(progress.lag_seconds(last_ms, backlog, int(time.time() * 1000)))
         finally:
             await monitor.stop()
             await lag_task
             await cons.stop()
+            log.info("projection stopped", projection=self.name)
+
+
+class Sink:
+    """Several projections in one process, each an independent task (``hub sink``).
+
+    ``write`` applies a decoded batch to every projection in turn, each in its own transaction (the
+    path the consumers take, without Kafka: what tests and tools call)."""
+
+    def __init__(self, settings: Settings, db: Database | None = None, group: str = GROUP,
+                 projections: Sequence[Projection] | None = None) -> None:
+        self.settings = settings
+        self.group = group
+        self.db = db or Database(settings.db_url)
+        self.projections = list(projections) if projections is not None else build(NAMES, self.db, settings)
+        self._stop = asyncio.Event()
+        self.consumers = [ProjectionConsumer(settings, p, group, self._stop) for p in self.projections]
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def write(self, batch: Sorted) -> dict[str, int]:
+        """Apply one decoded batch to every projection (blocking). Returns rows added per projection."""
+        return {p.name: write(p, batch) for p in self.projections}
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        await ensure_topics(self.settings)
+        prod = producer(self.settings)
+        await prod.start()
+        readies = [asyncio.Event() for _ in self.consumers]
+        tasks = [asyncio.create_task(c.run(prod, r), name=f"projection-{c.name}")
+                 for c, r in zip(self.consumers, readies, strict=True)]
+        log.info("sink started", projections=[c.name for c in self.consumers], database=self.db.dialect)
+        waiter = asyncio.gather(*(r.wait() for r in readies))
+        try:
+            done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            if waiter in done and ready:
+                ready.set()
+            # a projection that fails for good (not a database outage: that it retries) ends the process,
+            # so the supervisor restarts it; the others stop with it
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                if t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+        finally:
+            waiter.cancel()
+            self._stop.set()
+            for t in tasks:
+                if not t.done():
+                    try:
+                        await asyncio.wait_for(t, 15)
+                    except (TimeoutError, Exception):
+                        t.cancel()
             await prod.stop()
+            for p in self.projections:
+                p.close()
             log.info("sink stopped")
+
+
+# --------------------------------------------------------------------------- rebuild
+Progress = Callable[[int, int, float], None]  # (records so far, records to read, seconds)
+
+
+async def rebuild(settings: Settings, db: Database, name: str, group: str = GROUP,
+                  on_progress: Progress | None = None, every: float = 2.0,
+                  assignment_timeout: float = 60.0) -> dict[str, Any]:
+    """Drop projection ``name``'s tables, replay its topics from the beginning into new ones, and
+    commit its group's offsets as it goes, so the restarted projection continues where the rebuild
+    ended. The rebuild joins the projection's own consumer group: when it is not given every
+    partition (the projection is still running somewhere) it stops before dropping anything."""
+    (projection,) = build([name], db, settings)
+    await ensure_topics(settings)
+    gid = group_of(group, projection)
+    cons = consumer(settings, *projection.topics(), group_id=gid, max_poll_records=BATCH,
+                    fetch_max_bytes=FETCH_MAX_BYTES, max_partition_fetch_bytes=PARTITION_FETCH_BYTES)
+    await cons.start()
+    t0 = time.monotonic()
+    done = 0
+    try:
+        tps = {TopicPartition(t, p) for t in projection.topics() for p in (cons.partitions_for_topic(t) or ())}
+        deadline = time.monotonic() + assignment_timeout
+        while cons.assignment() != tps:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"consumer group {gid} gave this rebuild {len(cons.assignment())} of {len(tps)} "
+                                   f"partitions: stop projection {name!r} (hub sink) first; nothing was dropped")
+            await cons.getmany(timeout_ms=200)  # joins the group; what it fetches is read again below
+            tps = {TopicPartition(t, p) for t in projection.topics() for p in (cons.partitions_for_topic(t) or ())}
+        await cons.seek_to_beginning(*tps)
+        await asyncio.to_thread(projection.reset)
+        starts = await cons.beginning_offsets(list(tps))
+        ends = await cons.end_offsets(list(tps))  # a hint for the progress lines (not exact on every broker)
+        total_hint = sum(max(0, ends[tp] - starts.get(tp, 0)) for tp in tps)
+        last_say = 0.0
+        while True:
+            batches = await cons.getmany(timeout_ms=1000, max_records=BATCH)
+            records = [r for recs in batches.values() for r in recs]
+            if records:
+                batch = classify(records)
+                await asyncio.to_thread(write, projection, batch, last_record_ms=max(r.timestamp for r in records),
+                                        backlog=0)
+                await cons.commit()
+                done += len(records)
+            # the end: every partition read up to the high watermark its last fetch reported
+            caught_up = True
+            for tp in tps:
+                hw = cons.highwater(tp)
+                if hw is None or await cons.position(tp) < hw:
+                    caught_up = False
+                    break
+            if on_progress and (time.monotonic() - last_say >= every or (caught_up and not records)):
+                last_say = time.monotonic()
+                on_progress(done, max(total_hint, done), time.monotonic() - t0)
+            if caught_up and not records:
+                break
+        await cons.commit()
+    finally:
+        await cons.stop()
+        projection.close()
+    seconds = time.monotonic() - t0
+    return {"projection": name, "records": done, "seconds": round(seconds, 1),
+            "records_per_s": round(done / seconds, 1) if seconds else None}

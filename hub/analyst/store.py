@@ -36,7 +36,7 @@ from rapidfuzz import fuzz
 
 from hub.analyst import incidents as inc
 from hub.analyst import query as qry
-from hub.analyst.extract import DAY_MS, DIMENSIONS, RECEIVED, SENT, Doc, from_item, from_receipt
+from hub.analyst.extract import DAY_MS, DIMENSIONS, RECEIVED, SENT, Doc
 from hub.analyst.label import label, parse_label
 from hub.feeds.store import DDL as FEED_DDL
 from hub.platform.db import Database
@@ -652,17 +652,3 @@ def _parse_cursor(cursor: str | None) -> tuple[int, int | None, int]:
     if not m:
         raise BadRequest(f"cursor: {cursor!r} is not a cursor of this search (use the 'next' value of a result page)")
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-
-
-class AnalystProjection:
-    """The sink projection (``hub.sink.Projection``): feed items and receipts → the analyst tables."""
-
-    def __init__(self, db: Database) -> None:
-        self.store = AnalystStore(db)
-
-    def apply(self, batch: Any, added_items: list[dict[str, Any]], added_events: list[dict[str, Any]]) -> None:
-        # the feed store already turned the items it added into JSON: reuse it (a replay recomputes it)
-        stored = {r["item_id"]: r["item"] for r in added_items if "item" in r}
-        docs = [from_item(orjson.loads(stored[i["item_id"]]), stored[i["item_id"]]) if i["item_id"] in stored
-                else from_item(i) for i in batch.feed_items] + [from_receipt(r) for r in batch.receipts]
-        self.store.apply(docs)

@@ -390,7 +390,8 @@ class AuditStore:
 
     def store(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Append the events not stored yet (by event_id), in order. Returns the new rows.
-        One id lookup per 500 events, one head read, one executemany and one head write per call."""
+        One id lookup per 500 events, one head read, one executemany (SQLite) or COPY (PostgreSQL) and
+        one head write per call."""
         events = list(events)
         if not events:
             return []
@@ -415,12 +416,18 @@ class AuditStore:
             row = self.db.one(f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}")
             head = {"seq": int(row["seq"]), "hash": row["hash"]} if row else {"seq": 0, "hash": GENESIS}
             rows = link(fresh, head["seq"], head["hash"], key)
-            self.db.executemany(
-                "INSERT INTO audit_log (seq, event_id, stage, report_id, occurred_at, event, prev_hash, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r["seq"], r["event_id"], r["stage"], r["report_id"], r["occurred_at"], r["event"],
-                  r["prev_hash"], r["hash"]) for r in rows],
-            )
+            values = [(r["seq"], r["event_id"], r["stage"], r["report_id"], r["occurred_at"], r["event"],
+                       r["prev_hash"], r["hash"]) for r in rows]
+            if self.db.dialect == "postgresql":  # COPY: one stream of rows instead of a bind per row
+                with self.db.connection().cursor() as cur, cur.copy(
+                        "COPY audit_log (seq, event_id, stage, report_id, occurred_at, event, prev_hash, hash) "
+                        "FROM STDIN") as copy:
+                    for v in values:
+                        copy.write_row(v)
+            else:
+                self.db.executemany(
+                    "INSERT INTO audit_log (seq, event_id, stage, report_id, occurred_at, event, prev_hash, hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
             self._write_head(rows[-1]["seq"], rows[-1]["hash"], key, exists=row is not None)
             return rows
 

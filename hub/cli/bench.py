@@ -45,7 +45,9 @@ def _floats(value: str, option: str) -> tuple[float, ...]:
               "(default 20000).")
 @click.option("--backfill-reports", type=int, help="reports of the backfill run through the whole hub "
               "(default 204013, the region's seizure history by end-2018).")
-@click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,sse,sink,backfill,dedup,search.")
+@click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,sse,sink,fanout,backfill,"
+              "dedup,search.")
+@click.option("--fanout-streams", type=int, help="SSE streams the fan-out run holds on one gateway (default 500).")
 @click.option("--search-items", type=int, help="stored feed items of the search run (default 200000).")
 @click.option("--bootstrap", help="use this Kafka instead of a fresh embedded broker per run "
               "(topics must be empty: use a throw-away cluster).")
@@ -62,14 +64,16 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
           latency_seconds: float | None, rest_requests: int | None, rest_concurrency: int | None,
           dedup_keys: str | None, partitions: int | None, sse_rates: str | None, sink_reports: int | None,
           backfill_reports: int | None, only: str | None, search_items: int | None, bootstrap: str | None,
-          out: str | None, write_md: str | None, profile: str | None, fresh_kafka: bool) -> None:
+          out: str | None, write_md: str | None, profile: str | None, fresh_kafka: bool,
+          fanout_streams: int | None) -> None:
     """Benchmark the hub on this machine and print a table (JSON in bench-results/).
 
     Sections: the two reference points (codec floor; raw aiokafka pass-through), end-to-end pipeline
     throughput with 1 and 2 `hub worker` processes, intake→feed latency at a fixed offered load, REST
     ingest (single and batch) against a `hub gateway`, intake→SSE-subscriber latency (worker + sink +
-    gateway + one real SSE client per state), the sink's storage rate (feed items and audit events per
-    second), a backfill of 204,013 reports through the whole hub (REST batches → worker → sink → stores:
+    gateway + one real SSE client per state), the sink's storage rate (feed items, audit events and
+    indexed items per second, each projection to its own end), one gateway holding 500 SSE streams
+    under the 100/s load (memory per stream, latency per delivery), a backfill of 204,013 reports through the whole hub (REST batches → worker → sink → stores:
     time and peak RSS of every process), dedup-state size for 1M/10M keys, the analyst search over
     200,000 stored feed items, and the peak RSS of every process. Each run uses a fresh embedded broker
     unless --kafka (a fresh Apache Kafka per run) or --bootstrap is given.
@@ -94,7 +98,8 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
         "rest_single": (rest_requests, None), "rest_concurrency": (rest_concurrency, None),
         "dedup_keys": (dedup_keys, _ints), "partitions": (partitions, None),
         "sse_rates": (sse_rates, lambda v: _floats(v, "--sse-rate")), "sink_reports": (sink_reports, None),
-        "backfill_reports": (backfill_reports, None), "search_items": (search_items, None)}
+        "backfill_reports": (backfill_reports, None), "search_items": (search_items, None),
+        "fanout_streams": (fanout_streams, None)}
     changes = {field: parse(value) if parse else value for field, (value, parse) in given.items() if value}
     plan = replace(plan, **changes)
     sections = [s.strip() for s in only.split(",")] if only else None

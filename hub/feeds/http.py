@@ -7,8 +7,8 @@
 * ``POST /v1/feeds/{state}/ack {report_id}`` — acknowledgement (audit ACKNOWLEDGED, time to ack).
 * ``GET /v1/whoami`` — the principal of the bearer token.
 
-Items come from the feed store written by ``hub sink`` (UNIQUE item_id: a redelivered item is
-shown once). Every item handed to an officer session is audited DELIVERED; a token for another
+Items come from the feed store written by the ``feeds`` projection of ``hub sink`` (UNIQUE item_id: a
+redelivered item is shown once); its commits wake the open streams at once (:class:`FeedWatch`). Every item handed to an officer session is audited DELIVERED; a token for another
 state gets 403 and an ACCESS_DENIED audit event.
 """
 
@@ -18,7 +18,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import orjson
 import structlog
@@ -44,32 +44,64 @@ from hub.platform.http import (
 from hub.platform.http import json_response as _json
 from hub.platform.kafka.producer import BrokerUnavailable
 from hub.platform.tasks import cancel
+from hub.projections import wake
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["feeds"])
 
 KEEPALIVE_SECONDS = 15.0
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.25  # an open stream re-checks its token this often (new items wake it at once)
+FALLBACK_SECONDS = 2.0  # FeedWatch's safety-net re-check when wake-ups are pushed
 MAX_ACK_BYTES = 4 * 1024
 MAX_CURSOR = 2**63 - 1  # a cursor is a feed store seq (BIGINT)
 
 
 # -- shared resources ---------------------------------------------------------------------------
-class FeedWatch:
-    """One watcher per process for every open stream: the newest cursor of each feed that has an open
-    stream, read every :data:`WATCH_SECONDS` with one query for all of them. A stream sleeps in
-    :meth:`wait` and reads the store only when its feed moved past its cursor -- new items reach an
-    officer within ~WATCH_SECONDS of being stored, and 100 idle streams cost one small query per tick
-    instead of 100 page reads every poll."""
+class SharedView(NamedTuple):
+    """One item of a page shared by the streams that read it: its view and its encoded SSE event."""
 
-    def __init__(self, store: FeedStore, interval: float = 0.02) -> None:
+    view: dict[str, Any]
+    event: bytes
+
+
+class FeedWatch:
+    """One watcher per process for every open stream: the newest cursor of each feed, pushed by the
+    feed projection the moment it commits a batch (:mod:`hub.projections.wake`: PostgreSQL
+    NOTIFY, or a same-host datagram on SQLite). A stream sleeps in :meth:`wait` and reads the store
+    only when its feed moved past its cursor -- no poll in the latency path, and an idle stream
+    costs nothing.
+
+    ``fallback``: a safety net only, for a wake-up that never came (a listener reconnecting, a
+    database without a wake-up channel such as ``sqlite:///:memory:``): every ``fallback`` seconds,
+    while streams are open, one query reads the newest cursor of every watched feed."""
+
+    def __init__(self, store: FeedStore, fallback: float | None = None) -> None:
         self.store = store
-        self.interval = interval
+        self.pushed = store.db.dialect == "postgresql" or wake.wake_dir(store.db, wake.FEED) is not None
+        self.fallback = fallback if fallback is not None else (FALLBACK_SECONDS if self.pushed else 0.02)
         self._heads: dict[str, int] = {}
         self._events: dict[str, asyncio.Event] = {}
         self._interest: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._pages: dict[tuple[str, int, int], asyncio.Task[list[SharedView]]] = {}
+        self.listener = wake.Listener(store.db, wake.FEED, self._pushed, on_reconnect=self._recheck)
+
+    def start(self) -> None:
+        """Listen for commits (at gateway start-up, before any stream reads the store)."""
+        if self.pushed:
+            self.listener.start()
+
+    def _pushed(self, heads: dict[str, Any]) -> None:
+        for s, head in heads.items():
+            if isinstance(head, int) and head > self._heads.get(s, -1):
+                self._heads[s] = head
+                event = self._events.pop(s, None)
+                if event is not None:
+                    event.set()
+
+    def _recheck(self) -> None:
+        self._wake.set()
 
     async def wait(self, state: str, cursor: int, timeout: float) -> bool:
         """Wait until the feed of ``state`` has an item after ``cursor`` (True) or ``timeout`` passed (False)."""
@@ -79,7 +111,6 @@ class FeedWatch:
         self._interest[state] = self._interest.get(state, 0) + 1
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
-        self._wake.set()
         try:
             async with asyncio.timeout(timeout):
                 await event.wait()
@@ -96,33 +127,50 @@ class FeedWatch:
         return {r["recipient"]: int(r["head"]) for r in rows}
 
     async def _run(self) -> None:
+        """The fallback re-check (see the class docstring)."""
         while True:
             states = sorted(s for s, n in self._interest.items() if n > 0)
-            if not states:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
+            if states:
+                try:
+                    self._pushed(await in_thread(self._heads_of, states))
+                except Exception as exc:  # the database is away: streams fall back to their timeouts
+                    log.warning("feed watch query failed", error=str(exc))
+            self._wake.clear()
             try:
-                heads = await in_thread(self._heads_of, states)
-            except Exception as exc:  # the database is away: streams fall back to their timeouts
-                log.warning("feed watch query failed", error=str(exc))
-                heads = {}
-            for s, head in heads.items():
-                if head > self._heads.get(s, -1):
-                    self._heads[s] = head
-                    event = self._events.pop(s, None)
-                    if event is not None:
-                        event.set()
-            await asyncio.sleep(self.interval)
+                async with asyncio.timeout(self.fallback):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def page(self, app: FastAPI, state: str, cursor: int, limit: int = 100) -> list[SharedView]:
+        """The page after ``cursor``, read ONCE for every stream of ``state`` standing at that cursor
+        (the streams a wake-up woke together): one store read, one decoration, one encoding of each
+        event, shared by all of them (a fan-out of hundreds of streams costs one read per feed per
+        commit, and the streams hold the same objects in memory)."""
+        key = (state, cursor, limit)
+        fut = self._pages.get(key)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_task(self._read_page(app, state, cursor, limit))
+            self._pages[key] = fut
+            fut.add_done_callback(lambda _f: self._pages.pop(key, None))
+        return await asyncio.shield(fut)
+
+    async def _read_page(self, app: FastAPI, state: str, cursor: int, limit: int) -> list[SharedView]:
+        views = await in_thread(self.store.page, state, cursor, limit)
+        if views:
+            views = await decorate_app(app, state, views)
+        return [SharedView(v, sse_event(v)) for v in views]
 
     async def close(self) -> None:
+        await self.listener.close()
         await cancel(self._task)
         self._task = None
 
 
 async def startup(app: FastAPI) -> None:
     app.state.feed_store = FeedStore(app.state.db)
-    app.state.feed_watch = FeedWatch(app.state.feed_store)
+    app.state.feed_watch = FeedWatch(app.state.feed_store, getattr(app.state, "feed_fallback", None))
+    app.state.feed_watch.start()
     if not hasattr(app.state, "feed_keepalive"):
         app.state.feed_keepalive = KEEPALIVE_SECONDS
 
@@ -187,8 +235,12 @@ def delivered_version(store: FeedStore, state: str, report_id: str, version: int
 async def decorate(request: Request, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Let other parts add to the items a state is served (``app.state.feed_view_hooks``, each
     ``async (app, state, views) -> views``; the provider part adds the state's requests, SPEC §13)."""
-    for hook in getattr(request.app.state, "feed_view_hooks", ()):
-        views = await hook(request.app, state, views)
+    return await decorate_app(request.app, state, views)
+
+
+async def decorate_app(app: FastAPI, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for hook in getattr(app.state, "feed_view_hooks", ()):
+        views = await hook(app, state, views)
     return views
 
 
@@ -232,7 +284,6 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
     state, who = seat.state, seat.who
     cursor = parse_cursor(last_event_id, "Last-Event-ID") if last_event_id else parse_cursor(after, "after")
     session = uuid.uuid4().hex[:12]
-    store: FeedStore = request.app.state.feed_store
     keepalive: float = request.app.state.feed_keepalive
     watch: FeedWatch = request.app.state.feed_watch
     auth = request.app.state.auth
@@ -257,13 +308,12 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
                     yield b'event: revoked\ndata: {"error":"authorization: your token was revoked"}\n\n'
                     return
                 if fresh:
-                    views = await in_thread(store.page, state, cursor, 100)
-                    if views:
-                        views = await decorate(request, state, views)
-                        await deliver(request, views, state, who, session, via="sse")
-                        for v in views:
-                            yield sse_event(v)
-                            cursor = v["cursor"]
+                    shared = await watch.page(request.app, state, cursor, 100)
+                    if shared:
+                        await deliver(request, [x.view for x in shared], state, who, session, via="sse")
+                        for x in shared:
+                            yield x.event
+                            cursor = x.view["cursor"]
                         last = time.monotonic()
                         continue
                 if time.monotonic() - last >= keepalive:

@@ -1,6 +1,7 @@
 """Feed store (SPEC §8): routed feed items per recipient, deduplicated by their deterministic id.
 
-The sink (:mod:`hub.sink`) inserts every FeedItem it consumes from ``hub.feed.<RECIPIENT>``;
+The ``feeds`` projection (:mod:`hub.feeds.projection`, run by ``hub sink``) inserts every FeedItem it
+consumes from ``hub.feed.<RECIPIENT>``;
 ``item_id`` (``report_id:version:recipient``) is UNIQUE, so a redelivery inside the hub is stored —
 and therefore shown — once. Each recipient's items get ``seq`` 1, 2, 3, … in insertion order: that
 number is the officer's resumable cursor (SSE ``id`` / ``Last-Event-ID``, ``?after=``).
@@ -165,8 +166,9 @@ class FeedStore:
         """Insert items not stored yet (by item_id), in order. Returns the rows actually added, with seq.
 
         One transaction per call: one lookup of the known ids per 500 items, one ``MAX(seq)`` per
-        recipient of the new items (one query), one ``executemany``; rows (JSON) are built only for
-        new items, so a replayed batch costs the lookup alone."""
+        recipient of the new items (one query), one ``executemany`` (SQLite) or one ``COPY``
+        (PostgreSQL); rows (JSON) are built only for new items, so a replayed batch costs the lookup
+        alone."""
         items = list(items)
         if not items:
             return []
@@ -195,10 +197,16 @@ class FeedStore:
                 next_seq[r["recipient"]] += 1
                 r["seq"] = next_seq[r["recipient"]]
                 r["stored_at"] = now
-            self.db.executemany(
-                "INSERT INTO feed_items (recipient, seq, item_id, report_id, version, incident_id, delivery, "
-                "kind, tlp, routed_at, stored_at, item) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [[r[c] for c in INSERT_COLUMNS] for r in rows])
+            if self.db.dialect == "postgresql":  # COPY: one stream of rows instead of a bind per row
+                with self.db.connection().cursor() as cur, cur.copy(
+                        f"COPY feed_items ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
+                    for r in rows:
+                        copy.write_row([r[c] for c in INSERT_COLUMNS])
+            else:
+                self.db.executemany(
+                    "INSERT INTO feed_items (recipient, seq, item_id, report_id, version, incident_id, delivery, "
+                    "kind, tlp, routed_at, stored_at, item) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[r[c] for c in INSERT_COLUMNS] for r in rows])
         return rows
 
     def page(self, recipient: str, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:

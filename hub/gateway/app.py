@@ -43,6 +43,7 @@ PARTS: tuple[str, ...] = (
     "hub.pages.desk",  # provider: the agency desk page and the officer page's request panel
     "hub.interop.taxii",  # interoperability (§15): each state feed as STIX 2.1 over TAXII 2.1
     "hub.pages.docs",  # /docs: Swagger UI served by the gateway (no CDN)
+    "hub.projections.http",  # read models: lag per projection (GET /v1/projections)
 )
 
 

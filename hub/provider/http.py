@@ -69,6 +69,7 @@ from hub.platform.http import json_response as _json
 from hub.platform.kafka.producer import BrokerUnavailable
 from hub.platform.keys import id_key
 from hub.platform.tasks import cancel
+from hub.projections import wake
 from hub.provider import requests as rq
 from hub.provider.share import share_command, share_record
 from hub.provider.store import ReceiptStore, RequestStore
@@ -94,10 +95,16 @@ async def startup(app: FastAPI) -> None:
     app.state.feed_view_hooks = [*getattr(app.state, "feed_view_hooks", []), requests_on_items]
     app.state.provider_agencies_seen = set()
     app.state.provider_task = asyncio.create_task(_refresh_loop(app))
+    # the provider projection's commits wake the agency event streams (hub.projections.wake)
+    app.state.provider_changes = wake.Heads(db, wake.PROVIDER)
+    app.state.provider_changes.start()
 
 
 async def shutdown(app: FastAPI) -> None:
     await cancel(getattr(app.state, "provider_task", None))
+    changes: wake.Heads | None = getattr(app.state, "provider_changes", None)
+    if changes is not None:
+        await changes.close()
 
 
 def open_gauges(rows: list[dict[str, Any]], now_ms: int) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
@@ -244,10 +251,11 @@ def sse(kind: str, data: Any, ident: int | None = None) -> bytes:
 
 
 def sse_stream(request: Request, hello: str, poll: Callable[[], Awaitable[list[bytes]]], *,
-               drain: bool) -> StreamingResponse:
+               drain: bool, wait: Callable[[], Awaitable[Any]] | None = None) -> StreamingResponse:
     """Server-Sent Events until the client goes: ``hello`` (a comment) first, then the events ``poll()``
-    returns, every :data:`POLL_S` (at once again after events, with ``drain``), and a keep-alive comment
-    after ``app.state.feed_keepalive`` seconds (default 15) without any."""
+    returns, every :data:`POLL_S` (at once again after events, with ``drain``; as soon as ``wait()``
+    returns when given: a pushed wake-up), and a keep-alive comment after ``app.state.feed_keepalive``
+    seconds (default 15) without any."""
     keepalive: float = getattr(request.app.state, "feed_keepalive", 15.0)
 
     async def events() -> AsyncIterator[bytes]:
@@ -264,7 +272,10 @@ def sse_stream(request: Request, hello: str, poll: Callable[[], Awaitable[list[b
             elif time.monotonic() - last >= keepalive:
                 yield b": keep-alive\n\n"
                 last = time.monotonic()
-            await asyncio.sleep(POLL_S)
+            if wait is not None:
+                await wait()
+            else:
+                await asyncio.sleep(POLL_S)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -290,7 +301,9 @@ async def agency_events(request: Request, who: AgencyOrAuditor, after: Annotated
             cursor = changes[-1]["cursor"]
         return [sse("change", c, c["cursor"]) for c in changes]
 
-    return sse_stream(request, f"connected to the changes of {code}", poll, drain=True)
+    heads: wake.Heads = request.app.state.provider_changes
+    return sse_stream(request, f"connected to the changes of {code}", poll, drain=True,
+                      wait=lambda: heads.wait(code, cursor, POLL_S))
 
 
 @router.get("/v1/agency/me", responses=errors_doc(401, 403))

@@ -1,7 +1,7 @@
 """The provider's read model (SPEC §13): per report and version what the hub did with it, who got
 it, when it was first served and acknowledged — and the agency's own stream of status changes.
 
-A sink :class:`~hub.sink.Projection` (:class:`hub.provider.store.ProviderProjection`) keeps it from two inputs:
+The ``provider`` projection (:class:`hub.provider.projection.ProviderProjection`, its own consumer) keeps it from two inputs:
 
 * audit events (``hub.audit``): RECEIVED, VALIDATED, REJECTED (any stage, also after the 202),
   DUPLICATE, ROUTED, SHARED, the request/answer stages, DELIVERED (→ ``delivered_at``, the first

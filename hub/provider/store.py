@@ -1,6 +1,6 @@
 """The provider slice's tables (SPEC §13) and the classes that read and write them.
 
-* the provider read model (:class:`ReceiptStore`, kept by the sink's :class:`ProviderProjection`;
+* the provider read model (:class:`ReceiptStore`, kept by :class:`hub.provider.projection.ProviderProjection`;
   what it holds and how: :mod:`hub.provider.receipts`, whose pure views it answers with);
 * the requests to providers and their answers (``provider_requests``, :class:`RequestStore`; the
   pure checks: :mod:`hub.provider.requests`).
@@ -178,8 +178,10 @@ class ReceiptStore:
         db.migrate(READ_MODEL_DDL)
 
     # ---- writing (the sink) -------------------------------------------------------------------
-    def apply(self, events: Iterable[Mapping[str, Any]], receipts: Iterable[Mapping[str, Any]]) -> int:
-        """Project one batch (decoded audit events and receipts). Returns the changes added."""
+    def apply(self, events: Iterable[Mapping[str, Any]], receipts: Iterable[Mapping[str, Any]],
+              heads: dict[str, int] | None = None) -> int:
+        """Project one batch (decoded audit events and receipts). Returns the changes added; ``heads``
+        (when given) receives the newest change cursor of each agency that got changes."""
         events = [e for e in events if e.get("stage") in PROJECTED and e.get("report_id")]
         receipts = list(receipts)
         if not events and not receipts:
@@ -190,7 +192,10 @@ class ReceiptStore:
                 w.receipt(r)
             for e in sorted(events, key=lambda e: (ms(e["occurred_at"]) or 0, e["event_id"])):
                 w.event(e)
-            return w.flush()
+            added = w.flush()
+            if heads is not None:
+                heads.update(w.heads)
+            return added
 
     # ---- reading (the gateway) ----------------------------------------------------------------
     def owner(self, report_id: str) -> dict[str, Any] | None:
@@ -256,6 +261,7 @@ class _Writer:
         self.db = db
         self.agency: dict[str, str | None] = {}
         self.staged: list[dict[str, Any]] = []
+        self.heads: dict[str, int] = {}  # agency → its newest change seq (the wake-up's payload)
 
     # -- who owns a report
     def know(self, report_id: str, agency: str | None, state: str | None, source_ref: str | None,
@@ -445,6 +451,7 @@ class _Writer:
             top = self.db.one("SELECT seq FROM provider_cursor WHERE agency = ?", (agency,))
             assert top is not None
             first = int(top["seq"]) - len(fresh) + 1
+            self.heads[agency] = int(top["seq"])
             self.db.executemany(
                 "INSERT INTO provider_changes (agency, seq, change_key, report_id, version, type, occurred_at, body) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -458,21 +465,6 @@ class _Writer:
             "SELECT change_key FROM provider_changes WHERE change_key IN ({marks})",
             [c["change_key"] for c in changes])}
         return [c for c in changes if c["change_key"] not in known]
-
-
-# -- the sink projection --------------------------------------------------------------------------
-class ProviderProjection:
-    """:class:`hub.sink.Projection` of the provider read model (wired in ``hub/cli/sink.py``)."""
-
-    def __init__(self, db: Database) -> None:
-        self.store = ReceiptStore(db)
-
-    def apply(self, batch: Any, added_items: list[dict[str, Any]], added_events: list[dict[str, Any]]) -> None:
-        n = self.store.apply(batch.audit_events, batch.receipts)
-        if n:
-            log.debug("provider changes projected", changes=n)
-
-
 
 
 # -- requests ----------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from hub.analyst.store import AnalystProjection, AnalystStore
+from hub.analyst.projection import AnalystProjection
+from hub.analyst.store import AnalystStore
+from hub.feeds.projection import FeedProjection
 from hub.platform.db import Database
 from hub.platform.settings import Settings
 from hub.sink import Sink, Sorted
@@ -22,7 +24,7 @@ def fill(url: str, items: Sequence[dict[str, Any]], receipts: Sequence[dict[str,
          batch: int = 40) -> AnalystStore:
     """A database written the way ``hub sink`` writes it, in batches (items and receipts interleaved)."""
     db = Database(url)
-    sink = Sink(settings, db=db, projections=[AnalystProjection(db)])
+    sink = Sink(settings, db=db, projections=[FeedProjection(db, settings), AnalystProjection(db, settings)])
     for i in range(0, max(len(items), len(receipts)), batch):
         sink.write(Sorted(feed_items=list(items[i:i + batch]), receipts=list(receipts[i:i + batch])))
     return AnalystStore(db)
@@ -32,7 +34,7 @@ def fill_records(url: str, records: Sequence[tuple[str, dict[str, Any]]], settin
                  batch: int = 40) -> AnalystStore:
     """A database written by the sink from records in processing order, ``batch`` records at a time."""
     db = Database(url)
-    sink = Sink(settings, db=db, projections=[AnalystProjection(db)])
+    sink = Sink(settings, db=db, projections=[FeedProjection(db, settings), AnalystProjection(db, settings)])
     for i in range(0, len(records), batch):
         chunk = records[i:i + batch]
         sink.write(Sorted(feed_items=[r for k, r in chunk if k == "item"],

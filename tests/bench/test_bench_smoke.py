@@ -79,12 +79,17 @@ def test_every_section_ran(smoke: tuple[dict, str, Path]) -> None:
     assert set(res["targets"]) == {"throughput_reports_per_s", "ratio_to_codec_floor", "latency_p99_ms",
                                    "rest_requests_per_s", "rest_cpu_ms_per_request", "rest_batch_reports_per_s",
                                    "sse_p99_ms_at_100", "sse_p99_ms_at_1000", "backfill_seconds", "backfill_rss_mb",
-                                   "dedup_10m_rss_mb", "search_p95_ms"}
+                                   "dedup_10m_rss_mb", "search_p95_ms", "sink_feed_items_per_s", "fanout_p99_ms"}
+    fo = res["fanout"]  # issue 20: many SSE streams on one gateway
+    assert fo["streams"] == res["plan"]["fanout_streams"] > 0 and fo["kb_per_stream"] is not None
+    assert 0 < fo["deliveries"] <= fo["deliveries_expected"] and fo["p50_ms"] <= fo["p99_ms"] <= fo["max_ms"]
+    assert res["targets"]["fanout_p99_ms"]["met"] is None  # 20 streams say nothing about 500
+    assert set(sink["seconds_per_projection"]) == {"feeds", "audit", "analyst"} and sink["indexed_per_s"] > 0
     assert res["targets"]["dedup_10m_rss_mb"]["met"] is None  # 2,000 keys say nothing about 10M
     assert res["targets"]["backfill_seconds"]["met"] is None  # 600 reports say nothing about 204,013
     assert res["targets"]["sse_p99_ms_at_100"]["measured"] == sse["p99_ms"]
     assert "codec floor" in stdout and "REST POST /v1/reports" in stdout
-    assert "SSE" in stdout and "backfill" in stdout and "sink:" in stdout
+    assert "SSE" in stdout and "backfill" in stdout and "sink:" in stdout and "fan-out" in stdout
 
 
 @pytest.mark.slow

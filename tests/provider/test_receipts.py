@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from hub.platform.db import Database
-from hub.provider.store import ProviderProjection, ReceiptStore
+from hub.provider.projection import ProviderProjection
+from hub.provider.store import ReceiptStore
 from hub.sink import Sink
 from tests.conftest import hub_settings
 from tests.provider.conftest import T0, batch, receipt, stage, uz_report
@@ -19,7 +20,8 @@ from tests.provider.conftest import T0, batch, receipt, stage, uz_report
 @pytest.fixture
 def sink(db_url: str, tmp_path: Path) -> Sink:
     db = Database(db_url)
-    return Sink(hub_settings(data_dir=str(tmp_path / "hub")), db=db, projections=[ProviderProjection(db)])
+    settings = hub_settings(data_dir=str(tmp_path / "hub"))
+    return Sink(settings, db=db, projections=[ProviderProjection(db, settings)])
 
 
 def store(s: Sink) -> ReceiptStore:

@@ -9,7 +9,7 @@ prints (``hub kafka acls list``, as ``kafka-acls.sh`` lines). Least privilege (S
 * ``hub-worker`` -- the faust app ``hub-pipeline``: reads intake (shared and per-agency), owns its
   internal topics (``hub.pipeline.*``, faust's ``hub-pipeline-*`` changelogs and leader topic),
   writes the feeds, ``hub.dlq``, ``hub.audit`` and ``hub.receipts``;
-* ``hub-sink`` -- reads ``hub.audit``, ``hub.receipts`` and the feeds (group ``hub-sink``), writes ``hub.dlq``;
+* ``hub-sink`` -- reads ``hub.audit``, ``hub.receipts`` and the feeds (groups with the prefix ``hub-sink``: one per projection), writes ``hub.dlq``;
 * ``hub-agency-<CODE>`` -- writes its own ``hub.intake.agency.<CODE>`` and nothing else: it reads no
   feed, no audit, no other agency's topic.
 
@@ -33,7 +33,7 @@ TOPICS, WORKER, GATEWAY, SINK = "hub-topics", "hub-worker", "hub-gateway", "hub-
 SERVICES = (TOPICS, GATEWAY, WORKER, SINK)
 AGENCY_PRINCIPAL_PREFIX = "hub-agency-"
 PIPELINE_GROUP = "hub-pipeline"  # hub.pipeline.shell.app.APP_ID: faust's group and topic prefix
-SINK_GROUP = "hub-sink"  # hub.sink.GROUP
+SINK_GROUP = "hub-sink"  # hub.sink.GROUP, the prefix of every projection's group
 
 
 def agency_principal(code: str) -> str:
@@ -84,7 +84,7 @@ def service_acls() -> list[Acl]:
     acl += _grant(SINK, t, topics.RECEIPTS, lit, "Read")
     acl += _grant(SINK, t, topics.FEED_PREFIX, pre, "Read")
     acl += _grant(SINK, t, topics.DLQ, lit, "Write")
-    acl += _grant(SINK, "group", SINK_GROUP, lit, "Read")
+    acl += _grant(SINK, "group", SINK_GROUP, pre, "Read")  # one group per projection: hub-sink-<name>
     return acl
 
 

@@ -103,17 +103,32 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     sk = res.get("sink")
     if sk:
         note = "" if sk["complete"] else f" (only {sk['stored_items']}/{sk['feed_items']} items)"
-        out.append(("sink: feed items / audit events stored per s",
-                    f"{_n(sk['items_per_s'])} / {_n(sk['events_per_s'])}{note}", "", sk["load"]))
+        out.append(("sink: feed items / audit events / indexed items stored per s (each projection to its own end)",
+                    f"{_n(sk['items_per_s'])} / {_n(sk['events_per_s'])} / {_n(sk.get('indexed_per_s'))}{note}",
+                    target("sink_feed_items_per_s") if "sink_feed_items_per_s" in tg else "", sk["load"]))
         out.append(("  sink CPU (per row); peak RSS",
                     f"{_n(sk['sink_cpu_seconds'], ' s')} ({_ms3(sk.get('sink_cpu_ms_per_row'))} ms) for "
                     f"{sk['feed_items']:,} items (indexed) + {sk['audit_events']:,} events; "
                     f"sink {_n(sk['peak_rss_mb'].get('sink'))} MB", "", ""))
+    fo = res.get("fanout")
+    if fo:
+        out.append((f"fan-out: {fo['streams']} SSE streams on one gateway at {_n(fo['offered_per_s'])}/s offered, "
+                    "p50/p95/p99 per delivery",
+                    f"{_n(fo['p50_ms'])} / {_n(fo['p95_ms'])} / {_n(fo['p99_ms'])} ms",
+                    target("fanout_p99_ms"), fo["load"]))
+        rss = fo["gateway_rss_mb"]
+        out.append(("  memory per open stream; gateway RSS before / streams open / end",
+                    f"{_n(fo.get('kb_per_stream'))} KB; {_n(rss.get('before_streams'))} / {_n(rss.get('streams_open'))} / "
+                    f"{_n(rss.get('end'))} MB", "", ""))
+        out.append(("  deliveries seen / expected; gateway CPU per delivery",
+                    f"{fo['deliveries']:,}/{fo['deliveries_expected']:,}; "
+                    f"{_ms3(fo.get('gateway_cpu_ms_per_delivery'))} ms", "", ""))
     bf = res.get("backfill")
     if bf:
         note = "" if bf["complete"] else f" (NOT complete: {bf['processed']:,} processed)"
         out.append((f"backfill: {bf['reports']:,} reports, REST batches of {bf['batch_size']:,} → stores, seconds",
-                    f"{_n(bf['seconds'])}{note} ({_n(bf['reports_per_s'])} reports/s; ingest {_n(bf['ingest_seconds'])} s)",
+                    f"{_n(bf['seconds'])}{note} ({_n(bf['reports_per_s'])} reports/s; ingest {_n(bf['ingest_seconds'])} s"
+                    + (f"; feed store complete at {_n(bf['feeds_seconds'])} s" if bf.get("feeds_seconds") else "") + ")",
                     target("backfill_seconds"), bf["load"]))
         out.append(("  backfill peak RSS", ", ".join(f"{k} {_n(v)} MB" for k, v in bf["peak_rss_mb"].items()),
                     target("backfill_rss_mb"), ""))

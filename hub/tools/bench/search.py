@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hub.analyst.store import AnalystProjection, AnalystStore, Filters
+from hub.analyst.projection import AnalystProjection
+from hub.analyst.store import AnalystStore, Filters
 from hub.feeds.store import FeedStore
 from hub.pipeline.core.enrich import latin, substance_totals
 from hub.pipeline.core.route import recipients, redact
@@ -115,7 +116,7 @@ def search(base: Settings, work: Path, *, items: int, queries_n: int, progress: 
     work.mkdir(parents=True, exist_ok=True)
     url = base.db_url if base.db_url.startswith(("postgresql://", "postgres://")) else f"sqlite:///{work / 'search.db'}"
     db = Database(url)
-    feeds, projection = FeedStore(db), AnalystProjection(db)
+    feeds, projection = FeedStore(db), AnalystProjection(db, base)
     store: AnalystStore = projection.store
     # about four recipients per report: draw reports until the feed items reach the target
     reports: list[dict[str, Any]] = []
@@ -140,8 +141,8 @@ def search(base: Settings, work: Path, *, items: int, queries_n: int, progress: 
         chunk = all_items[i:i + BATCH]
         recs = [receipt_of.pop(rid) for rid in dict.fromkeys(it["report"]["report_id"] for it in chunk)
                 if rid in receipt_of]  # each report's receipt with its first feed items
-        added = feeds.add(chunk)
-        projection.apply(Sorted(feed_items=chunk, receipts=recs), added, [])
+        feeds.add(chunk)
+        projection.apply(Sorted(feed_items=chunk, receipts=recs))
         if i and i % 20_000 == 0:
             say(f"search: indexed {i:,}/{len(all_items):,} items ({i / (time.perf_counter() - started):,.0f}/s)")
     index_s = time.perf_counter() - started

@@ -1,0 +1,202 @@
+"""The projection contract and the pure decoding of consumed records.
+
+A :class:`Projection` turns decoded records (:class:`Sorted`) into rows of its own tables. It is
+idempotent (a replayed batch changes nothing: every row is keyed by a deterministic id) and
+rebuildable (:meth:`Projection.reset` drops its tables; replaying its topics from the beginning
+writes them again). :meth:`Projection.apply` is ONE transaction of its own, with the projection's
+progress row (:mod:`hub.projections.progress`) written in it; nothing else shares it.
+
+:func:`classify` is the pure core (records → feed items, audit events, receipts, dead letters).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hub.domain import wire
+from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, FEED_ITEM, RECEIPT, DecodeError, codec
+from hub.platform.clock import now_ms
+from hub.platform.db import Database
+from hub.platform.kafka.topics import AUDIT, FEED_PREFIX, RECEIPTS, feed, recipient_of
+from hub.platform.settings import Settings
+
+
+@dataclass
+class Sorted:
+    feed_items: list[dict[str, Any]] = field(default_factory=list)
+    audit_events: list[dict[str, Any]] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.feed_items) + len(self.audit_events) + len(self.receipts)
+
+
+def dead_letter(record: Any, reason: str) -> dict[str, Any]:
+    return wire.dead_letter(record, stage="sink", reason=reason, now_ms=now_ms())
+
+
+def classify(records: Iterable[Any]) -> Sorted:
+    """Decode consumed records (objects with topic/partition/offset/key/value/headers)."""
+    out = Sorted()
+    c = codec()
+    for rec in records:
+        try:
+            if rec.topic == AUDIT:
+                name, value = c.decode_named(rec.value)
+                if name == AUDIT_BATCH:
+                    out.audit_events.extend(value["events"])
+                elif name == AUDIT_EVENT:
+                    out.audit_events.append(value)
+                else:
+                    raise DecodeError(DecodeError.PROBLEM_TYPE, f"{name.rsplit('.', 1)[-1]} on {AUDIT}")
+            elif rec.topic == RECEIPTS:
+                out.receipts.append(c.decode(rec.value, expect=RECEIPT))
+            elif rec.topic.startswith(FEED_PREFIX):
+                item = c.decode(rec.value, expect=FEED_ITEM)
+                if item["recipient"] != recipient_of(rec.topic):
+                    raise DecodeError("wrong_recipient",
+                                      f"recipient {item['recipient']} on topic {rec.topic}")
+                out.feed_items.append(item)
+        except DecodeError as exc:
+            out.dead_letters.append(dead_letter(rec, f"{exc.problem}: {exc}"))
+        except Exception as exc:  # nothing is lost: anything undecodable goes to the DLQ
+            out.dead_letters.append(dead_letter(rec, f"undecodable: {type(exc).__name__}: {exc}"))
+    return out
+
+
+class WriterGate:
+    """SQLite has one writer at a time. Projections of one process take turns through this gate
+    instead of through SQLite's busy handler (which sleeps and retries, unfairly: a writer can wait
+    seconds behind a busy neighbour). Turns are first come, first served, except that a waiting
+    ``urgent`` writer (the officers' feed) goes before the others; a projection that writes slice
+    after slice queues again behind the others for each slice, so none starves."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._urgent: deque[object] = deque()
+        self._normal: deque[object] = deque()
+
+    def _next(self) -> object | None:
+        return self._urgent[0] if self._urgent else self._normal[0] if self._normal else None
+
+    @contextmanager
+    def hold(self, urgent: bool) -> Iterator[None]:
+        me = object()
+        queue = self._urgent if urgent else self._normal
+        with self._cond:
+            queue.append(me)
+            try:
+                while self._busy or self._next() is not me:
+                    self._cond.wait()
+            except BaseException:
+                queue.remove(me)
+                self._cond.notify_all()
+                raise
+            queue.popleft()
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+_GATES: dict[str, WriterGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def writer_gate(db: Database) -> WriterGate | None:
+    """The process's gate for a SQLite file (None for PostgreSQL: its writers lock rows, not the file)."""
+    if db.dialect != "sqlite":
+        return None
+    with _GATES_LOCK:
+        return _GATES.setdefault(db.path, WriterGate())
+
+
+class Projection:
+    """One read model. Subclasses set :attr:`name`, :attr:`inputs`, :attr:`dead_letters_of`, and
+    implement :meth:`write` (rows of one batch, inside the transaction :meth:`apply` opened) and
+    :meth:`tables` (what :meth:`reset` drops)."""
+
+    name: ClassVar[str]
+    #: which topics it reads: any of "feed", "audit", "receipts"
+    inputs: ClassVar[frozenset[str]]
+    #: the inputs whose undecodable records THIS projection sends to the DLQ (each topic has one owner,
+    #: so a bad record is dead-lettered once, not once per projection reading it)
+    dead_letters_of: ClassVar[frozenset[str]] = frozenset()
+    #: records per transaction on SQLite (one writer at a time: a long transaction of a slow
+    #: projection would hold the feed store's commit back); PostgreSQL writes the whole batch at once
+    sqlite_slice: ClassVar[int] = 500
+    #: first in line for the process's SQLite writer gate (the officers' feed)
+    urgent: ClassVar[bool] = False
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        from hub.projections import progress
+
+        self.db = db
+        self.settings = settings
+        progress.migrate(db)
+
+    # -- topics ---------------------------------------------------------------------------------
+    def topics(self) -> list[str]:
+        out: list[str] = []
+        if "audit" in self.inputs:
+            out.append(AUDIT)
+        if "receipts" in self.inputs:
+            out.append(RECEIPTS)
+        if "feed" in self.inputs:
+            out += [feed(r) for r in self.settings.recipients]
+        return out
+
+    def owns_dead_letter(self, topic: str) -> bool:
+        kind = "audit" if topic == AUDIT else "receipts" if topic == RECEIPTS else "feed"
+        return kind in self.dead_letters_of
+
+    # -- writing --------------------------------------------------------------------------------
+    def write(self, batch: Sorted) -> int:
+        """Write one batch's rows (blocking; the caller holds the transaction). Returns rows added."""
+        raise NotImplementedError
+
+    def apply(self, batch: Sorted, *, last_record_ms: int | None = None, backlog: int | None = None) -> int:
+        """ONE transaction: the batch's rows and the projection's progress row. Idempotent."""
+        from hub.projections import progress
+
+        gate = writer_gate(self.db)
+        with gate.hold(urgent=self.urgent) if gate else nullcontext(), self.db.transaction():
+            added = self.write(batch)
+            progress.record(self.db, self.name, records=len(batch), added=added, last_record_ms=last_record_ms,
+                            backlog=backlog)
+        return added
+
+    def after_commit(self) -> None:
+        """Called after each committed transaction (the feed projection wakes the gateway's streams)."""
+
+    # -- rebuilding -----------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        """The tables this projection writes (dropped by :meth:`reset`), in an order that drops cleanly."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Drop the projection's tables and its progress row, then create them empty again."""
+        from hub.projections import progress
+
+        with self.db.transaction():
+            for t in self.tables():
+                self.db.execute(f"DROP TABLE IF EXISTS {t}")
+            progress.forget(self.db, self.name)
+        self.recreate()
+
+    def recreate(self) -> None:
+        """Create the (dropped) tables again: the store's own migration."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the projection holds (connections of its notifier)."""
