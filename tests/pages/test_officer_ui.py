@@ -7,6 +7,9 @@ tabs) and the polite live region."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import time
 from typing import Any
@@ -317,3 +320,79 @@ def test_times_numbers_units_and_enumerations_localised(stack: Stack, browser: B
     assert b.js("[...document.querySelectorAll('#search-pane li.item')].every(li => li.querySelectorAll('time[title]').length >= 2)")
     b.screenshot(SHOTS / f"officer-search-desktop-{lang}.png")
     no_exceptions(b)
+
+
+def exported(b: Browser, fmt: str = "csv") -> tuple[str, list[dict[str, str]]]:
+    """Click the page's download button; the file name and the CSV rows the page saved."""
+    b.js("delete document.body.dataset.lastExport")
+    b.js(f"document.querySelector('[data-export=\"{fmt}\"]').click()")
+    b.wait("document.body.dataset.lastExport", what="the download")
+    text = b.js("window.HUB_ANALYST.lastExport().text()").lstrip("\ufeff")
+    return b.js("document.body.dataset.lastExportName"), list(csv.DictReader(io.StringIO(text)))
+
+
+def shown_feed(b: Browser) -> set[str]:
+    return set(b.js("[...document.querySelectorAll('#incidents li.item')].filter(r => !r.hidden)"
+                    ".map(r => r.dataset.item.split(':')[0])"))
+
+
+def choose(b: Browser, **values: str) -> None:
+    for key, value in values.items():
+        b.js(f"const n = document.getElementById('f-{key}'); n.value = {json.dumps(value)};"
+             "n.dispatchEvent(new Event('input'))")
+
+
+def test_exports_follow_the_screen(stack: Stack, browser: Browser, seeded: dict[str, Any]) -> None:
+    """The CSV holds what the screen shows — the feed under its filters, a search, an incident — and its
+    name says which; the EXPORTED audit events record the filter."""
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    everything = shown_feed(b)
+    name, rows = exported(b)
+    assert {r["report_id"] for r in rows} == everything and re.fullmatch(r"hub-am-\d{8}-\d{4}-received\.csv", name)
+    # the feed under Kind, TLP, Substance and Country (a substance and a country are filters of the server too)
+    choose(b, kind="SEIZURE", tlp="RED", substance="HEROIN", country="af")
+    shown = shown_feed(b)
+    assert 0 < len(shown) < len(everything)
+    name, rows = exported(b)
+    assert {r["report_id"] for r in rows} == shown, name
+    assert {(r["kind"], r["tlp"]) for r in rows} == {("SEIZURE", "RED")}
+    assert name.endswith("-received-seizure-red-heroin-af.csv"), name
+    choose(b, country="TJ")  # no report of this feed touches TJ: an empty list, an empty file
+    assert shown_feed(b) == set()
+    assert exported(b)[1] == []
+    choose(b, kind="", tlp="RED", substance="", country="")
+    # a search: the file holds its results, filters applied, whichever page the officer is on
+    b.js("document.getElementById('q').value = 'Khorgos'; document.getElementById('search-form').requestSubmit()")
+    b.wait("document.getElementById('search-summary') && !document.querySelector('#search-pane .muted')",
+           what="the search results")
+    found = set(b.js("[...document.querySelectorAll('#search-pane li.item')].map(r => r.dataset.item.split(':')[0])"))
+    if b.js("!!document.getElementById('search-more')"):
+        found = None  # more than a page: compare with the API's pages below
+    name, rows = exported(b)
+    assert name.endswith("-search-khorgos-red.csv"), name
+    api = httpx.get(f"{stack.base}/v1/feeds/{STATE}/search", params={"q": "Khorgos", "tlp": "RED", "limit": 200},
+                    headers=auth(seeded["token"])).json()
+    assert {r["report_id"] for r in rows} == (found or {r["report_id"] for r in api["results"]})
+    assert rows and {r["tlp"] for r in rows} == {"RED"}
+    # an incident: its reports, named by its label
+    choose(b, tlp="")
+    b.js("window.HUB_ANALYST.openIncident('I-F02')")
+    b.wait("!document.getElementById('incident-pane').hidden && !!document.getElementById('incident-label')",
+           what="the incident")
+    label = b.js("document.getElementById('incident-label').textContent.split(' ').pop()")
+    name, rows = exported(b)
+    assert {r["incident_id"] for r in rows} == {"I-F02"} and len(rows) == len(
+        [i for i in seeded["items"] if i["incident_id"] == "I-F02"])
+    assert name.endswith(f"-incident-{label.lower()}.csv"), name
+    no_exceptions(b)
+
+    auditor = stack.officer("am-exports-auditor", None, auditor=True)
+    rid = rows[0]["report_id"]
+
+    def audited() -> list[dict[str, Any]] | None:
+        t = httpx.get(f"{stack.base}/v1/audit/trail/{rid}", headers=auth(auditor))
+        ev = [e for e in t.json()["events"] if e["stage"] == "EXPORTED"] if t.status_code == 200 else []
+        return [e for e in ev if e["detail"].get("filter") == f"incident={label}"] or None
+    events = wait_for(audited, what="the EXPORTED event of the incident's export, with its filter")
+    assert all(e["actor"] == "officer:am-page" and e["detail"]["format"] == "csv" for e in events)

@@ -31,7 +31,18 @@
   const json = async (path, params) => (await api(path, params)).json();
 
   function filters() {
-    return { kind: $("f-kind").value, tlp: $("f-tlp").value, unacknowledged: $("f-unacked").checked ? "true" : "" };
+    return { kind: $("f-kind").value, tlp: $("f-tlp").value, unacknowledged: $("f-unacked").checked ? "true" : "",
+      substance: $("f-substance").value, country: $("f-country").value.trim().toUpperCase() };
+  }
+
+  // what the screen shows, as export parameters: the feed tab its received reports under the filters,
+  // the search tab the search (every page of it) under the filters, the incident tab the incident,
+  // the charts tab the charts' date range
+  function selection() {
+    if (A.tab === "search") return { q: A.q, ...filters() };
+    if (A.tab === "incident" && A.incident) return { incident: A.incident.label || A.incident.incident_id };
+    if (A.tab === "charts") return { from: A.from || "", to: A.to || "" };
+    return { direction: "received", ...filters() };
   }
 
   // ---- tabs ------------------------------------------------------------------------------------
@@ -106,8 +117,8 @@
   function renderSearch() {
     const pane = $("search-pane");
     if (A.results === null) { pane.replaceChildren(el("p", { class: "muted" }, t("searching"))); return; }
-    // the page's own filters apply too (substance and country are not search parameters)
-    const list = el("ul", { class: "items" }, ...A.results.filter((r) => H().matches(asView(r))).map(resultRow));
+    // the page's filters (substance and country included) are search parameters: the server applies them
+    const list = el("ul", { class: "items" }, ...A.results.map(resultRow));
     const more = A.next ? el("button", { type: "button", id: "search-more" }, t("more")) : null;
     if (more) more.addEventListener("click", () => search(A.q, A.next));
     pane.replaceChildren(
@@ -258,13 +269,15 @@
   async function download(fmt) {
     if (!H().S.me) return; // nothing to export before sign-in
     try {
-      const r = await api(`export.${fmt}`, filters());
+      const r = await api(`export.${fmt}`, selection());
       const blob = await r.blob();
+      A.lastExport = blob; // what was saved (the browser tests read it back)
       const name = (r.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
       const a = el("a", { href: URL.createObjectURL(blob), download: name ? name[1] : `export.${fmt}` });
       document.body.append(a); a.click(); a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10000);
       document.body.dataset.lastExport = fmt; // for the browser test
+      document.body.dataset.lastExportName = name ? name[1] : "";
     } catch (e) { alert(`${t("export_failed")}: ${e.message}`); }
   }
 
@@ -274,8 +287,9 @@
     $("tabs").addEventListener("keydown", tabKeys);
     for (const b of document.querySelectorAll("[data-export]")) b.addEventListener("click", () => download(b.dataset.export));
     $("search-form").addEventListener("submit", (e) => { e.preventDefault(); const q = $("q").value.trim(); search(q); });
-    for (const id of ["f-kind", "f-tlp", "f-unacked"]) $(id).addEventListener("input", () => { if (A.tab === "search") search(A.q); });
-    for (const id of ["f-substance", "f-country"]) $(id).addEventListener("input", () => { if (A.tab === "search") renderSearch(); });
+    for (const id of ["f-kind", "f-tlp", "f-unacked", "f-substance"]) $(id).addEventListener("input", () => { if (A.tab === "search") search(A.q); });
+    // a country code is searched for once it is whole (or cleared)
+    $("f-country").addEventListener("input", (e) => { const v = e.target.value.trim(); if (A.tab === "search" && v.length !== 1) search(A.q); });
   });
   document.addEventListener("hub:signed-in", () => { refreshLabels(); showTab("feed"); });
   document.addEventListener("hub:item", soon);
@@ -286,5 +300,5 @@
     renderIncident();
     if (A.stats || A.tab === "charts") renderCharts();
   });
-  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download };
+  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download, selection, lastExport: () => A.lastExport };
 })();
