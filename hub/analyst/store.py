@@ -38,6 +38,7 @@ from hub.analyst import incidents as inc
 from hub.analyst import query as qry
 from hub.analyst.extract import DAY_MS, DIMENSIONS, RECEIVED, SENT, Doc, from_item, from_receipt
 from hub.analyst.label import label, parse_label
+from hub.analyst.why import explain
 from hub.feeds.store import DDL as FEED_DDL
 from hub.platform.db import Database
 
@@ -522,23 +523,25 @@ class AnalystStore:
         A query matching more than :data:`WINDOW` documents is ranked among its newest WINDOW
         matches (``window`` in the answer says so): relevance among thousands of matches of a common
         word costs a full pass and says little; the newest matches are what an officer looks for."""
-        rows, floor, nxt = self._search(state, q, filters, limit, cursor)
-        return {"state": state, "q": q, "results": self.views(state, rows), "window": WINDOW if floor else None,
-                "next": nxt}
+        rows, floor, nxt, parsed = self._search(state, q, filters, limit, cursor)
+        views = self.views(state, rows)
+        for v in views:  # why it matched: the fields and the words around the match
+            v["why"] = explain(parsed, v["item"]["report"])
+        return {"state": state, "q": q, "results": views, "window": WINDOW if floor else None, "next": nxt}
 
     def search_batches(self, state: str, q: str, filters: Filters, size: int = 500) -> Iterator[list[dict[str, Any]]]:
         """Every document the pages of :meth:`search` list (in their order), in batches: an export of a search."""
         cursor: str | None = None
         while True:
-            rows, _floor, cursor = self._search(state, q, filters, size, cursor)
+            rows, _floor, cursor, _parsed = self._search(state, q, filters, size, cursor)
             if rows:
                 yield rows
             if not cursor:
                 return
 
     def _search(self, state: str, q: str, filters: Filters, limit: int,
-                cursor: str | None) -> tuple[list[dict[str, Any]], int, str | None]:
-        """(documents of one search page, the window's floor, the next page's cursor)."""
+                cursor: str | None) -> tuple[list[dict[str, Any]], int, str | None, qry.Parsed]:
+        """(documents of one search page, the window's floor, the next page's cursor, the query read)."""
         offset, snapshot, floor = _parse_cursor(cursor)
         first = snapshot is None
         if snapshot is None:  # later pages leave out what arrived after the first page
@@ -599,7 +602,8 @@ class AnalystStore:
                     f"SELECT {_SELECT_DOC} {matched} AND d.docno >= ? ORDER BY ts_rank(d.tsv, q) DESC, d.docno DESC "
                     "LIMIT ? OFFSET ?", (tsq, state, snapshot, *params, floor, limit + 1, offset))
         more = len(rows) > limit
-        return [_row(r) for r in rows[:limit]], floor, f"{offset + limit}.{snapshot}.{floor}" if more else None
+        return ([_row(r) for r in rows[:limit]], floor, f"{offset + limit}.{snapshot}.{floor}" if more else None,
+                parsed)
 
     def incidents(self, state: str, after: str | None = None, limit: int = 50) -> dict[str, Any]:
         """Incidents, the one with the newest routed version first; ``next_after`` continues with older ones."""

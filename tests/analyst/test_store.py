@@ -251,3 +251,16 @@ def test_names_and_places_across_scripts_and_legal_forms(db_url: str, settings: 
              company("C-5", "Silk Way Cargo LLP", "Almaty")]
     store = fill(db_url, items, [], settings, batch=2)
     assert set(refs(store.search("UZ", q, Filters(), limit=50))) == want
+
+
+@pytest.mark.parametrize(("q", "field", "text"), [
+    ("бензобак", "narrative", "При досмотре в бензобаке обнаружены пакеты с героином."),
+    ("CSQU 305438-3", "container", "CSQU3054383"),
+    ("Rakhimov", "party", "Рахимов Фаррух"),
+    ("1374502", "transport_document", "CMR 1374502"),
+    ("Khujand", "party", "ООО «Худжанд Транс»"),
+    ("charas", "substance", "HASHISH"),
+])
+def test_results_say_where_they_matched(store: AnalystStore, q: str, field: str, text: str) -> None:
+    results = store.search("UZ", q, Filters(), limit=50)["results"]
+    assert results and all({"field": field, "text": text} in r["why"] for r in results), [r["why"] for r in results]

@@ -396,3 +396,26 @@ def test_exports_follow_the_screen(stack: Stack, browser: Browser, seeded: dict[
         return [e for e in ev if e["detail"].get("filter") == f"incident={label}"] or None
     events = wait_for(audited, what="the EXPORTED event of the incident's export, with its filter")
     assert all(e["actor"] == "officer:am-page" and e["detail"]["format"] == "csv" for e in events)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_search_results_say_where_and_when(stack: Stack, browser: Browser, seeded: dict[str, Any], lang: str) -> None:
+    b = browser
+    officer(b, stack, seeded, DESKTOP, lang)
+    b.js("document.getElementById('q').value = 'Хоргос'; document.getElementById('search-form').requestSubmit()")
+    b.wait("document.querySelectorAll('#search-pane li.item').length > 0", what="the search results")
+    rows = b.js("[...document.querySelectorAll('#search-pane li.item')].map(r => ({why: r.querySelector('.why') &&"
+                " r.querySelector('.why').textContent, times: [...r.querySelectorAll('.times time')]"
+                ".map(n => n.dateTime + ' ' + n.title)}))")
+    found = "Found in place: Khorgos" if lang == "en" else "Найдено в месте: Khorgos"
+    assert rows and all(r["why"] == found for r in rows), rows[:3]  # the Cyrillic query found the Latin place
+    # when: the event and the receipt, each with its exact time in the title
+    assert all(len(r["times"]) == 2 and all(re.search(r"\d{1,2}:\d{2}", x) for x in r["times"]) for r in rows), rows[:3]
+    assert overflow(b) == 0
+    b.screenshot(SHOTS / f"officer-search-why-desktop-{lang}.png")
+    b.js("document.getElementById('q').value = 'fruits'; document.getElementById('search-form').requestSubmit()")
+    b.wait("((document.getElementById('search-summary') || {}).textContent || '').includes('fruits')", what="the search")
+    why = b.js("[...document.querySelectorAll('#search-pane .why')].map(n => n.textContent)")
+    assert why and set(why) == {"Found in narrative: Heroin in fruit boxes." if lang == "en"
+                                else "Найдено в описании: Heroin in fruit boxes."}, why
+    no_exceptions(b)

@@ -100,9 +100,13 @@
   function resultRow(r) {
     const v = asView(r);
     const sent = r.direction === "sent";
+    // why it was found: the fields and the words around the match (as written in the report)
+    const why = (r.why || []).map((w) => el("span", { class: "why-part" },
+      el("span", { class: "why-field" }, `${t(`why_${w.field}`)}: `), el("mark", {}, w.text)));
     const row = el("li", { class: "item result" + (v.acknowledged ? " acked" : ""), "data-item": v.item_id, tabIndex: 0 },
       ...H().rowParts(v, sent ? "sent" : null, sent ? "sent" : null).filter(Boolean),
-      el("button", { class: "link incident-link", type: "button", title: t("open_incident") }, r.incident_label));
+      el("button", { class: "link incident-link", type: "button", title: t("open_incident") }, r.incident_label),
+      ...(why.length ? [el("span", { class: "why" }, `${t("found_in")} `, ...why)] : []));
     row.addEventListener("click", (e) => {
       if (e.target.classList.contains("incident-link")) { openIncident(r.incident_id); return; }
       H().show(v, row);

@@ -45,6 +45,11 @@ window.HUB_TEXT = {
     export_failed: "The export failed", written_as: "written as", our_report: "sent by our agency",
     recipients: "Recipients", open_incident: "Open the incident", reports: "Reports",
     id_container: "container", id_plate: "plate", id_document: "document", id_wagon: "wagon",
+    found_in: "Found in", why_party: "party", why_party_identifier: "party's identifier", why_container: "container",
+    why_vehicle_plate: "plate", why_transport_document: "transport document", why_wagon_number: "wagon", why_flight: "flight",
+    why_source_ref: "agency's reference", why_substance: "substance", why_place: "place", why_unlocode: "UN/LOCODE",
+    why_country: "country", why_route: "route", why_goods: "goods", why_risk_indicator: "risk indicator",
+    why_concealment: "concealment", why_narrative: "narrative",
   },
   ru: {
     signed_out: "Вход не выполнен.", skip: "Перейти к содержимому", list_title: "Сообщения", views: "Разделы", detail: "Сообщение", back: "К списку",
@@ -91,5 +96,11 @@ window.HUB_TEXT = {
     export_failed: "Не удалось выгрузить", written_as: "написано как", our_report: "отправлено нашим ведомством",
     recipients: "Получатели", open_incident: "Открыть инцидент", reports: "Сообщения",
     id_container: "контейнер", id_plate: "номер ТС", id_document: "документ", id_wagon: "вагон",
+    found_in: "Найдено", why_party: "в участнике", why_party_identifier: "в идентификаторе участника",
+    why_container: "в номере контейнера", why_vehicle_plate: "в номере ТС", why_transport_document: "в транспортном документе",
+    why_wagon_number: "в номере вагона", why_flight: "в номере рейса", why_source_ref: "в номере ведомства",
+    why_substance: "в веществе", why_place: "в месте", why_unlocode: "в коде UN/LOCODE", why_country: "в стране",
+    why_route: "в маршруте", why_goods: "в товаре", why_risk_indicator: "в индикаторе риска",
+    why_concealment: "в способе сокрытия", why_narrative: "в описании",
   },
 };
