@@ -9,7 +9,8 @@ is audited EXPORTED before its rows leave the gateway.
 * ``GET /v1/feeds/{state}/incidents?after=&limit=`` — incidents, most recently changed first
 * ``GET /v1/feeds/{state}/incidents/{incident_id}`` — one incident (its id or its label)
 * ``GET /v1/feeds/{state}/search?q=&kind=&tlp=&direction=&from=&to=&unacknowledged=&limit=&cursor=``
-* ``GET /v1/feeds/{state}/stats?by=substance|month|crossing_point|route_country|agency&from=&to=``
+* ``GET /v1/feeds/{state}/stats?by=substance|month|crossing_point|route_country|agency&from=&to=`` (and the
+  search's filters)
 * ``GET /v1/feeds/{state}/export.geojson`` · ``export.csv`` · ``export.i2.csv`` (the filters of search,
   ``q`` (all its result pages) and ``incident``: what the screen shows)
 """
@@ -183,13 +184,15 @@ async def search(request: Request, seat: OfficerOfState, q: Annotated[str, Query
 # -- statistics -------------------------------------------------------------------------------------
 @router.get("/v1/feeds/{state}/stats", response_model=None)
 async def stats(request: Request, seat: OfficerOfState, by: Annotated[str, Query()] = "substance",
-                from_: From = None, to: To = None) -> Response:
+                from_: From = None, to: To = None, kind: Kind = None, tlp: Tlp = None, direction: Direction = None,
+                unacknowledged: Unacked = False, substance: Substance = None,
+                country: Country = None) -> Response:
     """Reports and kilograms per substance, month, crossing point, route country or agency
-    (event days from/to, UTC)."""
+    (event days from/to, UTC), of the reports the filters select."""
     if by not in DIMENSIONS:
         raise ApiError(422, f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
-    f = filters(None, None, None, from_, to, False)
-    return _json(await in_thread(_store(request).stats, seat.state, by, f.from_ms, f.to_ms))
+    f = filters(kind, tlp, direction, from_, to, unacknowledged, substance=substance, country=country)
+    return _json(await in_thread(_store(request).stats, seat.state, by, f.from_ms, f.to_ms, f))
 
 
 # -- exports ----------------------------------------------------------------------------------------

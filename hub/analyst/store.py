@@ -653,14 +653,27 @@ class AnalystStore:
         cursors = self.cursors(r["source_id"] for r in rows if r["direction"] == RECEIVED)
         return {"state": state, **inc.detail(incident_id, rows, versions, acks, cursors)}
 
-    def stats(self, state: str, by: str, from_ms: int | None = None, to_ms: int | None = None) -> dict[str, Any]:
-        """Reports and kilograms per bucket of one dimension, for event days in [from, to)."""
+    def stats(self, state: str, by: str, from_ms: int | None = None, to_ms: int | None = None,
+              filters: Filters | None = None) -> dict[str, Any]:
+        """Reports and kilograms per bucket of one dimension, for event days in [from, to); ``filters``
+        (kind, TLP, direction, substance, country, unacknowledged; their times are ignored) narrow the
+        reports counted — then summed from the reports' facts rather than the kept sums."""
         if by not in DIMENSIONS:
             raise BadRequest(f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
         lo = from_ms // DAY_MS if from_ms is not None else -(2**40)
         hi = (to_ms - 1) // DAY_MS if to_ms is not None else 2**40
+        narrow = Filters(kinds=filters.kinds, tlps=filters.tlps, directions=filters.directions,
+                         unacknowledged=filters.unacknowledged, substances=filters.substances,
+                         countries=filters.countries) if filters else Filters()
+        where, params = narrow.sql()
 
         def sums(dim: str) -> list[dict[str, Any]]:
+            if where:
+                return self.db.query(
+                    "SELECT fa.bucket AS bucket, COUNT(*) AS reports, SUM(fa.mg) AS mg FROM analyst_facts fa JOIN "
+                    "analyst_docs d ON d.state = fa.state AND d.report_id = fa.report_id WHERE fa.state = ? AND "
+                    f"fa.dim = ? AND fa.day >= ? AND fa.day <= ?{where} GROUP BY fa.bucket",
+                    (state, dim, lo, hi, *params))
             return self.db.query(
                 "SELECT bucket, SUM(reports) AS reports, SUM(mg) AS mg FROM analyst_stats WHERE state = ? AND dim = ? "
                 "AND day >= ? AND day <= ? GROUP BY bucket", (state, dim, lo, hi))

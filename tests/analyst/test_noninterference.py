@@ -62,6 +62,8 @@ def answers(store: AnalystStore, state: str, queries: list[str]) -> dict[str, An
     out["search"] = search
     out["stats"] = {(by, lo, hi): store.stats(state, by, lo, hi) for by in DIMENSIONS
                     for lo, hi in ((None, None), (1763251200000, 1763596800000))}
+    out["filtered stats"] = {(by, n): store.stats(state, by, filters=f) for by in DIMENSIONS
+                             for n, f in enumerate(EXPORT_FILTERS[1:])}
     searched = [q for q in queries if q in EXPORT_QUERIES or q not in BASE_QUERIES]
     for fmt in exports.Writer.FORMATS:
         for n, f in enumerate(EXPORT_FILTERS):
@@ -210,4 +212,9 @@ def test_substance_and_country_filters_select_what_the_page_shows(sequence: list
             assert {r["report_id"] for b in store.search_batches(state, q, chosen, size=3) for r in b} == listed
             assert listed <= expected
         total += len(expected)
+        # the charts count the same reports (one month each)
+        assert store.stats(state, "month", filters=chosen)["total"]["reports"] == len(expected)
+        by_sub = store.stats(state, "substance", filters=chosen)["buckets"]
+        assert {b["key"] for b in by_sub} == {s["type"] for r in every if r["report_id"] in expected
+                                              for s in r["body"]["report"].get("substances") or []}
     assert 0 < total < sum(len([r for b in store.batches(s, Filters()) for r in b]) for s in STATES)

@@ -419,3 +419,34 @@ def test_search_results_say_where_and_when(stack: Stack, browser: Browser, seede
     assert why and set(why) == {"Found in narrative: Heroin in fruit boxes." if lang == "en"
                                 else "Найдено в описании: Heroin in fruit boxes."}, why
     no_exceptions(b)
+
+
+def test_filters_apply_to_the_incident_and_the_charts(stack: Stack, browser: Browser, seeded: dict[str, Any]) -> None:
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    b.js("window.HUB_ANALYST.openIncident('I-F02')")
+    b.wait("!document.getElementById('incident-pane').hidden && !!document.getElementById('incident-label')",
+           what="the incident")
+    in_incident = "document.querySelectorAll('#incident-pane li.item').length"
+    assert b.js(in_incident) == 3 and not b.js("!!document.getElementById('incident-filtered')")
+    choose(b, tlp="GREEN")  # the incident's three reports are RED
+    b.wait(f"{in_incident} === 0", what="the incident under the filter")
+    assert b.js("document.getElementById('incident-filtered').textContent") == "0 of 3 reports shown (filters)"
+    assert exported(b)[1] == []  # and its export follows
+    choose(b, tlp="RED")
+    b.wait(f"{in_incident} === 3", what="the incident under the filter")
+    assert len(exported(b)[1]) == 3
+    # the charts count what the filters select
+    choose(b, tlp="")
+    b.js("window.HUB_ANALYST.showTab('charts')")
+    total = "((document.getElementById('chart-total') || {}).textContent || '')"
+    b.wait(f"{total}.includes('reports')", what="the chart")
+    everything = int(re.search(r"(\d+) reports", b.js(total)).group(1))
+    choose(b, tlp="RED")
+    red = len([i for i in seeded["items"] if i["report"]["tlp"] == "RED"])
+    b.wait(f"{total}.includes('{red} reports')", what="the chart under the filter")
+    assert red < everything
+    name, rows = exported(b)
+    assert len(rows) == red and name.endswith("-red.csv"), name
+    b.screenshot(SHOTS / "officer-charts-filtered-desktop-en.png")
+    no_exceptions(b)

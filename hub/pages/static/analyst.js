@@ -36,12 +36,12 @@
   }
 
   // what the screen shows, as export parameters: the feed tab its received reports under the filters,
-  // the search tab the search (every page of it) under the filters, the incident tab the incident,
-  // the charts tab the charts' date range
+  // the search tab the search (every page of it) under the filters, the incident tab the incident's
+  // reports under the filters, the charts tab the reports counted (filters and date range)
   function selection() {
     if (A.tab === "search") return { q: A.q, ...filters() };
-    if (A.tab === "incident" && A.incident) return { incident: A.incident.label || A.incident.incident_id };
-    if (A.tab === "charts") return { from: A.from || "", to: A.to || "" };
+    if (A.tab === "incident" && A.incident) return { incident: A.incident.label || A.incident.incident_id, ...filters() };
+    if (A.tab === "charts") return { from: A.from || "", to: A.to || "", ...filters() };
     return { direction: "received", ...filters() };
   }
 
@@ -160,8 +160,13 @@
       el("span", {}, [e.kind && t(`KIND_${e.kind}`), e.agency, e.place, e.delivery && t(e.delivery), e.by, e.recipients && e.recipients.join(", ")]
         .filter(Boolean).join(" · ")),
       el("span", { class: "muted rid" }, `${shortId(e.report_id)} v${e.version}`))));
-    const reports = el("ul", { class: "items" }, ...d.report_list.map((r) => resultRow({ ...r,
-      incident_id: d.incident_id, incident_label: d.label, item_id: r.item.item_id, receipt_id: r.item.receipt_id })));
+    // the page's filters apply here too (as the server applies them to the incident's export)
+    const views = d.report_list.map((r) => ({ ...r, incident_id: d.incident_id, incident_label: d.label,
+      item_id: r.item.item_id, receipt_id: r.item.receipt_id }));
+    const kept = views.filter((r) => H().matches(asView(r)) && !(r.direction === "sent" && $("f-unacked").checked));
+    const reports = el("ul", { class: "items" }, ...kept.map(resultRow));
+    const filtered = kept.length < views.length ? el("p", { class: "muted", id: "incident-filtered" },
+      t("filtered_out", { shown: kept.length, all: views.length })) : null;
     pane.replaceChildren(
       el("div", { class: "incident-card card", "data-incident": d.incident_id },
         el("h2", { id: "incident-label" }, `${t("incident")} ${d.label}`),
@@ -183,7 +188,7 @@
             ...Object.entries(s.other_units || {}).map(([u, q]) => C.quantity(q, u, lang()))].join(" + ") + ` · ${H().plural(s.reports, "report")}`)),
         section("locations", listOf(d.locations, (l) => `${when(l.event_time)} · ${t(`KIND_${l.kind}`)} · ${[l.place, l.country].filter(Boolean).join(", ")}`)),
         section("routes", listOf(d.routes, (r) => `${r.points.join(" → ")} · ${H().plural(r.reports.length, "report")}`)),
-        section("reports", el("section", { class: "incident results" }, reports))));
+        section("reports", ...[filtered, el("section", { class: "incident results" }, reports)].filter(Boolean))));
   }
 
   async function openIncident(id) {
@@ -265,7 +270,7 @@
   async function loadStats() {
     const by = $("chart-by") ? $("chart-by").value : "substance";
     A.from = $("chart-from") ? $("chart-from").value : ""; A.to = $("chart-to") ? $("chart-to").value : "";
-    try { A.stats = await json("stats", { by, from: A.from, to: A.to }); } catch (e) { A.stats = { by, buckets: [], total: { reports: 0, kg: 0 } }; }
+    try { A.stats = await json("stats", { by, from: A.from, to: A.to, ...filters() }); } catch (e) { A.stats = { by, buckets: [], total: { reports: 0, kg: 0 } }; }
     renderCharts();
   }
 
@@ -291,9 +296,15 @@
     $("tabs").addEventListener("keydown", tabKeys);
     for (const b of document.querySelectorAll("[data-export]")) b.addEventListener("click", () => download(b.dataset.export));
     $("search-form").addEventListener("submit", (e) => { e.preventDefault(); const q = $("q").value.trim(); search(q); });
-    for (const id of ["f-kind", "f-tlp", "f-unacked", "f-substance"]) $(id).addEventListener("input", () => { if (A.tab === "search") search(A.q); });
-    // a country code is searched for once it is whole (or cleared)
-    $("f-country").addEventListener("input", (e) => { const v = e.target.value.trim(); if (A.tab === "search" && v.length !== 1) search(A.q); });
+    // the filters apply to every tab: the search and the charts ask again, the incident is shown again
+    const refilter = () => {
+      if (A.tab === "search") search(A.q);
+      else if (A.tab === "charts") loadStats();
+      else if (A.tab === "incident") renderIncident();
+    };
+    for (const id of ["f-kind", "f-tlp", "f-unacked", "f-substance"]) $(id).addEventListener("input", refilter);
+    // a country code counts once it is whole (or cleared)
+    $("f-country").addEventListener("input", (e) => { if (e.target.value.trim().length !== 1) refilter(); });
   });
   document.addEventListener("hub:signed-in", () => { refreshLabels(); showTab("feed"); });
   document.addEventListener("hub:item", soon);

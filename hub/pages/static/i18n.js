@@ -49,7 +49,7 @@ window.HUB_TEXT = {
     why_vehicle_plate: "plate", why_transport_document: "transport document", why_wagon_number: "wagon", why_flight: "flight",
     why_source_ref: "agency's reference", why_substance: "substance", why_place: "place", why_unlocode: "UN/LOCODE",
     why_country: "country", why_route: "route", why_goods: "goods", why_risk_indicator: "risk indicator",
-    why_concealment: "concealment", why_narrative: "narrative",
+    why_concealment: "concealment", why_narrative: "narrative", filtered_out: "{shown} of {all} reports shown (filters)",
   },
   ru: {
     signed_out: "Вход не выполнен.", skip: "Перейти к содержимому", list_title: "Сообщения", views: "Разделы", detail: "Сообщение", back: "К списку",
@@ -101,6 +101,6 @@ window.HUB_TEXT = {
     why_wagon_number: "в номере вагона", why_flight: "в номере рейса", why_source_ref: "в номере ведомства",
     why_substance: "в веществе", why_place: "в месте", why_unlocode: "в коде UN/LOCODE", why_country: "в стране",
     why_route: "в маршруте", why_goods: "в товаре", why_risk_indicator: "в индикаторе риска",
-    why_concealment: "в способе сокрытия", why_narrative: "в описании",
+    why_concealment: "в способе сокрытия", why_narrative: "в описании", filtered_out: "Показано: {shown} из {all} (фильтры)",
   },
 };
