@@ -8,6 +8,7 @@ is audited EXPORTED before its rows leave the gateway.
 
 * ``GET /v1/feeds/{state}/incidents?after=&limit=`` — incidents, most recently changed first
 * ``GET /v1/feeds/{state}/incidents/{incident_id}`` — one incident (its id or its label)
+* ``GET /v1/feeds/{state}/reports/{report_id}`` — one report this state holds
 * ``GET /v1/feeds/{state}/search?q=&kind=&tlp=&direction=&from=&to=&unacknowledged=&limit=&cursor=``
 * ``GET /v1/feeds/{state}/stats?by=substance|month|crossing_point|route_country|agency&from=&to=`` (and the
   search's filters)
@@ -160,6 +161,20 @@ async def incident(request: Request, seat: OfficerOfState, incident_id: str) -> 
               "cursor": r["cursor"], "delivery": r["delivery"], "item": r["item"], "direction": r["direction"]}
              for r in found["report_list"]]
     await _delivered(request, seat, views, "incident")
+    return _json(found)
+
+
+# -- one report (the links of the officer page) -----------------------------------------------------
+@router.get("/v1/feeds/{state}/reports/{report_id}", response_model=None)
+async def one_report(request: Request, seat: OfficerOfState, report_id: str) -> Response:
+    """One report this state holds (received or sent), as a search result; 404 for any other id (a
+    report of another state's feed looks exactly like a made-up one)."""
+    if len(report_id) > 200:
+        raise ApiError(422, "report_id: too long")
+    found = await in_thread(_store(request).report, seat.state, report_id)
+    if found is None:
+        raise ApiError(404, f"report_id: no report {report_id} in the feed of {seat.state}")
+    await _delivered(request, seat, [found], "report")
     return _json(found)
 
 

@@ -498,6 +498,13 @@ class AnalystStore:
                         "acknowledged": {"by": a["actor"], "at": inc.iso(a["acked_at"])} if a else None})
         return out
 
+    def report(self, state: str, report_id: str) -> dict[str, Any] | None:
+        """The result view of one report this state holds (received or sent), or None — the same None
+        for a report of another state's feed as for one that does not exist."""
+        rows = [_row(r) for r in self.db.query(
+            f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.report_id = ?", (state, report_id))]
+        return self.views(state, rows)[0] if rows else None
+
     def _neighbours(self, state: str, forms: Iterable[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for form in set(forms):

@@ -450,3 +450,46 @@ def test_filters_apply_to_the_incident_and_the_charts(stack: Stack, browser: Bro
     assert len(rows) == red and name.endswith("-red.csv"), name
     b.screenshot(SHOTS / "officer-charts-filtered-desktop-en.png")
     no_exceptions(b)
+
+
+def test_links_open_what_they_name_or_say_it_is_not_in_the_feed(stack: Stack, browser: Browser,
+                                                                 seeded: dict[str, Any], axe: str) -> None:
+    from tests.pages.conftest import audit
+
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    big = seeded["by_ref"]["AM-BIG"]["report"]
+    held = {"report_id": big["report_id"], "agency": big["agency"], "state": "KZ", "kind": "SEIZURE",
+            "event_time": big["event_time"], "incident_id": "I-BIG"}
+    unseen = {**held, "report_id": "R0000000000000000000000", "incident_id": "I-ELSEWHERE"}
+    linked = make("AM-LINKS", "I-LINKS", 0, tlp="AMBER", enrichment={
+        "prior_reports": [held, unseen],
+        "entity_links": [{"name": "Рахимов Фаррух", "matched_name": "Rakhimov Farrukh", "score": 93.0,
+                          "report_id": unseen["report_id"]}]})
+    stack.produce(linked)
+    b.wait("!document.getElementById('new-bar').hidden", what="the new bar")
+    b.js("document.getElementById('new-bar').click()")
+    b.wait(f"!!document.querySelector('{row(linked)}')", what="the linked report's row")
+    b.js(f"document.querySelector('{row(linked)}').click()")
+    b.wait("document.querySelectorAll('#detail .report-link').length === 3", what="the report links")
+    assert b.js("[...document.querySelectorAll('#detail .report-link')].map(n => n.dataset.report)") == [
+        unseen["report_id"], held["report_id"], unseen["report_id"]]
+    assert not audit(b, axe, "officer-detail-links-desktop-en")
+    # a report this state holds opens in the detail
+    b.js(f"document.querySelector('#detail .report-link[data-report=\"{held['report_id']}\"]').click()")
+    b.wait(f"document.querySelector('#detail .rid-line').textContent === '{held['report_id']}'", what="the held report")
+    # one it does not hold: said plainly, and nothing more
+    b.js(f"document.querySelector('{row(linked)}').click()")
+    b.wait("document.querySelectorAll('#detail .report-link').length === 3", what="the report links again")
+    b.js(f"document.querySelector('#detail .report-link[data-report=\"{unseen['report_id']}\"]').click()")
+    b.wait("!!document.querySelector('#detail .not-held')", what="the not-in-your-feed note")
+    assert b.js("document.querySelector('#detail .not-held').textContent") == f"{unseen['report_id']} — not in your feed"
+    assert b.js("document.querySelector('#detail .rid-line').textContent") == linked["report"]["report_id"]
+    b.js("document.querySelector('#detail .not-held').scrollIntoView({block: 'center'})")
+    b.screenshot(SHOTS / "officer-detail-links-desktop-en.png")
+    # the incident of the report opens from the detail
+    b.js("document.querySelector('#detail .incident-link').click()")
+    b.wait("!document.getElementById('incident-pane').hidden && !!document.getElementById('incident-label')",
+           what="the incident")
+    assert b.js("document.querySelector('#incident-pane .incident-card').dataset.incident") == "I-LINKS"
+    no_exceptions(b)

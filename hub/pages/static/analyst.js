@@ -159,7 +159,7 @@
       C.time(e.at, lang(), true), el("strong", {}, t(`ev_${e.event}`)),
       el("span", {}, [e.kind && t(`KIND_${e.kind}`), e.agency, e.place, e.delivery && t(e.delivery), e.by, e.recipients && e.recipients.join(", ")]
         .filter(Boolean).join(" · ")),
-      el("span", { class: "muted rid" }, `${shortId(e.report_id)} v${e.version}`))));
+      el("span", { class: "muted rid" }, H().reportLink(e.report_id, shortId(e.report_id)), ` v${e.version}`))));
     // the page's filters apply here too (as the server applies them to the incident's export)
     const views = d.report_list.map((r) => ({ ...r, incident_id: d.incident_id, incident_label: d.label,
       item_id: r.item.item_id, receipt_id: r.item.receipt_id }));
@@ -196,6 +196,19 @@
     H().labels.set(A.incident.incident_id, A.incident.label);
     $("tabs").querySelector('[data-tab="incident"]').hidden = false;
     renderIncident(); showTab("incident", true);
+  }
+
+  // ---- a report named by a link -----------------------------------------------------------------
+  // opened when this state holds it; otherwise the link says so — and nothing more (the hub answers
+  // 404 alike for another state's report and a made-up id)
+  async function openReport(rid, link) {
+    let r;
+    try { r = await api(`reports/${encodeURIComponent(rid)}`); } catch (e) {
+      const note = el("span", { class: "not-held", "data-report": rid, role: "status" }, `${rid} — ${t("not_in_feed")}`);
+      if (link && link.isConnected) { link.replaceWith(note); }
+      return;
+    }
+    H().show(asView(await r.json()), link);
   }
 
   // ---- charts ----------------------------------------------------------------------------------
@@ -309,11 +322,12 @@
   document.addEventListener("hub:signed-in", () => { refreshLabels(); showTab("feed"); });
   document.addEventListener("hub:item", soon);
   document.addEventListener("hub:open-incident", (e) => openIncident(e.detail));
+  document.addEventListener("hub:open-report", (e) => openReport(e.detail.rid, e.detail.link));
   document.addEventListener("hub:language", () => {
     if (!H() || !H().S.me) return;
     if (A.results && A.tab === "search") renderSearch();
     renderIncident();
     if (A.stats || A.tab === "charts") renderCharts();
   });
-  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download, selection, lastExport: () => A.lastExport };
+  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download, selection, openReport, lastExport: () => A.lastExport };
 })();

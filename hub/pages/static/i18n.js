@@ -50,6 +50,7 @@ window.HUB_TEXT = {
     why_source_ref: "agency's reference", why_substance: "substance", why_place: "place", why_unlocode: "UN/LOCODE",
     why_country: "country", why_route: "route", why_goods: "goods", why_risk_indicator: "risk indicator",
     why_concealment: "concealment", why_narrative: "narrative", filtered_out: "{shown} of {all} reports shown (filters)",
+    open_report: "Open the report", not_in_feed: "not in your feed",
   },
   ru: {
     signed_out: "Вход не выполнен.", skip: "Перейти к содержимому", list_title: "Сообщения", views: "Разделы", detail: "Сообщение", back: "К списку",
@@ -102,5 +103,6 @@ window.HUB_TEXT = {
     why_substance: "в веществе", why_place: "в месте", why_unlocode: "в коде UN/LOCODE", why_country: "в стране",
     why_route: "в маршруте", why_goods: "в товаре", why_risk_indicator: "в индикаторе риска",
     why_concealment: "в способе сокрытия", why_narrative: "в описании", filtered_out: "Показано: {shown} из {all} (фильтры)",
+    open_report: "Открыть сообщение", not_in_feed: "нет в вашей ленте",
   },
 };
