@@ -493,3 +493,46 @@ def test_links_open_what_they_name_or_say_it_is_not_in_the_feed(stack: Stack, br
            what="the incident")
     assert b.js("document.querySelector('#incident-pane .incident-card').dataset.incident") == "I-LINKS"
     no_exceptions(b)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_table_view_sortable_and_paged(stack: Stack, browser: Browser, seeded: dict[str, Any], axe: str,
+                                       lang: str) -> None:
+    from tests.pages.conftest import audit
+
+    b = browser
+    if lang == "en":  # more than one page of 50 (this module's last test: the other tests count the corpus)
+        stack.produce(*[make(f"AM-T{i:02d}", f"I-T{i % 3}", 10 + i, tlp="GREEN") for i in range(15)])
+    officer(b, stack, seeded, DESKTOP, lang)
+    b.wait(f"document.querySelectorAll('#incidents li.item').length >= {len(seeded['items']) + 15}", what="the backlog")
+    b.js("document.getElementById('tab-table').click()")
+    b.wait("!!document.getElementById('items-table')", what="the table")
+    n = b.js("document.querySelectorAll('#incidents li.item').length")
+    assert n > 50
+    assert b.js("document.querySelectorAll('#items-table tbody tr').length") == 50
+    heads = b.js("[...document.querySelectorAll('#items-table th')].map(h => h.textContent)")
+    assert len(heads) == 9 and (heads[0].startswith("Received") if lang == "en" else heads[0].startswith("Получено"))
+    assert f"{n}" in b.js("document.getElementById('table-page').textContent")
+    # newest received first; the next page holds the rest
+    b.js("document.getElementById('table-next').click()")
+    assert b.js("document.querySelectorAll('#items-table tbody tr').length") == n - 50
+    b.js("document.getElementById('table-previous').click()")
+    # sorted by risk: the highest first, aria-sort says so
+    b.js("document.querySelector('[data-sort=risk]').click()")
+    assert b.js("document.querySelector('#items-table tbody tr').dataset.item") == seeded["by_ref"]["AM-BIG"]["item_id"]
+    assert b.js("document.querySelector('[data-sort=risk]').parentElement.getAttribute('aria-sort')") == "descending"
+    b.js("document.querySelector('[data-sort=risk]').click()")
+    assert b.js("document.querySelector('[data-sort=risk]').parentElement.getAttribute('aria-sort')") == "ascending"
+    assert b.js("document.querySelector('#items-table tbody tr').dataset.item") != seeded["by_ref"]["AM-BIG"]["item_id"]
+    # the filters apply; a row opens its report
+    choose(b, tlp="RED")
+    red = len([i for i in seeded["items"] if i["report"]["tlp"] == "RED"])
+    assert b.js("document.querySelectorAll('#items-table tbody tr').length") == red
+    assert set(b.js("[...document.querySelectorAll('#items-table td.c-tlp')].map(c => c.textContent)")) == {"TLP:RED"}
+    b.js("document.querySelector('#items-table tbody tr').click()")
+    b.wait("document.getElementById('detail').classList.contains('open')", what="the detail")
+    assert overflow(b) == 0
+    assert not audit(b, axe, f"officer-table-desktop-{lang}")
+    b.screenshot(SHOTS / f"officer-table-desktop-{lang}.png")
+    choose(b, tlp="")
+    no_exceptions(b)

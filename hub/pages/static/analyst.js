@@ -42,6 +42,7 @@
     if (A.tab === "search") return { q: A.q, ...filters() };
     if (A.tab === "incident" && A.incident) return { incident: A.incident.label || A.incident.incident_id, ...filters() };
     if (A.tab === "charts") return { from: A.from || "", to: A.to || "", ...filters() };
+    // the table shows the feed's received reports under the filters, like the feed tab
     return { direction: "received", ...filters() };
   }
 
@@ -60,7 +61,9 @@
     $("search-pane").hidden = tab !== "search";
     $("incident-pane").hidden = tab !== "incident";
     $("charts-pane").hidden = tab !== "charts";
+    $("table-pane").hidden = tab !== "table";
     if (tab === "charts" && !A.stats) loadStats();
+    if (tab === "table") renderTable();
   }
 
   // ---- labels of the incidents (readable ids) --------------------------------------------------
@@ -198,13 +201,78 @@
     renderIncident(); showTab("incident", true);
   }
 
+  // ---- table view: the feed's reports one per row, sortable, paged ------------------------------
+  const PAGE = 50;
+  const T = { key: "received", desc: true, page: 0 };
+  const COLS = [
+    ["received", (v) => v.item.routed_at || ""], ["event", (v) => v.item.report.event_time || ""],
+    ["kind", (v) => t(`KIND_${v.item.report.kind}`)], ["tlp", (v) => ["CLEAR", "GREEN", "AMBER", "AMBER_STRICT", "RED"].indexOf(v.item.report.tlp)],
+    ["handling", (v) => v.item.report.handling_code || ""], ["agency", (v) => v.item.report.agency || ""],
+    ["place", (v) => { const l = v.item.report.location; return l ? [l.country, l.place].filter(Boolean).join(" ") : ""; }],
+    ["substances", (v) => (v.item.report.substances || []).map((x) => t(`SUB_${x.type}`)).join(", ")],
+    ["risk", (v) => Number((v.item.enrichment || {}).risk_score) || 0],
+  ];
+  const shortFmt = {};
+  function short(iso) { // "07.12.2026, 09:21" — the exact time (UTC) in the title
+    if (!iso) return "—";
+    const f = shortFmt[lang()] || (shortFmt[lang()] = new Intl.DateTimeFormat(lang(), { dateStyle: "short", timeStyle: "short", timeZone: "UTC" }));
+    return el("time", { dateTime: iso, title: C.exact(iso, lang()) }, f.format(new Date(iso)));
+  }
+  function cell(key, v) {
+    const r = v.item.report, e = v.item.enrichment || {};
+    if (key === "received") return short(v.item.routed_at);
+    if (key === "event") return short(r.event_time);
+    if (key === "tlp") return el("span", { class: `badge tlp ${r.tlp}` }, t(`TLP_${r.tlp}`));
+    if (key === "substances") return (r.substances || []).map((x) => `${t(`SUB_${x.type}`)} ${C.quantity(x.quantity, x.unit, lang())}`).join(", ") || "—";
+    if (key === "risk") return C.text(e.risk_score);
+    return String(COLS.find((c) => c[0] === key)[1](v) || "—");
+  }
+  function tableRows() {
+    const get = COLS.find((c) => c[0] === T.key)[1];
+    const views = [...H().S.items.values()].filter((v) => v.direction !== "sent" && v.delivery !== "sent" && H().matches(v));
+    const cmp = (a, b) => { const x = get(a), y = get(b); return x < y ? -1 : x > y ? 1 : a.item_id < b.item_id ? -1 : 1; };
+    views.sort((a, b) => (T.desc ? -cmp(a, b) : cmp(a, b)));
+    return views;
+  }
+  function renderTable() {
+    const pane = $("table-pane");
+    if (pane.hidden) return;
+    const views = tableRows();
+    const pages = Math.max(1, Math.ceil(views.length / PAGE));
+    T.page = Math.min(T.page, pages - 1);
+    const head = el("tr", {}, ...COLS.map(([key]) => {
+      const arrow = el("span", {}, T.key === key ? (T.desc ? " ▼" : " ▲") : "");
+      arrow.setAttribute("aria-hidden", "true");
+      const b = el("button", { type: "button", class: "sort", "data-sort": key }, t(`col_${key}`), arrow);
+      b.addEventListener("click", () => { T.desc = T.key === key ? !T.desc : key === "received" || key === "event" || key === "risk"; T.key = key; T.page = 0; renderTable(); $("table-pane").querySelector(`[data-sort="${key}"]`).focus(); });
+      const th = el("th", { scope: "col" }, b);
+      th.setAttribute("aria-sort", T.key === key ? (T.desc ? "descending" : "ascending") : "none");
+      return th;
+    }));
+    const body = el("tbody", {}, ...views.slice(T.page * PAGE, (T.page + 1) * PAGE).map((v) => {
+      const tr = el("tr", { "data-item": v.item_id, tabIndex: 0 }, ...COLS.map(([key]) => el("td", { class: `c-${key}` }, cell(key, v))));
+      const open = () => H().show(v, tr);
+      tr.addEventListener("click", open);
+      tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
+      return tr;
+    }));
+    const nav = (label, to, on) => { const b = el("button", { type: "button", id: `table-${label}` }, t(label)); b.disabled = !on; b.addEventListener("click", () => { T.page = to; renderTable(); }); return b; };
+    pane.replaceChildren(
+      el("div", { class: "table-wrap" }, el("table", { class: "items-table", id: "items-table" },
+        el("caption", { class: "sr-only" }, t("tab_table")), el("thead", {}, head), body)),
+      el("div", { class: "pager" }, nav("previous", T.page - 1, T.page > 0),
+        el("span", { id: "table-page" }, t("page_of", { page: T.page + 1, pages, n: views.length })),
+        nav("next", T.page + 1, T.page + 1 < pages)));
+  }
+
   // ---- a report named by a link -----------------------------------------------------------------
   // opened when this state holds it; otherwise the link says so — and nothing more (the hub answers
   // 404 alike for another state's report and a made-up id)
   async function openReport(rid, link) {
     let r;
     try { r = await api(`reports/${encodeURIComponent(rid)}`); } catch (e) {
-      const note = el("span", { class: "not-held", "data-report": rid, role: "status" }, `${rid} — ${t("not_in_feed")}`);
+      const note = el("span", { class: "not-held", "data-report": rid }, `${rid} — ${t("not_in_feed")}`);
+      note.setAttribute("role", "status");
       if (link && link.isConnected) { link.replaceWith(note); }
       return;
     }
@@ -314,6 +382,7 @@
       if (A.tab === "search") search(A.q);
       else if (A.tab === "charts") loadStats();
       else if (A.tab === "incident") renderIncident();
+      else if (A.tab === "table") renderTable();
     };
     for (const id of ["f-kind", "f-tlp", "f-unacked", "f-substance"]) $(id).addEventListener("input", refilter);
     // a country code counts once it is whole (or cleared)
@@ -321,6 +390,7 @@
   });
   document.addEventListener("hub:signed-in", () => { refreshLabels(); showTab("feed"); });
   document.addEventListener("hub:item", soon);
+  document.addEventListener("hub:item", () => { if (A.tab === "table") { clearTimeout(A.tableTimer); A.tableTimer = setTimeout(renderTable, 300); } });
   document.addEventListener("hub:open-incident", (e) => openIncident(e.detail));
   document.addEventListener("hub:open-report", (e) => openReport(e.detail.rid, e.detail.link));
   document.addEventListener("hub:language", () => {
@@ -328,6 +398,7 @@
     if (A.results && A.tab === "search") renderSearch();
     renderIncident();
     if (A.stats || A.tab === "charts") renderCharts();
+    if (A.tab === "table") renderTable();
   });
   window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download, selection, openReport, lastExport: () => A.lastExport };
 })();

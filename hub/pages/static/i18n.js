@@ -50,7 +50,10 @@ window.HUB_TEXT = {
     why_source_ref: "agency's reference", why_substance: "substance", why_place: "place", why_unlocode: "UN/LOCODE",
     why_country: "country", why_route: "route", why_goods: "goods", why_risk_indicator: "risk indicator",
     why_concealment: "concealment", why_narrative: "narrative", filtered_out: "{shown} of {all} reports shown (filters)",
-    open_report: "Open the report", not_in_feed: "not in your feed",
+    open_report: "Open the report", not_in_feed: "not in your feed", tab_table: "Table",
+    col_received: "Received", col_event: "Event time", col_kind: "Kind", col_tlp: "TLP", col_handling: "Handling",
+    col_agency: "Agency", col_place: "Place", col_substances: "Substances", col_risk: "Risk",
+    previous: "Previous", next: "Next", page_of: "Page {page} of {pages} · {n} reports",
   },
   ru: {
     signed_out: "Вход не выполнен.", skip: "Перейти к содержимому", list_title: "Сообщения", views: "Разделы", detail: "Сообщение", back: "К списку",
@@ -103,6 +106,9 @@ window.HUB_TEXT = {
     why_substance: "в веществе", why_place: "в месте", why_unlocode: "в коде UN/LOCODE", why_country: "в стране",
     why_route: "в маршруте", why_goods: "в товаре", why_risk_indicator: "в индикаторе риска",
     why_concealment: "в способе сокрытия", why_narrative: "в описании", filtered_out: "Показано: {shown} из {all} (фильтры)",
-    open_report: "Открыть сообщение", not_in_feed: "нет в вашей ленте",
+    open_report: "Открыть сообщение", not_in_feed: "нет в вашей ленте", tab_table: "Таблица",
+    col_received: "Получено", col_event: "Время события", col_kind: "Тип", col_tlp: "TLP", col_handling: "Обращение",
+    col_agency: "Ведомство", col_place: "Место", col_substances: "Вещества", col_risk: "Риск",
+    previous: "Назад", next: "Далее", page_of: "Страница {page} из {pages} · сообщений: {n}",
   },
 };
