@@ -253,10 +253,13 @@ def test_keyboard_skip_link_roving_list_detail_and_tabs(stack: Stack, browser: B
                    "t.getAttribute('aria-controls')).getAttribute('role') === 'tabpanel')")
     assert tabs_ok and b.js("document.getElementById('tabs').getAttribute('role')") == "tablist"
     b.js("document.getElementById('tab-feed').focus()")
+    b.press("ArrowRight")  # Feed → Table → Search
+    assert b.js("document.activeElement.id") == "tab-table"
     b.press("ArrowRight")
     assert b.js("document.activeElement.id") == "tab-search"
     assert b.js("document.getElementById('tab-search').getAttribute('aria-selected')") == "true"
     assert b.js("document.getElementById('search-pane').hidden") is False
+    b.press("ArrowLeft")
     b.press("ArrowLeft")
     assert b.js("document.activeElement.id") == "tab-feed"
     # a visible focus ring
