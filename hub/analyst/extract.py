@@ -148,6 +148,9 @@ def index_fields(report: Mapping[str, Any], enrichment: Mapping[str, Any], *, in
     places: list[str] = [*country_names(loc.get("country") or ""), loc.get("place") or "", loc.get("unlocode") or ""]
     for p in report.get("route") or []:
         places += [*country_names(p.get("country") or ""), p.get("place") or ""]
+    # places written in Cyrillic are found by their Latin spelling too (Хоргос by Khorgos)
+    places += [latin(p) for p in (loc.get("place"), *(r.get("place") for r in report.get("route") or []))
+               if p and not p.isascii()]
     cp = geo.crossing_point(loc)
     if cp:
         places.append(cp["name"])

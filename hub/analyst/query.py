@@ -23,13 +23,19 @@ from dataclasses import dataclass, field
 from hub.analyst.extract import facet
 from hub.analyst.text import fold, stem, substance_synonyms, synonym_types, tokens
 from hub.domain.identifiers import compact
-from hub.pipeline.core.enrich import match_form
+from hub.pipeline.core.enrich import latin, match_form
 
 _WORD = re.compile(r"[^\W_]+")
 STOP = frozenset(("a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with", "в", "во",
                   "и", "или", "на", "над", "по", "под", "с", "со", "из", "к", "ко", "у", "о", "об", "от", "до", "для",
                   "за"))
 MAX_WORDS = 12
+# legal forms that name the same thing across scripts: a query's ТОО also finds LLP, and so on
+LEGAL_FORMS = (("тоо", "too", "llp"), ("ооо", "ooo", "llc", "ltd"), ("ао", "ao", "jsc", "оао", "oao", "зао", "zao",
+                                                                     "пао", "pao", "ojsc", "cjsc", "pjsc"),
+               ("ип", "ip", "ie"), ("mchj", "мчж"))
+_LEGAL = {form: group for group in LEGAL_FORMS for form in group}
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 # column weights for ranking: an identifier hit counts far more than a word in a narrative
 WEIGHTS = {"ids": 10.0, "names": 6.0, "subs": 3.0, "places": 3.0, "text": 1.0, "facets": 0.0}
 PG_WEIGHT = {"ids": "A", "names": "B", "subs": "C", "places": "C", "text": "D"}
@@ -64,41 +70,64 @@ def _add(alts: list[Alt], alt: Alt) -> None:
         alts.append(alt)
 
 
+def _latin(word: str) -> str:
+    """A Cyrillic word in Latin letters, folded (``Хоргос`` → ``khorgos``); "" for other words."""
+    return fold(latin(word)).replace(" ", "") if _CYRILLIC.search(word) else ""
+
+
+def _word(raw: str, f: str) -> Word:
+    """One word of a query with all its readings (``f``: the word folded)."""
+    w = Word(raw)
+    has_digit = any(ch.isdigit() for ch in f)
+    for t in {f, compact(raw).lower()}:
+        _add(w.alts, Alt("ids", t))
+        if has_digit and len(t) >= 3:
+            _add(w.alts, Alt("ids", t, prefix=True))
+    forms = [t for t in match_form(raw).split() if t]
+    for t in forms:
+        _add(w.alts, Alt("names", t))
+        if len(t) >= 4:
+            _add(w.alts, Alt("names", t, prefix=True))
+    for t in tokens(raw):
+        _add(w.alts, Alt("names", t))
+    w.name_forms = [t for t in forms if len(t) >= 4]
+    typ = synonym_types().get(f)
+    _add(w.alts, Alt("subs", f))
+    if typ:  # "heroin" also finds a narrative that says "героина"
+        _add(w.alts, Alt("subs", fold(typ)))
+        syns = substance_synonyms().get(typ, ())
+        for syn in syns:
+            if not any(o != syn and len(o) >= 5 and syn.startswith(o) for o in syns):
+                _add(w.alts, Alt("text", syn, prefix=len(syn) >= 5))
+    s = stem(raw)
+    for col in ("places", "text", "subs"):
+        _add(w.alts, Alt(col, f))
+        if len(s) >= 3 and not has_digit:
+            _add(w.alts, Alt(col, s, prefix=True))
+    # a Cyrillic word also in Latin letters (place and party names are written both ways:
+    # Хоргос / Khorgos); its stem too, so Хоргосе finds Khorgos
+    for col in ("places", "names", "text"):
+        _add(w.alts, Alt(col, _latin(raw)))
+        if len(s) >= 4 and not has_digit:
+            _add(w.alts, Alt(col, _latin(s), prefix=True))
+    return w
+
+
 def parse(q: str) -> Parsed:
     raw_words = [w for w in _WORD.findall(q or "")][: MAX_WORDS * 2]
+    # a legal form beside a name is left out (the name may be written without it); alone it is looked
+    # for in every script (ТОО, TOO, LLP)
+    plain = [w for w in raw_words if fold(w) not in STOP and fold(w) not in _LEGAL]
     words: list[Word] = []
     for raw in raw_words:
         f = fold(raw)
         if f in STOP or not f:
             continue
-        w = Word(raw)
-        has_digit = any(ch.isdigit() for ch in f)
-        for t in {f, compact(raw).lower()}:
-            _add(w.alts, Alt("ids", t))
-            if has_digit and len(t) >= 3:
-                _add(w.alts, Alt("ids", t, prefix=True))
-        forms = [t for t in match_form(raw).split() if t]
-        for t in forms:
-            _add(w.alts, Alt("names", t))
-            if len(t) >= 4:
-                _add(w.alts, Alt("names", t, prefix=True))
-        for t in tokens(raw):
-            _add(w.alts, Alt("names", t))
-        w.name_forms = [t for t in forms if len(t) >= 4]
-        typ = synonym_types().get(f)
-        _add(w.alts, Alt("subs", f))
-        if typ:  # "heroin" also finds a narrative that says "героина"
-            _add(w.alts, Alt("subs", fold(typ)))
-            syns = substance_synonyms().get(typ, ())
-            for syn in syns:
-                if not any(o != syn and len(o) >= 5 and syn.startswith(o) for o in syns):
-                    _add(w.alts, Alt("text", syn, prefix=len(syn) >= 5))
-        s = stem(raw)
-        for col in ("places", "text", "subs"):
-            _add(w.alts, Alt(col, f))
-            if len(s) >= 3 and not has_digit:
-                _add(w.alts, Alt(col, s, prefix=True))
-        words.append(w)
+        if f in _LEGAL:
+            if not plain:
+                words.append(Word(raw, [Alt("names", t) for t in _LEGAL[f]]))
+            continue
+        words.append(_word(raw, f))
         if len(words) >= MAX_WORDS:
             break
     whole = compact(q or "").lower()

@@ -38,6 +38,7 @@ from hub.analyst import incidents as inc
 from hub.analyst import query as qry
 from hub.analyst.extract import DAY_MS, DIMENSIONS, RECEIVED, SENT, Doc
 from hub.analyst.label import label, parse_label
+from hub.analyst.why import explain
 from hub.feeds.store import DDL as FEED_DDL
 from hub.platform.db import Database
 
@@ -111,6 +112,23 @@ class Filters:
     to_ms: int | None = None  # event_time < to
     unacknowledged: bool = False  # received documents whose newest version no officer acknowledged
     incident_id: str | None = None
+    substances: tuple[str, ...] = ()  # holds one of these substance types
+    countries: tuple[str, ...] = ()  # reported by, located in or routed through one of these countries
+
+    @property
+    def in_index(self) -> bool:
+        """Only filters the SQLite text index holds as facets (kind, TLP, direction)."""
+        return (self.from_ms is None and self.to_ms is None and not self.unacknowledged and not self.incident_id
+                and not self.substances and not self.countries)
+
+    def described(self) -> dict[str, str]:
+        """The filters that are set, as text (the EXPORTED audit detail, the export's file name)."""
+        out = {"direction": ",".join(self.directions), "kind": ",".join(self.kinds), "tlp": ",".join(self.tlps),
+               "substance": ",".join(self.substances), "country": ",".join(self.countries),
+               "from": inc.iso(self.from_ms) if self.from_ms is not None else "",
+               "to": inc.iso(self.to_ms) if self.to_ms is not None else "",
+               "unacknowledged": "true" if self.unacknowledged else "", "incident": self.incident_id or ""}
+        return {k: v for k, v in out.items() if v}
 
     def sql(self, time_index: bool = True) -> tuple[str, list[Any]]:
         """``AND …`` conditions on ``analyst_docs d`` and their parameters (``time_index=False``: keep
@@ -130,6 +148,16 @@ class Filters:
         if self.incident_id:
             out.append("d.incident_id = ?")
             params.append(self.incident_id)
+        for dim, values in (("substance", self.substances), ("route_country", self.countries)):
+            if values:
+                marks = ",".join("?" * len(values))
+                cond = (f"EXISTS (SELECT 1 FROM analyst_facts f WHERE f.state = d.state AND f.report_id = d.report_id "
+                        f"AND f.dim = '{dim}' AND f.bucket IN ({marks}))")
+                if dim == "route_country":  # as the page's country filter: the reporting state counts too
+                    cond = f"(d.reporter_state IN ({marks}) OR {cond})"
+                    params += list(values)
+                out.append(cond)
+                params += list(values)
         if self.unacknowledged:
             out.append("d.direction = 'received' AND NOT EXISTS (SELECT 1 FROM feed_acks a WHERE "
                        "a.recipient = d.state AND a.report_id = d.report_id AND a.version = d.version)")
@@ -470,6 +498,13 @@ class AnalystStore:
                         "acknowledged": {"by": a["actor"], "at": inc.iso(a["acked_at"])} if a else None})
         return out
 
+    def report(self, state: str, report_id: str) -> dict[str, Any] | None:
+        """The result view of one report this state holds (received or sent), or None — the same None
+        for a report of another state's feed as for one that does not exist."""
+        rows = [_row(r) for r in self.db.query(
+            f"SELECT {_SELECT_DOC} FROM analyst_docs d WHERE d.state = ? AND d.report_id = ?", (state, report_id))]
+        return self.views(state, rows)[0] if rows else None
+
     def _neighbours(self, state: str, forms: Iterable[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for form in set(forms):
@@ -495,6 +530,25 @@ class AnalystStore:
         A query matching more than :data:`WINDOW` documents is ranked among its newest WINDOW
         matches (``window`` in the answer says so): relevance among thousands of matches of a common
         word costs a full pass and says little; the newest matches are what an officer looks for."""
+        rows, floor, nxt, parsed = self._search(state, q, filters, limit, cursor)
+        views = self.views(state, rows)
+        for v in views:  # why it matched: the fields and the words around the match
+            v["why"] = explain(parsed, v["item"]["report"])
+        return {"state": state, "q": q, "results": views, "window": WINDOW if floor else None, "next": nxt}
+
+    def search_batches(self, state: str, q: str, filters: Filters, size: int = 500) -> Iterator[list[dict[str, Any]]]:
+        """Every document the pages of :meth:`search` list (in their order), in batches: an export of a search."""
+        cursor: str | None = None
+        while True:
+            rows, _floor, cursor, _parsed = self._search(state, q, filters, size, cursor)
+            if rows:
+                yield rows
+            if not cursor:
+                return
+
+    def _search(self, state: str, q: str, filters: Filters, limit: int,
+                cursor: str | None) -> tuple[list[dict[str, Any]], int, str | None, qry.Parsed]:
+        """(documents of one search page, the window's floor, the next page's cursor, the query read)."""
         offset, snapshot, floor = _parse_cursor(cursor)
         first = snapshot is None
         if snapshot is None:  # later pages leave out what arrived after the first page
@@ -521,8 +575,7 @@ class AnalystStore:
                                         "rowid >= ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
                                         (expr, snapshot, lower, WINDOW - 1))
                     floor = max(lower, int(probe["n"]) if probe else 0)
-                if filters.from_ms is None and filters.to_ms is None and not filters.unacknowledged \
-                        and not filters.incident_id:
+                if filters.in_index:
                     # kind, TLP and direction are facets inside the index: rank in the index alone
                     hits = [int(r["docno"]) for r in self.db.query(
                         f"SELECT rowid AS docno FROM {fts} WHERE {fts} MATCH ? AND rowid <= ? AND rowid >= ? "
@@ -556,10 +609,8 @@ class AnalystStore:
                     f"SELECT {_SELECT_DOC} {matched} AND d.docno >= ? ORDER BY ts_rank(d.tsv, q) DESC, d.docno DESC "
                     "LIMIT ? OFFSET ?", (tsq, state, snapshot, *params, floor, limit + 1, offset))
         more = len(rows) > limit
-        rows = [_row(r) for r in rows[:limit]]
-        return {"state": state, "q": q, "results": self.views(state, rows),
-                "window": WINDOW if floor else None,
-                "next": f"{offset + limit}.{snapshot}.{floor}" if more else None}
+        return ([_row(r) for r in rows[:limit]], floor, f"{offset + limit}.{snapshot}.{floor}" if more else None,
+                parsed)
 
     def incidents(self, state: str, after: str | None = None, limit: int = 50) -> dict[str, Any]:
         """Incidents, the one with the newest routed version first; ``next_after`` continues with older ones."""
@@ -609,14 +660,27 @@ class AnalystStore:
         cursors = self.cursors(r["source_id"] for r in rows if r["direction"] == RECEIVED)
         return {"state": state, **inc.detail(incident_id, rows, versions, acks, cursors)}
 
-    def stats(self, state: str, by: str, from_ms: int | None = None, to_ms: int | None = None) -> dict[str, Any]:
-        """Reports and kilograms per bucket of one dimension, for event days in [from, to)."""
+    def stats(self, state: str, by: str, from_ms: int | None = None, to_ms: int | None = None,
+              filters: Filters | None = None) -> dict[str, Any]:
+        """Reports and kilograms per bucket of one dimension, for event days in [from, to); ``filters``
+        (kind, TLP, direction, substance, country, unacknowledged; their times are ignored) narrow the
+        reports counted — then summed from the reports' facts rather than the kept sums."""
         if by not in DIMENSIONS:
             raise BadRequest(f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
         lo = from_ms // DAY_MS if from_ms is not None else -(2**40)
         hi = (to_ms - 1) // DAY_MS if to_ms is not None else 2**40
+        narrow = Filters(kinds=filters.kinds, tlps=filters.tlps, directions=filters.directions,
+                         unacknowledged=filters.unacknowledged, substances=filters.substances,
+                         countries=filters.countries) if filters else Filters()
+        where, params = narrow.sql()
 
         def sums(dim: str) -> list[dict[str, Any]]:
+            if where:
+                return self.db.query(
+                    "SELECT fa.bucket AS bucket, COUNT(*) AS reports, SUM(fa.mg) AS mg FROM analyst_facts fa JOIN "
+                    "analyst_docs d ON d.state = fa.state AND d.report_id = fa.report_id WHERE fa.state = ? AND "
+                    f"fa.dim = ? AND fa.day >= ? AND fa.day <= ?{where} GROUP BY fa.bucket",
+                    (state, dim, lo, hi, *params))
             return self.db.query(
                 "SELECT bucket, SUM(reports) AS reports, SUM(mg) AS mg FROM analyst_stats WHERE state = ? AND dim = ? "
                 "AND day >= ? AND day <= ? GROUP BY bucket", (state, dim, lo, hi))

@@ -139,3 +139,21 @@ def test_a_guessed_incident_id_looks_like_any_unknown_one(stack: Stack, loaded: 
     # KZ sees neither UZ's reports nor its incidents through any of its own endpoints
     assert get(stack, "IR/incidents/I-1", kz).status_code == 404
     assert get(stack, "IR/search", kz, q="Khujand").json()["results"] == []
+
+
+def test_a_report_opens_when_held_and_says_not_in_your_feed_otherwise(stack: Stack,  # noqa: F811
+                                                                       loaded: dict[str, str]) -> None:
+    items, receipts = corpus()
+    rid = {i["report"]["source_ref"]: i["report"]["report_id"] for i in items}
+    pk = loaded["PK"]
+    one = get(stack, f"PK/reports/{rid['S-1']}", pk)
+    assert one.status_code == 200 and one.json()["item"]["report"]["source_ref"] == "S-1" and one.json()["cursor"]
+    sent = get(stack, f"PK/reports/{receipts[0]['report_id']}", pk).json()
+    assert sent["direction"] == "sent" and sent["receipt_id"]
+    theirs = get(stack, f"PK/reports/{rid['S-9']}", pk)  # IR's report: exists, but not for PK
+    made_up = get(stack, "PK/reports/0000000000000000000000", pk)
+    assert theirs.status_code == made_up.status_code == 404
+    assert theirs.json()["detail"].replace(rid["S-9"], "X") == made_up.json()["detail"].replace("0" * 22, "X")
+    assert get(stack, f"IR/reports/{rid['S-9']}", loaded["IR"]).status_code == 200
+    for token, status in ((loaded["IR"], 403), (loaded["auditor"], 403), (None, 401)):
+        assert get(stack, f"PK/reports/{rid['S-1']}", token).status_code == status

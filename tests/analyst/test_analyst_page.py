@@ -128,7 +128,9 @@ def test_search_incident_charts_unacknowledged_and_downloads(stack: Stack, brows
     browser.screenshot(ARTIFACTS / "analyst-search-ru.png")
     set_lang(browser, "en")
 
-    # downloads: fetched with the token in a header, saved from a blob; audited EXPORTED
+    # downloads: fetched with the token in a header, saved from a blob; audited EXPORTED. From the feed
+    # tab: its received reports (the search tab would export the search)
+    browser.js("document.querySelector('[data-tab=\"feed\"]').click()")
     for fmt in ("geojson", "csv", "i2.csv"):
         browser.js(f"document.querySelector('[data-export=\"{fmt}\"]').click()")
         browser.wait(f"document.body.dataset.lastExport === '{fmt}'", what=f"{fmt} download")

@@ -31,7 +31,12 @@ STATES = ("CARICC", "KZ", "TJ", "GE", "AF")
 BASE_QUERIES = ("heroin", "героин", "гашиш", "Khorgos", "Хоргос", "Afghanistan", "Казахстан", "dried apricots",
                 "досмотре обнаружено", "officers found", "cargo", "Nizhniy Panj", "")
 FILTERS = (Filters(), Filters(kinds=("SEIZURE",)), Filters(tlps=("AMBER", "GREEN")), Filters(directions=("sent",)),
-           Filters(unacknowledged=True), Filters(from_ms=1763251200000, to_ms=1763596800000))
+           Filters(unacknowledged=True), Filters(from_ms=1763251200000, to_ms=1763596800000),
+           Filters(substances=("HEROIN",), countries=("KZ",)))
+# the exports the officer page makes: its feed (received) under the page's filters, a search, an incident
+EXPORT_FILTERS = (*FILTERS[:3], Filters(directions=("received",), substances=("HEROIN",), countries=("KZ",)),
+                  Filters(kinds=("SEIZURE",), substances=("HASHISH", "OPIUM"), countries=("AF", "TJ")))
+EXPORT_QUERIES = ("heroin", "Khorgos", "Хоргос")
 
 
 def answers(store: AnalystStore, state: str, queries: list[str]) -> dict[str, Any]:
@@ -57,11 +62,23 @@ def answers(store: AnalystStore, state: str, queries: list[str]) -> dict[str, An
     out["search"] = search
     out["stats"] = {(by, lo, hi): store.stats(state, by, lo, hi) for by in DIMENSIONS
                     for lo, hi in ((None, None), (1763251200000, 1763596800000))}
+    out["filtered stats"] = {(by, n): store.stats(state, by, filters=f) for by in DIMENSIONS
+                             for n, f in enumerate(EXPORT_FILTERS[1:])}
+    searched = [q for q in queries if q in EXPORT_QUERIES or q not in BASE_QUERIES]
     for fmt in exports.Writer.FORMATS:
-        for n, f in enumerate(FILTERS[:3]):
+        for n, f in enumerate(EXPORT_FILTERS):
             rows = list(store.batches(state, f, size=9))
             cursors = store.cursors(r["source_id"] for b in rows for r in b)
             out[f"export {fmt} {n}"] = exports.document(fmt, rows, cursors)
+        for q in searched:  # an export of a search: every page of it (words of unseen reports among them)
+            for n, f in enumerate(EXPORT_FILTERS[3:4] if fmt == "csv" else ()):
+                rows = list(store.search_batches(state, q, f, size=7))
+                cursors = store.cursors(r["source_id"] for b in rows for r in b)
+                out[f"export {fmt} q={q} {n}"] = exports.document(fmt, rows, cursors)
+            if fmt == "csv":
+                rows = list(store.search_batches(state, q, Filters(), size=7))
+                out[f"export {fmt} q={q}"] = exports.document(fmt, rows, store.cursors(
+                    r["source_id"] for b in rows for r in b))
     return out
 
 
@@ -155,7 +172,49 @@ def test_a_state_never_finds_counts_or_exports_a_report_it_may_not_see(sequence:
         assert found <= mine
         exported = {r["report_id"] for b in store.batches(state, Filters()) for r in b}
         assert exported == mine
+        for f in EXPORT_FILTERS:  # a filtered export holds a part of the state's own reports, never more
+            assert {r["report_id"] for b in store.batches(state, f) for r in b} <= mine
+        for q in (*EXPORT_QUERIES, *forbidden_words(sequence, state, settings)):
+            assert {r["report_id"] for b in store.search_batches(state, q, Filters()) for r in b} <= mine
         assert store.stats(state, "month")["total"]["reports"] == len(mine)
         in_incidents = {rid for p in [store.incidents(state, limit=500)] for i in p["incidents"]
                         for rid in [r["report_id"] for r in store.incident(state, i["incident_id"])["report_list"]]}
         assert in_incidents == mine
+
+
+def on_screen(report: dict[str, Any], substances: tuple[str, ...], countries: tuple[str, ...]) -> bool:
+    """The officer page's Substance and Country filters (app.js ``matches``), in Python."""
+    held = {s["type"] for s in report.get("substances") or []}
+    touched = {(report.get("location") or {}).get("country"), report.get("reporter_state"),
+               *((p or {}).get("country") for p in report.get("route") or [])}
+    return (not substances or bool(held & set(substances))) and (not countries or bool(touched & set(countries)))
+
+
+@pytest.mark.parametrize(("substances", "countries"), [(("HEROIN",), ()), ((), ("KZ",)), (("HEROIN",), ("AF",)),
+                                                        (("HASHISH", "OPIUM"), ("TJ", "UZ"))])
+def test_substance_and_country_filters_select_what_the_page_shows(sequence: list[dict[str, Any]], tmp_path: Path,
+                                                                  substances: tuple[str, ...],
+                                                                  countries: tuple[str, ...]) -> None:
+    settings = hub_settings()
+    items, receipts = world.build(sequence, settings)
+    store = fill(f"sqlite:///{tmp_path / 'hub.db'}", items, receipts, settings)
+    chosen = Filters(substances=substances, countries=countries)
+    total = 0
+    for state in STATES:
+        every = [r for b in store.batches(state, Filters()) for r in b]
+        expected = {r["report_id"] for r in every if on_screen(r["body"]["report"], substances, countries)}
+        assert {r["report_id"] for b in store.batches(state, chosen) for r in b} == expected
+        # the search applies them too, and its export is every page of it
+        page = store.search(state, "", chosen, limit=500)
+        assert {v["report_id"] for v in page["results"]} == expected
+        for q in ("Khorgos", "heroin"):
+            listed = {v["report_id"] for v in store.search(state, q, chosen, limit=500)["results"]}
+            assert {r["report_id"] for b in store.search_batches(state, q, chosen, size=3) for r in b} == listed
+            assert listed <= expected
+        total += len(expected)
+        # the charts count the same reports (one month each)
+        assert store.stats(state, "month", filters=chosen)["total"]["reports"] == len(expected)
+        by_sub = store.stats(state, "substance", filters=chosen)["buckets"]
+        assert {b["key"] for b in by_sub} == {s["type"] for r in every if r["report_id"] in expected
+                                              for s in r["body"]["report"].get("substances") or []}
+    assert 0 < total < sum(len([r for b in store.batches(s, Filters()) for r in b]) for s in STATES)

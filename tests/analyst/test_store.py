@@ -217,3 +217,50 @@ def test_a_broad_query_is_ranked_among_its_newest_matches(store: AnalystStore, m
         assert len(got) <= 2 and len(set(got)) == len(got) and rest["next"] is None
         if f.unacknowledged:
             assert all(r["direction"] == "received" for r in page["results"] + rest["results"])
+
+
+def company(ref: str, name: str, place: str, **over: Any) -> dict[str, Any]:
+    return item("UZ", ref, incident=f"I-{ref}", kind="ALERT", substances=[], risk_indicators=["new consignee"],
+                narrative="Consignment held for checks.", conveyance=None,
+                parties=[{"role": "CONSIGNEE", "name": name, "country": "KZ", "identifier": None}],
+                location={"country": "KZ", "place": place, "unlocode": None, "lat": None, "lon": None},
+                route=[], **over)
+
+
+@pytest.mark.parametrize(("q", "want"), [
+    ("Zhibek Zholy Trans LLP", {"C-1"}),  # the full Latin name with its legal form finds the Cyrillic one
+    ("ТОО Жибек Жолы Транс", {"C-1"}),
+    ("Жибек Жолы Транс", {"C-1"}),
+    ("Romashka LLC", {"C-2"}),  # ООО ↔ LLC
+    ("ООО Ромашка", {"C-2"}),
+    ("KazTransOil JSC", {"C-3"}),  # АО ↔ JSC
+    ("IE Ivanov", {"C-4"}),  # ИП ↔ IE
+    ("LLP", {"C-1", "C-5"}),  # a legal form alone: in every script
+    ("ТОО", {"C-1", "C-5"}),
+    ("ИП", {"C-4"}),
+    ("Хоргос", {"C-1", "C-2", "C-3"}),  # place names across scripts, both ways
+    ("Khorgos", {"C-1", "C-2", "C-3"}),
+    ("Хоргосе", {"C-1", "C-2", "C-3"}),  # a Russian case ending
+    ("Алматы", {"C-4", "C-5"}),
+    ("Almaty", {"C-4", "C-5"}),
+])
+def test_names_and_places_across_scripts_and_legal_forms(db_url: str, settings: Settings, q: str,
+                                                        want: set[str]) -> None:
+    items = [company("C-1", "ТОО «Жибек Жолы Транс»", "Хоргос"), company("C-2", "ООО Ромашка", "Khorgos"),
+             company("C-3", "АО «КазТрансОйл»", "Хоргос"), company("C-4", "ИП Иванов", "Алматы"),
+             company("C-5", "Silk Way Cargo LLP", "Almaty")]
+    store = fill(db_url, items, [], settings, batch=2)
+    assert set(refs(store.search("UZ", q, Filters(), limit=50))) == want
+
+
+@pytest.mark.parametrize(("q", "field", "text"), [
+    ("бензобак", "narrative", "При досмотре в бензобаке обнаружены пакеты с героином."),
+    ("CSQU 305438-3", "container", "CSQU3054383"),
+    ("Rakhimov", "party", "Рахимов Фаррух"),
+    ("1374502", "transport_document", "CMR 1374502"),
+    ("Khujand", "party", "ООО «Худжанд Транс»"),
+    ("charas", "substance", "HASHISH"),
+])
+def test_results_say_where_they_matched(store: AnalystStore, q: str, field: str, text: str) -> None:
+    results = store.search("UZ", q, Filters(), limit=50)["results"]
+    assert results and all({"field": field, "text": text} in r["why"] for r in results), [r["why"] for r in results]

@@ -7,6 +7,9 @@ tabs) and the polite live region."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import time
 from typing import Any
@@ -250,10 +253,13 @@ def test_keyboard_skip_link_roving_list_detail_and_tabs(stack: Stack, browser: B
                    "t.getAttribute('aria-controls')).getAttribute('role') === 'tabpanel')")
     assert tabs_ok and b.js("document.getElementById('tabs').getAttribute('role')") == "tablist"
     b.js("document.getElementById('tab-feed').focus()")
+    b.press("ArrowRight")  # Feed → Table → Search
+    assert b.js("document.activeElement.id") == "tab-table"
     b.press("ArrowRight")
     assert b.js("document.activeElement.id") == "tab-search"
     assert b.js("document.getElementById('tab-search').getAttribute('aria-selected')") == "true"
     assert b.js("document.getElementById('search-pane').hidden") is False
+    b.press("ArrowLeft")
     b.press("ArrowLeft")
     assert b.js("document.activeElement.id") == "tab-feed"
     # a visible focus ring
@@ -316,4 +322,220 @@ def test_times_numbers_units_and_enumerations_localised(stack: Stack, browser: B
     b.wait("document.querySelectorAll('#search-pane li.item').length > 0", what="search results")
     assert b.js("[...document.querySelectorAll('#search-pane li.item')].every(li => li.querySelectorAll('time[title]').length >= 2)")
     b.screenshot(SHOTS / f"officer-search-desktop-{lang}.png")
+    no_exceptions(b)
+
+
+def exported(b: Browser, fmt: str = "csv") -> tuple[str, list[dict[str, str]]]:
+    """Click the page's download button; the file name and the CSV rows the page saved."""
+    b.js("delete document.body.dataset.lastExport")
+    b.js(f"document.querySelector('[data-export=\"{fmt}\"]').click()")
+    b.wait("document.body.dataset.lastExport", what="the download")
+    text = b.js("window.HUB_ANALYST.lastExport().text()").lstrip("\ufeff")
+    return b.js("document.body.dataset.lastExportName"), list(csv.DictReader(io.StringIO(text)))
+
+
+def shown_feed(b: Browser) -> set[str]:
+    return set(b.js("[...document.querySelectorAll('#incidents li.item')].filter(r => !r.hidden)"
+                    ".map(r => r.dataset.item.split(':')[0])"))
+
+
+def choose(b: Browser, **values: str) -> None:
+    for key, value in values.items():
+        b.js(f"const n = document.getElementById('f-{key}'); n.value = {json.dumps(value)};"
+             "n.dispatchEvent(new Event('input'))")
+
+
+def test_exports_follow_the_screen(stack: Stack, browser: Browser, seeded: dict[str, Any]) -> None:
+    """The CSV holds what the screen shows — the feed under its filters, a search, an incident — and its
+    name says which; the EXPORTED audit events record the filter."""
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    everything = shown_feed(b)
+    name, rows = exported(b)
+    assert {r["report_id"] for r in rows} == everything and re.fullmatch(r"hub-am-\d{8}-\d{4}-received\.csv", name)
+    # the feed under Kind, TLP, Substance and Country (a substance and a country are filters of the server too)
+    choose(b, kind="SEIZURE", tlp="RED", substance="HEROIN", country="af")
+    shown = shown_feed(b)
+    assert 0 < len(shown) < len(everything)
+    name, rows = exported(b)
+    assert {r["report_id"] for r in rows} == shown, name
+    assert {(r["kind"], r["tlp"]) for r in rows} == {("SEIZURE", "RED")}
+    assert name.endswith("-received-seizure-red-heroin-af.csv"), name
+    choose(b, country="TJ")  # no report of this feed touches TJ: an empty list, an empty file
+    assert shown_feed(b) == set()
+    assert exported(b)[1] == []
+    choose(b, kind="", tlp="RED", substance="", country="")
+    # a search: the file holds its results, filters applied, whichever page the officer is on
+    b.js("document.getElementById('q').value = 'Khorgos'; document.getElementById('search-form').requestSubmit()")
+    b.wait("document.getElementById('search-summary') && !document.querySelector('#search-pane .muted')",
+           what="the search results")
+    found = set(b.js("[...document.querySelectorAll('#search-pane li.item')].map(r => r.dataset.item.split(':')[0])"))
+    if b.js("!!document.getElementById('search-more')"):
+        found = None  # more than a page: compare with the API's pages below
+    name, rows = exported(b)
+    assert name.endswith("-search-khorgos-red.csv"), name
+    api = httpx.get(f"{stack.base}/v1/feeds/{STATE}/search", params={"q": "Khorgos", "tlp": "RED", "limit": 200},
+                    headers=auth(seeded["token"])).json()
+    assert {r["report_id"] for r in rows} == (found or {r["report_id"] for r in api["results"]})
+    assert rows and {r["tlp"] for r in rows} == {"RED"}
+    # an incident: its reports, named by its label
+    choose(b, tlp="")
+    b.js("window.HUB_ANALYST.openIncident('I-F02')")
+    b.wait("!document.getElementById('incident-pane').hidden && !!document.getElementById('incident-label')",
+           what="the incident")
+    label = b.js("document.getElementById('incident-label').textContent.split(' ').pop()")
+    name, rows = exported(b)
+    assert {r["incident_id"] for r in rows} == {"I-F02"} and len(rows) == len(
+        [i for i in seeded["items"] if i["incident_id"] == "I-F02"])
+    assert name.endswith(f"-incident-{label.lower()}.csv"), name
+    no_exceptions(b)
+
+    auditor = stack.officer("am-exports-auditor", None, auditor=True)
+    rid = rows[0]["report_id"]
+
+    def audited() -> list[dict[str, Any]] | None:
+        t = httpx.get(f"{stack.base}/v1/audit/trail/{rid}", headers=auth(auditor))
+        ev = [e for e in t.json()["events"] if e["stage"] == "EXPORTED"] if t.status_code == 200 else []
+        return [e for e in ev if e["detail"].get("filter") == f"incident={label}"] or None
+    events = wait_for(audited, what="the EXPORTED event of the incident's export, with its filter")
+    assert all(e["actor"] == "officer:am-page" and e["detail"]["format"] == "csv" for e in events)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_search_results_say_where_and_when(stack: Stack, browser: Browser, seeded: dict[str, Any], lang: str) -> None:
+    b = browser
+    officer(b, stack, seeded, DESKTOP, lang)
+    b.js("document.getElementById('q').value = 'Хоргос'; document.getElementById('search-form').requestSubmit()")
+    b.wait("document.querySelectorAll('#search-pane li.item').length > 0", what="the search results")
+    rows = b.js("[...document.querySelectorAll('#search-pane li.item')].map(r => ({why: r.querySelector('.why') &&"
+                " r.querySelector('.why').textContent, times: [...r.querySelectorAll('.times time')]"
+                ".map(n => n.dateTime + ' ' + n.title)}))")
+    found = "Found in place: Khorgos" if lang == "en" else "Найдено в месте: Khorgos"
+    assert rows and all(r["why"] == found for r in rows), rows[:3]  # the Cyrillic query found the Latin place
+    # when: the event and the receipt, each with its exact time in the title
+    assert all(len(r["times"]) == 2 and all(re.search(r"\d{1,2}:\d{2}", x) for x in r["times"]) for r in rows), rows[:3]
+    assert overflow(b) == 0
+    b.screenshot(SHOTS / f"officer-search-why-desktop-{lang}.png")
+    b.js("document.getElementById('q').value = 'fruits'; document.getElementById('search-form').requestSubmit()")
+    b.wait("((document.getElementById('search-summary') || {}).textContent || '').includes('fruits')", what="the search")
+    why = b.js("[...document.querySelectorAll('#search-pane .why')].map(n => n.textContent)")
+    assert why and set(why) == {"Found in narrative: Heroin in fruit boxes." if lang == "en"
+                                else "Найдено в описании: Heroin in fruit boxes."}, why
+    no_exceptions(b)
+
+
+def test_filters_apply_to_the_incident_and_the_charts(stack: Stack, browser: Browser, seeded: dict[str, Any]) -> None:
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    b.js("window.HUB_ANALYST.openIncident('I-F02')")
+    b.wait("!document.getElementById('incident-pane').hidden && !!document.getElementById('incident-label')",
+           what="the incident")
+    in_incident = "document.querySelectorAll('#incident-pane li.item').length"
+    assert b.js(in_incident) == 3 and not b.js("!!document.getElementById('incident-filtered')")
+    choose(b, tlp="GREEN")  # the incident's three reports are RED
+    b.wait(f"{in_incident} === 0", what="the incident under the filter")
+    assert b.js("document.getElementById('incident-filtered').textContent") == "0 of 3 reports shown (filters)"
+    assert exported(b)[1] == []  # and its export follows
+    choose(b, tlp="RED")
+    b.wait(f"{in_incident} === 3", what="the incident under the filter")
+    assert len(exported(b)[1]) == 3
+    # the charts count what the filters select
+    choose(b, tlp="")
+    b.js("window.HUB_ANALYST.showTab('charts')")
+    total = "((document.getElementById('chart-total') || {}).textContent || '')"
+    b.wait(f"{total}.includes('reports')", what="the chart")
+    everything = int(re.search(r"(\d+) reports", b.js(total)).group(1))
+    choose(b, tlp="RED")
+    red = len([i for i in seeded["items"] if i["report"]["tlp"] == "RED"])
+    b.wait(f"{total}.includes('{red} reports')", what="the chart under the filter")
+    assert red < everything
+    name, rows = exported(b)
+    assert len(rows) == red and name.endswith("-red.csv"), name
+    b.screenshot(SHOTS / "officer-charts-filtered-desktop-en.png")
+    no_exceptions(b)
+
+
+def test_links_open_what_they_name_or_say_it_is_not_in_the_feed(stack: Stack, browser: Browser,
+                                                                 seeded: dict[str, Any], axe: str) -> None:
+    from tests.pages.conftest import audit
+
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    big = seeded["by_ref"]["AM-BIG"]["report"]
+    held = {"report_id": big["report_id"], "agency": big["agency"], "state": "KZ", "kind": "SEIZURE",
+            "event_time": big["event_time"], "incident_id": "I-BIG"}
+    unseen = {**held, "report_id": "R0000000000000000000000", "incident_id": "I-ELSEWHERE"}
+    linked = make("AM-LINKS", "I-LINKS", 0, tlp="AMBER", enrichment={
+        "prior_reports": [held, unseen],
+        "entity_links": [{"name": "Рахимов Фаррух", "matched_name": "Rakhimov Farrukh", "score": 93.0,
+                          "report_id": unseen["report_id"]}]})
+    stack.produce(linked)
+    b.wait("!document.getElementById('new-bar').hidden", what="the new bar")
+    b.js("document.getElementById('new-bar').click()")
+    b.wait(f"!!document.querySelector('{row(linked)}')", what="the linked report's row")
+    b.js(f"document.querySelector('{row(linked)}').click()")
+    b.wait("document.querySelectorAll('#detail .report-link').length === 3", what="the report links")
+    assert b.js("[...document.querySelectorAll('#detail .report-link')].map(n => n.dataset.report)") == [
+        unseen["report_id"], held["report_id"], unseen["report_id"]]
+    assert not audit(b, axe, "officer-detail-links-desktop-en")
+    # a report this state holds opens in the detail
+    b.js(f"document.querySelector('#detail .report-link[data-report=\"{held['report_id']}\"]').click()")
+    b.wait(f"document.querySelector('#detail .rid-line').textContent === '{held['report_id']}'", what="the held report")
+    # one it does not hold: said plainly, and nothing more
+    b.js(f"document.querySelector('{row(linked)}').click()")
+    b.wait("document.querySelectorAll('#detail .report-link').length === 3", what="the report links again")
+    b.js(f"document.querySelector('#detail .report-link[data-report=\"{unseen['report_id']}\"]').click()")
+    b.wait("!!document.querySelector('#detail .not-held')", what="the not-in-your-feed note")
+    assert b.js("document.querySelector('#detail .not-held').textContent") == f"{unseen['report_id']} — not in your feed"
+    assert b.js("document.querySelector('#detail .rid-line').textContent") == linked["report"]["report_id"]
+    b.js("document.querySelector('#detail .not-held').scrollIntoView({block: 'center'})")
+    b.screenshot(SHOTS / "officer-detail-links-desktop-en.png")
+    # the incident of the report opens from the detail
+    b.js("document.querySelector('#detail .incident-link').click()")
+    b.wait("!document.getElementById('incident-pane').hidden && !!document.getElementById('incident-label')",
+           what="the incident")
+    assert b.js("document.querySelector('#incident-pane .incident-card').dataset.incident") == "I-LINKS"
+    no_exceptions(b)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_table_view_sortable_and_paged(stack: Stack, browser: Browser, seeded: dict[str, Any], axe: str,
+                                       lang: str) -> None:
+    from tests.pages.conftest import audit
+
+    b = browser
+    if lang == "en":  # more than one page of 50 (this module's last test: the other tests count the corpus)
+        stack.produce(*[make(f"AM-T{i:02d}", f"I-T{i % 3}", 10 + i, tlp="GREEN") for i in range(15)])
+    officer(b, stack, seeded, DESKTOP, lang)
+    b.wait(f"document.querySelectorAll('#incidents li.item').length >= {len(seeded['items']) + 15}", what="the backlog")
+    b.js("document.getElementById('tab-table').click()")
+    b.wait("!!document.getElementById('items-table')", what="the table")
+    n = b.js("document.querySelectorAll('#incidents li.item').length")
+    assert n > 50
+    assert b.js("document.querySelectorAll('#items-table tbody tr').length") == 50
+    heads = b.js("[...document.querySelectorAll('#items-table th')].map(h => h.textContent)")
+    assert len(heads) == 9 and (heads[0].startswith("Received") if lang == "en" else heads[0].startswith("Получено"))
+    assert f"{n}" in b.js("document.getElementById('table-page').textContent")
+    # newest received first; the next page holds the rest
+    b.js("document.getElementById('table-next').click()")
+    assert b.js("document.querySelectorAll('#items-table tbody tr').length") == n - 50
+    b.js("document.getElementById('table-previous').click()")
+    # sorted by risk: the highest first, aria-sort says so
+    b.js("document.querySelector('[data-sort=risk]').click()")
+    assert b.js("document.querySelector('#items-table tbody tr').dataset.item") == seeded["by_ref"]["AM-BIG"]["item_id"]
+    assert b.js("document.querySelector('[data-sort=risk]').parentElement.getAttribute('aria-sort')") == "descending"
+    b.js("document.querySelector('[data-sort=risk]').click()")
+    assert b.js("document.querySelector('[data-sort=risk]').parentElement.getAttribute('aria-sort')") == "ascending"
+    assert b.js("document.querySelector('#items-table tbody tr').dataset.item") != seeded["by_ref"]["AM-BIG"]["item_id"]
+    # the filters apply; a row opens its report
+    choose(b, tlp="RED")
+    red = len([i for i in seeded["items"] if i["report"]["tlp"] == "RED"])
+    assert b.js("document.querySelectorAll('#items-table tbody tr').length") == red
+    assert set(b.js("[...document.querySelectorAll('#items-table td.c-tlp')].map(c => c.textContent)")) == {"TLP:RED"}
+    b.js("document.querySelector('#items-table tbody tr').click()")
+    b.wait("document.getElementById('detail').classList.contains('open')", what="the detail")
+    assert overflow(b) == 0
+    assert not audit(b, axe, f"officer-table-desktop-{lang}")
+    b.screenshot(SHOTS / f"officer-table-desktop-{lang}.png")
+    choose(b, tlp="")
     no_exceptions(b)

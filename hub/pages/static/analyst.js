@@ -31,7 +31,19 @@
   const json = async (path, params) => (await api(path, params)).json();
 
   function filters() {
-    return { kind: $("f-kind").value, tlp: $("f-tlp").value, unacknowledged: $("f-unacked").checked ? "true" : "" };
+    return { kind: $("f-kind").value, tlp: $("f-tlp").value, unacknowledged: $("f-unacked").checked ? "true" : "",
+      substance: $("f-substance").value, country: $("f-country").value.trim().toUpperCase() };
+  }
+
+  // what the screen shows, as export parameters: the feed tab its received reports under the filters,
+  // the search tab the search (every page of it) under the filters, the incident tab the incident's
+  // reports under the filters, the charts tab the reports counted (filters and date range)
+  function selection() {
+    if (A.tab === "search") return { q: A.q, ...filters() };
+    if (A.tab === "incident" && A.incident) return { incident: A.incident.label || A.incident.incident_id, ...filters() };
+    if (A.tab === "charts") return { from: A.from || "", to: A.to || "", ...filters() };
+    // the table shows the feed's received reports under the filters, like the feed tab
+    return { direction: "received", ...filters() };
   }
 
   // ---- tabs ------------------------------------------------------------------------------------
@@ -49,7 +61,9 @@
     $("search-pane").hidden = tab !== "search";
     $("incident-pane").hidden = tab !== "incident";
     $("charts-pane").hidden = tab !== "charts";
+    $("table-pane").hidden = tab !== "table";
     if (tab === "charts" && !A.stats) loadStats();
+    if (tab === "table") renderTable();
   }
 
   // ---- labels of the incidents (readable ids) --------------------------------------------------
@@ -89,9 +103,13 @@
   function resultRow(r) {
     const v = asView(r);
     const sent = r.direction === "sent";
+    // why it was found: the fields and the words around the match (as written in the report)
+    const why = (r.why || []).map((w) => el("span", { class: "why-part" },
+      el("span", { class: "why-field" }, `${t(`why_${w.field}`)}: `), el("mark", {}, w.text)));
     const row = el("li", { class: "item result" + (v.acknowledged ? " acked" : ""), "data-item": v.item_id, tabIndex: 0 },
       ...H().rowParts(v, sent ? "sent" : null, sent ? "sent" : null).filter(Boolean),
-      el("button", { class: "link incident-link", type: "button", title: t("open_incident") }, r.incident_label));
+      el("button", { class: "link incident-link", type: "button", title: t("open_incident") }, r.incident_label),
+      ...(why.length ? [el("span", { class: "why" }, `${t("found_in")} `, ...why)] : []));
     row.addEventListener("click", (e) => {
       if (e.target.classList.contains("incident-link")) { openIncident(r.incident_id); return; }
       H().show(v, row);
@@ -106,8 +124,8 @@
   function renderSearch() {
     const pane = $("search-pane");
     if (A.results === null) { pane.replaceChildren(el("p", { class: "muted" }, t("searching"))); return; }
-    // the page's own filters apply too (substance and country are not search parameters)
-    const list = el("ul", { class: "items" }, ...A.results.filter((r) => H().matches(asView(r))).map(resultRow));
+    // the page's filters (substance and country included) are search parameters: the server applies them
+    const list = el("ul", { class: "items" }, ...A.results.map(resultRow));
     const more = A.next ? el("button", { type: "button", id: "search-more" }, t("more")) : null;
     if (more) more.addEventListener("click", () => search(A.q, A.next));
     pane.replaceChildren(
@@ -144,9 +162,14 @@
       C.time(e.at, lang(), true), el("strong", {}, t(`ev_${e.event}`)),
       el("span", {}, [e.kind && t(`KIND_${e.kind}`), e.agency, e.place, e.delivery && t(e.delivery), e.by, e.recipients && e.recipients.join(", ")]
         .filter(Boolean).join(" · ")),
-      el("span", { class: "muted rid" }, `${shortId(e.report_id)} v${e.version}`))));
-    const reports = el("ul", { class: "items" }, ...d.report_list.map((r) => resultRow({ ...r,
-      incident_id: d.incident_id, incident_label: d.label, item_id: r.item.item_id, receipt_id: r.item.receipt_id })));
+      el("span", { class: "muted rid" }, H().reportLink(e.report_id, shortId(e.report_id)), ` v${e.version}`))));
+    // the page's filters apply here too (as the server applies them to the incident's export)
+    const views = d.report_list.map((r) => ({ ...r, incident_id: d.incident_id, incident_label: d.label,
+      item_id: r.item.item_id, receipt_id: r.item.receipt_id }));
+    const kept = views.filter((r) => H().matches(asView(r)) && !(r.direction === "sent" && $("f-unacked").checked));
+    const reports = el("ul", { class: "items" }, ...kept.map(resultRow));
+    const filtered = kept.length < views.length ? el("p", { class: "muted", id: "incident-filtered" },
+      t("filtered_out", { shown: kept.length, all: views.length })) : null;
     pane.replaceChildren(
       el("div", { class: "incident-card card", "data-incident": d.incident_id },
         el("h2", { id: "incident-label" }, `${t("incident")} ${d.label}`),
@@ -168,7 +191,7 @@
             ...Object.entries(s.other_units || {}).map(([u, q]) => C.quantity(q, u, lang()))].join(" + ") + ` · ${H().plural(s.reports, "report")}`)),
         section("locations", listOf(d.locations, (l) => `${when(l.event_time)} · ${t(`KIND_${l.kind}`)} · ${[l.place, l.country].filter(Boolean).join(", ")}`)),
         section("routes", listOf(d.routes, (r) => `${r.points.join(" → ")} · ${H().plural(r.reports.length, "report")}`)),
-        section("reports", el("section", { class: "incident results" }, reports))));
+        section("reports", ...[filtered, el("section", { class: "incident results" }, reports)].filter(Boolean))));
   }
 
   async function openIncident(id) {
@@ -176,6 +199,84 @@
     H().labels.set(A.incident.incident_id, A.incident.label);
     $("tabs").querySelector('[data-tab="incident"]').hidden = false;
     renderIncident(); showTab("incident", true);
+  }
+
+  // ---- table view: the feed's reports one per row, sortable, paged ------------------------------
+  const PAGE = 50;
+  const T = { key: "received", desc: true, page: 0 };
+  const COLS = [
+    ["received", (v) => v.item.routed_at || ""], ["event", (v) => v.item.report.event_time || ""],
+    ["kind", (v) => t(`KIND_${v.item.report.kind}`)], ["tlp", (v) => ["CLEAR", "GREEN", "AMBER", "AMBER_STRICT", "RED"].indexOf(v.item.report.tlp)],
+    ["handling", (v) => v.item.report.handling_code || ""], ["agency", (v) => v.item.report.agency || ""],
+    ["place", (v) => { const l = v.item.report.location; return l ? [l.country, l.place].filter(Boolean).join(" ") : ""; }],
+    ["substances", (v) => (v.item.report.substances || []).map((x) => t(`SUB_${x.type}`)).join(", ")],
+    ["risk", (v) => Number((v.item.enrichment || {}).risk_score) || 0],
+  ];
+  const shortFmt = {};
+  function short(iso) { // "07.12.2026, 09:21" — the exact time (UTC) in the title
+    if (!iso) return "—";
+    const f = shortFmt[lang()] || (shortFmt[lang()] = new Intl.DateTimeFormat(lang(), { dateStyle: "short", timeStyle: "short", timeZone: "UTC" }));
+    return el("time", { dateTime: iso, title: C.exact(iso, lang()) }, f.format(new Date(iso)));
+  }
+  function cell(key, v) {
+    const r = v.item.report, e = v.item.enrichment || {};
+    if (key === "received") return short(v.item.routed_at);
+    if (key === "event") return short(r.event_time);
+    if (key === "tlp") return el("span", { class: `badge tlp ${r.tlp}` }, t(`TLP_${r.tlp}`));
+    if (key === "substances") return (r.substances || []).map((x) => `${t(`SUB_${x.type}`)} ${C.quantity(x.quantity, x.unit, lang())}`).join(", ") || "—";
+    if (key === "risk") return C.text(e.risk_score);
+    return String(COLS.find((c) => c[0] === key)[1](v) || "—");
+  }
+  function tableRows() {
+    const get = COLS.find((c) => c[0] === T.key)[1];
+    const views = [...H().S.items.values()].filter((v) => v.direction !== "sent" && v.delivery !== "sent" && H().matches(v));
+    const cmp = (a, b) => { const x = get(a), y = get(b); return x < y ? -1 : x > y ? 1 : a.item_id < b.item_id ? -1 : 1; };
+    views.sort((a, b) => (T.desc ? -cmp(a, b) : cmp(a, b)));
+    return views;
+  }
+  function renderTable() {
+    const pane = $("table-pane");
+    if (pane.hidden) return;
+    const views = tableRows();
+    const pages = Math.max(1, Math.ceil(views.length / PAGE));
+    T.page = Math.min(T.page, pages - 1);
+    const head = el("tr", {}, ...COLS.map(([key]) => {
+      const arrow = el("span", {}, T.key === key ? (T.desc ? " ▼" : " ▲") : "");
+      arrow.setAttribute("aria-hidden", "true");
+      const b = el("button", { type: "button", class: "sort", "data-sort": key }, t(`col_${key}`), arrow);
+      b.addEventListener("click", () => { T.desc = T.key === key ? !T.desc : key === "received" || key === "event" || key === "risk"; T.key = key; T.page = 0; renderTable(); $("table-pane").querySelector(`[data-sort="${key}"]`).focus(); });
+      const th = el("th", { scope: "col" }, b);
+      th.setAttribute("aria-sort", T.key === key ? (T.desc ? "descending" : "ascending") : "none");
+      return th;
+    }));
+    const body = el("tbody", {}, ...views.slice(T.page * PAGE, (T.page + 1) * PAGE).map((v) => {
+      const tr = el("tr", { "data-item": v.item_id, tabIndex: 0 }, ...COLS.map(([key]) => el("td", { class: `c-${key}` }, cell(key, v))));
+      const open = () => H().show(v, tr);
+      tr.addEventListener("click", open);
+      tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
+      return tr;
+    }));
+    const nav = (label, to, on) => { const b = el("button", { type: "button", id: `table-${label}` }, t(label)); b.disabled = !on; b.addEventListener("click", () => { T.page = to; renderTable(); }); return b; };
+    pane.replaceChildren(
+      el("div", { class: "table-wrap" }, el("table", { class: "items-table", id: "items-table" },
+        el("caption", { class: "sr-only" }, t("tab_table")), el("thead", {}, head), body)),
+      el("div", { class: "pager" }, nav("previous", T.page - 1, T.page > 0),
+        el("span", { id: "table-page" }, t("page_of", { page: T.page + 1, pages, n: views.length })),
+        nav("next", T.page + 1, T.page + 1 < pages)));
+  }
+
+  // ---- a report named by a link -----------------------------------------------------------------
+  // opened when this state holds it; otherwise the link says so — and nothing more (the hub answers
+  // 404 alike for another state's report and a made-up id)
+  async function openReport(rid, link) {
+    let r;
+    try { r = await api(`reports/${encodeURIComponent(rid)}`); } catch (e) {
+      const note = el("span", { class: "not-held", "data-report": rid }, `${rid} — ${t("not_in_feed")}`);
+      note.setAttribute("role", "status");
+      if (link && link.isConnected) { link.replaceWith(note); }
+      return;
+    }
+    H().show(asView(await r.json()), link);
   }
 
   // ---- charts ----------------------------------------------------------------------------------
@@ -250,7 +351,7 @@
   async function loadStats() {
     const by = $("chart-by") ? $("chart-by").value : "substance";
     A.from = $("chart-from") ? $("chart-from").value : ""; A.to = $("chart-to") ? $("chart-to").value : "";
-    try { A.stats = await json("stats", { by, from: A.from, to: A.to }); } catch (e) { A.stats = { by, buckets: [], total: { reports: 0, kg: 0 } }; }
+    try { A.stats = await json("stats", { by, from: A.from, to: A.to, ...filters() }); } catch (e) { A.stats = { by, buckets: [], total: { reports: 0, kg: 0 } }; }
     renderCharts();
   }
 
@@ -258,13 +359,15 @@
   async function download(fmt) {
     if (!H().S.me) return; // nothing to export before sign-in
     try {
-      const r = await api(`export.${fmt}`, filters());
+      const r = await api(`export.${fmt}`, selection());
       const blob = await r.blob();
+      A.lastExport = blob; // what was saved (the browser tests read it back)
       const name = (r.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
       const a = el("a", { href: URL.createObjectURL(blob), download: name ? name[1] : `export.${fmt}` });
       document.body.append(a); a.click(); a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10000);
       document.body.dataset.lastExport = fmt; // for the browser test
+      document.body.dataset.lastExportName = name ? name[1] : "";
     } catch (e) { alert(`${t("export_failed")}: ${e.message}`); }
   }
 
@@ -274,17 +377,28 @@
     $("tabs").addEventListener("keydown", tabKeys);
     for (const b of document.querySelectorAll("[data-export]")) b.addEventListener("click", () => download(b.dataset.export));
     $("search-form").addEventListener("submit", (e) => { e.preventDefault(); const q = $("q").value.trim(); search(q); });
-    for (const id of ["f-kind", "f-tlp", "f-unacked"]) $(id).addEventListener("input", () => { if (A.tab === "search") search(A.q); });
-    for (const id of ["f-substance", "f-country"]) $(id).addEventListener("input", () => { if (A.tab === "search") renderSearch(); });
+    // the filters apply to every tab: the search and the charts ask again, the incident is shown again
+    const refilter = () => {
+      if (A.tab === "search") search(A.q);
+      else if (A.tab === "charts") loadStats();
+      else if (A.tab === "incident") renderIncident();
+      else if (A.tab === "table") renderTable();
+    };
+    for (const id of ["f-kind", "f-tlp", "f-unacked", "f-substance"]) $(id).addEventListener("input", refilter);
+    // a country code counts once it is whole (or cleared)
+    $("f-country").addEventListener("input", (e) => { if (e.target.value.trim().length !== 1) refilter(); });
   });
   document.addEventListener("hub:signed-in", () => { refreshLabels(); showTab("feed"); });
   document.addEventListener("hub:item", soon);
+  document.addEventListener("hub:item", () => { if (A.tab === "table") { clearTimeout(A.tableTimer); A.tableTimer = setTimeout(renderTable, 300); } });
   document.addEventListener("hub:open-incident", (e) => openIncident(e.detail));
+  document.addEventListener("hub:open-report", (e) => openReport(e.detail.rid, e.detail.link));
   document.addEventListener("hub:language", () => {
     if (!H() || !H().S.me) return;
     if (A.results && A.tab === "search") renderSearch();
     renderIncident();
     if (A.stats || A.tab === "charts") renderCharts();
+    if (A.tab === "table") renderTable();
   });
-  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download };
+  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download, selection, openReport, lastExport: () => A.lastExport };
 })();

@@ -320,6 +320,19 @@
     return el("ul", {}, ...items.map((x) => el("li", {}, ...[].concat(fmt(x)))));
   }
   const joined = (...parts) => parts.filter((x) => x !== null && x !== undefined && x !== "").join(" · ");
+  // a report id as a link: it opens the report when this state holds it, and says plainly when it
+  // does not (the hub answers the same for another state's report as for a made-up id)
+  function reportLink(rid, text) {
+    const b = el("button", { type: "button", class: "link report-link", "data-report": rid, title: t("open_report") }, text || rid);
+    b.addEventListener("click", (e) => { e.stopPropagation(); document.dispatchEvent(new CustomEvent("hub:open-report", { detail: { rid, link: b } })); });
+    return b;
+  }
+  function incidentLink(incident) {
+    const b = el("button", { type: "button", class: "link incident-link", title: t("open_incident") },
+      labels.get(incident) || incident);
+    b.addEventListener("click", (e) => { e.stopPropagation(); document.dispatchEvent(new CustomEvent("hub:open-incident", { detail: incident })); });
+    return b;
+  }
   // "6 Dec 2026, 02:31:04 UTC (3 hours ago)"
   const whenFull = (iso) => (iso ? [C.time(iso, S.lang, true), " (", C.time(iso, S.lang), ")"] : [el("span", { class: "muted" }, "—")]);
 
@@ -348,6 +361,7 @@
     const parts = [
       el("div", { class: "detail-head" }, title, closeButton),
       el("p", { class: "rid-line" }, r.report_id),
+      v.incident_id ? field("incident", incidentLink(v.incident_id)) : null,
       el("div", { class: "prominent" },
         el("div", { class: `handling ${r.handling_code}` }, el("span", { class: "label" }, t("handling")),
           el("strong", { id: "handling" }, t(r.handling_code)), r.handling_note ? el("div", {}, r.handling_note) : null),
@@ -381,10 +395,13 @@
       field("totals", listOf(e.substance_totals, (s) => `${t(`SUB_${s.type}`)}: ${s.quantity_kg !== null && s.quantity_kg !== undefined
         ? C.quantity(s.quantity_kg, "KG", S.lang) : C.quantity(s.quantity, s.unit, S.lang)}`)),
       field("latin", listOf(e.party_names, (p) => `${p.name} → ${p.latin}`)),
-      field("entity_links", listOf(e.entity_links, (l) => `${l.name} ≈ ${l.matched_name} (${C.num(l.score, S.lang)})${l.report_id ? ` · ${l.report_id}` : ""}`)),
+      field("entity_links", listOf(e.entity_links, (l) => [`${l.name} ≈ ${l.matched_name} (${C.num(l.score, S.lang)})`,
+        ...(l.report_id ? [" · ", reportLink(l.report_id)] : [])])),
       field("watchlist", listOf(e.watchlist_hits, (l) => `${l.name} ≈ ${l.matched_name}${l.watchlist ? ` (${l.watchlist})` : ""}`)),
-      field("prior_reports", listOf(e.prior_reports, (p) => joined(p.report_id, p.kind && t(`KIND_${p.kind}`), p.state))),
-      field("also_reported_by", listOf(e.also_reported_by, (p) => joined(p.agency && `${p.agency}${p.state ? ` (${p.state})` : ""}`, p.report_id))),
+      field("prior_reports", listOf(e.prior_reports, (p) => [reportLink(p.report_id),
+        ...(joined(p.kind && t(`KIND_${p.kind}`), p.state) ? [` · ${joined(p.kind && t(`KIND_${p.kind}`), p.state)}`] : [])])),
+      field("also_reported_by", listOf(e.also_reported_by, (p) => [joined(p.agency && `${p.agency}${p.state ? ` (${p.state})` : ""}`),
+        ...(p.report_id ? [" · ", reportLink(p.report_id)] : [])])),
       field("routing", joined(routing.reason && C.routingReason(routing.reason, S.lang), (routing.recipients || []).join(", "))),
       routing.redacted ? el("p", { class: "warning" }, t("redacted")) : null,
     ];
@@ -413,7 +430,7 @@
   }
 
   // the analyst workspace (analyst.js) works with the same session, texts and detail view
-  window.HUB = { S, t, el, plural, labels, render, refreshHeads, signOut, matches, rowParts,
+  window.HUB = { S, t, el, plural, labels, render, refreshHeads, signOut, matches, rowParts, reportLink,
     show(view, from) {
       if (!S.items.has(view.item_id)) S.items.set(view.item_id, view);
       open(view.item_id, from || document.activeElement, true);
