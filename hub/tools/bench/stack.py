@@ -23,11 +23,12 @@ Every section runs real processes on a fresh broker (see :mod:`hub.tools.bench.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,14 +147,22 @@ def _agency_keys(settings: Settings, agencies: set[tuple[str, str]]) -> dict[str
 
 
 # --------------------------------------------------------------------------- (a) SSE latency
-async def _sse_reader(session: aiohttp.ClientSession, url: str, token: str, first: dict[str, float],
-                      ready: asyncio.Event, stop: asyncio.Event) -> None:
+@contextlib.asynccontextmanager
+async def _stream(session: aiohttp.ClientSession, url: str, token: str,
+                  ready: asyncio.Event) -> AsyncIterator[aiohttp.StreamReader]:
+    """An open SSE stream's lines (``ready`` set once the gateway answered 200)."""
     async with session.get(url, headers={"Authorization": f"Bearer {token}"},
                            timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
         if resp.status != 200:
             raise RuntimeError(f"SSE {url}: {resp.status} {await resp.text()}")
         ready.set()
-        async for raw in resp.content:
+        yield resp.content
+
+
+async def _sse_reader(session: aiohttp.ClientSession, url: str, token: str, first: dict[str, float],
+                      ready: asyncio.Event, stop: asyncio.Event) -> None:
+    async with _stream(session, url, token, ready) as lines:
+        async for raw in lines:
             if stop.is_set():
                 return
             if raw.startswith(b"data: "):
@@ -288,12 +297,8 @@ _RID = b'"report_id":"'
 async def _fan_reader(session: aiohttp.ClientSession, url: str, token: str, seen: dict[str, float],
                       ready: asyncio.Event, stop: asyncio.Event) -> None:
     """One stream: the first moment it saw each report (a cheap scan: 500 of these share the bench's core)."""
-    async with session.get(url, headers={"Authorization": f"Bearer {token}"},
-                           timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
-        if resp.status != 200:
-            raise RuntimeError(f"SSE {url}: {resp.status} {await resp.text()}")
-        ready.set()
-        async for raw in resp.content:
+    async with _stream(session, url, token, ready) as lines:
+        async for raw in lines:
             if stop.is_set():
                 return
             if raw.startswith(b"data: "):
