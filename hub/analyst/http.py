@@ -170,7 +170,9 @@ async def incident(request: Request, seat: OfficerOfState, incident_id: str) -> 
 
 
 # -- one report (the links of the officer page) -----------------------------------------------------
-@router.get("/v1/feeds/{state}/reports/{report_id}", response_model=None)
+@router.get("/v1/feeds/{state}/reports/{report_id}", response_model=None, responses=errors_doc(
+    401, 403, 404, 422, 503, e404="no such report in this state's feed (another state's looks the same)",
+    e503=NOT_AUDITED))
 async def one_report(request: Request, seat: OfficerOfState, report_id: str) -> Response:
     """One report this state holds (received or sent), as a search result; 404 for any other id (a
     report of another state's feed looks exactly like a made-up one)."""

@@ -12,13 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from hub.directory.access import AnyPrincipal
-from hub.platform.http import in_thread
+from hub.platform.http import errors_doc, in_thread
 from hub.projections import progress
 
 router = APIRouter(tags=["projections"])
 
 
-@router.get("/v1/projections")
+@router.get("/v1/projections", responses=errors_doc(401))
 async def projections(request: Request, who: AnyPrincipal) -> dict[str, Any]:
     """Each projection: ``lag_seconds`` (0 = caught up), ``behind_feed_seconds``, ``backlog`` (records
     waiting when it last fetched), ``records``, ``rows_added``, ``running`` (refreshed in the last 30 s)."""

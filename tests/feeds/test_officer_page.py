@@ -20,6 +20,10 @@ def test_officer_signs_in_sees_live_report_and_acknowledges(stack: Stack, browse
     auditor = stack.officer("oversight-web", None, auditor=True)
     first = item("CARICC", "WEB-1", incident="I-WEB", narrative=EVIL)
     stack.produce(first)
+    # stored before the page opens, so it is the backlog (an item that arrives later waits behind the
+    # "N new" bar; the feed projection is its own consumer and may lag the sign-in)
+    wait_for(lambda: httpx.get(f"{stack.base}/v1/feeds/CARICC/items", headers={"Authorization": f"Bearer {token}"},
+                               timeout=10).json()["items"], what="the first item stored")
 
     browser.goto(stack.base + "/")
     assert browser.js("document.getElementById('signin').hidden") is False

@@ -80,6 +80,9 @@ def denied(w: World, reason_part: str) -> list[dict[str, Any]]:
 
 # -- status -----------------------------------------------------------------------------------------
 def test_status_for_its_agency_its_desk_users_and_auditors(w: World) -> None:
+    # the receipt and the three stages come from two topics (hub.receipts, hub.audit): wait for both
+    wait_for(lambda: len(w.s.get(f"/v1/reports/{w.rid}", w.uz).json()["versions"][0]["stages"]) == 3,
+             what="the three stages projected")
     for token in (w.uz, w.desk, w.auditor):
         r = w.s.get(f"/v1/reports/{w.rid}", token)
         assert r.status_code == 200, r.text
