@@ -146,6 +146,29 @@ def _agency_keys(settings: Settings, agencies: set[tuple[str, str]]) -> dict[str
     return _keys(settings, agencies)
 
 
+async def _paced_send(prod: Any, c: Any, records: Sequence[Any], items: Sequence[Item], rate: float,
+                      sent: dict[str, float], tick: Callable[[int], Any]) -> float:
+    """Send ``records`` to the intake at ``rate`` per second, each report stamped with its send time
+    (``received_at`` and ``sent[report_id]``); ``tick(i)`` once a second of records. Waits for every
+    acknowledgement; returns the rate actually offered."""
+    t0 = time.perf_counter()
+    futures = []
+    for i, (k, _v, h) in enumerate(records):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        rep = dict(items[i].report)
+        now_ms = time.time() * 1000
+        rep["received_at"] = int(now_ms)
+        sent[rep["report_id"]] = now_ms
+        futures.append(await prod.send(INTAKE, c.encode(REPORT, rep), key=k, headers=h))
+        if i % max(1, int(rate)) == 0:
+            tick(i)
+    offered = len(records) / max(1e-9, time.perf_counter() - t0)
+    await asyncio.gather(*futures)
+    return offered
+
+
 # --------------------------------------------------------------------------- (a) SSE latency
 @contextlib.asynccontextmanager
 async def _stream(session: aiohttp.ClientSession, url: str, token: str,
@@ -204,22 +227,8 @@ async def _sse_run(settings: Settings, base: str, tokens: dict[str, str], items:
         try:
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in readies)), 30)
             await asyncio.sleep(4.0)  # warm-up: the worker's group join and first fetches are not measured
-            t0 = time.perf_counter()
-            futures = []
-            for i, (k, _v, h) in enumerate(records):
-                target = t0 + i / rate
-                delay = target - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                rep = dict(items[i].report)
-                now_ms = time.time() * 1000
-                rep["received_at"] = int(now_ms)
-                sent[rep["report_id"]] = now_ms
-                futures.append(await prod.send(INTAKE, c.encode(REPORT, rep), key=k, headers=h))
-                if progress and i % max(1, int(rate)) == 0:
-                    progress(f"SSE latency at {rate:g}/s: {i}/{len(records)} sent, {len(first)} seen")
-            offered = len(records) / max(1e-9, time.perf_counter() - t0)
-            await asyncio.gather(*futures)
+            offered = await _paced_send(prod, c, records, items, rate, sent, lambda i: progress and progress(
+                f"SSE latency at {rate:g}/s: {i}/{len(records)} sent, {len(first)} seen"))
             deadline = time.monotonic() + 30
             last_seen, stable_since = -1, time.monotonic()
             while time.monotonic() < deadline:
@@ -333,22 +342,8 @@ async def _fan_run(settings: Settings, base: str, streams: Sequence[tuple[str, s
             await asyncio.sleep(4.0)  # settle; the worker's group join and first fetches are not measured
             rss_open = _rss_mb(gw.pid)
             cpu0 = cpu_seconds(gw.pid) or 0.0
-            t0 = time.perf_counter()
-            futures = []
-            for i, (k, _v, h) in enumerate(records):
-                delay = t0 + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                rep = dict(items[i].report)
-                now_ms = time.time() * 1000
-                rep["received_at"] = int(now_ms)
-                sent[rep["report_id"]] = now_ms
-                futures.append(await prod.send(INTAKE, c.encode(REPORT, rep), key=k, headers=h))
-                if progress and i % max(1, int(rate)) == 0:
-                    progress(f"fan-out at {rate:g}/s: {i}/{len(records)} sent, "
-                             f"{sum(len(x) for x in seen):,} deliveries seen")
-            offered = len(records) / max(1e-9, time.perf_counter() - t0)
-            await asyncio.gather(*futures)
+            offered = await _paced_send(prod, c, records, items, rate, sent, lambda i: progress and progress(
+                f"fan-out at {rate:g}/s: {i}/{len(records)} sent, {sum(len(x) for x in seen):,} deliveries seen"))
             deadline = time.monotonic() + 30
             last, stable_since = -1, time.monotonic()
             while time.monotonic() < deadline:
