@@ -79,6 +79,11 @@ def no_exceptions(b: Browser) -> None:
 
 
 def sign_in(b: Browser, base: str, path: str, token: str) -> None:
+    """Sign in from a fresh page: a token kept in sessionStorage by an earlier test would sign the page in
+    on load, and the click below would then sign it in a second time, switching back to the feed tab
+    while the test works in another one."""
+    b.goto(base + path)
+    b.js("sessionStorage.clear()")
     b.goto(base + path)
     b.js(f"document.getElementById('token').value = {json.dumps(token)};"
          "document.getElementById('signin-button').click()")
