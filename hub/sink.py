@@ -60,7 +60,7 @@ def slices(batch: Sorted, size: int) -> list[Sorted]:
     if len(batch) <= size:
         return [batch]
     out: list[Sorted] = []
-    for attr in ("feed_items", "receipts", "audit_events"):
+    for attr in ("feed_rows", "feed_items", "receipts", "audit_events"):
         rows = getattr(batch, attr)
         for i in range(0, len(rows), size):
             out.append(Sorted(**{attr: rows[i:i + size]}))

@@ -14,7 +14,6 @@ import orjson
 
 from hub.analyst.extract import from_item, from_receipt
 from hub.analyst.store import DDL, PG_DDL, AnalystStore
-from hub.feeds.store import item_json
 from hub.platform.db import Database
 from hub.platform.settings import Settings
 from hub.projections.base import Projection, Sorted
@@ -30,8 +29,9 @@ class AnalystProjection(Projection):
         self.store = AnalystStore(db)
 
     def write(self, batch: Sorted) -> int:
-        # one orjson pass per item (as the feed store writes it), its text kept as the document's body
-        texts = [item_json(i) for i in batch.feed_items]
+        # the item's JSON as the feed store writes it (built once, when the record was decoded), kept as
+        # the document's body
+        texts = [r["item"] for r in batch.feed()]
         docs = [from_item(orjson.loads(t), t) for t in texts] + [from_receipt(r) for r in batch.receipts]
         self.store.apply(docs)
         return len(docs)

@@ -40,9 +40,16 @@ def tokens(text: str | None) -> list[str]:
     return [t for w in _WORD.findall(text) if (t := fold(w))]
 
 
+@lru_cache(maxsize=8192)
+def _joined(text: str) -> str:
+    return " ".join(tokens(text))
+
+
 def joined(parts: list[str]) -> str:
-    """Tokens of several texts as one space-separated string (what the index stores)."""
-    return " ".join(t for p in parts for t in tokens(p))
+    """Tokens of several texts as one space-separated string (what the index stores). Each text's
+    tokens are remembered (a bounded cache): the documents of one report for its recipients, and a
+    report's versions, repeat the same narrative, names and places."""
+    return " ".join(j for p in parts if p and (j := _joined(p)))
 
 
 @cache

@@ -34,7 +34,7 @@ class FeedProjection(Projection):
         self._heads: dict[str, int] = {}
 
     def write(self, batch: Sorted) -> int:
-        added = self.store.add(batch.feed_items)
+        added = self.store.add_rows(batch.feed())
         heads: dict[str, int] = {}
         for r in added:
             heads[r["recipient"]] = max(heads.get(r["recipient"], 0), r["seq"])

@@ -165,11 +165,18 @@ class FeedStore:
     def add(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Insert items not stored yet (by item_id), in order. Returns the rows actually added, with seq.
 
-        One transaction per call: one lookup of the known ids per 500 items, one ``MAX(seq)`` per
+        Rows (JSON) are built only for new items, so a replayed batch costs the lookup alone."""
+        return self._insert(list(items), to_row)
+
+    def add_rows(self, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """:meth:`add` for items already turned into rows (:func:`to_row`: what the ``feeds``
+        projection gets from decoding). The rows added get their ``seq`` and ``stored_at``."""
+        return self._insert(list(rows), lambda r: r)
+
+    def _insert(self, items: list[Any], row: Any) -> list[dict[str, Any]]:
+        """One transaction: one lookup of the known ids per 500 items, one ``MAX(seq)`` per
         recipient of the new items (one query), one ``executemany`` (SQLite) or one ``COPY``
-        (PostgreSQL); rows (JSON) are built only for new items, so a replayed batch costs the lookup
-        alone."""
-        items = list(items)
+        (PostgreSQL)."""
         if not items:
             return []
         with self.db.transaction():
@@ -179,14 +186,14 @@ class FeedStore:
                 chunk = ids[n:n + LOOKUP_CHUNK]
                 known |= {r["item_id"] for r in self.db.query(
                     f"SELECT item_id FROM feed_items WHERE item_id IN ({','.join('?' * len(chunk))})", chunk)}
-            fresh: list[Mapping[str, Any]] = []
+            fresh: list[Any] = []
             for it in items:
                 if it["item_id"] not in known:
                     known.add(it["item_id"])
                     fresh.append(it)
             if not fresh:
                 return []
-            rows = [to_row(i) for i in fresh]
+            rows = [row(i) for i in fresh]
             recipients = sorted({r["recipient"] for r in rows})
             tops = self.db.query(
                 f"SELECT recipient, MAX(seq) AS m FROM feed_items WHERE recipient IN ({','.join('?' * len(recipients))}) "

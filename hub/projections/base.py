@@ -6,7 +6,7 @@ rebuildable (:meth:`Projection.reset` drops its tables; replaying its topics fro
 writes them again). :meth:`Projection.apply` is ONE transaction of its own, with the projection's
 progress row (:mod:`hub.projections.progress`) written in it; nothing else shares it.
 
-:func:`classify` is the pure core (records → feed items, audit events, receipts, dead letters).
+:func:`classify` is the pure core (records → feed item rows, audit events, receipts, dead letters).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from hub.domain import wire
 from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, FEED_ITEM, RECEIPT, DecodeError, codec
+from hub.feeds.store import to_row
 from hub.platform.clock import now_ms
 from hub.platform.db import Database
 from hub.platform.kafka.topics import AUDIT, FEED_PREFIX, RECEIPTS, feed, recipient_of
@@ -28,13 +29,25 @@ from hub.platform.settings import Settings
 
 @dataclass
 class Sorted:
+    """One consumed batch, decoded. Feed items come either as decoded FeedItems (``feed_items``: what
+    tests and tools hand in) or, from :func:`classify`, as their ``feed_items`` rows (``feed_rows``:
+    :func:`hub.feeds.store.to_row`, the item's JSON built once, right after its decoding, and the
+    decoded item dropped); :meth:`feed` gives the rows of both."""
+
     feed_items: list[dict[str, Any]] = field(default_factory=list)
     audit_events: list[dict[str, Any]] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    feed_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.feed_items) + len(self.audit_events) + len(self.receipts)
+        return len(self.feed_items) + len(self.feed_rows) + len(self.audit_events) + len(self.receipts)
+
+    def feed(self) -> list[dict[str, Any]]:
+        """The feed items as rows of ``feed_items`` (without ``seq`` and ``stored_at``), in order."""
+        if not self.feed_items:
+            return self.feed_rows
+        return [*self.feed_rows, *(to_row(i) for i in self.feed_items)]
 
 
 def dead_letter(record: Any, reason: str) -> dict[str, Any]:
@@ -62,7 +75,9 @@ def classify(records: Iterable[Any]) -> Sorted:
                 if item["recipient"] != recipient_of(rec.topic):
                     raise DecodeError("wrong_recipient",
                                       f"recipient {item['recipient']} on topic {rec.topic}")
-                out.feed_items.append(item)
+                # the row (with the item's JSON) at once: the decoded item is dropped while still in
+                # the CPU's cache, and the projections that read the feed never build the JSON again
+                out.feed_rows.append(to_row(item))
         except DecodeError as exc:
             out.dead_letters.append(dead_letter(rec, f"{exc.problem}: {exc}"))
         except Exception as exc:  # nothing is lost: anything undecodable goes to the DLQ
