@@ -43,6 +43,8 @@ def _floats(value: str, option: str) -> tuple[float, ...]:
               "subscriber), reports/s, comma list (default 1000,100).")
 @click.option("--sink-reports", type=int, help="reports whose feed items and audit events the sink run stores "
               "(default 20000).")
+@click.option("--sink-split", is_flag=True, help="run the sink section as two processes: `hub sink --projection "
+              "feeds` (the feed projection alone) beside one with the other projections.")
 @click.option("--backfill-reports", type=int, help="reports of the backfill run through the whole hub "
               "(default 204013, the region's seizure history by end-2018).")
 @click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,sse,sink,fanout,backfill,"
@@ -65,7 +67,7 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
           dedup_keys: str | None, partitions: int | None, sse_rates: str | None, sink_reports: int | None,
           backfill_reports: int | None, only: str | None, search_items: int | None, bootstrap: str | None,
           out: str | None, write_md: str | None, profile: str | None, fresh_kafka: bool,
-          fanout_streams: int | None) -> None:
+          fanout_streams: int | None, sink_split: bool) -> None:
     """Benchmark the hub on this machine and print a table (JSON in bench-results/).
 
     Sections: the two reference points (codec floor; raw aiokafka pass-through), end-to-end pipeline
@@ -101,7 +103,7 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
         "backfill_reports": (backfill_reports, None), "search_items": (search_items, None),
         "fanout_streams": (fanout_streams, None)}
     changes = {field: parse(value) if parse else value for field, (value, parse) in given.items() if value}
-    plan = replace(plan, **changes)
+    plan = replace(plan, **changes, **({"sink_split": True} if sink_split else {}))
     sections = [s.strip() for s in only.split(",")] if only else None
     for s in sections or []:
         if s not in RUNNABLE:

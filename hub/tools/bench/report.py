@@ -103,13 +103,16 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     sk = res.get("sink")
     if sk:
         note = "" if sk["complete"] else f" (only {sk['stored_items']}/{sk['feed_items']} items)"
-        out.append(("sink: feed items / audit events / indexed items stored per s (each projection to its own end)",
+        split = " (feeds in its own process)" if sk.get("split") else ""
+        out.append((f"sink: feed items / audit events / indexed items stored per s (each projection to its own end){split}",
                     f"{_n(sk['items_per_s'])} / {_n(sk['events_per_s'])} / {_n(sk.get('indexed_per_s'))}{note}",
                     target("sink_feed_items_per_s") if "sink_feed_items_per_s" in tg else "", sk["load"]))
         out.append(("  sink CPU (per row); peak RSS",
                     f"{_n(sk['sink_cpu_seconds'], ' s')} ({_ms3(sk.get('sink_cpu_ms_per_row'))} ms) for "
                     f"{sk['feed_items']:,} items (indexed) + {sk['audit_events']:,} events; "
-                    f"sink {_n(sk['peak_rss_mb'].get('sink'))} MB", "", ""))
+                    f"sink {_n(sk['peak_rss_mb'].get('sink'))} MB"
+                    + (f"; the feed process {_ms3(sk.get('feeds_cpu_ms_per_item'))} ms per item, "
+                       f"{_n(sk['peak_rss_mb'].get('sink-feeds'))} MB" if sk.get("split") else ""), "", ""))
     fo = res.get("fanout")
     if fo:
         out.append((f"fan-out: {fo['streams']} SSE streams on one gateway at {_n(fo['offered_per_s'])}/s offered, "

@@ -62,6 +62,7 @@ class Plan:
     sse_rates: tuple[float, ...] = (1000.0, 100.0)
     sse_seconds: float = 10.0
     sink_reports: int = 20_000
+    sink_split: bool = False  # the feed projection in its own `hub sink --projection feeds` process
     backfill_reports: int = stack.BACKFILL_REPORTS
     backfill_batch: int = 1000
     dedup_keys: tuple[int, ...] = (1_000_000, 10_000_000)
@@ -188,7 +189,8 @@ def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = Non
     if "sse" in want:
         at_rates("sse", stack.sse_latency, plan.sse_rates, plan.sse_seconds)
     if "sink" in want:
-        r = stack.sink_throughput(base, work / "sink", items[:plan.sink_reports], bootstrap=bootstrap, progress=say)
+        r = stack.sink_throughput(base, work / "sink", items[:plan.sink_reports], bootstrap=bootstrap, progress=say,
+                                  split=plan.sink_split)
         r["load"] = load()
         res["sink"] = r
     if "fanout" in want:

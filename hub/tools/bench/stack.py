@@ -54,11 +54,12 @@ def _say(progress: Progress | None, msg: str) -> None:
         progress(msg)
 
 
-def _start_sink(c: Cluster) -> Proc:
+def _start_sink(c: Cluster, name: str = "sink", projections: Sequence[str] = ()) -> Proc:
     from hub.platform.kafka.embedded import free_port
 
     port = free_port()
-    return c.start_hub("sink", "sink", "--port", str(port), "--group", f"bench-sink-{uuid.uuid4().hex[:6]}",
+    only = [a for p in projections for a in ("--projection", p)]
+    return c.start_hub(name, "sink", "--port", str(port), "--group", f"bench-sink-{uuid.uuid4().hex[:6]}", *only,
                        port=port)
 
 
@@ -452,24 +453,34 @@ async def _preload_sink(settings: Settings, items: Sequence[Item]) -> tuple[int,
 
 
 def sink_throughput(base: Settings, workdir: Path, items: Sequence[Item], *, bootstrap: str | None = None,
-                    timeout: float = 600.0, progress: Progress | None = None) -> dict[str, Any]:
-    """Feed items and audit events stored per second by one `hub sink` draining pre-loaded topics."""
+                    timeout: float = 600.0, progress: Progress | None = None, split: bool = False) -> dict[str, Any]:
+    """Feed items and audit events stored per second by one `hub sink` draining pre-loaded topics
+    (``split``: two, ``hub sink --projection feeds`` beside one with the other projections; the CPU
+    is then the sum of both, and the feed's own process's CPU is reported apart)."""
     with cluster(base, workdir, bootstrap=bootstrap) as c:
         asyncio.run(ensure_topics(c.settings))
         Database(c.settings.db_url).close()
         _say(progress, f"sink: pre-loading {len(items)} reports' feed items and audit events")
         n_items, n_events = asyncio.run(_preload_sink(c.settings, items))
         db = _db_path(c.settings)
-        sink = _start_sink(c)
-        _profile(c, sink)
+        if split:
+            from hub.projections.registry import NAMES
+
+            feeds = _start_sink(c, "sink-feeds", ["feeds"])
+            sinks = [feeds, _start_sink(c, "sink", [n for n in NAMES if n != "feeds"])]
+        else:
+            sinks = [_start_sink(c)]
+        _profile(c, *sinks)
         start = first = None
         cpu_start: float | None = None
+        feeds_cpu_start: float | None = None
         stored_items = stored_events = indexed = 0
         done_at: dict[str, float] = {}  # when each projection had everything (each is its own consumer)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             now = time.perf_counter()
-            cpu_now = cpu_seconds(sink.pid)
+            cpus = [cpu_seconds(p.pid) for p in sinks]
+            cpu_now = None if None in cpus else sum(x for x in cpus if x is not None)
             stored_items = _count(db, "SELECT COUNT(*) FROM feed_items")
             stored_events = _count(db, "SELECT COUNT(*) FROM audit_log")
             indexed = _count(db, INDEXED_ITEMS)
@@ -478,20 +489,24 @@ def sink_throughput(base: Settings, workdir: Path, items: Sequence[Item], *, boo
                 if stored_items + stored_events > 0:
                     first = stored_items + stored_events
                 else:  # the last poll that saw nothing stored (a conservative start; start-up CPU excluded)
-                    start, cpu_start = now, cpu_now
+                    start, cpu_start, feeds_cpu_start = now, cpu_now, cpus[0]
             for name, got, want in (("feeds", stored_items, n_items), ("audit", stored_events, n_events),
                                     ("analyst", indexed, n_items)):
                 if got >= want and name not in done_at:
                     done_at[name] = now
+            if split and "feeds" in done_at and "feeds_cpu" not in done_at:
+                done_at["feeds_cpu"] = cpus[0] or 0.0  # the feed process's CPU when it had everything
             _say(progress, f"sink: {stored_items}/{n_items} feed items ({indexed} indexed), "
                            f"{stored_events}/{n_events} audit events")
             if stored_items >= n_items and stored_events >= n_events and indexed >= n_items:
                 break
-            if sink.popen.poll() is not None:
-                raise RuntimeError(f"sink exited; see {sink.log_path}")
+            for p in sinks:
+                if p.popen.poll() is not None:
+                    raise RuntimeError(f"{p.name} exited; see {p.log_path}")
             time.sleep(0.05)
         end = time.perf_counter()
-        cpu_end = cpu_seconds(sink.pid)
+        cpus = [cpu_seconds(p.pid) for p in sinks]
+        cpu_end = None if None in cpus else sum(x for x in cpus if x is not None)
         peaks = _peaks(c)
     t0 = start or end
     secs = end - t0
@@ -501,6 +516,8 @@ def sink_throughput(base: Settings, workdir: Path, items: Sequence[Item], *, boo
     def rate(name: str, n: int) -> float | None:
         t = done_at.get(name, end) - t0
         return round(n / t, 1) if t > 0 else None
+
+    feeds_cpu = done_at.pop("feeds_cpu", None)
 
     return {
         "reports": len(items), "feed_items": n_items, "audit_events": n_events, "stored_items": stored_items,
@@ -516,6 +533,10 @@ def sink_throughput(base: Settings, workdir: Path, items: Sequence[Item], *, boo
         "sink_cpu_seconds": round(cpu, 2) if cpu is not None else None,
         "sink_cpu_ms_per_row": round(1000 * cpu / rows, 3) if cpu is not None and rows else None,
         "peak_rss_mb": peaks,
+        "split": split,
+        # split: CPU of the feed's own process to its end, per feed item
+        "feeds_cpu_ms_per_item": (round(1000 * (feeds_cpu - (feeds_cpu_start or 0.0)) / stored_items, 3)
+                                  if feeds_cpu is not None and stored_items else None),
     }
 
 
