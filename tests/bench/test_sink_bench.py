@@ -46,7 +46,7 @@ def test_help_and_one_projection() -> None:
 
 def test_sink_split_runs_the_feed_projection_in_its_own_process(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HUB_LOG_LEVEL="WARNING")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HUB_LOG_LEVEL="WARNING", COLUMNS="400")  # no wrapped cells
     proc = subprocess.run([sys.executable, "-m", "hub", "bench", "--smoke", "--only", "sink", "--sink-split",
                            "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
