@@ -474,6 +474,7 @@ def sink_throughput(base: Settings, workdir: Path, items: Sequence[Item], *, boo
         start = first = None
         cpu_start: float | None = None
         feeds_cpu_start: float | None = None
+        feeds_cpu: float | None = None  # split: the feed process's CPU when it had every item
         stored_items = stored_events = indexed = 0
         done_at: dict[str, float] = {}  # when each projection had everything (each is its own consumer)
         deadline = time.monotonic() + timeout
@@ -494,8 +495,8 @@ def sink_throughput(base: Settings, workdir: Path, items: Sequence[Item], *, boo
                                     ("analyst", indexed, n_items)):
                 if got >= want and name not in done_at:
                     done_at[name] = now
-            if split and "feeds" in done_at and "feeds_cpu" not in done_at:
-                done_at["feeds_cpu"] = cpus[0] or 0.0  # the feed process's CPU when it had everything
+            if split and "feeds" in done_at and feeds_cpu is None:
+                feeds_cpu = cpus[0]
             _say(progress, f"sink: {stored_items}/{n_items} feed items ({indexed} indexed), "
                            f"{stored_events}/{n_events} audit events")
             if stored_items >= n_items and stored_events >= n_events and indexed >= n_items:
@@ -516,8 +517,6 @@ def sink_throughput(base: Settings, workdir: Path, items: Sequence[Item], *, boo
     def rate(name: str, n: int) -> float | None:
         t = done_at.get(name, end) - t0
         return round(n / t, 1) if t > 0 else None
-
-    feeds_cpu = done_at.pop("feeds_cpu", None)
 
     return {
         "reports": len(items), "feed_items": n_items, "audit_events": n_events, "stored_items": stored_items,
