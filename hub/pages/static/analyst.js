@@ -71,8 +71,9 @@
   async function refreshLabels() {
     try {
       const page = await json("incidents", { limit: 500 });
-      for (const i of page.incidents) H().labels.set(i.incident_id, i.label);
-      H().refreshHeads();
+      const changed = page.incidents.filter((i) => H().labels.get(i.incident_id) !== i.label);
+      for (const i of changed) H().labels.set(i.incident_id, i.label);
+      H().refreshHeads(changed.map((i) => i.incident_id)); // only those: 10,000 heads rewritten cost a relayout
     } catch (e) { /* the list still works with the ids */ }
   }
   function soon() { clearTimeout(labelTimer); labelTimer = setTimeout(refreshLabels, 1500); }
