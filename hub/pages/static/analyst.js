@@ -286,15 +286,22 @@
     const by = el("select", { id: "chart-by" }, ...DIMS.map((d) => el("option", { value: d }, t(`by_${d}`))));
     const measure = el("select", { id: "chart-measure" }, el("option", { value: "reports" }, t("measure_reports")),
       el("option", { value: "kg" }, t("measure_kg")));
-    const from = el("input", { id: "chart-from", type: "date" }), to = el("input", { id: "chart-to", type: "date" });
+    // dates as the interface language writes them (not the browser's locale), sent as ISO
+    const from = C.dateInput("chart-from", A.from, lang()), to = C.dateInput("chart-to", A.to, lang());
+    const hint = C.dateFormat(lang()).hint;
+    for (const input of [from, to]) {
+      input.setAttribute("aria-describedby", "chart-date-error");
+      input.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); loadStats(); } });
+    }
     const go = el("button", { type: "button", id: "chart-show", class: "primary" }, t("show"));
-    if (A.stats) { by.value = A.stats.by; measure.value = A.measure || "reports"; from.value = A.from || ""; to.value = A.to || ""; }
+    if (A.stats) { by.value = A.stats.by; measure.value = A.measure || "reports"; }
     go.addEventListener("click", loadStats);
     measure.addEventListener("change", () => { A.measure = measure.value; renderCharts(); });
     by.addEventListener("change", loadStats);
     return el("div", { class: "chart-controls" },
       el("label", {}, el("span", {}, t("stats_by")), by), el("label", {}, el("span", {}, t("measure")), measure),
-      el("label", {}, el("span", {}, t("from")), from), el("label", {}, el("span", {}, t("to")), to), go);
+      el("label", {}, el("span", {}, `${t("from")} (${hint})`), from), el("label", {}, el("span", {}, `${t("to")} (${hint})`), to), go,
+      el("p", { id: "chart-date-error", class: "error", role: "status" }, ""));
   }
 
   const fmt = (n) => num(n);
@@ -351,7 +358,16 @@
 
   async function loadStats() {
     const by = $("chart-by") ? $("chart-by").value : "substance";
-    A.from = $("chart-from") ? $("chart-from").value : ""; A.to = $("chart-to") ? $("chart-to").value : "";
+    const from = $("chart-from") ? C.parseDate($("chart-from").value, lang()) : A.from || "";
+    const to = $("chart-to") ? C.parseDate($("chart-to").value, lang()) : A.to || "";
+    if (from === null || to === null) { // no such date: say how to write one, keep what was typed
+      const bad = from === null ? $("chart-from") : $("chart-to");
+      bad.setAttribute("aria-invalid", "true");
+      $("chart-date-error").textContent = t("bad_date", { format: C.dateFormat(lang()).hint });
+      bad.focus();
+      return;
+    }
+    A.from = from; A.to = to;
     try { A.stats = await json("stats", { by, from: A.from, to: A.to, ...filters() }); } catch (e) { A.stats = { by, buckets: [], total: { reports: 0, kg: 0 } }; }
     renderCharts();
   }

@@ -107,6 +107,57 @@ window.HUB_COMMON = (() => {
     return intl("DateTimeFormat", lang, { month: "short", year: "numeric", timeZone: "UTC" }).format(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1));
   }
 
+  // ---- dates typed in the interface language ---------------------------------------------------
+  // An <input type=date> shows the browser's locale whatever the page's language; these fields are
+  // text inputs in the page's own format — "31/12/2026" (en-GB), "31.12.2026" (ru-RU), its order and
+  // separator taken from Intl — and keep the date as ISO (yyyy-mm-dd) for the hub.
+  const FORMAT_LETTERS = { en: { day: "DD", month: "MM", year: "YYYY" }, ru: { day: "ДД", month: "ММ", year: "ГГГГ" } };
+  function dateFormat(lang) {
+    const parts = intl("DateTimeFormat", lang, { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" })
+      .formatToParts(Date.UTC(2026, 11, 31));
+    const order = parts.filter((p) => p.type !== "literal").map((p) => p.type);
+    const sep = (parts.find((p) => p.type === "literal") || { value: "/" }).value;
+    const letters = FORMAT_LETTERS[lang] || FORMAT_LETTERS.en;
+    return { order, sep, hint: order.map((k) => letters[k]).join(sep) };
+  }
+  // "2026-12-31" → "31.12.2026" / "31/12/2026" ("" for no date)
+  function dateText(iso, lang) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    if (!m) return "";
+    const v = { year: m[1], month: m[2], day: m[3] };
+    const f = dateFormat(lang);
+    return f.order.map((k) => v[k]).join(f.sep);
+  }
+  // what the officer typed → "2026-12-31"; "" for an empty field; null for no such date. Any of
+  // . / - or a space separates; day and month may have one digit ("1.2.2026").
+  function parseDate(typed, lang) {
+    const s = (typed || "").trim();
+    if (!s) return "";
+    const nums = s.split(/[./\-\s]+/);
+    if (nums.length !== 3 || !nums.every((n) => /^\d+$/.test(n))) return null;
+    const f = dateFormat(lang);
+    const v = {};
+    f.order.forEach((k, i) => { v[k] = Number(nums[i]); });
+    if (v.year < 1000 || v.year > 9999) return null;
+    const d = new Date(Date.UTC(v.year, v.month - 1, v.day));
+    if (d.getUTCFullYear() !== v.year || d.getUTCMonth() !== v.month - 1 || d.getUTCDate() !== v.day) return null;
+    return d.toISOString().slice(0, 10);
+  }
+  // a date field: its text in the page's format, its ISO value in data-iso (kept while typing)
+  function dateInput(id, iso, lang) {
+    const f = dateFormat(lang);
+    const input = el("input", { id, type: "text", inputmode: "numeric", autocomplete: "off", spellcheck: "false",
+      placeholder: f.hint, class: "date-input", "data-iso": iso || "" });
+    input.value = dateText(iso, lang);
+    input.size = f.hint.length + 1;
+    input.addEventListener("input", () => {
+      const v = parseDate(input.value, lang);
+      if (v === null) { input.setAttribute("aria-invalid", "true"); }
+      else { input.removeAttribute("aria-invalid"); input.dataset.iso = v; }
+    });
+    return input;
+  }
+
   // the hub's risk reasons (English phrases of hub/pipeline/core/enrich.py) in the interface language;
   // a reason of an unknown shape is shown as it came
   const REASONS = [
@@ -283,5 +334,5 @@ window.HUB_COMMON = (() => {
   }
 
   return { $, el, translator, applyTexts, when, ENUMS, locale, exact, relative, time, refreshTimes, num, quantity,
-    month, text, riskReason, routingReason, announce, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
+    month, dateFormat, dateText, parseDate, dateInput, text, riskReason, routingReason, announce, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
 })();

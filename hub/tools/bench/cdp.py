@@ -31,6 +31,9 @@ KEYS = {"Tab": ("Tab", 9, ""), "Enter": ("Enter", 13, "\r"), "Escape": ("Escape"
         "ArrowDown": ("ArrowDown", 40, ""), "ArrowUp": ("ArrowUp", 38, ""), "ArrowLeft": ("ArrowLeft", 37, ""),
         "ArrowRight": ("ArrowRight", 39, ""), "Home": ("Home", 36, ""), "End": ("End", 35, "")}
 
+PUNCTUATION = {".": ("Period", 190, "."), "/": ("Slash", 191, "/"), "-": ("Minus", 189, "-"),
+               ",": ("Comma", 188, ","), ":": ("Semicolon", 186, ":")}
+
 
 class Browser:
     def __init__(self) -> None:
@@ -139,7 +142,14 @@ class Browser:
     def press(self, key: str, shift: bool = False) -> None:
         """A real key press (keyDown, keyUp) as the focused element gets it: Tab, Enter, Escape, Arrow*,
         Home, End, a space or one character."""
-        code, vk, text = KEYS[key] if key in KEYS else (f"Key{key.upper()}", ord(key.upper()), key)
+        if key in KEYS:
+            code, vk, text = KEYS[key]
+        elif key.isdigit():
+            code, vk, text = f"Digit{key}", ord(key), key
+        elif key.isascii() and key.isalpha():
+            code, vk, text = f"Key{key.upper()}", ord(key.upper()), key
+        else:  # punctuation: its own key code (ord('.') is 46, the Delete key's)
+            code, vk, text = PUNCTUATION.get(key, ("", 0, key))
         common = {"key": key, "code": code, "windowsVirtualKeyCode": vk, "modifiers": 8 if shift else 0}
         self.call("Input.dispatchKeyEvent", type="keyDown" if text else "rawKeyDown", text=text, **common)
         self.call("Input.dispatchKeyEvent", type="keyUp", **common)
