@@ -64,6 +64,43 @@
     $("table-pane").hidden = tab !== "table";
     if (tab === "charts" && !A.stats) loadStats();
     if (tab === "table") renderTable();
+    checkLag();
+  }
+
+  // ---- search and statistics behind the feed -------------------------------------------------
+  // They come from the analyst projection, which follows the feed on its own (GET /v1/projections):
+  // on the search and charts tabs a polite note says when it is more than LAG_S behind the feed, or
+  // not running, so the officer knows the newest reports may be missing there. Checked every 5 s
+  // while one of those tabs is open.
+  const LAG_S = 5;
+  let lagTimer = null;
+  function lagText(p) {
+    if (!p) return "";
+    const feeds = p.find((x) => x.projection === "feeds"), an = p.find((x) => x.projection === "analyst");
+    if (!feeds) return ""; // nothing known about the feed: nothing to compare with
+    if (!an || !an.running || an.lag_seconds === null) return t("lag_stopped");
+    const s = an.behind_feed_seconds || 0;
+    if (s <= LAG_S) return "";
+    const [n, unit] = s < 90 ? [Math.round(s), "second"] : s < 5400 ? [Math.round(s / 60), "minute"] : [Math.round(s / 3600), "hour"];
+    return t("lag_behind", { t: new Intl.NumberFormat(C.locale(lang()), { style: "unit", unit, unitDisplay: "long" }).format(n) });
+  }
+  function showLag() {
+    const note = $("lag-note");
+    const text = A.tab === "search" || A.tab === "charts" ? lagText(A.projections) : "";
+    if (note.textContent !== text) note.textContent = text;
+    note.hidden = !text;
+  }
+  async function checkLag() {
+    clearTimeout(lagTimer);
+    showLag();
+    const S = H() && H().S;
+    if (!S || !S.me || (A.tab !== "search" && A.tab !== "charts")) return;
+    try {
+      const r = await C.api(S.token, "GET", "/v1/projections");
+      A.projections = r.ok ? (await r.json()).projections : null;
+    } catch (e) { A.projections = null; } // unknown: say nothing
+    showLag();
+    lagTimer = setTimeout(checkLag, 5000);
   }
 
   // ---- labels of the incidents (readable ids) --------------------------------------------------
@@ -412,10 +449,12 @@
   document.addEventListener("hub:open-report", (e) => openReport(e.detail.rid, e.detail.link));
   document.addEventListener("hub:language", () => {
     if (!H() || !H().S.me) return;
+    showLag();
     if (A.results && A.tab === "search") renderSearch();
     renderIncident();
     if (A.stats || A.tab === "charts") renderCharts();
     if (A.tab === "table") renderTable();
   });
-  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download, selection, openReport, lastExport: () => A.lastExport };
+  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download, selection, openReport, lagText,
+    lastExport: () => A.lastExport };
 })();
