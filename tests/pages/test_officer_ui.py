@@ -606,3 +606,24 @@ def test_chart_dates_in_the_interface_language(stack: Stack, browser: Browser, s
     assert b.js(total) == everything  # nothing was asked of the hub
     b.screenshot(SHOTS / f"officer-chart-dates-error-desktop-{lang}.png")
     no_exceptions(b)
+
+
+def test_relative_times_are_kept_current(stack: Stack, browser: Browser, seeded: dict[str, Any]) -> None:
+    """The list's relative times ("5 hours ago") follow the clock; the refresh skips the ones whose
+    text cannot have changed yet and never touches the exact times (their hover titles)."""
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    times = "[...document.querySelectorAll('#incidents time[data-rel]')]"
+    before = b.js(f"{times}.map(t => t.textContent)")
+    titles = b.js(f"{times}.map(t => t.title)")
+    assert any("hour" in x for x in before), before[:5]
+    # three days on: every relative time says so
+    b.js("window.HUB_COMMON.refreshTimes(document.getElementById('app'), 'en', Date.now() + 3 * 86400000)")
+    after = b.js(f"{times}.map(t => t.textContent)")
+    assert all(x in ("3 days ago", "4 days ago") for x in after), after[:5]
+    assert b.js(f"{times}.map(t => t.title)") == titles
+    # a moment later: nothing can have changed, nothing is rewritten
+    b.js(f"window.__nodes = {times}.map(t => t.firstChild)")
+    b.js("window.HUB_COMMON.refreshTimes(document.getElementById('app'), 'en', Date.now() + 3 * 86400000 + 1000)")
+    assert b.js(f"{times}.every((t, i) => t.firstChild === window.__nodes[i])")
+    no_exceptions(b)

@@ -85,10 +85,21 @@ window.HUB_COMMON = (() => {
     if (!exactText) node.setAttribute("data-rel", "");
     return node;
   }
-  function refreshTimes(root, lang) {
-    for (const n of root.querySelectorAll("time[datetime]")) {
-      n.title = exact(n.dateTime, lang);
-      n.textContent = n.hasAttribute("data-rel") ? relative(n.dateTime, lang) : exact(n.dateTime, lang);
+  // how soon the text of a relative time may change: a twelfth of the unit it is shown in (seconds:
+  // at once; hours: 5 minutes; days: 2 hours), so a refresh skips the times that cannot have changed
+  function relativeStep(iso, now) {
+    const a = Math.abs(parsed(iso) - now) / 1000;
+    return (a < 45 ? 0 : a < 45 * 60 ? 60 : a < 22 * 3600 ? 3600 : a < 26 * 86400 ? 86400 : 30 * 86400) * 1000 / 12;
+  }
+  // the relative times again (exact ones do not change; the language switch draws them anew). With
+  // 10,000 items, rewriting all 20,000 every 30 s took a quarter of a second of the main thread.
+  function refreshTimes(root, lang, now = Date.now()) {
+    for (const n of root.querySelectorAll("time[data-rel]")) {
+      if (n.hubLang === lang && n.hubNext > now) continue; // its text cannot have changed yet
+      const text = relative(n.dateTime, lang, now);
+      if (n.textContent !== text) n.textContent = text;
+      n.hubLang = lang;
+      n.hubNext = now + relativeStep(n.dateTime, now);
     }
   }
   // 17235.69 → "17 235,69" (ru) / "17,235.69" (en)
