@@ -100,6 +100,9 @@ def test_search_and_charts_say_when_they_lag_the_feed(lagging: tuple[Stack, Any]
             start_analyst()
             b.js("window.HUB_ANALYST.showTab('charts')")
             b.wait(f"{note}.hidden", timeout=60, what="the note gone once the analyst projection caught up")
+            wait_for(lambda: httpx.get(f"{stack.base}/v1/feeds/{STATE}/stats", params={"by": "month"},
+                                       headers=auth(token)).json()["total"]["reports"] >= 2 * len(items),
+                     what="the analyst index")  # the note goes once it runs; indexing may take a moment longer
             b.js("document.getElementById('chart-show').click()")  # and the charts count the feed's reports
             b.wait("((document.getElementById('chart-total') || {}).textContent || '').includes('Всего: 6')",
                    what="the chart of both tests' reports")
