@@ -111,6 +111,6 @@ def test_help_names_every_section() -> None:
                          timeout=60)
     assert out.returncode == 0, out.stderr
     text = " ".join(out.stdout.split())
-    for option in ("--sse-rate", "--sink-reports", "--backfill-reports", "--only"):
+    for option in ("--sse-rate", "--sink-reports", "--backfill-reports", "--only", "--page-items"):
         assert option in text
-    assert "204,013" in text and "SSE" in text and "sink" in text
+    assert "204,013" in text and "SSE" in text and "sink" in text and "Chromium" in text
