@@ -225,7 +225,7 @@
     if (first && first.firstElementChild === section) return;
     const from = section.parentElement;
     if (!first || (first.childElementCount >= BLOCK && from !== first)) {
-      first = el("div", { class: "block" });
+      first = el("div", { class: "incident-block" });
       box.prepend(first);
     }
     first.prepend(section);
