@@ -48,9 +48,10 @@ def _floats(value: str, option: str) -> tuple[float, ...]:
 @click.option("--backfill-reports", type=int, help="reports of the backfill run through the whole hub "
               "(default 204013, the region's seizure history by end-2018).")
 @click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,sse,sink,fanout,backfill,"
-              "dedup,search.")
+              "dedup,search,pages.")
 @click.option("--fanout-streams", type=int, help="SSE streams the fan-out run holds on one gateway (default 500).")
 @click.option("--search-items", type=int, help="stored feed items of the search run (default 200000).")
+@click.option("--page-items", type=int, help="feed items the officer page loads in the pages run (default 10000).")
 @click.option("--bootstrap", help="use this Kafka instead of a fresh embedded broker per run "
               "(topics must be empty: use a throw-away cluster).")
 @click.option("--kafka", "fresh_kafka", is_flag=True, help="a fresh, throw-away Apache Kafka (hub kafka's, "
@@ -67,7 +68,7 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
           dedup_keys: str | None, partitions: int | None, sse_rates: str | None, sink_reports: int | None,
           backfill_reports: int | None, only: str | None, search_items: int | None, bootstrap: str | None,
           out: str | None, write_md: str | None, profile: str | None, fresh_kafka: bool,
-          fanout_streams: int | None, sink_split: bool) -> None:
+          fanout_streams: int | None, sink_split: bool, page_items: int | None) -> None:
     """Benchmark the hub on this machine and print a table (JSON in bench-results/).
 
     Sections: the two reference points (codec floor; raw aiokafka pass-through), end-to-end pipeline
@@ -77,7 +78,9 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
     indexed items per second, each projection to its own end), one gateway holding 500 SSE streams
     under the 100/s load (memory per stream, latency per delivery), a backfill of 204,013 reports through the whole hub (REST batches → worker → sink → stores:
     time and peak RSS of every process), dedup-state size for 1M/10M keys, the analyst search over
-    200,000 stored feed items, and the peak RSS of every process. Each run uses a fresh embedded broker
+    200,000 stored feed items, the officer page in headless Chromium with 10,000 items in its feed
+    (time to first items; main-thread time of one live item, from Chromium's performance trace), and
+    the peak RSS of every process. Each run uses a fresh embedded broker
     unless --kafka (a fresh Apache Kafka per run) or --bootstrap is given.
     Regenerate BENCHMARKS.md's table with: hub bench --write-md BENCHMARKS.md
     """
@@ -101,7 +104,7 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
         "dedup_keys": (dedup_keys, _ints), "partitions": (partitions, None),
         "sse_rates": (sse_rates, lambda v: _floats(v, "--sse-rate")), "sink_reports": (sink_reports, None),
         "backfill_reports": (backfill_reports, None), "search_items": (search_items, None),
-        "fanout_streams": (fanout_streams, None)}
+        "fanout_streams": (fanout_streams, None), "page_items": (page_items, None)}
     changes = {field: parse(value) if parse else value for field, (value, parse) in given.items() if value}
     plan = replace(plan, **changes, **({"sink_split": True} if sink_split else {}))
     sections = [s.strip() for s in only.split(",")] if only else None

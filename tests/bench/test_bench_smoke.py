@@ -79,7 +79,8 @@ def test_every_section_ran(smoke: tuple[dict, str, Path]) -> None:
     assert set(res["targets"]) == {"throughput_reports_per_s", "ratio_to_codec_floor", "latency_p99_ms",
                                    "rest_requests_per_s", "rest_cpu_ms_per_request", "rest_batch_reports_per_s",
                                    "sse_p99_ms_at_100", "sse_p99_ms_at_1000", "backfill_seconds", "backfill_rss_mb",
-                                   "dedup_10m_rss_mb", "search_p95_ms", "sink_feed_items_per_s", "fanout_p99_ms"}
+                                   "dedup_10m_rss_mb", "search_p95_ms", "sink_feed_items_per_s", "fanout_p99_ms",
+                                   "page_first_items_ms", "page_live_item_main_thread_ms"}
     fo = res["fanout"]  # issue 20: many SSE streams on one gateway
     assert fo["streams"] == res["plan"]["fanout_streams"] > 0 and fo["kb_per_stream"] is not None
     assert 0 < fo["deliveries"] <= fo["deliveries_expected"] and fo["p50_ms"] <= fo["p99_ms"] <= fo["max_ms"]
@@ -110,6 +111,6 @@ def test_help_names_every_section() -> None:
                          timeout=60)
     assert out.returncode == 0, out.stderr
     text = " ".join(out.stdout.split())
-    for option in ("--sse-rate", "--sink-reports", "--backfill-reports", "--only"):
+    for option in ("--sse-rate", "--sink-reports", "--backfill-reports", "--only", "--page-items"):
         assert option in text
-    assert "204,013" in text and "SSE" in text and "sink" in text
+    assert "204,013" in text and "SSE" in text and "sink" in text and "Chromium" in text

@@ -539,3 +539,91 @@ def test_table_view_sortable_and_paged(stack: Stack, browser: Browser, seeded: d
     b.screenshot(SHOTS / f"officer-table-desktop-{lang}.png")
     choose(b, tlp="")
     no_exceptions(b)
+
+
+FORMATS = {"en": ("DD/MM/YYYY", "/"), "ru": ("ДД.ММ.ГГГГ", ".")}
+
+
+def type_into(b: Browser, element_id: str, text: str) -> None:
+    """Focus a field, clear it and type ``text`` with real key presses."""
+    b.js(f"const f = document.getElementById('{element_id}'); f.focus(); f.select()")
+    for ch in text:
+        b.press(ch)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_chart_dates_in_the_interface_language(stack: Stack, browser: Browser, seeded: dict[str, Any],
+                                               lang: str) -> None:
+    """The charts' from/to dates are written and shown as the page's language writes them (31/12/2026,
+    31.12.2026), whatever the browser's locale; the hub gets ISO dates; a date that does not exist is
+    refused with a message saying how to write one."""
+    b = browser
+    officer(b, stack, seeded, DESKTOP, lang)
+    hint, sep = FORMATS[lang]
+    b.js("window.HUB_ANALYST.showTab('charts')")
+    total = "((document.getElementById('chart-total') || {}).textContent || '')"
+    b.wait(f"/\\d/.test({total})", what="the chart")
+    everything = b.js(total)
+    for field in ("chart-from", "chart-to"):
+        assert b.js(f"document.getElementById('{field}').type") == "text"  # not the browser's date picker
+        assert b.js(f"document.getElementById('{field}').placeholder") == hint
+        assert hint in b.js(f"document.getElementById('{field}').closest('label').textContent")
+
+    def written(ms: int) -> str:
+        d = time.gmtime(ms / 1000)
+        return sep.join((f"{d.tm_mday:02d}", f"{d.tm_mon:02d}", f"{d.tm_year}"))
+
+    day = 86_400_000
+    events = [i["report"]["event_time"] for i in seeded["items"]]
+    # a range that ends before the first event: nothing; one around every event: everything
+    type_into(b, "chart-from", written(min(events) - 30 * day))
+    type_into(b, "chart-to", written(min(events) - 2 * day))
+    b.press("Enter")  # from the keyboard, in the field
+    b.wait(f"{total}.startsWith('{'Total: 0' if lang == 'en' else 'Всего: 0'}') || "
+           "!!document.querySelector('#chart p.muted')", what="an empty range")
+    assert b.js("document.getElementById('chart-from').value") == written(min(events) - 30 * day)  # kept as typed
+    type_into(b, "chart-to", written(max(events) + 2 * day))
+    b.js("document.getElementById('chart-show').click()")
+    b.wait(f"{total} === {json.dumps(everything)}", what="the whole range")
+    b.screenshot(SHOTS / f"officer-chart-dates-desktop-{lang}.png")
+    # the language switched: the same dates, written the other way
+    other = "ru" if lang == "en" else "en"
+    set_lang(b, other)
+    b.wait(f"document.getElementById('chart-from').placeholder === {json.dumps(FORMATS[other][0])}",
+           what="the other language's format")
+    d = time.gmtime((min(events) - 30 * day) / 1000)
+    assert b.js("document.getElementById('chart-from').value") == FORMATS[other][1].join(
+        (f"{d.tm_mday:02d}", f"{d.tm_mon:02d}", f"{d.tm_year}"))
+    set_lang(b, lang)
+    b.wait(f"document.getElementById('chart-from').placeholder === {json.dumps(hint)}", what="the format back")
+    # 31 February: refused, said how to write a date, the field keeps the focus
+    type_into(b, "chart-to", sep.join(("31", "02", "2026")))
+    assert b.js("document.getElementById('chart-to').getAttribute('aria-invalid')") == "true"
+    b.press("Enter")
+    message = b.wait("document.getElementById('chart-date-error').textContent", what="the message")
+    assert hint in message and ("No such date" if lang == "en" else "Такой даты нет") in message
+    assert b.focused() == "input#chart-to.date-input"
+    assert b.js(total) == everything  # nothing was asked of the hub
+    b.screenshot(SHOTS / f"officer-chart-dates-error-desktop-{lang}.png")
+    no_exceptions(b)
+
+
+def test_relative_times_are_kept_current(stack: Stack, browser: Browser, seeded: dict[str, Any]) -> None:
+    """The list's relative times ("5 hours ago") follow the clock; the refresh skips the ones whose
+    text cannot have changed yet and never touches the exact times (their hover titles)."""
+    b = browser
+    officer(b, stack, seeded, DESKTOP)
+    times = "[...document.querySelectorAll('#incidents time[data-rel]')]"
+    before = b.js(f"{times}.map(t => t.textContent)")
+    titles = b.js(f"{times}.map(t => t.title)")
+    assert any("hour" in x for x in before), before[:5]
+    # three days on: every relative time says so
+    b.js("window.HUB_COMMON.refreshTimes(document.getElementById('app'), 'en', Date.now() + 3 * 86400000)")
+    after = b.js(f"{times}.map(t => t.textContent)")
+    assert all(x in ("3 days ago", "4 days ago") for x in after), after[:5]
+    assert b.js(f"{times}.map(t => t.title)") == titles
+    # a moment later: nothing can have changed, nothing is rewritten
+    b.js(f"window.__nodes = {times}.map(t => t.firstChild)")
+    b.js("window.HUB_COMMON.refreshTimes(document.getElementById('app'), 'en', Date.now() + 3 * 86400000 + 1000)")
+    assert b.js(f"{times}.every((t, i) => t.firstChild === window.__nodes[i])")
+    no_exceptions(b)

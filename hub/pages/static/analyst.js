@@ -64,6 +64,43 @@
     $("table-pane").hidden = tab !== "table";
     if (tab === "charts" && !A.stats) loadStats();
     if (tab === "table") renderTable();
+    checkLag();
+  }
+
+  // ---- search and statistics behind the feed -------------------------------------------------
+  // They come from the analyst projection, which follows the feed on its own (GET /v1/projections):
+  // on the search and charts tabs a polite note says when it is more than LAG_S behind the feed, or
+  // not running, so the officer knows the newest reports may be missing there. Checked every 5 s
+  // while one of those tabs is open.
+  const LAG_S = 5;
+  let lagTimer = null;
+  function lagText(p) {
+    if (!p) return "";
+    const feeds = p.find((x) => x.projection === "feeds"), an = p.find((x) => x.projection === "analyst");
+    if (!feeds) return ""; // nothing known about the feed: nothing to compare with
+    if (!an || !an.running || an.lag_seconds === null) return t("lag_stopped");
+    const s = an.behind_feed_seconds || 0;
+    if (s <= LAG_S) return "";
+    const [n, unit] = s < 90 ? [Math.round(s), "second"] : s < 5400 ? [Math.round(s / 60), "minute"] : [Math.round(s / 3600), "hour"];
+    return t("lag_behind", { t: new Intl.NumberFormat(C.locale(lang()), { style: "unit", unit, unitDisplay: "long" }).format(n) });
+  }
+  function showLag() {
+    const note = $("lag-note");
+    const text = A.tab === "search" || A.tab === "charts" ? lagText(A.projections) : "";
+    if (note.textContent !== text) note.textContent = text;
+    note.hidden = !text;
+  }
+  async function checkLag() {
+    clearTimeout(lagTimer);
+    showLag();
+    const S = H() && H().S;
+    if (!S || !S.me || (A.tab !== "search" && A.tab !== "charts")) return;
+    try {
+      const r = await C.api(S.token, "GET", "/v1/projections");
+      A.projections = r.ok ? (await r.json()).projections : null;
+    } catch (e) { A.projections = null; } // unknown: say nothing
+    showLag();
+    lagTimer = setTimeout(checkLag, 5000);
   }
 
   // ---- labels of the incidents (readable ids) --------------------------------------------------
@@ -71,8 +108,9 @@
   async function refreshLabels() {
     try {
       const page = await json("incidents", { limit: 500 });
-      for (const i of page.incidents) H().labels.set(i.incident_id, i.label);
-      H().refreshHeads();
+      const changed = page.incidents.filter((i) => H().labels.get(i.incident_id) !== i.label);
+      for (const i of changed) H().labels.set(i.incident_id, i.label);
+      H().refreshHeads(changed.map((i) => i.incident_id)); // only those: 10,000 heads rewritten cost a relayout
     } catch (e) { /* the list still works with the ids */ }
   }
   function soon() { clearTimeout(labelTimer); labelTimer = setTimeout(refreshLabels, 1500); }
@@ -285,15 +323,22 @@
     const by = el("select", { id: "chart-by" }, ...DIMS.map((d) => el("option", { value: d }, t(`by_${d}`))));
     const measure = el("select", { id: "chart-measure" }, el("option", { value: "reports" }, t("measure_reports")),
       el("option", { value: "kg" }, t("measure_kg")));
-    const from = el("input", { id: "chart-from", type: "date" }), to = el("input", { id: "chart-to", type: "date" });
+    // dates as the interface language writes them (not the browser's locale), sent as ISO
+    const from = C.dateInput("chart-from", A.from, lang()), to = C.dateInput("chart-to", A.to, lang());
+    const hint = C.dateFormat(lang()).hint;
+    for (const input of [from, to]) {
+      input.setAttribute("aria-describedby", "chart-date-error");
+      input.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); loadStats(); } });
+    }
     const go = el("button", { type: "button", id: "chart-show", class: "primary" }, t("show"));
-    if (A.stats) { by.value = A.stats.by; measure.value = A.measure || "reports"; from.value = A.from || ""; to.value = A.to || ""; }
+    if (A.stats) { by.value = A.stats.by; measure.value = A.measure || "reports"; }
     go.addEventListener("click", loadStats);
     measure.addEventListener("change", () => { A.measure = measure.value; renderCharts(); });
     by.addEventListener("change", loadStats);
     return el("div", { class: "chart-controls" },
       el("label", {}, el("span", {}, t("stats_by")), by), el("label", {}, el("span", {}, t("measure")), measure),
-      el("label", {}, el("span", {}, t("from")), from), el("label", {}, el("span", {}, t("to")), to), go);
+      el("label", {}, el("span", {}, `${t("from")} (${hint})`), from), el("label", {}, el("span", {}, `${t("to")} (${hint})`), to), go,
+      el("p", { id: "chart-date-error", class: "error", role: "status" }, ""));
   }
 
   const fmt = (n) => num(n);
@@ -350,7 +395,16 @@
 
   async function loadStats() {
     const by = $("chart-by") ? $("chart-by").value : "substance";
-    A.from = $("chart-from") ? $("chart-from").value : ""; A.to = $("chart-to") ? $("chart-to").value : "";
+    const from = $("chart-from") ? C.parseDate($("chart-from").value, lang()) : A.from || "";
+    const to = $("chart-to") ? C.parseDate($("chart-to").value, lang()) : A.to || "";
+    if (from === null || to === null) { // no such date: say how to write one, keep what was typed
+      const bad = from === null ? $("chart-from") : $("chart-to");
+      bad.setAttribute("aria-invalid", "true");
+      $("chart-date-error").textContent = t("bad_date", { format: C.dateFormat(lang()).hint });
+      bad.focus();
+      return;
+    }
+    A.from = from; A.to = to;
     try { A.stats = await json("stats", { by, from: A.from, to: A.to, ...filters() }); } catch (e) { A.stats = { by, buckets: [], total: { reports: 0, kg: 0 } }; }
     renderCharts();
   }
@@ -395,10 +449,12 @@
   document.addEventListener("hub:open-report", (e) => openReport(e.detail.rid, e.detail.link));
   document.addEventListener("hub:language", () => {
     if (!H() || !H().S.me) return;
+    showLag();
     if (A.results && A.tab === "search") renderSearch();
     renderIncident();
     if (A.stats || A.tab === "charts") renderCharts();
     if (A.tab === "table") renderTable();
   });
-  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download, selection, openReport, lastExport: () => A.lastExport };
+  window.HUB_ANALYST = { search, openIncident, showTab, loadStats, download, selection, openReport, lagText,
+    lastExport: () => A.lastExport };
 })();

@@ -27,6 +27,10 @@
   const groups = new Map(); // incident id -> {section, head, ul, views}
   const rows = new Map(); // item id -> <li>
   const PAGE = 1000;
+  const FIRST_PAGE = 200; // the first page of the backlog is smaller: the officer sees items sooner
+  // incidents per block of the list: the browser lays out and paints only the blocks near the window
+  // (content-visibility), and with 10,000 items it has ~200 blocks to check each frame, not 10,000
+  const BLOCK = 50;
 
   function applyLanguage() {
     C.applyTexts(S.lang, t);
@@ -60,15 +64,15 @@
 
   // ---- the backlog (JSON pages, shown at once), then live (SSE over fetch) -------------------
   async function backlog() {
-    for (;;) {
+    for (let limit = FIRST_PAGE; ; limit = PAGE) {
       let r;
-      try { r = await C.api(S.token, "GET", `/v1/feeds/${encodeURIComponent(S.me.state)}/items?after=${S.cursor}&limit=${PAGE}`); }
+      try { r = await C.api(S.token, "GET", `/v1/feeds/${encodeURIComponent(S.me.state)}/items?after=${S.cursor}&limit=${limit}`); }
       catch (e) { return; } // the stream will retry from the cursor
       if (r.status === 401 || r.status === 403) { signOut(); return; }
       if (r.status !== 200) return;
       const page = await r.json();
       for (const v of page.items) { S.cursor = Math.max(S.cursor, v.cursor); receive(v, false); }
-      if (page.items.length < PAGE) return;
+      if (page.items.length < limit) return;
     }
   }
 
@@ -205,10 +209,27 @@
     return g;
   }
 
+  // (the text and visibility are set only when they change: a head rewritten with the same text
+  // would still make the browser lay the list out again)
   function fillHead(g) {
     const shown = g.views.filter(matches).length;
-    g.button.textContent = `${t("incident")} ${labels.get(g.incident) || g.incident} · ${plural(shown, "report")}`;
-    g.section.hidden = shown === 0;
+    const text = `${t("incident")} ${labels.get(g.incident) || g.incident} · ${plural(shown, "report")}`;
+    if (g.button.textContent !== text) g.button.textContent = text;
+    if (g.section.hidden !== (shown === 0)) g.section.hidden = shown === 0;
+  }
+
+  // an incident to the top of the list (newest first): into the first block, a new block when it is full
+  function toTop(section) {
+    const box = $("incidents");
+    let first = box.firstElementChild;
+    if (first && first.firstElementChild === section) return;
+    const from = section.parentElement;
+    if (!first || (first.childElementCount >= BLOCK && from !== first)) {
+      first = el("div", { class: "incident-block" });
+      box.prepend(first);
+    }
+    first.prepend(section);
+    if (from && from !== first && !from.childElementCount) from.remove();
   }
 
   // one new item into the list: its row at the end of its incident, the incident first (newest first)
@@ -221,8 +242,7 @@
     const row = makeRow(v);
     rows.set(v.item_id, row);
     g.ul.append(row);
-    const box = $("incidents");
-    if (box.firstElementChild !== g.section) box.prepend(g.section);
+    toTop(g.section);
     fillHead(g);
     $("empty").hidden = true;
     // until the officer moves in the list, its tab stop is the top of the list
@@ -241,7 +261,11 @@
     if (!cur || cur.hidden || (cur.closest("section.incident") || {}).hidden) setCurrent(visible()[0] || null);
   }
 
-  function refreshHeads() { for (const g of groups.values()) fillHead(g); }
+  // the heads of these incidents again (all when not given)
+  function refreshHeads(ids) {
+    if (!ids) { for (const g of groups.values()) fillHead(g); return; }
+    for (const id of ids) { const g = groups.get(id); if (g) fillHead(g); }
+  }
 
   // ---- keyboard in the list: one tab stop (roving tabindex) -----------------------------------
   let currentNode = null; // the list's one element with tabindex 0 (kept here: a lookup would scan the list)

@@ -85,10 +85,21 @@ window.HUB_COMMON = (() => {
     if (!exactText) node.setAttribute("data-rel", "");
     return node;
   }
-  function refreshTimes(root, lang) {
-    for (const n of root.querySelectorAll("time[datetime]")) {
-      n.title = exact(n.dateTime, lang);
-      n.textContent = n.hasAttribute("data-rel") ? relative(n.dateTime, lang) : exact(n.dateTime, lang);
+  // how soon the text of a relative time may change: a twelfth of the unit it is shown in (seconds:
+  // at once; hours: 5 minutes; days: 2 hours), so a refresh skips the times that cannot have changed
+  function relativeStep(iso, now) {
+    const a = Math.abs(parsed(iso) - now) / 1000;
+    return (a < 45 ? 0 : a < 45 * 60 ? 60 : a < 22 * 3600 ? 3600 : a < 26 * 86400 ? 86400 : 30 * 86400) * 1000 / 12;
+  }
+  // the relative times again (exact ones do not change; the language switch draws them anew). With
+  // 10,000 items, rewriting all 20,000 every 30 s took a quarter of a second of the main thread.
+  function refreshTimes(root, lang, now = Date.now()) {
+    for (const n of root.querySelectorAll("time[data-rel]")) {
+      if (n.hubLang === lang && n.hubNext > now) continue; // its text cannot have changed yet
+      const text = relative(n.dateTime, lang, now);
+      if (n.textContent !== text) n.textContent = text;
+      n.hubLang = lang;
+      n.hubNext = now + relativeStep(n.dateTime, now);
     }
   }
   // 17235.69 → "17 235,69" (ru) / "17,235.69" (en)
@@ -105,6 +116,57 @@ window.HUB_COMMON = (() => {
     const m = /^(\d{4})-(\d{2})$/.exec(key || "");
     if (!m) return text(key);
     return intl("DateTimeFormat", lang, { month: "short", year: "numeric", timeZone: "UTC" }).format(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1));
+  }
+
+  // ---- dates typed in the interface language ---------------------------------------------------
+  // An <input type=date> shows the browser's locale whatever the page's language; these fields are
+  // text inputs in the page's own format — "31/12/2026" (en-GB), "31.12.2026" (ru-RU), its order and
+  // separator taken from Intl — and keep the date as ISO (yyyy-mm-dd) for the hub.
+  const FORMAT_LETTERS = { en: { day: "DD", month: "MM", year: "YYYY" }, ru: { day: "ДД", month: "ММ", year: "ГГГГ" } };
+  function dateFormat(lang) {
+    const parts = intl("DateTimeFormat", lang, { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" })
+      .formatToParts(Date.UTC(2026, 11, 31));
+    const order = parts.filter((p) => p.type !== "literal").map((p) => p.type);
+    const sep = (parts.find((p) => p.type === "literal") || { value: "/" }).value;
+    const letters = FORMAT_LETTERS[lang] || FORMAT_LETTERS.en;
+    return { order, sep, hint: order.map((k) => letters[k]).join(sep) };
+  }
+  // "2026-12-31" → "31.12.2026" / "31/12/2026" ("" for no date)
+  function dateText(iso, lang) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    if (!m) return "";
+    const v = { year: m[1], month: m[2], day: m[3] };
+    const f = dateFormat(lang);
+    return f.order.map((k) => v[k]).join(f.sep);
+  }
+  // what the officer typed → "2026-12-31"; "" for an empty field; null for no such date. Any of
+  // . / - or a space separates; day and month may have one digit ("1.2.2026").
+  function parseDate(typed, lang) {
+    const s = (typed || "").trim();
+    if (!s) return "";
+    const nums = s.split(/[./\-\s]+/);
+    if (nums.length !== 3 || !nums.every((n) => /^\d+$/.test(n))) return null;
+    const f = dateFormat(lang);
+    const v = {};
+    f.order.forEach((k, i) => { v[k] = Number(nums[i]); });
+    if (v.year < 1000 || v.year > 9999) return null;
+    const d = new Date(Date.UTC(v.year, v.month - 1, v.day));
+    if (d.getUTCFullYear() !== v.year || d.getUTCMonth() !== v.month - 1 || d.getUTCDate() !== v.day) return null;
+    return d.toISOString().slice(0, 10);
+  }
+  // a date field: its text in the page's format, its ISO value in data-iso (kept while typing)
+  function dateInput(id, iso, lang) {
+    const f = dateFormat(lang);
+    const input = el("input", { id, type: "text", inputmode: "numeric", autocomplete: "off", spellcheck: "false",
+      placeholder: f.hint, class: "date-input", "data-iso": iso || "" });
+    input.value = dateText(iso, lang);
+    input.size = f.hint.length + 1;
+    input.addEventListener("input", () => {
+      const v = parseDate(input.value, lang);
+      if (v === null) { input.setAttribute("aria-invalid", "true"); }
+      else { input.removeAttribute("aria-invalid"); input.dataset.iso = v; }
+    });
+    return input;
   }
 
   // the hub's risk reasons (English phrases of hub/pipeline/core/enrich.py) in the interface language;
@@ -283,5 +345,5 @@ window.HUB_COMMON = (() => {
   }
 
   return { $, el, translator, applyTexts, when, ENUMS, locale, exact, relative, time, refreshTimes, num, quantity,
-    month, text, riskReason, routingReason, announce, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
+    month, dateFormat, dateText, parseDate, dateInput, text, riskReason, routingReason, announce, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
 })();

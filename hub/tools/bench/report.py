@@ -151,7 +151,26 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     " / ".join(_n(sr["other_p95_ms"].get(k)) for k in ("incidents", "incident", "stats")) + " ms",
                     "", ""))
         out.append(("  indexing through the projection, items/s", _n(sr["index_items_per_s"]), "", ""))
+    out += _page_rows(res.get("pages"), target)
     return out
+
+
+def _page_rows(pg: dict[str, Any] | None, target: Any) -> list[tuple[str, str, str, str]]:
+    if not pg:
+        return []
+    return [
+        (f"officer page (Chromium), {pg['items']:,} items in the feed: navigation → first items / all shown, "
+         "median of 3 loads",
+         f"{_n(pg['first_items_ms'])} / {_n(pg['all_items_ms'])} ms (slowest {_n(pg['first_items_max_ms'])}"
+         f" / {_n(pg['all_items_max_ms'])} ms)", target("page_first_items_ms"), pg["load"]),
+        (f"  one live item with {pg['rows_shown']:,} shown: main-thread CPU time arrival → its frame, "
+         f"median / max of {pg['live_traced']} (wall time median / max)",
+         f"{_n(pg['live_main_thread_cpu_median_ms'])} / {_n(pg['live_main_thread_cpu_max_ms'])} ms "
+         f"({_n(pg['live_main_thread_median_ms'])} / {_n(pg['live_main_thread_max_ms'])} ms)",
+         target("page_live_item_main_thread_ms"), ""),
+        (f"  the same with the page's follow-ups ({pg.get('follow_up_s', 2.5):g} s after each item), median / max",
+         f"{_n(pg['live_with_follow_ups_cpu_median_ms'])} / {_n(pg['live_with_follow_ups_cpu_max_ms'])} ms", "", ""),
+    ]
 
 
 def markdown(res: dict[str, Any]) -> str:
