@@ -23,8 +23,8 @@ import orjson
 from hub.analyst import geo
 from hub.analyst.label import label
 from hub.analyst.text import country_names, joined, substance_synonyms, tokens
+from hub.domain.feedjson import item_json, jsonable
 from hub.domain.identifiers import compact, document_key, plate_key, wagon_key
-from hub.feeds.store import item_json, jsonable
 from hub.pipeline.core.enrich import latin, match_form
 
 RECEIVED, SENT = "received", "sent"
@@ -73,7 +73,7 @@ def ms(value: Any) -> int:
 
 def receipt_json(receipt: Mapping[str, Any]) -> dict[str, Any]:
     """A Receipt (decoded Avro or JSON form) as JSON data, times as RFC 3339 strings. The report and
-    routing time go through :func:`~hub.feeds.store.item_json` and back (the data :func:`jsonable`
+    routing time go through :func:`~hub.domain.feedjson.item_json` and back (the data :func:`jsonable`
     gives, written and read by orjson: several times cheaper than its recursive copy)."""
     as_item = orjson.loads(item_json({"routed_at": receipt["routed_at"], "report": receipt["report"],
                                       "enrichment": {}}))

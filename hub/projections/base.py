@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from hub.domain import wire
 from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, FEED_ITEM, RECEIPT, DecodeError, codec
-from hub.feeds.store import to_row
+from hub.domain.feedjson import to_row
 from hub.platform.clock import now_ms
 from hub.platform.db import Database
 from hub.platform.kafka.topics import AUDIT, FEED_PREFIX, RECEIPTS, feed, recipient_of
@@ -31,7 +31,7 @@ from hub.platform.settings import Settings
 class Sorted:
     """One consumed batch, decoded. Feed items come either as decoded FeedItems (``feed_items``: what
     tests and tools hand in) or, from :func:`classify`, as their ``feed_items`` rows (``feed_rows``:
-    :func:`hub.feeds.store.to_row`, the item's JSON built once, right after its decoding, and the
+    :func:`hub.domain.feedjson.to_row`, the item's JSON built once, right after its decoding, and the
     decoded item dropped); :meth:`feed` gives the rows of both."""
 
     feed_items: list[dict[str, Any]] = field(default_factory=list)

@@ -115,7 +115,7 @@ def test_item_json_is_the_json_data_of_the_item() -> None:
     import orjson
 
     from hub.domain.codec import FEED_ITEM, codec
-    from hub.feeds.store import item_json, jsonable
+    from hub.domain.feedjson import item_json, jsonable
 
     ref = {"report_id": "R-x", "agency": "KZ-CUSTOMS", "state": "KZ", "kind": "SEIZURE", "event_time": 1_763_000_000_123,
            "incident_id": "I-2"}

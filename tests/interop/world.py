@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from hub.feeds.store import jsonable
+from hub.domain.feedjson import jsonable
 from hub.pipeline.core.decide import Decision, ShareInput
 from tests.factories import report
 from tests.pipeline.decide_support import run_events, share_input

@@ -17,7 +17,7 @@ import pytest
 from hub.analyst import extract
 from hub.analyst.text import tokens
 from hub.domain.codec import FEED_ITEM, RECEIPT, codec
-from hub.feeds.store import jsonable
+from hub.domain.feedjson import jsonable
 from hub.platform.db import Database
 from hub.platform.kafka.topics import RECEIPTS
 from hub.projections.base import Sorted, classify
