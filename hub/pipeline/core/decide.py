@@ -1,7 +1,7 @@
 """The pipeline's decision core: dedup → correlate → enrich → route as ONE pure function.
 
-``decide(inp, state, ctx) -> Decision`` takes one input of ``hub.pipeline.validated`` (a validated
-report version, or a granted share), a read-only view of the state
+``decide(inp, state, ctx) -> Decision`` takes one input of the sequencer, ``hub.intake`` (a report
+version the same step validated, or a granted share), a read-only view of the state
 (:class:`hub.pipeline.core.state.StateView`) and the context (settings, reference data, id key,
 sequence number, processing time), and returns everything the shell has to do: feed items
 (recipient order), the Receipt, audit events (stage order), the dead letter, metric increments as
