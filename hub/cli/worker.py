@@ -39,17 +39,23 @@ def default_store(settings: Settings | None = None) -> str:
 def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel: str) -> None:
     """Run the pipeline worker: validate → dedup/correlate → enrich → route.
 
-    Creates the hub's topics first (idempotent), then consumes hub.intake and produces the feed
-    topics, hub.dlq and hub.audit. Serves /metrics, /healthz and /readyz (503 while tables
-    recover) on the web port. Run more workers to scale validation across intake partitions.
+    Creates the hub's topics first (idempotent; refuses a hub.intake with more than one partition),
+    then consumes hub.intake once per report (validate and decide in one step) and produces the feed
+    topics, hub.receipts, hub.dlq, hub.audit and hub.pipeline.validated. Serves /metrics, /healthz and
+    /readyz (503 while tables recover) on the web port. More workers are standbys of the sequenced
+    stage and share the Kafka-native agencies' intake topics.
     """
     from faust import Worker
 
     from hub.directory.agencies import kafka_native_codes
     from hub.pipeline.shell.app import create_app
-    from hub.platform.kafka.topics import changelog_topics, ensure_topics
+    from hub.platform.kafka.topics import changelog_topics, check_sequenced, ensure_topics
 
     asyncio.run(ensure_topics(settings, agency_codes=kafka_native_codes(settings)))
+    try:
+        asyncio.run(check_sequenced(settings))
+    except RuntimeError as e:
+        raise click.ClickException(str(e)) from e
     url = default_store(settings) if store == "auto" else f"{store}://"
     port = port or settings.worker_port
     data_dir = Path(settings.data_dir) / f"faust-{port}"

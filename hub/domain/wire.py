@@ -7,11 +7,14 @@ the pipeline and the sink -- so keys, headers and ids cannot drift apart.
 |---------------|-----------------------------------------|--------------------------------------|---------------------------------------|
 | intake report | ``hub.intake`` (Kafka-native agencies:  | ``agency:source_ref``                | ``trace_id``, ``idempotency_key``,    |
 |               | their own intake topic)                 |                                      | ``report_id`` (when assigned)         |
+| admitted      | ``hub.intake`` (the worker's admit step | as on the agency topic               | the agency record's + ``admitted_from``|
+|               | forwards an agency topic's record)      |                                      | (its ``topic/partition/offset``)      |
 | dead letter   | ``hub.dlq``                             | ``dead_letter_id``                   | --                                    |
 | audit event   | ``hub.audit``                           | report id, else actor, else event id | ``event_id``                          |
 | feed item     | ``hub.feed.<RECIPIENT>``                | incident id (as the recipient sees it) | ``trace_id``, ``item_id``           |
-| validated     | ``hub.pipeline.validated`` (internal)   | report id                            | ``trace_id``, ``source``,             |
-|               |                                         |                                      | ``validated_at`` (+ ``kind: share``)  |
+| validated     | ``hub.pipeline.validated`` (internal:   | report id                            | ``trace_id``, ``source``,             |
+|               | the record of what was accepted; written|                                      | ``validated_at`` (+ ``kind: share``)  |
+|               | by the sequenced stage, not consumed)   |                                      |                                       |
 | audit batch   | ``hub.audit``                           | like its first event                 | ``events`` (how many)                 |
 | receipt       | ``hub.receipts``                        | report id                            | ``receipt_id``                        |
 
@@ -38,6 +41,7 @@ EVENT_ID = "event_id"
 ITEM_ID = "item_id"
 SOURCE = "source"
 REPLAYED_FROM = "replayed_from"
+ADMITTED_FROM = "admitted_from"  # on hub.intake: the agency-topic position the admit step forwarded it from
 VALIDATED_AT = "validated_at"  # when validate accepted the report (epoch ms): its RECEIVED/VALIDATED time
 KIND = "kind"  # "share": a ShareCommand (release v2) on hub.intake / hub.pipeline.validated
 SHARE = "share"
@@ -169,10 +173,18 @@ def position_detail(position: str | None) -> dict[str, str]:
     return {"topic": topic, "partition": partition, "offset": offset}
 
 
+def admitted_record(key: bytes | None, value: bytes, hdrs: Sequence[tuple[str, bytes]], position: str) -> Record:
+    """A record of a Kafka-native agency's own topic whose identity the worker's admit step checked,
+    forwarded unchanged onto ``hub.intake`` with ``admitted_from`` = its ``topic/partition/offset``."""
+    return Record(INTAKE, key, value, [*((k, v) for k, v in hdrs if k != ADMITTED_FROM),
+                                       (ADMITTED_FROM, position.encode())])
+
+
 def validated_record(report_id: str, value: bytes, *, trace_id: str | None, source: str, validated_at: int,
                      kind: str | None = None) -> Record:
-    """An accepted report (or a forwarded ShareCommand, ``kind="share"``) on the sequencer topic. The
-    headers carry validate's RECEIVED/VALIDATED facts, so validate produces no audit record of its own."""
+    """An accepted report (or a ShareCommand, ``kind="share"``) as the record of what the sequenced stage
+    accepted (written in the same batch as its decision, never consumed by the worker). The headers
+    carry the RECEIVED/VALIDATED facts: where it came from and when it was validated."""
     return Record(VALIDATED, report_id.encode(), value,
                   headers(trace_id=trace_id or "", source=source, validated_at=str(validated_at), kind=kind))
 

@@ -1,8 +1,8 @@
 """A granted CONSENT_ONWARD request as a ShareCommand (release v2) on ``hub.intake`` (CONTRACTS.md).
 
-The command is keyed by ``report_id`` and carries the header ``kind: share``; validate forwards such
-records (from ``hub.intake`` only, never from an agency's own intake topic) to the sequenced
-``hub.pipeline.validated``, and ``decide(ShareInput)`` turns them into SHARED feed items with
+The command is keyed by ``report_id`` and carries the header ``kind: share``; the worker's sequenced
+stage takes such records from ``hub.intake`` only (never from an agency's own intake topic: the admit
+step rejects them there), and ``decide(ShareInput)`` turns them into SHARED feed items with
 provenance for the named states (partner redaction and every §5 rule applied to each copy), a
 Receipt (``report_id:version:share:<request_id>``) and the audit event SHARED.
 

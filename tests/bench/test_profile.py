@@ -10,9 +10,9 @@ from hub.tools.bench import profile
 
 STACKS = """\
 main (a.py:1);BaseEventLoop._run_once (asyncio/base_events.py:9);EpollSelector.select (selectors.py:3) 40
-main (a.py:1);process_agent (app.py:2);Processor.step (steps.py:5);decide (decide.py:7);_links (decide.py:9) 30
-main (a.py:1);process_agent (app.py:2);Processor.step (steps.py:5);decide (decide.py:7) 10
-main (a.py:1);process_agent (app.py:2);Processor.step (steps.py:5);Codec.decode (hub/domain/codec.py:4) 15
+main (a.py:1);sequence_agent (app.py:2);Sequencer.step (steps.py:5);decide (decide.py:7);_links (decide.py:9) 30
+main (a.py:1);sequence_agent (app.py:2);Sequencer.step (steps.py:5);decide (decide.py:7) 10
+main (a.py:1);sequence_agent (app.py:2);Sequencer.step (steps.py:5);Codec.decode (hub/domain/codec.py:4) 15
 start (b.py:1);import_module (importlib.py:2) 5
 garbage line without a count
 """
@@ -28,10 +28,10 @@ def test_parts_take_the_first_matching_label_and_shares_add_up(tmp_path: Path) -
     assert parts["idle (select)"] == 40
     assert parts["decide: entity links"] == 30  # the more specific part wins over decide()
     assert parts["decide: other"] == 10
-    assert parts["process: decode"] == 15
+    assert parts["decode"] == 15
     assert parts["other"] == 5
     assert selfs["_links (decide.py)"] == 30  # line numbers dropped
-    total, parts, _selfs = profile.summarise(stacks, within="process_agent")
+    total, parts, _selfs = profile.summarise(stacks, within="sequence_agent")
     assert total == 55 and "idle (select)" not in parts
 
 

@@ -94,3 +94,19 @@ def test_a_state_rebuilt_from_the_older_rows_decides_like_the_live_one() -> None
     assert any(it["delivery"] == "CORRELATED" for it in live.feed_items)
     assert any(it["enrichment"]["entity_links"] for it in live.feed_items)
     assert live.feed_items == again.feed_items and live.audit == again.audit and live.writes == again.writes
+
+
+def test_the_state_knows_the_highest_sequencer_position_it_holds() -> None:
+    """The worker numbers a new input above ``State.last_seq`` (hub.intake offsets restart at 0 when the
+    two-hop layout's hub.pipeline.validated positions are in the rows): live, rebuilt and old rows agree."""
+    golden = _golden()
+    seqs = [v[5] for row in golden.values() for v in row["v"]] + [g[0] for row in golden.values()
+                                                                   for g in row.get("g") or ()]
+    run = scenario()
+    old = State.rebuild({REPORTS: golden.items()})
+    assert old.last_seq == run.state.last_seq == run.rebuilt().last_seq == max(seqs) > 0
+    assert State().last_seq == -1
+    run.seq = 0  # a new input numbered below the rows (what an unraised hub.intake offset would be)
+    before = run.state.last_seq
+    run.step(_rep("KG", "KG-DCS", "FMT-9", "GREEN", [], conveyance=_conv(transport_document="CMR-9")))
+    assert run.state.last_seq == before  # a position below it is not "after" the rows: the shell raises it

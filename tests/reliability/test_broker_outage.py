@@ -41,7 +41,7 @@ class AgentCrashed(AssertionError):
 
 
 AGENT_CRASH_BUG = ("hub worker on Kafka: right after the broker restarts (its logs still in recovery) faust's "
-                   "process_agent can crash with PartitionsMismatch ('changelog topic hub-pipeline-reports-"
+                   "sequence_agent (process_agent before the one consume hop) can crash with PartitionsMismatch ('changelog topic hub-pipeline-reports-"
                    "changelog has 0 partitions') and is not restarted; the worker stays up and routes nothing "
                    "(intermittent)")
 SINK_COMMIT_BUG = ("open: hub/sink.py exits on aiokafka CommitFailedError after the Kafka broker restart (its group "

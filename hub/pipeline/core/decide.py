@@ -1,7 +1,7 @@
 """The pipeline's decision core: dedup → correlate → enrich → route as ONE pure function.
 
-``decide(inp, state, ctx) -> Decision`` takes one input of ``hub.pipeline.validated`` (a validated
-report version, or a granted share), a read-only view of the state
+``decide(inp, state, ctx) -> Decision`` takes one input of the sequencer, ``hub.intake`` (a report
+version the same step validated, or a granted share), a read-only view of the state
 (:class:`hub.pipeline.core.state.StateView`) and the context (settings, reference data, id key,
 sequence number, processing time), and returns everything the shell has to do: feed items
 (recipient order), the Receipt, audit events (stage order), the dead letter, metric increments as
@@ -97,9 +97,11 @@ Input = ReportInput | ShareInput
 
 @dataclass(frozen=True)
 class Context:
-    """What a decision may depend on besides the input and the state. ``seq``: the input's offset on
-    hub.pipeline.validated (defines "processed first"); ``now_ms``: the processing time (must not go
-    backwards from one input to the next: correlation entries expire by it)."""
+    """What a decision may depend on besides the input and the state. ``seq``: the input's position in
+    the sequencer's order (defines "processed first"; the worker passes the hub.intake offset, raised
+    above every seq the state holds -- ``State.last_seq`` --, so state written under the two-hop layout,
+    whose seqs were hub.pipeline.validated offsets, still comes first); ``now_ms``: the processing time
+    (must not go backwards from one input to the next: correlation entries expire by it)."""
 
     settings: Settings
     refdata: RefData

@@ -13,7 +13,7 @@ the hub knows about the report and *who may see which version* (SPEC §5):
 In memory the items of ``v``, ``g`` and ``i`` are the named records :class:`Version`,
 :class:`Grant` and :class:`IncidentGroup` (fields in the persisted order; ``t`` is
 ``processed_at``, the view lists are masks). ``v`` holds every accepted version (ascending) with
-the sequence number (offset on hub.pipeline.validated) and processing time ``t`` of its routing
+the sequence number (the sequencer position: the hub.intake offset; older rows: the hub.pipeline.validated offset) and processing time ``t`` of its routing
 and its recipients; the viewers
 of a version are its recipients, the reporting state, and the states it was shared with (``g``).
 ``i`` names, for each view (a state or the centre), the report that opened the incident this
@@ -260,6 +260,7 @@ class State:
         self.names = NameIndex()
         self._strs: dict[str, str] = {}
         self._own: dict[int, tuple[IncidentGroup, ...]] = {}  # shared incident tuples
+        self.last_seq = -1  # the highest seq of any grant held: the next input's seq is above it
 
     # -- StateView
     def report(self, report_id: str) -> Rec | None:
@@ -339,6 +340,8 @@ class State:
         """Derived indexes for one grant of ``rec`` (``prior``: its grants before this one)."""
         version = rec.version(grant.version)
         assert version is not None
+        if grant.seq > self.last_seq:
+            self.last_seq = grant.seq
         self._index_keys(rid, version, grant)
         self._index_joiners(rid, rec, grant, prior)
         self._index_names(rid, rec, version, grant, prior)

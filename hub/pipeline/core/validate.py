@@ -1,20 +1,25 @@
 """Validate stage (SPEC §2, §3): raw intake bytes -> an accepted report or a dead letter. Pure.
 
-Everything that arrives on ``hub.intake`` is checked, whoever produced it: the value must decode
+Everything that arrives on an intake topic is checked, whoever produced it: the value must decode
 as a v1 Report, and the report must satisfy :func:`hub.domain.report.rule_errors`. The report id must be
 the deterministic id of (agency, source_ref). Records on a Kafka-native agency's own intake topic
 must also pass :func:`hub.pipeline.core.identity.check` against the ``directory`` given (identity from
 the topic, never from the body). Failures become a DeadLetter carrying the raw bytes, the reason and
 where the message came from, plus an audit REJECTED.
 
-:func:`hop` is what the worker's validate agent puts on the topics for one intake record: an
-accepted report becomes ONE record on ``hub.pipeline.validated`` — the intake bytes themselves
-unless validate changed the report (assigned the keyed report id, filled the trace id), with
-validate's RECEIVED/VALIDATED facts in its headers (the process stage writes those events into its
-AuditBatch, with the same deterministic ids); a rejection becomes a dead letter plus one AuditBatch.
-A ShareCommand (release v2, header ``kind: share``) is forwarded unchanged to the sequencer, but
-only from ``hub.intake`` (:func:`hub.pipeline.core.identity.trusted_topic`: an agency's own intake topic
-cannot inject shares).
+The worker consumes every report once (docs/pipeline.md "One consume hop"): validation runs inside
+the sequenced stage, on ``hub.intake`` (one partition), through :func:`intake` -- what one intake record
+is before decide(): an accepted report (its bytes, RECEIVED/VALIDATED events and the record of it on
+``hub.pipeline.validated``, produced in the same batch and never consumed again), a ShareCommand
+(release v2, header ``kind: share``), or a rejection (a dead letter plus one AuditBatch).
+
+A Kafka-native agency's own topic (``hub.intake.agency.<CODE>``, any number of partitions) is read by
+the stateless admit step, :func:`admit`: the same checks with the identity check; a rejection is a
+dead letter plus one AuditBatch exactly as before, an accepted record is forwarded unchanged onto
+``hub.intake`` with the header ``admitted_from`` (its position on the agency topic), where
+:func:`intake` validates it again without the identity check and audits it under its original
+position. ShareCommands come only from ``hub.intake`` (:func:`hub.pipeline.core.identity.trusted_topic`:
+an agency's own intake topic cannot inject shares).
 """
 
 from __future__ import annotations
@@ -29,17 +34,16 @@ from hub.domain.audit_events import audit_event
 from hub.domain.codec import REPORT, SHARE_COMMAND, Codec, DecodeError, codec
 from hub.domain.report import report_id, rule_errors, to_millis
 from hub.domain.wire import (
+    ADMITTED_FROM,
     KIND,
     SHARE,
-    SOURCE,
     TRACE_ID,
-    VALIDATED_AT,
     Record,
+    admitted_record,
     audit_batch_record,
     dead_letter,
     dead_letter_record,
     header,
-    position_detail,
     source_detail,
     source_position,
     validated_record,
@@ -86,9 +90,6 @@ class Validated:
     kind: str | None = None  # of a decoded but rejected report (metrics labels)
     agency: str | None = None
     changed: bool = False  # validate changed the decoded report (its bytes must be written again)
-    # normalize(decode(intake bytes)) when it equals ``report`` and the bytes go on unchanged: what the
-    # process stage would decode from the validated record (steps.DecodedReports); a separate object
-    plain: dict[str, Any] | None = None
 
 
 def _millis(v: Any) -> int:
@@ -104,9 +105,10 @@ def normalize(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate(msg: Message, *, settings: Settings, now: datetime,
-             directory: identity.Directory | None = None) -> Validated:
+             directory: identity.Directory | None = None, admitted: bool = False) -> Validated:
     """Decode and check one intake record. ``directory`` (code -> AgencyStanding) is needed for records
-    on per-agency intake topics; without it they are rejected (fail closed)."""
+    on per-agency intake topics; without it they are rejected (fail closed). ``admitted``: the record's
+    identity was already checked by :func:`admit` (``msg`` is then its :func:`origin`)."""
     now_ms = to_millis(now)
     trace = msg.header("trace_id")
     position = source_detail(msg)
@@ -119,11 +121,10 @@ def validate(msg: Message, *, settings: Settings, now: datetime,
     except Exception as e:  # an agent never dies on bad input
         return _reject(msg, f"undecodable: {type(e).__name__}: {e}", "undecodable", now_ms, None, trace,
                        position)
-    plain = normalize(decoded)
-    report = dict(plain)
+    report = normalize(decoded)
     changed = not report.get("trace_id") and bool(trace)
     report["trace_id"] = report.get("trace_id") or trace
-    if not identity.trusted_topic(msg.topic):  # a Kafka-native agency's topic: identity from the topic
+    if not admitted and not identity.trusted_topic(msg.topic):  # an agency's topic: identity from the topic
         try:
             sender, problem = identity.topic_agency(msg.topic) or "", identity.check(msg.topic, report, directory)
         except ValueError as exc:
@@ -154,46 +155,78 @@ def validate(msg: Message, *, settings: Settings, now: datetime,
     validated = audit_event("VALIDATED", report_id=rid, version=report["version"], agency=report["agency"],
                             state=report["reporter_state"], actor=ACTOR, trace_id=report["trace_id"],
                             occurred_at=now_ms)
-    return Validated(report=report, audit=[received, validated], changed=changed,
-                     plain=plain if not changed and plain == report else None)
+    return Validated(report=report, audit=[received, validated], changed=changed)
 
 
-def received_events(report: Mapping[str, Any], headers: Sequence[tuple[str, bytes]]) -> list[dict[str, Any]]:
-    """validate's RECEIVED and VALIDATED events of an accepted report, rebuilt by the process stage
-    from the validated record's headers: the same events (and ids) :func:`validate` made."""
-    at = header(headers, VALIDATED_AT)
-    occurred = int(at) if at else None
-    common = {"report_id": report["report_id"], "version": report["version"], "agency": report["agency"],
-              "state": report["reporter_state"], "actor": ACTOR, "trace_id": report.get("trace_id"),
-              "occurred_at": occurred}
-    return [audit_event("RECEIVED", **common, detail=position_detail(header(headers, SOURCE))),
-            audit_event("VALIDATED", **common)]
+def origin(msg: Message) -> Message:
+    """Where an intake record came from: for a record :func:`admit` forwarded onto ``hub.intake`` (header
+    ``admitted_from``), its position, key, bytes and headers on the agency's own topic; else ``msg``.
+    Dead letters and RECEIVED events name that position, so they are what they were before the
+    forward (and a replayed dead letter goes back to the agency topic, identity checked again)."""
+    at = msg.header(ADMITTED_FROM)
+    if at is None or not identity.trusted_topic(msg.topic):
+        return msg
+    topic, partition, offset = at.rsplit("/", 2)
+    return Message(topic, int(partition), int(offset), msg.key, msg.value,
+                   [(k, v) for k, v in msg.headers if k != ADMITTED_FROM], msg.timestamp_ms)
 
 
 @dataclass
 class Hop:
-    """What validate puts on the topics for one intake record, and what it was (for metrics)."""
+    """What the admit step puts on the topics for one record of an agency's topic."""
 
     records: list[Record]
-    validated: Validated | None = None  # None for a forwarded ShareCommand
-    share: bool = False
+    validated: Validated | None = None
+    forwarded: bool = False
 
 
-def hop(msg: Message, *, settings: Settings, now: datetime, enc: RecordEncoder,
-        directory: identity.Directory | None = None) -> Hop:
-    """The records of one intake message (see the module docstring). ``directory``: the agency
-    directory for records on Kafka-native agencies' topics (see :func:`validate`)."""
+def admit(msg: Message, *, settings: Settings, now: datetime, enc: RecordEncoder,
+          directory: identity.Directory | None = None) -> Hop:
+    """One record of a Kafka-native agency's own intake topic: rejected (dead letter + AuditBatch, as
+    :func:`validate` says) or forwarded unchanged onto ``hub.intake`` (header ``admitted_from``)."""
     now_ms = to_millis(now)
-    source = source_position(msg)
     if msg.header(KIND) == SHARE:
-        return _share(msg, source, now_ms, enc)
+        out = _reject(msg, "share command on an agency intake topic (only hub.intake carries them)", "invalid",
+                      now_ms, None, msg.header(TRACE_ID), source_detail(msg))
+        return _rejected(out, enc)
     out = validate(msg, settings=settings, now=now, directory=directory)
     if out.report is None:
         return _rejected(out, enc)
+    return Hop([admitted_record(msg.key, msg.value or b"", msg.headers, source_position(msg))], out, forwarded=True)
+
+
+@dataclass
+class Intake:
+    """What one ``hub.intake`` record is to the sequenced stage (:func:`intake`). Exactly one of:
+    ``report`` (accepted: ``value`` its bytes -- the intake bytes unless validate changed the report --,
+    ``audit`` its RECEIVED and VALIDATED, ``accepted`` the record on hub.pipeline.validated), ``share``
+    (a decoded ShareCommand; ``accepted`` its record), or ``rejected`` (dead letter + AuditBatch)."""
+
+    source: Message  # :func:`origin` of the record
+    validated: Validated | None = None  # for metrics (None for a share)
+    report: dict[str, Any] | None = None
+    value: bytes | None = None
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    share: dict[str, Any] | None = None
+    accepted: Record | None = None
+    rejected: list[Record] = field(default_factory=list)
+
+
+def intake(msg: Message, *, settings: Settings, now: datetime, enc: RecordEncoder) -> Intake:
+    """Validate one record of ``hub.intake`` inside the sequenced stage (see the module docstring).
+    ``now``: the decision time (deterministic for a replayed record)."""
+    now_ms = to_millis(now)
+    src = origin(msg)
+    if msg.header(KIND) == SHARE:
+        return _share(msg, src, now_ms, enc)
+    out = validate(src, settings=settings, now=now, admitted=src is not msg)
+    if out.report is None:
+        return Intake(src, out, rejected=_rejected(out, enc).records)
     rep = out.report
     value = msg.value if not out.changed and msg.value is not None else enc.encode(REPORT, rep)
-    return Hop([validated_record(rep["report_id"], value, trace_id=rep.get("trace_id"), source=source,
-                                 validated_at=now_ms)], out)
+    rec = validated_record(rep["report_id"], value, trace_id=rep.get("trace_id"), source=source_position(src),
+                           validated_at=now_ms)
+    return Intake(src, out, report=rep, value=value, audit=out.audit, accepted=rec)
 
 
 def _rejected(out: Validated, enc: RecordEncoder) -> Hop:
@@ -202,21 +235,17 @@ def _rejected(out: Validated, enc: RecordEncoder) -> Hop:
     return Hop([dead_letter_record(out.dead_letter or {}, enc.codec), audit_batch_record(out.audit, enc.codec)], out)
 
 
-def _share(msg: Message, source: str, now_ms: int, enc: RecordEncoder) -> Hop:
+def _share(msg: Message, src: Message, now_ms: int, enc: RecordEncoder) -> Intake:
     trace = msg.header(TRACE_ID)
-    position = source_detail(msg)
-    if not identity.trusted_topic(msg.topic):
-        out = _reject(msg, "share command on an agency intake topic (only hub.intake carries them)", "invalid",
-                      now_ms, None, trace, position)
-        return _rejected(out, enc)
     try:
         cmd = codec().decode(msg.value or b"", expect=SHARE_COMMAND)
     except Exception as e:
         problem = e.problem if isinstance(e, DecodeError) else f"{type(e).__name__}: {e}"
-        out = _reject(msg, f"undecodable: {problem}", "undecodable", now_ms, None, trace, position)
-        return _rejected(out, enc)
-    return Hop([validated_record(cmd["report_id"], msg.value or b"", trace_id=trace, source=source,
-                                 validated_at=now_ms, kind=SHARE)], share=True)
+        out = _reject(src, f"undecodable: {problem}", "undecodable", now_ms, None, trace, source_detail(src))
+        return Intake(src, out, rejected=_rejected(out, enc).records)
+    rec = validated_record(cmd["report_id"], msg.value or b"", trace_id=trace, source=source_position(src),
+                           validated_at=now_ms, kind=SHARE)
+    return Intake(src, share=cmd, accepted=rec)
 
 
 def _reject_identity(msg: Message, problem: str, sender: str, report: dict[str, Any], now_ms: int,

@@ -1,19 +1,20 @@
-"""The faust app ``hub-pipeline``: two short agents, decode → decide → send → checkpoint.
+"""The faust app ``hub-pipeline``: one consume hop per report — decode → validate → decide → send → checkpoint.
 
 Topology (see docs/pipeline.md for the partitioning argument and the records per report):
 
-    hub.intake + hub.intake.agency.<CODE> (N partitions, key agency:source_ref)
-        └─ agent ``validate``  (stateless; scales with intake partitions; agency topics: identity check)
+    hub.intake (ONE partition: the sequencer; key agency:source_ref; written by the gateway and admit)
+        └─ agent ``sequence``: validate, then decide() over the in-memory State, per record
               ├─ hub.dlq + one AuditBatch (RECEIVED, REJECTED)      (undecodable / invalid)
-              └─ hub.pipeline.validated (1 partition, key report_id): the intake bytes (re-encoded only
-                 when validate changed the report) + RECEIVED/VALIDATED facts in headers;
-                 ShareCommands from hub.intake are forwarded unchanged (header kind: share)
-                    └─ agent ``process``: decide() over the in-memory State (1 partition)
-                          ├─ hub.feed.<R> (key incident_id, headers trace_id, item_id)
-                          ├─ hub.receipts (one Receipt per routed version)
-                          ├─ hub.dlq (stale versions, internal errors)
-                          ├─ hub.audit: ONE AuditBatch per input (every stage's events)
-                          └─ the faust tables (changelogs): the batch's state writes, once per key
+              ├─ hub.pipeline.validated (1 partition, key report_id): the record of what was accepted,
+              │  produced in the same batch, never consumed by the worker
+              ├─ hub.feed.<R> (key incident_id, headers trace_id, item_id)
+              ├─ hub.receipts (one Receipt per routed version)
+              ├─ hub.dlq (stale versions, internal errors)
+              ├─ hub.audit: ONE AuditBatch per input (RECEIVED, VALIDATED + every decision event)
+              └─ the faust table ``reports`` (changelog): the batch's state writes, once per key
+    hub.intake.agency.<CODE> (Kafka-native agencies, N partitions; only when the directory has any)
+        └─ agent ``admit`` (stateless): identity + validation; rejected → hub.dlq + one AuditBatch;
+           accepted → forwarded unchanged onto hub.intake (header admitted_from)
 
 Every batch ends in its agent's :class:`~hub.pipeline.shell.checkpoint.Checkpoint`, which owns the order
 outputs → acknowledged → state → offsets. The per-record work lives in :mod:`hub.pipeline.shell.steps`.
@@ -28,10 +29,10 @@ import faust
 from hub.directory.agencies import intake_topics
 from hub.pipeline.shell.checkpoint import Checkpoint
 from hub.pipeline.shell.output import BatchProducer, Output
-from hub.pipeline.shell.steps import DecodedReports, Processor, Validator, pages
+from hub.pipeline.shell.steps import Admitter, Sequencer, pages
 from hub.platform.kafka.clients import faust_settings
 from hub.platform.kafka.embedded import patch_faust_fetch_wait
-from hub.platform.kafka.topics import VALIDATED
+from hub.platform.kafka.topics import INTAKE
 from hub.platform.settings import Settings
 
 APP_ID = "hub-pipeline"
@@ -57,34 +58,38 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
                                                                    value_serializer="json")}
     if store.startswith("rocksdb"):
         tbl["options"] = dict(TABLE_OPTIONS)
-    decoded = DecodedReports()  # validate's decoded reports, taken by process (decode once per worker)
-    validator = Validator(settings, decoded)
-    processor = Processor(settings, {name: app.Table(name, **tbl) for name in Processor.TABLES}, decoded)
-    app.on_partitions_revoked.connect(processor.forget_state)
-    app.on_partitions_assigned.connect(processor.forget_state)
+    sequencer = Sequencer(settings, {name: app.Table(name, **tbl) for name in Sequencer.TABLES})
+    app.on_partitions_revoked.connect(sequencer.forget_state)
+    app.on_partitions_assigned.connect(sequencer.forget_state)
     producer = BatchProducer(settings)  # one for the worker; each agent batches into its own Output
 
-    # hub.intake + every Kafka-native agency's own intake topic (hub.directory.agencies, read at start)
-    @app.agent(app.topic(*intake_topics(settings), internal=False, **raw))
-    async def validate_agent(stream: Any) -> None:
-        cp = Checkpoint(Output(producer))
+    @app.agent(app.topic(INTAKE, partitions=1, internal=False, **raw))
+    async def sequence_agent(stream: Any) -> None:
+        cp = Checkpoint(Output(producer), sequencer.tables)
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            state = sequencer.state()  # in memory; rebuilt from the tables after a rebalance
             for event in events:
-                validator.step(event.message, cp)  # decode + rules → validated hop | DLQ + audit
+                sequencer.step(event.message, state, cp)  # validate → decide → state.apply → emit/write
+            sequencer.maybe_sweep(state, cp)  # every 10 min: expire correlation keys
             await cp.commit(events, stream.ack)
-            validator.batch_done()
+            sequencer.batch_done()
 
-    @app.agent(app.topic(VALIDATED, partitions=1, internal=False, **raw))
-    async def process_agent(stream: Any) -> None:
-        cp = Checkpoint(Output(producer), processor.tables)
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            state = processor.state()  # in memory; rebuilt from the tables after a rebalance
-            for event in events:
-                processor.step(event.message, state, cp)  # decode → decide → state.apply → emit/write
-            processor.maybe_sweep(state, cp)  # every 10 min: expire correlation keys
-            await cp.commit(events, stream.ack)
-            processor.batch_done()
+    agents: list[Any] = [sequence_agent]
+    agency_topics = [t for t in intake_topics(settings) if t != INTAKE]  # the directory, read at start
+    if agency_topics:
+        admitter = Admitter(settings)
+
+        @app.agent(app.topic(*agency_topics, internal=False, **raw))
+        async def admit_agent(stream: Any) -> None:
+            cp = Checkpoint(Output(producer))
+            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+                for event in events:
+                    admitter.step(event.message, cp)  # identity + rules → hub.intake | DLQ + audit
+                await cp.commit(events, stream.ack)
+                admitter.batch_done()
+
+        agents.append(admit_agent)
 
     pages(app)
-    app.hub_agents = (validate_agent, process_agent)  # type: ignore[attr-defined]
+    app.hub_agents = tuple(agents)  # type: ignore[attr-defined]
     return app

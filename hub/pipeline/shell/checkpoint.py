@@ -1,10 +1,12 @@
 """The checkpoint: the one order in which a batch of consumed records becomes durable.
 
-Both agents of the worker (validate, process) decide a whole batch of inputs first, then call
-:meth:`Checkpoint.commit` once. It runs these steps, strictly in this order:
+Each agent of the worker (sequence; admit for the Kafka-native agencies' topics) decides a whole
+batch of inputs first, then calls :meth:`Checkpoint.commit` once. It runs these steps, strictly in
+this order:
 
 1. **Outputs handed to the producer.** Every record the batch produced (feed items, audit batches,
-   receipts, dead letters, the validated hop) was queued with :meth:`Checkpoint.emit`; the
+   receipts, dead letters, the record of what was accepted on hub.pipeline.validated, an admitted
+   record forwarded onto hub.intake) was queued with :meth:`Checkpoint.emit`; the
    checkpoint submits them as one record batch per topic-partition (:class:`~hub.pipeline.shell.output.Output`).
 2. **Outputs acknowledged.** It awaits those record batches (``acks=all``).
 3. **State written.** The batch's state writes (:meth:`Checkpoint.write`, coalesced to one value per

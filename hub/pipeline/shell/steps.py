@@ -1,15 +1,18 @@
-"""The per-record work of the worker's two agents (hub/pipeline/shell/app.py), between faust and decide().
+"""The per-record work of the worker's agents (hub/pipeline/shell/app.py), between faust and decide().
 
-``validate``: one intake record → the records of :func:`hub.pipeline.core.validate.hop`.
-``process``: one validated record → decode once (or take the report this worker's validate agent
-decoded from the same bytes: :class:`DecodedReports`) → ``decide()`` (pure, over the in-memory State) →
-``state.apply(writes)`` (the next input of the batch sees them) → the Decision's records queued on
-the checkpoint: the feed items (spliced; the unredacted report part is the validated bytes), the
-Receipt, a dead letter, and ONE AuditBatch with validate's RECEIVED/VALIDATED (from the record's
-headers) followed by the Decision's events; the writes are staged on the checkpoint, which persists
-them to the faust tables after the batch's outputs were acknowledged.
+``sequence`` (hub.intake, the one sequenced partition): one intake record → validate
+(:func:`hub.pipeline.core.validate.intake`; a rejection is its dead letter + AuditBatch) → ``decide()``
+(pure, over the in-memory State) → ``state.apply(writes)`` (the next input of the batch sees them) →
+the records queued on the checkpoint: the record of what was accepted (hub.pipeline.validated), the
+feed items (spliced; the unredacted report part is the validated bytes), the Receipt, a dead letter,
+and ONE AuditBatch with validation's RECEIVED/VALIDATED followed by the Decision's events; the writes
+are staged on the checkpoint, which persists them to the faust table after the batch's outputs were
+acknowledged. Each report is consumed once.
 
-Each agent has its own object (:class:`Validator`, :class:`Processor`): its own encoder and tally.
+``admit`` (the Kafka-native agencies' own topics only): one record → forwarded onto hub.intake, or
+dead letter + AuditBatch (:func:`hub.pipeline.core.validate.admit`).
+
+Each agent has its own object (:class:`Sequencer`, :class:`Admitter`): its own encoder and tally.
 Metrics are counted per record into the tally and reach Prometheus once per batch, after the
 checkpoint (:meth:`Tally.flush`).
 """
@@ -27,20 +30,16 @@ import structlog
 
 from hub.directory.agencies import DirectoryCache
 from hub.domain.audit_events import audit_event
-from hub.domain.codec import REPORT, SHARE_COMMAND, codec
+from hub.domain.codec import codec
+from hub.domain.wire import Record as WireRecord
 from hub.domain.wire import (
-    KIND,
-    SHARE,
     audit_batch_record,
     dead_letter,
     dead_letter_record,
     feed_headers,
-    header,
     receipt_record,
     source_position,
 )
-from hub.domain.wire import Record as WireRecord
-from hub.pipeline.core import identity
 from hub.pipeline.core.decide import (
     DUPLICATE,
     NEW,
@@ -50,11 +49,10 @@ from hub.pipeline.core.decide import (
     ReportInput,
     ShareInput,
     decide,
-    failed,
 )
 from hub.pipeline.core.state import TABLES, State
 from hub.pipeline.core.validate import ACTOR as VALIDATE_ACTOR
-from hub.pipeline.core.validate import Message, hop, normalize, received_events
+from hub.pipeline.core.validate import Message, Validated, admit, intake
 from hub.pipeline.shell.checkpoint import Checkpoint
 from hub.pipeline.shell.feedcodec import Encoder
 from hub.platform import clock, metrics
@@ -62,7 +60,7 @@ from hub.platform.kafka.topics import feed
 from hub.platform.settings import Settings
 
 log = structlog.get_logger("hub.pipeline")
-SWEEP_INTERVAL_S = 600.0  # how often the process agent frees expired correlation sightings (State.expire)
+SWEEP_INTERVAL_S = 600.0  # how often the sequence agent frees expired correlation sightings (State.expire)
 
 
 def message_of(m: Any) -> Message:
@@ -114,38 +112,6 @@ class Tally:
         self.enc.flush_metrics()
 
 
-class DecodedReports:
-    """Decode once per worker: the reports the validate agent decoded, by the exact bytes it put on
-    hub.pipeline.validated (only when those are the intake bytes unchanged and the report as decoded),
-    taken — once — by this worker's process agent instead of decoding the same bytes again. Bounded
-    (oldest first out); a miss (another worker validated it, a restart, a replay) decodes as before, and
-    a hit is by construction what that decode would return (``normalize(decode(value))``)."""
-
-    def __init__(self, limit: int = 4096) -> None:
-        self.limit = limit
-        self._by_value: dict[bytes, dict[str, Any]] = {}
-        self.hits = self.misses = 0
-
-    def put(self, value: bytes, report: dict[str, Any]) -> None:
-        if type(value) is not bytes:  # only immutable bytes are keys (a bytearray is not hashable)
-            return
-        by = self._by_value
-        if len(by) >= self.limit:
-            del by[next(iter(by))]
-        by[value] = report
-
-    def take(self, value: bytes) -> dict[str, Any] | None:
-        rep = self._by_value.pop(value, None) if type(value) is bytes else None
-        if rep is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return rep
-
-    def __len__(self) -> int:
-        return len(self._by_value)
-
-
 class _Agent:
     name = ""
 
@@ -160,17 +126,16 @@ class _Agent:
         self.tally.flush()
 
 
-class Validator(_Agent):
-    """One intake record → validated hop, or dead letter + AuditBatch (:func:`hop`). Records on a
-    Kafka-native agency's own topic are checked against the agency directory (hub.directory.agencies
-    DirectoryCache, re-read at most every HUB_DIRECTORY_REFRESH_MS; read only for those records)."""
+class Admitter(_Agent):
+    """One record of a Kafka-native agency's own intake topic → forwarded onto hub.intake, or dead
+    letter + AuditBatch (:func:`hub.pipeline.core.validate.admit`). The identity is checked against the
+    agency directory (hub.directory.agencies DirectoryCache, re-read at most every HUB_DIRECTORY_REFRESH_MS)."""
 
-    name = "validate"
+    name = "admit"
 
-    def __init__(self, settings: Settings, decoded: DecodedReports | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.directory = DirectoryCache(settings)
-        self.decoded = decoded  # shared with this worker's Processor (decode once)
 
     def step(self, m: Any, cp: Checkpoint) -> None:
         t0 = time.perf_counter()
@@ -180,47 +145,51 @@ class Validator(_Agent):
             tally.begin()
         tally.inputs += 1
         try:
-            directory = None if identity.trusted_topic(msg.topic) else self.directory.snapshot()
-            h = hop(msg, settings=self.settings, now=datetime.now(UTC), enc=self.enc, directory=directory)
+            h = admit(msg, settings=self.settings, now=datetime.now(UTC), enc=self.enc,
+                      directory=self.directory.snapshot())
         except Exception as e:  # never die on input: dead letter + REJECTED
-            log.exception("validate failed", offset=msg.offset)
-            dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=clock.now_ms())
-            ev = audit_event("REJECTED", actor=VALIDATE_ACTOR, reason=dl["reason"][:2000],
-                             trace_id=msg.header("trace_id"), unique=source_position(msg))
-            self.enc.counts.update(("DeadLetter", "AuditBatch"))
-            cp.emit_all([dead_letter_record(dl, self.codec), audit_batch_record([ev], self.codec)])
-            tally.counts["DLQ_MESSAGES", ("validate", "internal error")] += 1
+            log.exception("admit failed", offset=msg.offset)
+            cp.emit_all(_internal_error(msg, e, self.codec, self.enc, tally))
             return
         cp.emit_all(h.records)
-        out = h.validated
-        if out is not None and out.plain is not None and self.decoded is not None and msg.value is not None:
-            self.decoded.put(msg.value, out.plain)
-        if out is not None and out.report is not None:
-            tally.counts["REPORTS_RECEIVED", (out.report["kind"], out.report["agency"])] += 1
-        elif out is not None:
-            r = out.dead_letter or {}
-            labels = (out.kind or "unknown", out.agency or "unknown", out.reason or "invalid")
-            tally.counts["REPORTS_REJECTED", labels] += 1
-            tally.counts["DLQ_MESSAGES", ("validate", r.get("reason", "").split(":")[0][:40])] += 1
-            log.warning("report rejected", reason=r.get("reason"), report_id=r.get("report_id"),
-                        trace_id=msg.header("trace_id"), offset=msg.offset, partition=msg.partition)
+        if not h.forwarded:
+            _count_rejection(tally, h.validated, msg)
         tally.seconds += time.perf_counter() - t0
 
 
-class Processor(_Agent):
-    """One validated record → decide() over the in-memory State → its records and state writes."""
+def _internal_error(msg: Message, e: Exception, enc_codec: Any, enc: Encoder, tally: Tally) -> list[WireRecord]:
+    """The dead letter (stage validate) and REJECTED of a record validation failed on unexpectedly."""
+    dl = dead_letter(msg, stage="validate", reason=f"internal error: {e}", now_ms=clock.now_ms())
+    ev = audit_event("REJECTED", actor=VALIDATE_ACTOR, reason=dl["reason"][:2000],
+                     trace_id=msg.header("trace_id"), unique=source_position(msg))
+    enc.counts.update(("DeadLetter", "AuditBatch"))
+    tally.counts["DLQ_MESSAGES", ("validate", "internal error")] += 1
+    return [dead_letter_record(dl, enc_codec), audit_batch_record([ev], enc_codec)]
 
-    name = "process"
+
+def _count_rejection(tally: Tally, out: Validated | None, msg: Message) -> None:
+    r = (out.dead_letter if out else None) or {}
+    labels = ((out.kind if out else None) or "unknown", (out.agency if out else None) or "unknown",
+              (out.reason if out else None) or "invalid")
+    tally.counts["REPORTS_REJECTED", labels] += 1
+    tally.counts["DLQ_MESSAGES", ("validate", r.get("reason", "").split(":")[0][:40])] += 1
+    log.warning("report rejected", reason=r.get("reason"), report_id=r.get("report_id"),
+                trace_id=msg.header("trace_id"), offset=msg.offset, partition=msg.partition)
+
+
+class Sequencer(_Agent):
+    """One hub.intake record (the single sequenced partition) → validate → decide() over the in-memory
+    State → its records and state writes, all on the same checkpoint: one consume per report."""
+
+    name = "sequence"
     TABLES = TABLES
 
-    def __init__(self, settings: Settings, tables: Mapping[str, Any], decoded: DecodedReports | None = None
-                 ) -> None:
+    def __init__(self, settings: Settings, tables: Mapping[str, Any]) -> None:
         super().__init__(settings)
         self.tables = dict(tables)
-        self.decoded = decoded  # the reports this worker's Validator already decoded
         self.ctx = Context.load(settings)
         self._state: State | None = None
-        self.now_ms = 0  # the decision time: validated record timestamps, never going backwards
+        self.now_ms = 0  # the decision (and validation) time: intake record timestamps, never going backwards
         self.swept = time.monotonic()
 
     async def forget_state(self, *args: Any, **kwargs: Any) -> None:
@@ -235,28 +204,36 @@ class Processor(_Agent):
 
     def step(self, m: Any, state: State, cp: Checkpoint) -> None:
         t0 = time.perf_counter()
-        if not self.tally.inputs:
-            self.tally.begin()
+        tally = self.tally
+        if not tally.inputs:
+            tally.begin()
+        tally.inputs += 1
         msg = message_of(m)
-        # the record's timestamp (set when validate produced it), so a replay decides identically
+        # the record's timestamp (set by the gateway's or the admit step's producer: hub.intake is written
+        # only by the hub), so a replay validates and decides identically
         self.now_ms = max(self.now_ms, msg.timestamp_ms or clock.now_ms())
-        ctx = self.ctx.at(seq=msg.offset, now_ms=self.now_ms)
-        rep: dict[str, Any] | None = None
+        # "processed first" = the hub.intake order; above every seq held (a deterministic function of the
+        # state, so a replay gets the same seq), which keeps rows of the two-hop layout first
+        ctx = self.ctx.at(seq=max(msg.offset, state.last_seq + 1), now_ms=self.now_ms)
         try:
-            if header(msg.headers, KIND) == SHARE:
-                inp: ReportInput | ShareInput = ShareInput(
-                    self.codec.decode(msg.value or b"", expect=SHARE_COMMAND), msg)
-            else:
-                if self.decoded is not None and msg.value:
-                    rep = self.decoded.take(msg.value)
-                if rep is None:
-                    rep = normalize(self.codec.decode(msg.value or b"", expect=REPORT))
-                inp = ReportInput(rep, msg)
-        except Exception as e:  # undecodable on the sequencer (validate wrote it: a bug, never fatal)
-            log.exception("process failed to decode", offset=msg.offset)
-            d = failed(ReportInput({}, msg), ctx, f"internal error: {e}")
+            it = intake(msg, settings=self.settings, now=datetime.fromtimestamp(self.now_ms / 1000, UTC),
+                        enc=self.enc)
+        except Exception as e:  # never die on input: dead letter + REJECTED
+            log.exception("validate failed", offset=msg.offset)
+            cp.emit_all(_internal_error(msg, e, self.codec, self.enc, tally))
+            return
+        if it.rejected:
+            cp.emit_all(it.rejected)
+            _count_rejection(tally, it.validated, it.source)
+            tally.seconds += time.perf_counter() - t0
+            return
+        rep = it.report
+        if rep is not None:
+            tally.counts["REPORTS_RECEIVED", (rep["kind"], rep["agency"])] += 1
+            inp: ReportInput | ShareInput = ReportInput(rep, it.source)
         else:
-            d = decide(inp, state, ctx)  # never raises: an exception inside is an ERROR decision
+            inp = ShareInput(it.share or {}, it.source)
+        d = decide(inp, state, ctx)  # never raises: an exception inside is an ERROR decision
         if d.error:
             log.error("process failed", offset=msg.offset, report_id=rep["report_id"] if rep else None,
                       trace_id=rep.get("trace_id") if rep else None, error=d.error)
@@ -265,9 +242,9 @@ class Processor(_Agent):
                      trace_id=rep.get("trace_id"))
         state.apply(d.writes)
         cp.write(d.writes)
-        cp.emit_all(self._records(d, rep, msg))
-        tally = self.tally
-        tally.inputs += 1
+        if it.accepted is not None:
+            cp.emit(it.accepted)  # the record of what was accepted (hub.pipeline.validated), same batch
+        cp.emit_all(self._records(d, rep, it.value, it.audit))
         for c in d.counts:
             tally.counts[c.metric, c.labels] += c.value  # type: ignore[assignment]
         if rep is not None and d.verdict in (NEW, UPDATE):
@@ -284,15 +261,16 @@ class Processor(_Agent):
         dropped = state.expire(ctx.now_ms, ctx.retention_ms)
         log.info("correlation sightings expired", dropped=dropped)
 
-    def _records(self, d: Decision, rep: dict[str, Any] | None, msg: Message) -> list[WireRecord]:
+    def _records(self, d: Decision, rep: dict[str, Any] | None, value: bytes | None,
+                 validated: list[dict[str, Any]]) -> list[WireRecord]:
         enc = self.enc
         out: list[WireRecord] = []
         if d.feed_items:
-            body = enc.report_body(msg.value) if rep is not None else None
+            body = enc.report_body(value) if rep is not None else None
             values = enc.feed.encode(d.feed_items, report=rep, body=body)
             trace = rep.get("trace_id") if rep else None
-            for it, value in zip(d.feed_items, values, strict=True):
-                out.append(WireRecord(feed(it["recipient"]), it["incident_id"].encode(), value,
+            for it, item in zip(d.feed_items, values, strict=True):
+                out.append(WireRecord(feed(it["recipient"]), it["incident_id"].encode(), item,
                                       feed_headers(trace, it["item_id"])))
         if d.receipt is not None:
             same = d.feed_items and rep is not None and d.receipt["report"] == rep
@@ -302,8 +280,8 @@ class Processor(_Agent):
         if d.dead_letter is not None:
             enc.counts["DeadLetter"] += 1
             out.append(dead_letter_record(d.dead_letter, self.codec))
-        # validate's RECEIVED/VALIDATED (from the headers) first, then the decision's events
-        events = (received_events(rep, msg.headers) if rep is not None else []) + d.audit
+        # validation's RECEIVED/VALIDATED first, then the decision's events: ONE AuditBatch per input
+        events = validated + d.audit
         if events:
             out.append(audit_batch_record(events, value=enc.audit.encode(events)))
         return out

@@ -70,7 +70,7 @@ def service_acls() -> list[Acl]:
     acl += _grant(GATEWAY, t, topics.INTAKE, lit, "Write")
     acl += _grant(GATEWAY, t, topics.AUDIT, lit, "Write")
     acl += _grant(WORKER, t, hub, pre, "Describe")
-    acl += _grant(WORKER, t, topics.INTAKE, lit, "Read")
+    acl += _grant(WORKER, t, topics.INTAKE, lit, "Read", "Write")  # Write: admit forwards agency records
     acl += _grant(WORKER, t, topics.AGENCY_INTAKE_PREFIX, pre, "Read")
     acl += _grant(WORKER, t, "hub.pipeline.", pre, "Read", "Write")
     acl += _grant(WORKER, t, f"{PIPELINE_GROUP}-", pre, "Create", "Describe", "Read", "Write")

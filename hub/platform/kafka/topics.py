@@ -60,7 +60,7 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     forever = {"retention.ms": "-1", "cleanup.policy": "delete"}
     p, r = settings.partitions, settings.replication_factor
     specs = [
-        TopicSpec(INTAKE, p, r, retention),
+        TopicSpec(INTAKE, 1, r, retention),  # the sequencer: ONE partition (SEQUENCED_TOPICS)
         TopicSpec(DLQ, 1, r, forever),
         TopicSpec(AUDIT, p, r, forever),
         TopicSpec(RECEIPTS, p, r, forever),
@@ -78,14 +78,37 @@ def agency_intake_specs(settings: Settings, codes: Iterable[str]) -> list[TopicS
 
 
 # Internal topics of the pipeline stages (name -> config), registered by hub.pipeline.
-# hub.pipeline.validated: accepted reports keyed by report_id, on ONE partition -- the sequencer of
-# dedup/correlate/enrich/route, whose state (identifier index, incidents, party names) is global.
+# hub.pipeline.validated: the record of what the sequenced stage accepted (keyed by report_id, ONE
+# partition, in decision order), written in the same batch as the decisions; the worker never reads it.
 VALIDATED = "hub.pipeline.validated"
 EXTRA_TOPICS: dict[str, dict[str, str]] = {
     VALIDATED: {"retention.ms": str(7 * 24 * 3600 * 1000), "cleanup.policy": "delete"},
 }
-# internal topics that must have exactly one partition (global order)
-SEQUENCED_TOPICS = frozenset({VALIDATED})
+# topics that must have exactly one partition (global order): hub.intake is the sequencer of
+# validate/dedup/correlate/enrich/route, whose state (identifier index, incidents, party names) is global
+SEQUENCED_TOPICS = frozenset({INTAKE, VALIDATED})
+
+
+async def check_sequenced(settings: Settings, admin_kwargs: dict | None = None) -> None:
+    """Refuse (RuntimeError naming the topic and what to do) when a sequenced topic has more than one
+    partition: e.g. a ``hub.intake`` created with several partitions before the worker consumed it in one
+    hop (partitions cannot be removed; see docs/pipeline.md "Upgrading")."""
+    from hub.platform.kafka.clients import client_settings
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap, **(admin_kwargs or client_settings(settings).admin)
+    )
+    await admin.start()
+    try:
+        for d in await admin.describe_topics(sorted(SEQUENCED_TOPICS)):
+            n = len(d.get("partitions") or [])
+            if d.get("error_code", 0) == 0 and n > 1:
+                raise RuntimeError(
+                    f"topic {d['topic']} has {n} partitions; the pipeline's sequencer needs exactly 1 (global "
+                    "order of decisions). Drain it (let the worker finish on the old release), delete it and "
+                    "run `hub topics create` (docs/pipeline.md, Upgrading)")
+    finally:
+        await admin.close()
 
 
 async def ensure_topics(settings: Settings, admin_kwargs: dict | None = None,
