@@ -42,7 +42,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from hub.domain.audit_events import audit_event
@@ -67,7 +67,7 @@ from hub.platform.keys import keyed_id
 from hub.platform.settings import Settings
 
 ACTOR = "pipeline"
-_SEQ = attrgetter("seq")
+_RANK = itemgetter(0, 1, 2, 3)  # (-score, -seq, party, matched name) of a candidate link
 
 # verdicts
 NEW, UPDATE, DUPLICATE, STALE, ERROR = "NEW", "UPDATE", "DUPLICATE", "STALE", "ERROR"
@@ -357,7 +357,7 @@ class _Hit(NamedTuple):
 def _links(state: StateView, rid: str, names: Sequence[str], views: int) -> dict[int, list[dict[str, Any]]]:
     """Entity links per view: each party name (the first MAX_LINKED_PARTIES) against the view's
     newest MAX_NAME_CANDIDATES candidate names (scored once for all views), then the view's newest
-    reports with each matching name; the newest MAX_LINKS links (newest report first)."""
+    reports with each matching name; the first MAX_LINKS links (most similar, then most recent first)."""
     out: dict[int, list[dict[str, Any]]] = {view: [] for view in bits_of(views)}
     if not names or not views:
         return out
@@ -407,30 +407,38 @@ class _Linker:
         return [m for m in self.matched if m in ok]
 
     def links(self, view: int) -> list[dict[str, Any]]:
-        """The view's newest MAX_LINKS links: its newest reports carrying a matched name (never the
-        report itself), each with every party whose name matched it in this view."""
-        rows: list[NameRow] = []
+        """The view's first MAX_LINKS links, the most similar first, then the most recent (the report
+        whose name became visible to the view last), then by party and matched name: one link per
+        party of this report and report of the view carrying a name that matched it, by its best
+        matching name (never the report itself). Exact with the newest KEPT_ROWS rows per name: a
+        (party, name) pair's links all have the same score, so its links among the first MAX_LINKS
+        are its newest ones, skipping at most one row per link taken before (the same report by a
+        better name of the party) and the report itself."""
+        cands: list[tuple[float, int, int, str, NameRow, _Hit]] = []
         for m in self.names_in(view):
-            rows += self.index[m].newest(view)
-        if not rows:
+            hits = [hit for hit in self.by_name[m]
+                    if self.shared_pool or self.by_index[hit.party].allows(view, m)]
+            for row in self.index[m].newest(view):
+                if row.report_id != self.rid:
+                    cands += [(-hit.score, -row.seq, hit.party, m, row, hit) for hit in hits]
+        if not cands:
             return []
-        rows.sort(key=_SEQ, reverse=True)  # stable: equal seqs stay in name order
+        cands.sort(key=_RANK)
         links: list[dict[str, Any]] = []
-        for row in rows:
-            if row.report_id == self.rid:
+        done: set[tuple[int, str]] = set()
+        for _s, _q, party, m, row, hit in cands:
+            if (party, row.report_id) in done:  # the report names the party twice: its best name only
                 continue
-            for hit in self.by_name[row.name]:
-                if not self.shared_pool and not self.by_index[hit.party].allows(view, row.name):
-                    continue
-                k = (hit.party, row.name, row.report_id)
-                lk = self.made.get(k)
-                if lk is None:
-                    lk = self.made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
-                                         "report_id": row.report_id, "watchlist": None}
-                links.append(lk)
-            if len(links) >= MAX_LINKS:
+            done.add((party, row.report_id))
+            k = (party, m, row.report_id)
+            lk = self.made.get(k)
+            if lk is None:
+                lk = self.made[k] = {"name": hit.name, "matched_name": m, "score": hit.score,
+                                     "report_id": row.report_id, "watchlist": None}
+            links.append(lk)
+            if len(links) == MAX_LINKS:
                 break
-        return links[:MAX_LINKS]
+        return links
 
 
 class _Enricher:
