@@ -38,12 +38,13 @@ class Scores:
     items: int = 0
     expected_items: int = 0  # items with at least one expected link
     recall_sum: float = 0.0  # per item: found ∩ expected / min(expected, MAX_LINKS)
-    missed_below_cap: int = 0  # expected pairs missing from items holding fewer than MAX_LINKS links
+    missed_below_cap: int = 0  # expected pairs missing from items with fewer than MAX_LINKS expected pairs
     wrong: list[str] = field(default_factory=list)  # links to another party or an invisible report
     misordered: list[str] = field(default_factory=list)  # not most similar, then most recent, first
     shown: int = 0
     right: int = 0
     below_cap: int = 0  # items with expected links and fewer expected pairs than MAX_LINKS
+    pairs_below_cap: int = 0  # their expected pairs
     at_cap: int = 0  # items with at least MAX_LINKS expected pairs
     across_spellings: int = 0  # right links between two different spellings of a party
     without_patronymic: int = 0  # right links between a name with and one without a patronymic
@@ -53,13 +54,19 @@ class Scores:
         return self.recall_sum / self.expected_items if self.expected_items else 1.0
 
     @property
+    def recall_below_cap(self) -> float:
+        """Of the expected links of items below the cap, the share shown."""
+        return 1 - self.missed_below_cap / self.pairs_below_cap if self.pairs_below_cap else 1.0
+
+    @property
     def precision(self) -> float:
         return self.right / self.shown if self.shown else 1.0
 
     def line(self) -> str:
         return (f"entity links: {self.items} items ({self.expected_items} with expected links), recall "
-                f"{self.recall:.4f}, precision {self.precision:.4f}, {self.missed_below_cap} missed below the "
-                f"cap, {len(self.misordered)} misordered")
+                f"{self.recall:.4f} (below the cap {self.recall_below_cap:.4f}: {self.missed_below_cap} of "
+                f"{self.pairs_below_cap} missed), precision {self.precision:.4f}, {len(self.misordered)} items "
+                f"misordered or holding the wrong {MAX_LINKS}")
 
 
 class Truth:
@@ -136,11 +143,12 @@ def check_item(scores: Scores, expected: dict[tuple[str, str], tuple[float, int]
     scores.expected_items += 1
     if len(expected) < MAX_LINKS:
         scores.below_cap += 1
+        scores.pairs_below_cap += len(expected)
     else:
         scores.at_cap += 1
     hit = set(found) & set(expected)
     scores.recall_sum += len(hit) / min(len(expected), MAX_LINKS)
-    if len(links) < MAX_LINKS:
+    if len(expected) < MAX_LINKS:
         scores.missed_below_cap += len(set(expected) - hit)
     if ranks != sorted(ranks):
         scores.misordered.append(f"{where}: {links}")
