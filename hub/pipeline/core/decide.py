@@ -42,7 +42,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from hub.domain.audit_events import audit_event
@@ -67,7 +67,7 @@ from hub.platform.keys import keyed_id
 from hub.platform.settings import Settings
 
 ACTOR = "pipeline"
-_RANK = itemgetter(0, 1, 2, 3)  # (-score, -seq, party, matched name) of a candidate link
+_SEQ = attrgetter("seq")
 
 # verdicts
 NEW, UPDATE, DUPLICATE, STALE, ERROR = "NEW", "UPDATE", "DUPLICATE", "STALE", "ERROR"
@@ -408,36 +408,40 @@ class _Linker:
 
     def links(self, view: int) -> list[dict[str, Any]]:
         """The view's first MAX_LINKS links, the most similar first, then the most recent (the report
-        whose name became visible to the view last), then by party and matched name: one link per
+        whose name became visible to the view last), then by matched name and party: one link per
         party of this report and report of the view carrying a name that matched it, by its best
         matching name (never the report itself). Exact with the newest KEPT_ROWS rows per name: a
         (party, name) pair's links all have the same score, so its links among the first MAX_LINKS
         are its newest ones, skipping at most one row per link taken before (the same report by a
         better name of the party) and the report itself."""
-        cands: list[tuple[float, int, int, str, NameRow, _Hit]] = []
+        rows: list[NameRow] = []
+        hits: dict[str, list[_Hit]] = {}
         for m in self.names_in(view):
-            hits = [hit for hit in self.by_name[m]
-                    if self.shared_pool or self.by_index[hit.party].allows(view, m)]
-            for row in self.index[m].newest(view):
-                if row.report_id != self.rid:
-                    cands += [(-hit.score, -row.seq, hit.party, m, row, hit) for hit in hits]
-        if not cands:
+            ok = [hit for hit in self.by_name[m] if self.shared_pool or self.by_index[hit.party].allows(view, m)]
+            if ok:
+                hits[m] = ok
+                rows += self.index[m].newest(view)
+        if not rows:
             return []
-        cands.sort(key=_RANK)
+        rows.sort(key=_SEQ, reverse=True)  # newest first; stable: equal seqs stay in name order
         links: list[dict[str, Any]] = []
         done: set[tuple[int, str]] = set()
-        for _s, _q, party, m, row, hit in cands:
-            if (party, row.report_id) in done:  # the report names the party twice: its best name only
-                continue
-            done.add((party, row.report_id))
-            k = (party, m, row.report_id)
-            lk = self.made.get(k)
-            if lk is None:
-                lk = self.made[k] = {"name": hit.name, "matched_name": m, "score": hit.score,
-                                     "report_id": row.report_id, "watchlist": None}
-            links.append(lk)
-            if len(links) == MAX_LINKS:
-                break
+        for level in sorted({hit.score for ok in hits.values() for hit in ok}, reverse=True):
+            for row in rows:
+                if row.report_id == self.rid:
+                    continue
+                for hit in hits[row.name]:
+                    if hit.score != level or (hit.party, row.report_id) in done:
+                        continue  # another level; or the report names the party twice: its best name only
+                    done.add((hit.party, row.report_id))
+                    k = (hit.party, row.name, row.report_id)
+                    lk = self.made.get(k)
+                    if lk is None:
+                        lk = self.made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
+                                             "report_id": row.report_id, "watchlist": None}
+                    links.append(lk)
+                    if len(links) == MAX_LINKS:
+                        return links
         return links
 
 
