@@ -395,6 +395,7 @@ class _Linker:
             for m, sc in p.scores.items():
                 self.by_name.setdefault(m, []).append(_Hit(p.index, p.name, round(sc, 1)))
         self.matched = sorted(self.by_name)
+        self.levels = sorted({hit.score for hits in self.by_name.values() for hit in hits}, reverse=True)
         self.made: dict[tuple[int, str, str], dict[str, Any]] = {}
 
     def names_in(self, view: int) -> list[str]:
@@ -415,18 +416,24 @@ class _Linker:
         are its newest ones, skipping at most one row per link taken before (the same report by a
         better name of the party) and the report itself."""
         rows: list[NameRow] = []
-        hits: dict[str, list[_Hit]] = {}
-        for m in self.names_in(view):
-            ok = [hit for hit in self.by_name[m] if self.shared_pool or self.by_index[hit.party].allows(view, m)]
-            if ok:
-                hits[m] = ok
+        if self.shared_pool:
+            hits, levels = self.by_name, self.levels
+            for m in self.matched:
                 rows += self.index[m].newest(view)
+        else:
+            hits = {}
+            for m in self.names_in(view):
+                ok = [hit for hit in self.by_name[m] if self.by_index[hit.party].allows(view, m)]
+                if ok:
+                    hits[m] = ok
+                    rows += self.index[m].newest(view)
+            levels = sorted({hit.score for ok in hits.values() for hit in ok}, reverse=True)
         if not rows:
             return []
         rows.sort(key=_SEQ, reverse=True)  # newest first; stable: equal seqs stay in name order
         links: list[dict[str, Any]] = []
         done: set[tuple[int, str]] = set()
-        for level in sorted({hit.score for ok in hits.values() for hit in ok}, reverse=True):
+        for level in levels:
             for row in rows:
                 if row.report_id == self.rid:
                     continue
