@@ -24,13 +24,21 @@ def test_transliteration_of_central_asian_letters(cyr: str, lat: str) -> None:
     ("Қўшмақов Ғайратжон", "Qo'shmaqov G'ayratjon"),
     ("Сейткали Нурлан", "Nurlan Seitkali"),
     ("ООО Восток Транзит", "Vostok Tranzit LLC"),
+    ("Рахимов Фаррух Абдуллоевич", "Rakhimov Farrukh"),  # a patronymic left out is no difference
+    ("Смирнов Андрей Викторович", "Andrey Smirnov"),
+    ("Karimov Dilshod Rustam o'g'li", "Каримов Дилшод"),
+    ("Rakhimov Farrukh Abdulloevich", "Рахимов Фаррух Абдуллоевич"),
 ])
 def test_names_link_across_scripts_and_word_order(a: str, b: str) -> None:
     assert enrich.name_score(a, b) >= enrich.NAME_MATCH_THRESHOLD
     assert set(enrich.block_keys(a)) & set(enrich.block_keys(b))
 
 
-@pytest.mark.parametrize(("a", "b"), [("Рахимов Фаррух", "Karimov Bakhtiyor"), ("Silk Way Cargo", "Sughd Fruit")])
+@pytest.mark.parametrize(("a", "b"), [
+    ("Рахимов Фаррух", "Karimov Bakhtiyor"), ("Silk Way Cargo", "Sughd Fruit"),
+    ("Рахимов Фаррух Абдуллоевич", "Rakhimov Farrukh Sergeevich"),  # two different patronymics: a difference
+    ("Jovanovic Marko", "Marko"),  # two words: no patronymic to leave out
+])
 def test_different_names_do_not_link(a: str, b: str) -> None:
     assert enrich.name_score(a, b) < enrich.NAME_MATCH_THRESHOLD
 

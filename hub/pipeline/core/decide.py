@@ -359,7 +359,7 @@ class _Hit(NamedTuple):
 def _links(state: StateView, rid: str, names: Sequence[str], views: int) -> dict[int, list[dict[str, Any]]]:
     """Entity links per view: each party name (the first MAX_LINKED_PARTIES) against the view's
     newest MAX_NAME_CANDIDATES candidate names (scored once for all views), then the view's newest
-    reports with each matching name; the newest MAX_LINKS links (newest report first)."""
+    reports with each matching name; the first MAX_LINKS links (most similar, then most recent first)."""
     out: dict[int, list[dict[str, Any]]] = {view: [] for view in bits_of(views)}
     if not names or not views:
         return out
@@ -397,6 +397,7 @@ class _Linker:
             for m, sc in p.scores.items():
                 self.by_name.setdefault(m, []).append(_Hit(p.index, p.name, round(sc, 1)))
         self.matched = sorted(self.by_name)
+        self.levels = sorted({hit.score for hits in self.by_name.values() for hit in hits}, reverse=True)
         self.made: dict[tuple[int, str, str], dict[str, Any]] = {}
 
     def names_in(self, view: int) -> list[str]:
@@ -409,30 +410,48 @@ class _Linker:
         return [m for m in self.matched if m in ok]
 
     def links(self, view: int) -> list[dict[str, Any]]:
-        """The view's newest MAX_LINKS links: its newest reports carrying a matched name (never the
-        report itself), each with every party whose name matched it in this view."""
+        """The view's first MAX_LINKS links, the most similar first, then the most recent (the report
+        whose name became visible to the view last), then by matched name and party: one link per
+        party of this report and report of the view carrying a name that matched it, by its best
+        matching name (never the report itself). Exact with the newest KEPT_ROWS rows per name: a
+        (party, name) pair's links all have the same score, so its links among the first MAX_LINKS
+        are its newest ones, skipping at most one row per link taken before (the same report by a
+        better name of the party) and the report itself."""
         rows: list[NameRow] = []
-        for m in self.names_in(view):
-            rows += self.index[m].newest(view)
+        if self.shared_pool:
+            hits, levels = self.by_name, self.levels
+            for m in self.matched:
+                rows += self.index[m].newest(view)
+        else:
+            hits = {}
+            for m in self.names_in(view):
+                ok = [hit for hit in self.by_name[m] if self.by_index[hit.party].allows(view, m)]
+                if ok:
+                    hits[m] = ok
+                    rows += self.index[m].newest(view)
+            levels = sorted({hit.score for ok in hits.values() for hit in ok}, reverse=True)
         if not rows:
             return []
-        rows.sort(key=_SEQ, reverse=True)  # stable: equal seqs stay in name order
+        rows.sort(key=_SEQ, reverse=True)  # newest first; stable: equal seqs stay in name order
         links: list[dict[str, Any]] = []
-        for row in rows:
-            if row.report_id == self.rid:
-                continue
-            for hit in self.by_name[row.name]:
-                if not self.shared_pool and not self.by_index[hit.party].allows(view, row.name):
+        done: set[tuple[int, str]] = set()
+        for level in levels:
+            for row in rows:
+                if row.report_id == self.rid:
                     continue
-                k = (hit.party, row.name, row.report_id)
-                lk = self.made.get(k)
-                if lk is None:
-                    lk = self.made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
-                                         "report_id": row.report_id, "watchlist": None}
-                links.append(lk)
-            if len(links) >= MAX_LINKS:
-                break
-        return links[:MAX_LINKS]
+                for hit in hits[row.name]:
+                    if hit.score != level or (hit.party, row.report_id) in done:
+                        continue  # another level; or the report names the party twice: its best name only
+                    done.add((hit.party, row.report_id))
+                    k = (hit.party, row.name, row.report_id)
+                    lk = self.made.get(k)
+                    if lk is None:
+                        lk = self.made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
+                                             "report_id": row.report_id, "watchlist": None}
+                    links.append(lk)
+                    if len(links) == MAX_LINKS:
+                        return links
+        return links
 
 
 class _Enricher:

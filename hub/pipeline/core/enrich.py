@@ -42,18 +42,50 @@ def latin(name: str) -> str:
     return re.sub(r"\s+", " ", anyascii(name.translate(_TRANSLIT_FIX))).strip()
 
 
-@lru_cache(maxsize=65536)
-def match_form(name: str) -> str:
-    """Lower-case, variant-folded, legal forms dropped, word order normalised (sorted tokens)."""
-    text = latin(name).lower()
+def _tokens(name: str) -> list[str]:
+    """The variant-folded tokens of a name, in order, legal forms dropped."""
     tokens = []
-    for tok in re.findall(r"[a-z0-9]+", text):
+    for tok in re.findall(r"[a-z0-9]+", latin(name).lower()):
         if tok in _LEGAL_FORMS:
             continue
         for a, b in _FOLD:
             tok = tok.replace(a, b)
         tokens.append(tok)
-    return " ".join(sorted(tokens))
+    return tokens
+
+
+@lru_cache(maxsize=65536)
+def match_form(name: str) -> str:
+    """Lower-case, variant-folded, legal forms dropped, word order normalised (sorted tokens)."""
+    return " ".join(sorted(_tokens(name)))
+
+
+# Patronymics, folded: -ович/-евич/-овна/-евна (Абдуллоевич -> "abduloevic"), and the Central Asian
+# "<father's name> o'g'li / uly / qizi / kyzy / uulu" (the word and the father's name before it).
+_PATRONYMIC_ENDS = ("ovic", "evic", "ovna", "evna")
+_PATRONYMIC_WORDS = {"ogli", "ugli", "uli", "ogi", "kizi", "uulu"}
+
+
+@lru_cache(maxsize=65536)
+def name_forms(name: str) -> tuple[str, str | None]:
+    """(:func:`match_form`, the match form without the patronymic -- None when the name has none).
+    Agencies write a person with or without the patronymic ("Рахимов Фаррух Абдуллоевич",
+    "Rakhimov Farrukh"); only names of three words or more can carry one."""
+    tokens = _tokens(name)
+    full = " ".join(sorted(tokens))
+    if len(tokens) < 3:
+        return full, None
+    core = list(tokens)
+    for i in range(len(core) - 1, 0, -1):
+        if core[i] in _PATRONYMIC_WORDS:
+            del core[i - 1:i + 1]
+            break
+        if len(core[i]) > 5 and core[i].endswith(_PATRONYMIC_ENDS):
+            del core[i]
+            break
+    if len(core) == len(tokens) or len(core) < 2:
+        return full, None
+    return full, " ".join(sorted(core))
 
 
 def block_keys(name: str) -> list[str]:
@@ -62,7 +94,14 @@ def block_keys(name: str) -> list[str]:
 
 
 def name_score(a: str, b: str) -> float:
-    return float(fuzz.token_sort_ratio(match_form(a), match_form(b)))
+    """Similarity of two party names (0-100): rapidfuzz token_sort_ratio of their match forms; when
+    only one of them has a patronymic, of both forms without it (a patronymic left out is not a
+    difference; two different patronymics are)."""
+    fa, ca = name_forms(a)
+    fb, cb = name_forms(b)
+    if ca is not None and cb is not None:
+        return float(fuzz.token_sort_ratio(fa, fb))
+    return float(fuzz.token_sort_ratio(ca or fa, cb or fb))
 
 
 # --------------------------------------------------------------------------- reference data
@@ -177,12 +216,27 @@ def watchlist_hits(report: Mapping[str, Any], data: RefData) -> list[dict[str, A
 
 
 def scored_names(name: str, pool: Sequence[str]) -> dict[str, float]:
-    """The names of ``pool`` that match ``name`` (score >= NAME_MATCH_THRESHOLD) -> score."""
+    """The names of ``pool`` that match ``name`` (:func:`name_score` >= NAME_MATCH_THRESHOLD) -> score;
+    rapidfuzz's C loop over the pool, at most twice (with and without ``name``'s patronymic)."""
     if not pool:
         return {}
-    found = process.extract(match_form(name), [match_form(n) for n in pool], scorer=fuzz.token_sort_ratio,
-                            score_cutoff=NAME_MATCH_THRESHOLD, limit=None)
-    return {pool[i]: float(score) for _f, score, i in found}
+    full, core = name_forms(name)
+    forms = [name_forms(n) for n in pool]
+    out: dict[str, float] = {}
+    if core is None:  # compare with every name of the pool without its patronymic
+        groups = [(full, [f[1] or f[0] for f in forms], range(len(pool)))]
+    else:  # names with a patronymic: as written; names without: with ours left out
+        pat = [i for i, f in enumerate(forms) if f[1] is not None]
+        plain = [i for i, f in enumerate(forms) if f[1] is None]
+        groups = [(full, [forms[i][0] for i in pat], pat), (core, [forms[i][0] for i in plain], plain)]
+    for query, choices, where in groups:
+        if not choices:
+            continue
+        found = process.extract(query, choices, scorer=fuzz.token_sort_ratio,
+                                score_cutoff=NAME_MATCH_THRESHOLD, limit=None)
+        for _f, score, i in found:
+            out[pool[where[i]]] = float(score)
+    return out
 
 
 def own_parts(report: Mapping[str, Any], data: RefData) -> dict[str, Any]:

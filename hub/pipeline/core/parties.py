@@ -17,7 +17,7 @@ from hub.pipeline.core.enrich import block_keys
 # "newest k of what THIS view may see" -- hidden reports never push a visible one out.
 MAX_LINKED_PARTIES = 20  # parties of one report that are linked and indexed (the first ones, in order)
 MAX_NAME_CANDIDATES = 50  # candidate names scored per party per view (newest in that view)
-MAX_LINKS = 10  # entity links per item (newest first)
+MAX_LINKS = 10  # entity links per item (most similar, then most recent first)
 HOT_ROWS = 16  # a name with more rows than this keeps per-view lists (look-ups do not scan)
 KEPT_ROWS = MAX_LINKS + 1  # rows kept per name per view (one more: a report never links to itself)
 

@@ -7,6 +7,7 @@ approximate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -103,50 +104,115 @@ ROUTES: tuple[tuple[str, ...], ...] = (
     ("TR", "GE", "AZ", "KZ"),
 )
 
-# type -> (unit, quantity range, names (en/ru), typical concealments with details)
-SUBSTANCES: dict[str, tuple[str, tuple[float, float], tuple[str, ...], tuple[tuple[str, str], ...]]] = {
-    "HEROIN": ("KG", (0.3, 250.0), ("heroin", "героин", "Afghan heroin No. 4"), (
-        ("CARGO", "inside boxes of dried apricots"), ("CONVEYANCE", "false floor of the trailer"),
-        ("CONVEYANCE", "fuel tank"), ("BODY", "swallowed capsules"), ("CARGO", "among cotton bales"),
-        ("CONVEYANCE", "spare tyre"))),
-    "OPIUM": ("KG", (1.0, 400.0), ("opium", "опий", "опий-сырец"), (
-        ("BAGGAGE", "sacks carried across the Panj river"),
-        ("CONVEYANCE", "door panels"), ("CARGO", "watermelons hollowed out"))),
-    "HASHISH": ("KG", (1.0, 600.0), ("hashish", "гашиш", "charas"), (
-        ("CARGO", "in a consignment of onions"), ("CONVEYANCE", "wagon roof cavity"),
-        ("CONSUMER_GOODS", "inside soap bars"))),
-    "CANNABIS": ("KG", (0.5, 900.0), ("marijuana", "марихуана", "Chui valley cannabis"), (
-        ("BAGGAGE", "travel bags"), ("CONVEYANCE", "under the seats"), ("CARGO", "hay bales"))),
-    "METHAMPHETAMINE": ("KG", (0.2, 120.0), ("methamphetamine", "метамфетамин", "shisha (crystal meth)"), (
-        ("CONSUMER_GOODS", "inside tea packets"), ("CARGO", "pomegranate juice cans"),
-        ("BODY", "strapped to the body"))),
-    "TRAMADOL": ("TABLETS", (2_000, 600_000), ("tramadol", "трамадол", "tramadol 225 mg"), (
-        ("CARGO", "declared as paracetamol"), ("POSTAL", "parcels of 'food supplements'"),
-        ("BAGGAGE", "suitcase lining"))),
-    "NPS": ("G", (5.0, 20_000.0), ("mephedrone", "мефедрон", "alpha-PVP ('соль')", "synthetic cannabinoids (спайс)"), (
-        ("POSTAL", "small parcels declared as bath salts"), ("CONSUMER_GOODS", "inside electronics"),
-        ("CARGO", "labelled as plant fertiliser"))),
-    "PRECURSOR": ("L", (50.0, 20_000.0), ("acetic anhydride", "уксусный ангидрид", "ephedrine", "эфедрин"), (
-        ("CARGO", "drums declared as paint thinner"), ("CONVEYANCE", "tank wagon"),
-        ("CARGO", "in canisters labelled acetic acid"))),
+class Variant(NamedTuple):
+    """One form of a substance as officers write it (English, Russian), its unit and quantity range."""
+
+    en: str
+    ru: str
+    unit: str
+    low: float
+    high: float
+
+
+class Hiding(NamedTuple):
+    """A concealment (the Avro ``Concealment`` symbol and the officer's detail) and the conveyance
+    modes in which it can happen."""
+
+    concealment: str
+    detail: str
+    modes: tuple[str, ...]
+
+
+ROAD, RAIL, SEA, AIR, POSTAL, FOOT = "ROAD", "RAIL", "SEA", "AIR", "POSTAL", "PEDESTRIAN"
+FREIGHT = (ROAD, RAIL, SEA)
+TRAVELLER = (ROAD, RAIL, AIR, FOOT)
+
+# type -> (the forms it is written in, where it is hidden). A precursor's forms are different chemicals
+# (acetic anhydride is a liquid, ephedrine a powder): a narrative names the form of its own report.
+SUBSTANCES: dict[str, tuple[tuple[Variant, ...], tuple[Hiding, ...]]] = {
+    "HEROIN": ((Variant("heroin", "героин", "KG", 0.3, 250.0),
+                Variant("Afghan heroin No. 4", "афганский героин № 4", "KG", 0.3, 250.0)), (
+        Hiding("CARGO", "inside boxes of dried apricots", FREIGHT), Hiding("CONVEYANCE", "false floor of the trailer", (ROAD,)),
+        Hiding("CONVEYANCE", "fuel tank", (ROAD,)), Hiding("BODY", "swallowed capsules", TRAVELLER),
+        Hiding("CARGO", "among cotton bales", FREIGHT), Hiding("CONVEYANCE", "spare tyre", (ROAD,)))),
+    "OPIUM": ((Variant("opium", "опий", "KG", 1.0, 400.0), Variant("raw opium", "опий-сырец", "KG", 1.0, 400.0)), (
+        Hiding("BAGGAGE", "sacks carried across the Panj river", (FOOT,)),
+        Hiding("CONVEYANCE", "door panels", (ROAD,)), Hiding("CARGO", "watermelons hollowed out", (ROAD, RAIL)))),
+    "HASHISH": ((Variant("hashish", "гашиш", "KG", 1.0, 600.0), Variant("charas", "чарас", "KG", 1.0, 600.0)), (
+        Hiding("CARGO", "in a consignment of onions", FREIGHT), Hiding("CONVEYANCE", "wagon roof cavity", (RAIL,)),
+        Hiding("CONSUMER_GOODS", "inside soap bars", (*FREIGHT, AIR)))),
+    "CANNABIS": ((Variant("marijuana", "марихуана", "KG", 0.5, 900.0),
+                  Variant("Chui valley cannabis", "чуйская конопля", "KG", 0.5, 900.0)), (
+        Hiding("BAGGAGE", "travel bags", TRAVELLER), Hiding("CONVEYANCE", "under the seats", (ROAD,)),
+        Hiding("CARGO", "hay bales", (ROAD, RAIL)))),
+    "METHAMPHETAMINE": ((Variant("methamphetamine", "метамфетамин", "KG", 0.2, 120.0),
+                         Variant("shisha (crystal meth)", "шиша (кристаллический метамфетамин)", "KG", 0.2, 120.0)), (
+        Hiding("CONSUMER_GOODS", "inside tea packets", (*FREIGHT, AIR)), Hiding("CARGO", "pomegranate juice cans", FREIGHT),
+        Hiding("BODY", "strapped to the body", TRAVELLER))),
+    "TRAMADOL": ((Variant("tramadol", "трамадол", "TABLETS", 2_000, 600_000),
+                  Variant("tramadol 225 mg", "трамадол 225 мг", "TABLETS", 2_000, 600_000)), (
+        Hiding("CARGO", "declared as paracetamol", (*FREIGHT, AIR)),
+        Hiding("POSTAL", "parcels of 'food supplements'", (POSTAL,)), Hiding("BAGGAGE", "suitcase lining", TRAVELLER))),
+    "NPS": ((Variant("mephedrone", "мефедрон", "G", 5.0, 20_000.0), Variant("alpha-PVP", "альфа-PVP («соль»)", "G", 5.0, 20_000.0),
+             Variant("synthetic cannabinoids", "синтетические каннабиноиды (спайс)", "G", 5.0, 20_000.0)), (
+        Hiding("POSTAL", "small parcels declared as bath salts", (POSTAL,)),
+        Hiding("CONSUMER_GOODS", "inside electronics", (*FREIGHT, AIR, POSTAL)),
+        Hiding("CARGO", "labelled as plant fertiliser", FREIGHT))),
+    "PRECURSOR": ((Variant("acetic anhydride", "уксусный ангидрид", "L", 50.0, 20_000.0),
+                   Variant("ephedrine", "эфедрин", "KG", 1.0, 2_000.0)), (
+        Hiding("CARGO", "drums declared as paint thinner", FREIGHT), Hiding("CONVEYANCE", "tank wagon", (RAIL,)),
+        Hiding("CARGO", "in canisters labelled acetic acid", FREIGHT),
+        Hiding("CARGO", "sacks declared as sodium bicarbonate", FREIGHT))),
 }
+LIQUID_ONLY = {"tank wagon", "drums declared as paint thinner", "in canisters labelled acetic acid"}  # litres only
+SOLID_ONLY = {"sacks declared as sodium bicarbonate"}  # never litres
 
-PEOPLE: tuple[tuple[str, str], ...] = (  # (name, nationality)
-    ("Рахимов Фаррух Абдуллоевич", "TJ"), ("Rakhimov Farrukh", "TJ"), ("Каримов Дилшод", "UZ"),
-    ("Karimov Dilshod", "UZ"), ("Юсупов Бахтиёр", "UZ"), ("Назаров Шерзод", "TJ"), ("Nazarov Sherzod", "TJ"),
-    ("Абдуллоев Самандар", "TJ"), ("Ахмедов Ильхом", "UZ"), ("Mohammad Karim Noori", "AF"),
-    ("Ahmad Shah Rahimi", "AF"), ("Gul Agha Sherzai", "AF"), ("Асанов Нурлан", "KZ"), ("Asanov Nurlan", "KZ"),
-    ("Токтогулов Эрлан", "KG"), ("Toktogulov Erlan", "KG"), ("Бердыев Мерген", "TM"), ("Mammadov Elvin", "AZ"),
-    ("Смирнов Андрей Викторович", "RU"), ("Wang Lei", "CN"), ("Ли Вэй", "CN"), ("Мамадалиев Улугбек", "KG"),
+# the most a courier, a traveller or a parcel carries, per unit (a body courier does not swallow 250 kg)
+CARRY_LIMIT: dict[str, dict[str, float]] = {
+    "BODY": {"KG": 1.5, "G": 1_500.0, "TABLETS": 3_000, "L": 1.0},
+    "BAGGAGE": {"KG": 60.0, "G": 60_000.0, "TABLETS": 100_000, "L": 40.0},
+    "POSTAL": {"KG": 5.0, "G": 5_000.0, "TABLETS": 20_000, "L": 5.0},
+}
+POSTAL_DETAILS = ("parcel declared as gifts", "parcel declared as spare parts")
+
+class Party(NamedTuple):
+    """A party as an agency writes it: ``name`` (script, word order and transliteration vary between
+    agencies), ``country``, and ``who`` -- the real person or company (the same for every spelling of
+    one party: the ground truth of entity links, never sent to the hub)."""
+
+    name: str
+    country: str
+    who: str
+
+
+PEOPLE: tuple[Party, ...] = (
+    Party("Рахимов Фаррух Абдуллоевич", "TJ", "rakhimov"), Party("Rakhimov Farrukh", "TJ", "rakhimov"),
+    Party("Каримов Дилшод", "UZ", "karimov"), Party("Karimov Dilshod", "UZ", "karimov"),
+    Party("Юсупов Бахтиёр", "UZ", "yusupov"), Party("Назаров Шерзод", "TJ", "nazarov"),
+    Party("Nazarov Sherzod", "TJ", "nazarov"), Party("Абдуллоев Самандар", "TJ", "abdulloev"),
+    Party("Ахмедов Ильхом", "UZ", "akhmedov"), Party("Mohammad Karim Noori", "AF", "noori"),
+    Party("Ahmad Shah Rahimi", "AF", "rahimi"), Party("Gul Agha Sherzai", "AF", "sherzai"),
+    Party("Асанов Нурлан", "KZ", "asanov"), Party("Asanov Nurlan", "KZ", "asanov"),
+    Party("Токтогулов Эрлан", "KG", "toktogulov"), Party("Toktogulov Erlan", "KG", "toktogulov"),
+    Party("Бердыев Мерген", "TM", "berdyev"), Party("Mammadov Elvin", "AZ", "mammadov"),
+    Party("Смирнов Андрей Викторович", "RU", "smirnov"), Party("Wang Lei", "CN", "wang"),
+    Party("Ли Вэй", "CN", "li"), Party("Мамадалиев Улугбек", "KG", "mamadaliev"),
 )
 
-COMPANIES: tuple[tuple[str, str], ...] = (
-    ("ООО «Сугд Фрукт»", "TJ"), ("Sughd Fruit LLC", "TJ"), ("Kunduz Trading Company", "AF"),
-    ("Hairatan Logistics", "AF"), ("ТОО «Жибек Жолы Транс»", "KZ"), ("Zhibek Zholy Trans LLP", "KZ"),
-    ("Urumqi Tianshan Chemical Co., Ltd.", "CN"), ("Xinjiang Silk Road Import-Export", "CN"),
-    ("ОсОО «Ош Агро Экспорт»", "KG"), ("Termez Cotton Export", "UZ"), ("Caspian Shipping Agency", "AZ"),
-    ("ООО «ТрансЛогистик»", "RU"), ("Mazar Dried Fruits", "AF"), ("Ashgabat Textile Trade", "TM"),
+COMPANIES: tuple[Party, ...] = (
+    Party("ООО «Сугд Фрукт»", "TJ", "sughd-fruit"), Party("Sughd Fruit LLC", "TJ", "sughd-fruit"),
+    Party("Kunduz Trading Company", "AF", "kunduz-trading"), Party("Hairatan Logistics", "AF", "hairatan-logistics"),
+    Party("ТОО «Жибек Жолы Транс»", "KZ", "zhibek-zholy-trans"),
+    Party("Zhibek Zholy Trans LLP", "KZ", "zhibek-zholy-trans"),
+    Party("Urumqi Tianshan Chemical Co., Ltd.", "CN", "tianshan-chemical"),
+    Party("Xinjiang Silk Road Import-Export", "CN", "silk-road-ie"),
+    Party("ОсОО «Ош Агро Экспорт»", "KG", "osh-agro"), Party("Termez Cotton Export", "UZ", "termez-cotton"),
+    Party("Caspian Shipping Agency", "AZ", "caspian-shipping"), Party("ООО «ТрансЛогистик»", "RU", "translogistik"),
+    Party("Mazar Dried Fruits", "AF", "mazar-fruits"), Party("Ashgabat Textile Trade", "TM", "ashgabat-textile"),
 )
+
+WHO: dict[str, str] = {p.name: p.who for p in PEOPLE + COMPANIES}
+"""Party name as written -> the real party (the labels of the entity-link tests)."""
 
 GOODS: tuple[tuple[str, str], ...] = (  # description, HS code
     ("dried apricots", "081310"), ("raisins", "080620"), ("cotton lint", "520100"), ("onions", "070310"),
