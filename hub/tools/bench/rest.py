@@ -97,10 +97,11 @@ def rest(base: Settings, workdir: Path, items: Sequence[Any], *, single: int, ba
             by_agency.setdefault(it.agency, []).append(it)
         bjobs = []
         for agency, group in by_agency.items():  # the key decides the reporter: one agency per batch
-            for i in range(0, len(group) - batch_size + 1, batch_size):
+            for i in range(0, len(group), batch_size):  # full batches, then each agency's remainder
                 chunk = group[i:i + batch_size]
                 nd = b"\n".join(orjson.dumps(it.body) for it in chunk)
                 bjobs.append((keys[agency], nd, "application/x-ndjson", len(chunk)))
+        bjobs.sort(key=lambda j: -j[3])  # the fullest batches first (stable: agency order otherwise)
         bjobs = bjobs[:batches]
         batch = asyncio.run(_drive(f"{base_url}/v1/reports/batch", [j[:3] for j in bjobs],
                                    max(1, concurrency // 8), 202, progress, "batch"))
