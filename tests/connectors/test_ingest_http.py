@@ -15,7 +15,7 @@ from hub.directory.agencies import Directory
 from hub.directory.auth import OFFICER
 from hub.platform.db import Database
 from hub.platform.kafka.embedded import EmbeddedBroker, free_port
-from hub.platform.kafka.topics import INTAKE
+from hub.platform.kafka.topics import AUDIT, INTAKE
 from tests.connectors.conftest import Gateway, module_settings
 from tests.connectors.intake import read_audit, read_intake
 from tests.factories import json_report
@@ -234,8 +234,10 @@ async def test_broker_restart_503_then_topics_recreated(tmp_path: Path) -> None:
             admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
             await admin.start()
             try:
-                [topic] = await admin.describe_topics([INTAKE])
-                assert len(topic["partitions"]) == settings.partitions == 2
+                # recreated as specified, not as a broker default: the sequencer with one partition,
+                # the audit topic with the configured number
+                parts = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics([INTAKE, AUDIT])}
+                assert parts == {INTAKE: 1, AUDIT: settings.partitions} and settings.partitions == 2
             finally:
                 await admin.close()
         finally:
