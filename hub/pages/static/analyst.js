@@ -175,11 +175,11 @@
   async function search(q, cursor) {
     A.q = q; showTab("search");
     if (!cursor) { A.results = null; renderSearch(); }
-    try {
-      const page = await json("search", { q, ...filters(), limit: 25, cursor });
-      A.results = (cursor ? A.results : []).concat(page.results);
-      A.next = page.next;
-    } catch (e) { A.results = []; A.next = null; }
+    const asked = A.searchSeq = (A.searchSeq || 0) + 1; // only the newest question's answer is shown
+    let page;
+    try { page = await json("search", { q, ...filters(), limit: 25, cursor }); } catch (e) { page = null; }
+    if (asked !== A.searchSeq) return; // a later search (other words, filters) was asked meanwhile
+    if (page) { A.results = (cursor ? A.results : []).concat(page.results); A.next = page.next; } else { A.results = []; A.next = null; }
     renderSearch();
   }
 
@@ -405,7 +405,11 @@
       return;
     }
     A.from = from; A.to = to;
-    try { A.stats = await json("stats", { by, from: A.from, to: A.to, ...filters() }); } catch (e) { A.stats = { by, buckets: [], total: { reports: 0, kg: 0 } }; }
+    const asked = A.statsSeq = (A.statsSeq || 0) + 1; // an earlier, slower answer never replaces a newer one
+    let stats;
+    try { stats = await json("stats", { by, from: A.from, to: A.to, ...filters() }); } catch (e) { stats = { by, buckets: [], total: { reports: 0, kg: 0 } }; }
+    if (asked !== A.statsSeq) return;
+    A.stats = stats;
     renderCharts();
   }
 
