@@ -69,9 +69,11 @@ def fetch(version: str = APICURIO_VERSION, *, timeout: float = 900,
             return app
         tmp = root / "app.partial"
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(root / "${project.basedir}", ignore_errors=True)  # an old unpack marker would skip the unpack
         log.info("fetching Apicurio Registry with Maven", version=version, into=str(app))
         code, out = maven(["dependency:unpack", f"-Dartifact={ARTIFACT}:{version}:tar.gz:all",
-                           f"-DoutputDirectory={tmp}"], progress=progress, timeout=timeout)
+                           f"-DoutputDirectory={tmp}"], progress=progress, timeout=timeout,
+                          cwd=root)  # no pom: Maven's markers go under the cache, not the caller's directory
         if code != 0 or not (tmp / "quarkus-run.jar").exists():
             shutil.rmtree(tmp, ignore_errors=True)
             raise KafkaUnavailable(f"mvn could not fetch {ARTIFACT}:{version}:tar.gz:all (exit {code}):\n{out[-3000:]}")

@@ -103,14 +103,16 @@ def fetched(version: str = KAFKA_VERSION) -> bool:
     return (libs_dir(version) / ".complete").exists()
 
 
-def maven(args: list[str], *, progress: Callable[[str], None] | None = None, timeout: float = 900
-          ) -> tuple[int, str]:
-    """Run ``mvn -B ARGS``; its exit code and the tail of its output. ``progress`` gets a line per file
-    Maven downloads ("12 files, 48.3 MB so far: NAME"), so a first run shows what it is waiting for."""
+def maven(args: list[str], *, progress: Callable[[str], None] | None = None, timeout: float = 900,
+          cwd: Path | None = None) -> tuple[int, str]:
+    """Run ``mvn -B ARGS`` in ``cwd``; its exit code and the tail of its output. ``progress`` gets a line per
+    file Maven downloads ("12 files, 48.3 MB so far: NAME"), so a first run shows what it is waiting for.
+    A goal run without a pom writes its ``${project.basedir}/target`` under ``cwd``: give the cache."""
     mvn = shutil.which("mvn")
     if not mvn:
         raise KafkaUnavailable("no mvn on PATH (apt-get install maven), needed once to fetch the jars")
-    proc = subprocess.Popen([mvn, "-B", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([mvn, "-B", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=cwd)
     tail: list[str] = []
     files, size = 0, 0.0
     timer = threading.Timer(timeout, proc.kill)  # a stuck download ends as a failed fetch
