@@ -77,48 +77,36 @@ class FeedWatch:
 
     def __init__(self, store: FeedStore, fallback: float | None = None) -> None:
         self.store = store
-        self.pushed = store.db.dialect == "postgresql" or wake.wake_dir(store.db, wake.FEED) is not None
-        self.fallback = fallback if fallback is not None else (FALLBACK_SECONDS if self.pushed else 0.02)
-        self._heads: dict[str, int] = {}
-        self._events: dict[str, asyncio.Event] = {}
+        self.heads = wake.Heads(store.db, wake.FEED, on_reconnect=self._recheck)  # newest cursor per feed
+        self.fallback = fallback if fallback is not None else (FALLBACK_SECONDS if self.heads.pushed else 0.02)
         self._interest: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pages: dict[tuple[str, int, int], asyncio.Task[list[SharedView]]] = {}
-        self.listener = wake.Listener(store.db, wake.FEED, self._pushed, on_reconnect=self._recheck)
+
+    @property
+    def pushed(self) -> bool:
+        """Whether commits wake the streams (False: only the fallback re-check finds new items)."""
+        return self.heads.pushed
 
     def start(self) -> None:
         """Listen for commits (at gateway start-up, before any stream reads the store)."""
-        if self.pushed:
-            self.listener.start()
-
-    def _pushed(self, heads: dict[str, Any]) -> None:
-        for s, head in heads.items():
-            if isinstance(head, int) and head > self._heads.get(s, -1):
-                self._heads[s] = head
-                event = self._events.pop(s, None)
-                if event is not None:
-                    event.set()
+        self.heads.start()
 
     def _recheck(self) -> None:
         self._wake.set()
 
     async def wait(self, state: str, cursor: int, timeout: float) -> bool:
         """Wait until the feed of ``state`` has an item after ``cursor`` (True) or ``timeout`` passed (False)."""
-        if self._heads.get(state, -1) > cursor:
+        if self.heads.heads.get(state, -1) > cursor:
             return True
-        event = self._events.setdefault(state, asyncio.Event())
         self._interest[state] = self._interest.get(state, 0) + 1
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
         try:
-            async with asyncio.timeout(timeout):
-                await event.wait()
-        except TimeoutError:
-            pass
+            return await self.heads.wait(state, cursor, timeout)
         finally:
             self._interest[state] -= 1
-        return self._heads.get(state, -1) > cursor
 
     def _heads_of(self, states: list[str]) -> dict[str, int]:
         rows = self.store.db.query(
@@ -132,7 +120,7 @@ class FeedWatch:
             states = sorted(s for s, n in self._interest.items() if n > 0)
             if states:
                 try:
-                    self._pushed(await in_thread(self._heads_of, states))
+                    self.heads.push(await in_thread(self._heads_of, states))
                 except Exception as exc:  # the database is away: streams fall back to their timeouts
                     log.warning("feed watch query failed", error=str(exc))
             self._wake.clear()
@@ -162,7 +150,7 @@ class FeedWatch:
         return [SharedView(v, sse_event(v)) for v in views]
 
     async def close(self) -> None:
-        await self.listener.close()
+        await self.heads.close()
         await cancel(self._task)
         self._task = None
 

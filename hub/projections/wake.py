@@ -182,10 +182,10 @@ class Heads:
     """The newest cursor per key (agency, recipient…) as a channel pushes it; :meth:`wait` returns as
     soon as a key moves past a cursor (or after ``timeout``: the caller's own re-check)."""
 
-    def __init__(self, db: Database, channel: str) -> None:
+    def __init__(self, db: Database, channel: str, on_reconnect: Callable[[], None] | None = None) -> None:
         self.heads: dict[str, int] = {}
         self._events: dict[str, asyncio.Event] = {}
-        self.listener = Listener(db, channel, self.push)
+        self.listener = Listener(db, channel, self.push, on_reconnect=on_reconnect)
         self.pushed = db.dialect == "postgresql" or wake_dir(db, channel) is not None
 
     def start(self) -> None:

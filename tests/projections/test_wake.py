@@ -38,7 +38,7 @@ def test_a_committed_batch_wakes_the_streams_of_its_feeds_only(db_url: str, tmp_
         watch = FeedWatch(FeedStore(Database(db_url)), fallback=HOUR)
         assert watch.pushed
         watch.start()
-        await asyncio.wait_for(watch.listener.listening.wait(), 30)
+        await asyncio.wait_for(watch.heads.listener.listening.wait(), 30)
         uz = asyncio.create_task(watch.wait("UZ", 0, HOUR))
         kz = asyncio.create_task(watch.wait("KZ", 0, 1.0))
         await asyncio.sleep(0.1)
@@ -46,7 +46,7 @@ def test_a_committed_batch_wakes_the_streams_of_its_feeds_only(db_url: str, tmp_
         await asyncio.to_thread(write, projection, Sorted(feed_items=[item("UZ", "W1"), item("UZ", "W2")]))
         assert await asyncio.wait_for(uz, 30) is True  # woken by the commit (the fallback is an hour away)
         assert await kz is False  # another feed's stream stays asleep
-        assert watch._heads["UZ"] == 2
+        assert watch.heads.heads["UZ"] == 2
         # a batch whose transaction rolls back wakes nobody
         broken = Sorted(feed_items=[item("UZ", "W3")])
         with pytest.raises(RuntimeError), db.transaction():
@@ -55,7 +55,7 @@ def test_a_committed_batch_wakes_the_streams_of_its_feeds_only(db_url: str, tmp_
         assert await watch.wait("UZ", 2, 1.0) is False
         await asyncio.to_thread(write, projection, broken)  # the replay commits and wakes
         assert await asyncio.wait_for(watch.wait("UZ", 2, HOUR), 30) is True
-        assert watch._heads["UZ"] == 3
+        assert watch.heads.heads["UZ"] == 3
         await watch.close()
 
     asyncio.run(go())
