@@ -129,3 +129,58 @@ def test_desk_fits_a_phone(stack: Stack, browser: Browser, desk_token: str, lang
     b.js("window.scrollTo(0, 0)")
     b.screenshot(SHOTS / f"desk-desktop-{lang}.png")
     no_exceptions(b)
+
+
+TIME = {"en": ("DD/MM/YYYY HH:MM", "05/01/2026 08:30", "31/12/2026 14:05"),
+        "ru": ("ДД.ММ.ГГГГ ЧЧ:ММ", "05.01.2026 08:30", "31.12.2026 14:05")}
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_event_time_typed_in_the_interface_language(stack: Stack, browser: Browser, desk_token: str, lang: str) -> None:
+    """The "when" field is text in the page's own format (a datetime-local input would show the
+    browser's locale), says its format, is sent as ISO UTC, follows a language switch, and a time it
+    cannot read is an error naming the field and the format."""
+    b = browser
+    desk(b, stack, desk_token, DESKTOP, lang)
+    hint, typed, example = TIME[lang]
+    other = "ru" if lang == "en" else "en"
+    assert b.js("document.getElementById('r-event_time').type") == "text"
+    assert b.js("document.getElementById('r-event_time').placeholder") == hint
+    assert b.js("document.getElementById('r-event_time-format').textContent") == hint
+    # the format hint is part of the field's label, so a screen reader reads it with the field
+    assert hint in b.js("document.getElementById('r-event_time').labels[0].textContent")
+    fill(b, {**BASICS, "r-event_time": typed})
+    b.js("const q = document.querySelector('#substances .substance [data-field=quantity]');"
+         "q.value = '2'; q.dispatchEvent(new Event('input', {bubbles: true}))")
+    assert b.js("window.HUB_DESK.collect().event_time") == "2026-01-05T08:30:00Z"
+    check(b)
+    assert errors(b) == []
+    assert b.js("document.getElementById('form-status').className") == "ok"  # the hub's own check took it
+    # the other language: the same time, re-written in that language's format
+    set_lang(b, other)
+    assert b.js("document.getElementById('r-event_time').value") == TIME[other][1]
+    assert b.js("document.getElementById('r-event_time').placeholder") == TIME[other][0]
+    assert b.js("window.HUB_DESK.collect().event_time") == "2026-01-05T08:30:00Z"
+    set_lang(b, lang)
+    assert b.js("document.getElementById('r-event_time').value") == typed
+    # one-digit day, month and hour, and ISO (year first) are read too; no time, no such day, hour 24 are not
+    read = b.js("['5{s}1{s}2026 8:30', '2026-01-05T08:30', '2026-01-05 08:30:15Z', '05{s}01{s}2026', '31{s}02{s}2026 08:30',"
+                " '05{s}01{s}2026 24:00', '05{s}01{s}26 08:30', '']"
+                f".map(x => HUB_COMMON.parseDateTime(x.replaceAll('{{s}}', {json.dumps('/' if lang == 'en' else '.')}),"
+                f" {json.dumps(lang)}))")
+    assert read == ["2026-01-05T08:30:00Z", "2026-01-05T08:30:00Z", "2026-01-05T08:30:15Z", None, None, None, None, ""]
+    # a time it cannot read: one error, naming the field and the format, on the field itself
+    fill(b, {"r-event_time": example.replace("31", "32", 1)})
+    check(b)
+    assert errors(b) == [{"en": f"When: cannot be read: write it as {hint}, e.g. {example}",
+                          "ru": f"Когда: не удаётся прочитать: пишите так: {hint}, например {example}"}[lang]]
+    assert b.js("document.getElementById('r-event_time').getAttribute('aria-invalid')") == "true"
+    b.screenshot(SHOTS / f"desk-time-error-desktop-{lang}.png")
+    # a draft keeps the time as ISO: it comes back in the language of the page that opens it
+    fill(b, {"r-event_time": typed})
+    set_lang(b, other)
+    b.goto(stack.base + "/desk")  # signed in again from the session: the draft is restored
+    b.wait("!document.getElementById('app').hidden", what="signed in")
+    assert b.js("document.getElementById('r-event_time').value") == TIME[other][1]
+    set_lang(b, lang)
+    no_exceptions(b)

@@ -149,9 +149,13 @@ window.HUB_COMMON = (() => {
     const f = dateFormat(lang);
     const v = {};
     f.order.forEach((k, i) => { v[k] = Number(nums[i]); });
-    if (v.year < 1000 || v.year > 9999) return null;
-    const d = new Date(Date.UTC(v.year, v.month - 1, v.day));
-    if (d.getUTCFullYear() !== v.year || d.getUTCMonth() !== v.month - 1 || d.getUTCDate() !== v.day) return null;
+    return isoDay(v.year, v.month, v.day);
+  }
+  // a calendar day as "2026-12-31"; null for no such day (31 April, a two-digit year)
+  function isoDay(year, month, day) {
+    if (year < 1000 || year > 9999) return null;
+    const d = new Date(Date.UTC(year, month - 1, day));
+    if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) return null;
     return d.toISOString().slice(0, 10);
   }
   // a date field: its text in the page's format, its ISO value in data-iso (kept while typing)
@@ -167,6 +171,37 @@ window.HUB_COMMON = (() => {
       else { input.removeAttribute("aria-invalid"); input.dataset.iso = v; }
     });
     return input;
+  }
+
+  // ---- date and time (UTC) typed in the interface language --------------------------------------
+  // An <input type=datetime-local> too shows the browser's locale: the desk's "when" is a text field in
+  // the page's format — "31/12/2026 14:05" (en), "31.12.2026 14:05" (ru) — always UTC, sent as ISO.
+  const TIME_LETTERS = { en: "HH:MM", ru: "ЧЧ:ММ" };
+  function dateTimeFormat(lang) {
+    const f = dateFormat(lang);
+    const hint = `${f.hint} ${TIME_LETTERS[lang] || TIME_LETTERS.en}`;
+    return { ...f, hint, example: dateTimeText("2026-12-31T14:05:00Z", lang) };
+  }
+  // "2026-12-31T14:05:00Z" → "31/12/2026 14:05" / "31.12.2026 14:05" ("" for no time)
+  function dateTimeText(iso, lang) {
+    const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})/.exec(iso || "");
+    return m ? `${dateText(m[1], lang)} ${m[2]}:${m[3]}` : "";
+  }
+  // what was typed → "2026-12-31T14:05:00Z"; "" for an empty field; null when it cannot be read. The
+  // date as parseDate reads it, or year first (2026-12-31: ISO, in any language); then the time, hours
+  // and minutes (":" or "." between; seconds may follow), after a space or "T"; a closing "Z" or "UTC"
+  // is allowed (the time is UTC either way).
+  function parseDateTime(typed, lang) {
+    const s = (typed || "").trim();
+    if (!s) return "";
+    const m = /^(.+?)(?:\s*T\s*|\s+)(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?\s*(?:Z|UTC)?$/i.exec(s);
+    if (!m) return null;
+    const ymd = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(m[1].trim());
+    const day = ymd ? isoDay(Number(ymd[1]), Number(ymd[2]), Number(ymd[3])) : parseDate(m[1], lang);
+    const [h, min, sec] = [Number(m[2]), Number(m[3]), Number(m[4] || 0)];
+    if (!day || h > 23 || min > 59 || sec > 59) return null;
+    const two = (n) => String(n).padStart(2, "0");
+    return `${day}T${two(h)}:${two(min)}:${two(sec)}Z`;
   }
 
   // the hub's risk reasons (English phrases of hub/pipeline/core/enrich.py) in the interface language;
@@ -345,5 +380,5 @@ window.HUB_COMMON = (() => {
   }
 
   return { $, el, translator, applyTexts, when, ENUMS, locale, exact, relative, time, refreshTimes, num, quantity,
-    month, dateFormat, dateText, parseDate, dateInput, text, riskReason, routingReason, announce, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
+    month, dateFormat, dateText, parseDate, dateInput, dateTimeFormat, dateTimeText, parseDateTime, text, riskReason, routingReason, announce, bearer, api, parseEvent, readEvents, follow, showApp, signOut, shell };
 })();

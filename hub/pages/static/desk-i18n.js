@@ -42,7 +42,7 @@ window.DESK_TEXT = {
     seconds: "s", minutes: "min", hours: "h", days: "d",
     // field problems found in the browser
     required: "is required", too_long: "is too long: {n} characters, at most {max}", bad_version: "should be a whole number, 1 or more",
-    time: "is not a date and time", future: "is more than an hour in the future",
+    time: "is not a date and time", time_format: "cannot be read: write it as {format}, e.g. {example}", future: "is more than an hour in the future",
     country: "“{c}” is not a two-letter country code", country3: "“{c}” is a three-letter code: write the two-letter code {two}", addressee: "“{c}” is not a state code or CARICC",
     container_len: "should have 11 characters (4 letters, 7 digits), has {n}",
     container_format: "should be 3 owner letters, U, J or Z, 6 digits and a check digit",
@@ -95,7 +95,7 @@ window.DESK_TEXT = {
     UNKNOWN: "неизвестно", NEW: "новое", UPDATE: "обновление", CORRELATED: "связано",
     seconds: "с", minutes: "мин", hours: "ч", days: "дн",
     required: "обязательно", too_long: "слишком длинно: {n} знаков, не более {max}", bad_version: "должна быть целым числом от 1",
-    time: "это не дата и время", future: "более чем на час в будущем",
+    time: "это не дата и время", time_format: "не удаётся прочитать: пишите так: {format}, например {example}", future: "более чем на час в будущем",
     country: "«{c}» — не двухбуквенный код страны", country3: "«{c}» — трёхбуквенный код: укажите двухбуквенный {two}", addressee: "«{c}» — не код государства и не CARICC",
     container_len: "должен иметь 11 знаков (4 буквы, 7 цифр), а не {n}",
     container_format: "должен состоять из 3 букв владельца, U, J или Z, 6 цифр и контрольной цифры",

@@ -48,6 +48,7 @@
   // ---- language -----------------------------------------------------------------------------
   function applyLanguage() {
     C.applyTexts(S.lang, t);
+    timeField();
     if (S.me) $("who").textContent = `${t("signed_in_as")} ${S.me.user || S.me.label} · ${S.me.name} (${S.me.state})`;
     if (S.link) setLink(S.link);
     S.shownReports = S.shownRequests = "";
@@ -123,8 +124,10 @@
     Object.fromEntries([...row.querySelectorAll("[data-field]")].map((n) => [n.dataset.field, n.value])));
 
   function snapshot() {
-    return { fields: Object.fromEntries(FIELDS.map((id) => [id, $(id).value])),
-             substances: rowValues("#substances .substance"), parties: rowValues("#parties .party") };
+    const fields = Object.fromEntries(FIELDS.map((id) => [id, $(id).value]));
+    const when = C.parseDateTime(fields["r-event_time"], S.lang);
+    if (when) fields["r-event_time"] = when; // kept as ISO: the draft may come back in the other language
+    return { fields, substances: rowValues("#substances .substance"), parties: rowValues("#parties .party") };
   }
   const draftKey = () => `hub.desk.draft.${S.me.agency}`;
   function saveDraft() { if (S.me) localStorage.setItem(draftKey(), JSON.stringify(snapshot())); }
@@ -134,6 +137,7 @@
     if (!raw) { addSubstance(); return; }
     const d = JSON.parse(raw);
     for (const [id, v] of Object.entries(d.fields || {})) if ($(id)) $(id).value = v;
+    setTime(d.fields && d.fields["r-event_time"]);
     for (const s of d.substances || []) addSubstance(s);
     for (const p of d.parties || []) addParty(p);
   }
@@ -145,12 +149,33 @@
     showErrors([], []);
   }
 
+  // ---- the "when" field: a text field in the interface language's format, UTC (C.parseDateTime) ----
+  // the field's text is re-written in the new format when the language changes (S.timeLang: the
+  // language it was typed in); drafts and reports loaded into the form hold ISO (2026-12-31T14:05:00Z)
+  function timeField() {
+    const n = $("r-event_time");
+    const iso = C.parseDateTime(n.value, S.timeLang || S.lang);
+    if (iso) n.value = C.dateTimeText(iso, S.lang);
+    S.timeLang = S.lang;
+    const f = C.dateTimeFormat(S.lang);
+    n.placeholder = f.hint;
+    $("r-event_time-format").textContent = f.hint;
+  }
+  function setTime(value) {
+    const iso = C.parseDateTime(value, S.lang);
+    $("r-event_time").value = iso ? C.dateTimeText(iso, S.lang) : (value || "");
+    S.timeLang = S.lang;
+  }
+  // the field holds text that is not a date and time in the page's format (or ISO)
+  const unreadTime = () => C.parseDateTime($("r-event_time").value, S.lang) === null;
+
   const list = (text) => text.split(/[,;\s]+/).map((s) => s.trim().toUpperCase()).filter(Boolean);
   function collect() {
     const v = (id) => $(id).value.trim();
     const body = { kind: v("r-kind"), source_ref: v("r-source_ref"), tlp: v("r-tlp"), handling_code: v("r-handling_code") };
     if (v("r-version")) body.version = Number(v("r-version"));
-    if (v("r-event_time")) body.event_time = v("r-event_time").length === 16 ? `${v("r-event_time")}:00Z` : `${v("r-event_time")}Z`;
+    // unreadable text is sent on as typed: check() names the field and the format it expects
+    if (v("r-event_time")) body.event_time = C.parseDateTime(v("r-event_time"), S.lang) || v("r-event_time");
     if (v("r-handling_note")) body.handling_note = v("r-handling_note");
     if (v("r-addressees")) body.addressees = list(v("r-addressees"));
     body.location = { country: v("r-location-country").toUpperCase() };
@@ -277,6 +302,12 @@
   async function check() {
     const body = collect();
     const client = HUB_RULES.check(body, Date.now());
+    if (unreadTime()) {
+      const f = C.dateTimeFormat(S.lang);
+      const e = { field: "event_time", key: "time_format", args: { format: f.hint, example: f.example } };
+      const at = client.findIndex((x) => x.field === "event_time");
+      if (at >= 0) client[at] = e; else client.unshift(e);
+    }
     if (client.length) { showErrors(client, []); say("", {}, ""); return null; }
     const res = await dryRun(body);
     if (res.offline) { showErrors([], []); say("checked_offline", {}, "warn"); return { body, offline: true }; }
@@ -349,7 +380,7 @@
     clearForm();
     const set = (id, v) => { if (v !== undefined && v !== null) $(id).value = v; };
     set("r-kind", body.kind); set("r-source_ref", body.source_ref); set("r-version", body.version);
-    set("r-event_time", (body.event_time || "").replace(/:00Z$|Z$/, "").slice(0, 16));
+    setTime(body.event_time);
     set("r-tlp", body.tlp); set("r-handling_code", body.handling_code); set("r-handling_note", body.handling_note);
     set("r-addressees", (body.addressees || []).join(", "));
     set("r-location-country", body.location && body.location.country); set("r-location-place", body.location && body.location.place);
