@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from hub.pipeline.core import enrich
@@ -31,6 +34,7 @@ def test_transliteration_of_central_asian_letters(cyr: str, lat: str) -> None:
 ])
 def test_names_link_across_scripts_and_word_order(a: str, b: str) -> None:
     assert enrich.name_score(a, b) >= enrich.NAME_MATCH_THRESHOLD
+    assert enrich.scored_names(a, [b]) == {b: enrich.name_score(a, b)}
     assert set(enrich.block_keys(a)) & set(enrich.block_keys(b))
 
 
@@ -38,9 +42,11 @@ def test_names_link_across_scripts_and_word_order(a: str, b: str) -> None:
     ("Рахимов Фаррух", "Karimov Bakhtiyor"), ("Silk Way Cargo", "Sughd Fruit"),
     ("Рахимов Фаррух Абдуллоевич", "Rakhimov Farrukh Sergeevich"),  # two different patronymics: a difference
     ("Jovanovic Marko", "Marko"),  # two words: no patronymic to leave out
+    ("Smirnov Aleksandr Viktorovich", "Смирнов Андрей Викторович"),  # the same surname and patronymic, another name
 ])
 def test_different_names_do_not_link(a: str, b: str) -> None:
     assert enrich.name_score(a, b) < enrich.NAME_MATCH_THRESHOLD
+    assert enrich.scored_names(a, [b]) == {}  # the entity links' pool scoring keeps the same rule
 
 
 def test_the_report_own_enrichment_and_its_risk() -> None:
@@ -75,3 +81,46 @@ def test_low_risk_alert_scores_low() -> None:
     own = enrich.own_parts(r, enrich.refdata())
     parts = enrich.risk_parts(r, totals=own["substance_totals"], hits=own["watchlist_hits"], data=enrich.refdata())
     assert enrich.risk_from(parts, 0) == (25, ["+20 alert report", "+5 1 risk indicator(s)"])
+
+
+def _hits(*names: str, data: enrich.RefData | None = None) -> list[tuple[str, str]]:
+    enrich._WATCH.clear()
+    r = report(parties=[{"role": "DRIVER", "name": n, "country": None, "identifier": None} for n in names])
+    return [(h["name"], h["matched_name"]) for h in enrich.watchlist_hits(r, data or enrich.refdata())]
+
+
+@pytest.mark.parametrize("name", [
+    "Рахимов Фаррух Абдуллоевич",  # the entry is "Рахимов Фаррух": a patronymic it leaves out is no difference
+    "Rakhimov Farrukh Abdulloevich",  # ... in the other script too
+    "Farrukh Abdulloevich Rakhimov",  # ... and in another word order
+    "Rahimov Farruh",  # no patronymic, another transliteration
+])
+def test_watchlist_hits_with_or_without_the_patronymic(name: str) -> None:
+    assert _hits(name) == [(name, "Рахимов Фаррух")]
+
+
+def test_watchlist_entry_with_a_patronymic(tmp_path: Path) -> None:
+    """An entry written with the patronymic: the name without it is a hit, with the same one too (either
+    script, the Central Asian "o'g'li" form), with a different one or a different given name is not."""
+    data = tmp_path / "data"
+    shutil.copytree(enrich.DATA, data)
+    (data / "watchlists" / "with_patronymics.csv").write_text(
+        "name,country,note\nКаримов Дилшод Рустам угли,UZ,test\nСмирнов Андрей Викторович,RU,test\n", encoding="utf-8")
+    ref = enrich.refdata(str(data))
+    assert _hits("Karimov Dilshod", "Andrey Smirnov", data=ref) == [
+        ("Karimov Dilshod", "Каримов Дилшод Рустам угли"), ("Andrey Smirnov", "Смирнов Андрей Викторович")]
+    assert _hits("Karimov Dilshod Rustam o'g'li", "Smirnov Andrey Viktorovich", data=ref) == [
+        ("Karimov Dilshod Rustam o'g'li", "Каримов Дилшод Рустам угли"),
+        ("Smirnov Andrey Viktorovich", "Смирнов Андрей Викторович")]
+    assert _hits("Smirnov Andrey Sergeevich", "Smirnov Aleksandr Viktorovich", "Smirnov Aleksandr",
+                 "Karimov Bobur Rustam o'g'li", data=ref) == []
+
+
+@pytest.mark.parametrize("name", [
+    "Рахимов Рустам Абдуллоевич",  # another given name, with a patronymic
+    "Rakhimov Rustam",  # ... and without
+    "Karimov Farrukh Abdulloevich",  # another surname
+    "Farrukh Abdulloevich",  # two words: no patronymic to leave out, and no surname
+])
+def test_watchlist_precision_kept(name: str) -> None:
+    assert _hits(name) == []

@@ -33,6 +33,9 @@ _TRANSLIT_FIX = str.maketrans({"ў": "o", "Ў": "O", "ё": "yo", "Ё": "Yo", "ʼ
 _FOLD = [("kh", "h"), ("gh", "g"), ("dzh", "j"), ("zh", "j"), ("ch", "c"), ("sh", "s"), ("yo", "o"),
          ("yu", "u"), ("ya", "a"), ("ye", "e"), ("iy", "i"), ("y", "i"), ("w", "v"), ("x", "h"), ("q", "k"),
          ("ff", "f"), ("rr", "r"), ("ll", "l"), ("ss", "s"), ("mm", "m"), ("nn", "n")]
+# Words written two ways after folding: the Uzbek "son of" as ўғли / o'g'li ("ogli") and in its
+# Russian spelling угли ("ugli").
+_SAME_WORD = {"ugli": "ogli"}
 _LEGAL_FORMS = {"llc", "ltd", "ooo", "too", "jsc", "ao", "oao", "zao", "ip", "mchj", "co", "inc"}
 
 
@@ -50,7 +53,7 @@ def _tokens(name: str) -> list[str]:
             continue
         for a, b in _FOLD:
             tok = tok.replace(a, b)
-        tokens.append(tok)
+        tokens.append(_SAME_WORD.get(tok, tok))
     return tokens
 
 
@@ -93,15 +96,20 @@ def block_keys(name: str) -> list[str]:
     return sorted({t[:3] for t in match_form(name).split() if len(t) >= 3})
 
 
+def forms_score(a: tuple[str, str | None], b: tuple[str, str | None], cutoff: float = 0.0) -> float:
+    """Similarity (0-100; 0 under ``cutoff``) of two names given as :func:`name_forms`: when only one
+    has a patronymic, of both without it (a patronymic left out is not a difference); when both have
+    one, the lower of the two as written (two different patronymics are a difference) and the two
+    without it (the same surname and patronymic with another given name is another person)."""
+    if a[1] is not None and b[1] is not None:
+        full = fuzz.token_sort_ratio(a[0], b[0], score_cutoff=cutoff)
+        return float(min(full, fuzz.token_sort_ratio(a[1], b[1], score_cutoff=cutoff))) if full else 0.0
+    return float(fuzz.token_sort_ratio(a[1] or a[0], b[1] or b[0], score_cutoff=cutoff))
+
+
 def name_score(a: str, b: str) -> float:
-    """Similarity of two party names (0-100): rapidfuzz token_sort_ratio of their match forms; when
-    only one of them has a patronymic, of both forms without it (a patronymic left out is not a
-    difference; two different patronymics are)."""
-    fa, ca = name_forms(a)
-    fb, cb = name_forms(b)
-    if ca is not None and cb is not None:
-        return float(fuzz.token_sort_ratio(fa, fb))
-    return float(fuzz.token_sort_ratio(ca or fa, cb or fb))
+    """Similarity of two party names (0-100): :func:`forms_score` of their match forms."""
+    return forms_score(name_forms(a), name_forms(b))
 
 
 # --------------------------------------------------------------------------- reference data
@@ -118,7 +126,7 @@ class RefData:
     crossing_points: tuple[dict[str, str], ...]
     drug_synonyms: tuple[tuple[str, str], ...]  # (synonym lower, type)
     concealment: tuple[tuple[str, str, int], ...]  # (keyword lower, method, weight)
-    watchlists: tuple[tuple[str, str, str, str], ...]  # (list, name, match form, note)
+    watchlists: tuple[tuple[str, str, tuple[str, str | None], str], ...]  # (list, name, name_forms, note)
 
 
 @cache
@@ -127,7 +135,7 @@ def refdata(directory: str | None = None) -> RefData:
     watch = []
     for f in sorted((d / "watchlists").glob("*.csv")):
         for row in _read_csv(f):
-            watch.append((f.stem, row["name"], match_form(row["name"]), row.get("note") or ""))
+            watch.append((f.stem, row["name"], name_forms(row["name"]), row.get("note") or ""))
     return RefData(
         crossing_points=tuple(_read_csv(d / "crossing_points.csv")),
         drug_synonyms=tuple((r["synonym"].lower(), r["type"]) for r in _read_csv(d / "drug_synonyms.csv")),
@@ -197,10 +205,10 @@ def _watch(name: str, data: RefData) -> tuple[tuple[str, str, float], ...]:
     key = (id(data), name)
     hit = _WATCH.get(key)
     if hit is None:
-        form = match_form(name)
+        forms = name_forms(name)
         found = []
-        for lst, wname, wform, _note in data.watchlists:
-            score = fuzz.token_sort_ratio(form, wform, score_cutoff=NAME_MATCH_THRESHOLD)
+        for lst, wname, wforms, _note in data.watchlists:  # the rule of name_score
+            score = forms_score(forms, wforms, NAME_MATCH_THRESHOLD)
             if score:
                 found.append((lst, wname, round(float(score), 1)))
         if len(_WATCH) > 65536:
@@ -210,14 +218,17 @@ def _watch(name: str, data: RefData) -> tuple[tuple[str, str, float], ...]:
 
 
 def watchlist_hits(report: Mapping[str, Any], data: RefData) -> list[dict[str, Any]]:
-    """Every (party, watchlist entry) pair scoring at least the threshold, in party then list order."""
+    """Every (party, watchlist entry) pair scoring at least the threshold, in party then list order;
+    names compared as entity links compare them (:func:`name_score`: "Surname Name" is a hit for an
+    entry "Surname Name Patronymic" and the other way round, in either script)."""
     return [{"name": p["name"], "matched_name": wname, "score": score, "report_id": None, "watchlist": lst}
             for p in report.get("parties") or [] for lst, wname, score in _watch(p["name"], data)]
 
 
 def scored_names(name: str, pool: Sequence[str]) -> dict[str, float]:
     """The names of ``pool`` that match ``name`` (:func:`name_score` >= NAME_MATCH_THRESHOLD) -> score;
-    rapidfuzz's C loop over the pool, at most twice (with and without ``name``'s patronymic)."""
+    rapidfuzz's C loop over the pool, at most twice (with and without ``name``'s patronymic), and one
+    comparison more for each hit where both names have a patronymic."""
     if not pool:
         return {}
     full, core = name_forms(name)
@@ -235,6 +246,11 @@ def scored_names(name: str, pool: Sequence[str]) -> dict[str, float]:
         found = process.extract(query, choices, scorer=fuzz.token_sort_ratio,
                                 score_cutoff=NAME_MATCH_THRESHOLD, limit=None)
         for _f, score, i in found:
+            other = forms[where[i]][1]
+            if core is not None and other is not None:  # both with a patronymic: also without it (forms_score)
+                score = min(score, fuzz.token_sort_ratio(core, other))
+                if score < NAME_MATCH_THRESHOLD:
+                    continue
             out[pool[where[i]]] = float(score)
     return out
 
