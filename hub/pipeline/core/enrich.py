@@ -33,8 +33,9 @@ _TRANSLIT_FIX = str.maketrans({"ў": "o", "Ў": "O", "ё": "yo", "Ё": "Yo", "ʼ
 _FOLD = [("kh", "h"), ("gh", "g"), ("dzh", "j"), ("zh", "j"), ("ch", "c"), ("sh", "s"), ("yo", "o"),
          ("yu", "u"), ("ya", "a"), ("ye", "e"), ("iy", "i"), ("y", "i"), ("w", "v"), ("x", "h"), ("q", "k"),
          ("ff", "f"), ("rr", "r"), ("ll", "l"), ("ss", "s"), ("mm", "m"), ("nn", "n")]
-# Words written two ways after folding: the Uzbek "son of" as ўғли / o'g'li ("ogli") and in its
-# Russian spelling угли ("ugli").
+# Words written two ways after folding, made one when names are compared (name_forms; not in
+# match_form, which the analyst index stores): the Uzbek "son of" as ўғли / o'g'li ("ogli") and in
+# its Russian spelling угли ("ugli").
 _SAME_WORD = {"ugli": "ogli"}
 _LEGAL_FORMS = {"llc", "ltd", "ooo", "too", "jsc", "ao", "oao", "zao", "ip", "mchj", "co", "inc"}
 
@@ -53,7 +54,7 @@ def _tokens(name: str) -> list[str]:
             continue
         for a, b in _FOLD:
             tok = tok.replace(a, b)
-        tokens.append(_SAME_WORD.get(tok, tok))
+        tokens.append(tok)
     return tokens
 
 
@@ -71,10 +72,11 @@ _PATRONYMIC_WORDS = {"ogli", "ugli", "uli", "ogi", "kizi", "uulu"}
 
 @lru_cache(maxsize=65536)
 def name_forms(name: str) -> tuple[str, str | None]:
-    """(:func:`match_form`, the match form without the patronymic -- None when the name has none).
-    Agencies write a person with or without the patronymic ("Рахимов Фаррух Абдуллоевич",
-    "Rakhimov Farrukh"); only names of three words or more can carry one."""
-    tokens = _tokens(name)
+    """(the name's form for comparing -- :func:`match_form` with the words of ``_SAME_WORD`` made one --,
+    that form without the patronymic -- None when the name has none). Agencies write a person with
+    or without the patronymic ("Рахимов Фаррух Абдуллоевич", "Rakhimov Farrukh"); only names of three
+    words or more can carry one."""
+    tokens = [_SAME_WORD.get(t, t) for t in _tokens(name)]
     full = " ".join(sorted(tokens))
     if len(tokens) < 3:
         return full, None
