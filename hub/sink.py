@@ -132,7 +132,9 @@ class ProjectionConsumer:
         beat = 0.0
         try:
             while not self._stop.is_set():
+                polled = time.time()
                 batches = await cons.getmany(timeout_ms=500, max_records=BATCH)
+                fetched = time.time()
                 records = [r for recs in batches.values() for r in recs]
                 if not records:
                     self.lag.set(0.0)
@@ -155,6 +157,11 @@ class ProjectionConsumer:
                                 offset=dl["source_offset"], reason=dl["reason"])
                 last_ms = max(r.timestamp for r in records)
                 await self.write_until_done(batch, last_ms, backlog)
+                # where a batch's time went (`hub bench --only sse` reads these lines: the feed's latency path)
+                log.debug("projection batch", projection=self.name, records=len(records),
+                          first_record_ms=min(r.timestamp for r in records), last_record_ms=last_ms,
+                          polled_ms=round(polled * 1000, 1), fetched_ms=round(fetched * 1000, 1),
+                          written_ms=round(time.time() * 1000, 1), **self.projection.trace())
                 await cons.commit()
                 self.lag.set(progress.lag_seconds(last_ms, backlog, int(time.time() * 1000)))
         finally:

@@ -192,6 +192,10 @@ async def deliver(request: Request, views: list[dict[str, Any]], state: str, who
     metrics.FEED_DELIVERED.labels(state).inc(len(views))
 
 
+def _ms(t: float | None) -> float | None:
+    return round(t * 1000, 1) if t is not None else None
+
+
 def sse_event(view: dict[str, Any]) -> bytes:
     return b"id: %d\nevent: item\ndata: %s\n\n" % (view["cursor"], orjson.dumps(view))
 
@@ -296,12 +300,19 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
                     yield b'event: revoked\ndata: {"error":"authorization: your token was revoked"}\n\n'
                     return
                 if fresh:
+                    woke, asked = watch.heads.moved_at.get(state), time.time()
                     shared = await watch.page(request.app, state, cursor, 100)
                     if shared:
+                        read = time.time()
                         await deliver(request, [x.view for x in shared], state, who, session, via="sse")
+                        audited = time.time()
                         for x in shared:
                             yield x.event
                             cursor = x.view["cursor"]
+                        # where the page's time went (`hub bench --only sse` reads these lines)
+                        bound.debug("feed page sent", first=shared[0].view["cursor"], last=cursor,
+                                    woke_ms=_ms(woke), read_start_ms=_ms(asked), read_ms=_ms(read),
+                                    audited_ms=_ms(audited), sent_ms=_ms(time.time()))
                         last = time.monotonic()
                         continue
                 if time.monotonic() - last >= keepalive:

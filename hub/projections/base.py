@@ -12,6 +12,7 @@ progress row (:mod:`hub.projections.progress`) written in it; nothing else share
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -158,6 +159,9 @@ class Projection:
 
         self.db = db
         self.settings = settings
+        #: wall-clock moments (epoch seconds) of the last transaction: asked for the writer gate, held
+        #: it, committed (the sink's ``projection batch`` debug line; where a batch's time goes)
+        self.timing: dict[str, float] = {}
         progress.migrate(db)
 
     # -- topics ---------------------------------------------------------------------------------
@@ -185,14 +189,21 @@ class Projection:
         from hub.projections import progress
 
         gate = writer_gate(self.db)
+        asked = time.time()
         with gate.hold(urgent=self.urgent) if gate else nullcontext(), self.db.transaction():
+            held = time.time()
             added = self.write(batch)
             progress.record(self.db, self.name, records=len(batch), added=added, last_record_ms=last_record_ms,
                             backlog=backlog)
+        self.timing = {"gate_asked": asked, "gate_held": held, "committed": time.time()}
         return added
 
     def after_commit(self) -> None:
         """Called after each committed transaction (the feed projection wakes the gateway's streams)."""
+
+    def trace(self) -> dict[str, Any]:
+        """What the sink's ``projection batch`` debug line tells of the last transaction (its moments)."""
+        return {f"{k}_ms": round(v * 1000, 1) for k, v in self.timing.items()}
 
     # -- rebuilding -----------------------------------------------------------------------------
     def tables(self) -> list[str]:
