@@ -34,6 +34,7 @@ class FeedProjection(Projection):
         self.notifier = wake.Notifier(db, wake.FEED)
         self._heads: dict[str, int] = {}
         self._cursors: dict[str, list[int]] = {}
+        self._woken = 0.0
 
     def write(self, batch: Sorted) -> int:
         added = self.store.add_rows(batch.feed())
@@ -52,10 +53,11 @@ class FeedProjection(Projection):
     def after_commit(self) -> None:
         heads, self._heads = self._heads, {}
         self.notifier.after_commit(heads)  # SQLite: a datagram to every listening gateway
-        self.timing["woken"] = time.time()
+        self._woken = time.time()
 
     def trace(self) -> dict[str, Any]:
-        return super().trace() | {"cursors": self._cursors}  # {recipient: [first, last]} stored
+        # the wake-up's moment, and {recipient: [first, last]} stored
+        return super().trace() | {"woken_ms": round(self._woken * 1000, 1), "cursors": self._cursors}
 
     def tables(self) -> list[str]:
         return ["feed_items"]  # feed_acks are the officers' acknowledgements, written by the gateway
