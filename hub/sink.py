@@ -106,7 +106,8 @@ async def commit_written(cons: AIOKafkaConsumer, offsets: dict[TopicPartition, i
 
 
 class ProjectionConsumer:
-    """One projection's consumer loop: fetch → decode → DLQ what it owns → write → commit."""
+    """One projection's consumer loop: fetch → decode and write (one trip to a thread) → DLQ what it
+    owns → commit the offsets (while the next batch is fetched)."""
 
     def __init__(self, settings: Settings, projection: Projection, group: str = GROUP,
                  stop: asyncio.Event | None = None) -> None:
