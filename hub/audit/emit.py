@@ -61,6 +61,8 @@ class GroupedAudit:
             return
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
+        # a caller that went away (its stream closed) never reads its outcome: mark it read
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._waiting.append((events, fut))
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run())
