@@ -78,14 +78,36 @@ def write(projection: Projection, batch: Sorted, *, last_record_ms: int | None =
         last = n == len(parts)
         added += projection.apply(part, last_record_ms=last_record_ms if last else None,
                                   backlog=backlog if last else None)
-        projection.after_commit()
         progress.BATCH_SECONDS.labels(projection.name).observe(time.perf_counter() - t0)
     progress.ROWS.labels(projection.name).inc(len(batch))
     return added
 
 
+class WriteFailed(Exception):
+    """A write failed after its records were decoded (the decoded batch travels with it: retried as is)."""
+
+    def __init__(self, batch: Sorted) -> None:
+        super().__init__("projection write failed")
+        self.batch = batch
+
+
+def written_offsets(batches: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, int]:
+    """The offsets to commit once ``batches`` (one fetch) is written: past the last record of each partition."""
+    return {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
+
+
+async def commit_written(cons: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+    """Commit the offsets of a written batch. A partition this consumer lost in a rebalance meanwhile is
+    left out: its new owner reads those records again (at least once; the writes are idempotent)."""
+    mine = cons.assignment()
+    offsets = {tp: o for tp, o in offsets.items() if tp in mine}
+    if offsets:
+        await cons.commit(offsets)
+
+
 class ProjectionConsumer:
-    """One projection's consumer loop: fetch → decode → DLQ what it owns → write → commit."""
+    """One projection's consumer loop: fetch → decode and write (one trip to a thread) → DLQ what it
+    owns → commit the offsets (while the next batch is fetched)."""
 
     def __init__(self, settings: Settings, projection: Projection, group: str = GROUP,
                  stop: asyncio.Event | None = None) -> None:
@@ -100,15 +122,33 @@ class ProjectionConsumer:
     def stop(self) -> None:
         self._stop.set()
 
-    async def write_until_done(self, batch: Sorted, last_record_ms: int | None, backlog: int) -> None:
-        """Write a batch, retrying while the database is unavailable (offsets stay uncommitted)."""
+    def decode_and_write(self, records: list[Any], last_record_ms: int, backlog: int) -> Sorted:
+        """Decode consumed records and write them (blocking: one trip to a thread for both). Returns
+        the decoded batch (its dead letters are the caller's to send); a failed write raises
+        :class:`WriteFailed` carrying it, so a retry writes without decoding again."""
+        with self.projection.turn():
+            batch = self.projection.decode(records)
+            try:
+                write(self.projection, batch, last_record_ms=last_record_ms, backlog=backlog)
+            except Exception as exc:
+                raise WriteFailed(batch) from exc
+        return batch
+
+    async def write_until_done(self, batch: Sorted | list[Any], last_record_ms: int | None, backlog: int) -> Sorted:
+        """Write a batch, retrying while the database is unavailable (offsets stay uncommitted).
+        ``batch``: decoded, or the consumed records (decoded in the same trip to a thread as the
+        first write). Returns the decoded batch."""
         delay = 0.5
         while True:
             try:
-                await asyncio.to_thread(write, self.projection, batch, last_record_ms=last_record_ms,
-                                        backlog=backlog)
-                return
+                if isinstance(batch, Sorted):
+                    await asyncio.to_thread(write, self.projection, batch, last_record_ms=last_record_ms,
+                                            backlog=backlog)
+                    return batch
+                return await asyncio.to_thread(self.decode_and_write, batch, last_record_ms or 0, backlog)
             except Exception as exc:
+                if isinstance(exc, WriteFailed):
+                    batch, exc = exc.batch, exc.__cause__ or exc  # decoded once; retry the write only
                 if self._stop.is_set():
                     raise
                 if last_record_ms is not None:
@@ -130,9 +170,12 @@ class ProjectionConsumer:
         if ready:
             ready.set()
         beat = 0.0
+        committing: asyncio.Task[None] | None = None  # the last batch's offset commit, still under way
         try:
             while not self._stop.is_set():
+                polled = time.time()
                 batches = await cons.getmany(timeout_ms=500, max_records=BATCH)
+                fetched = time.time()
                 records = [r for recs in batches.values() for r in recs]
                 if not records:
                     self.lag.set(0.0)
@@ -145,7 +188,12 @@ class ProjectionConsumer:
                     hw = cons.highwater(tp)
                     if hw is not None and recs:
                         backlog += max(0, hw - recs[-1].offset - 1)
-                batch = classify(records)
+                last_ms = max(r.timestamp for r in records)
+                # decoding is CPU work: off the event loop, which the other projections' consumers share,
+                # in turns with the other projections' (the feed's first: Projection.decode), and in the
+                # same trip to a thread as the write
+                batch = await self.write_until_done(records, last_ms, backlog)
+                # what could not be decoded goes to the DLQ before the offsets move past it
                 for dl in batch.dead_letters:
                     if not self.projection.owns_dead_letter(dl["source_topic"]):
                         continue
@@ -153,11 +201,22 @@ class ProjectionConsumer:
                     metrics.DLQ_MESSAGES.labels("sink", dl["reason"].split(":", 1)[0]).inc()
                     log.warning("message sent to the DLQ", projection=self.name, topic=dl["source_topic"],
                                 offset=dl["source_offset"], reason=dl["reason"])
-                last_ms = max(r.timestamp for r in records)
-                await self.write_until_done(batch, last_ms, backlog)
-                await cons.commit()
+                # where a batch's time went (`hub bench --only sse` reads these lines: the feed's latency path)
+                log.debug("projection batch", projection=self.name, records=len(records),
+                          first_record_ms=min(r.timestamp for r in records), last_record_ms=last_ms,
+                          polled_ms=round(polled * 1000, 1), fetched_ms=round(fetched * 1000, 1),
+                          written_ms=round(time.time() * 1000, 1), **self.projection.trace())
+                # the offsets of what is now written; committed while the next batch is fetched (a broker
+                # round trip off the latency path), one commit at a time and in order
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(commit_written(cons, written_offsets(batches)))
                 self.lag.set(progress.lag_seconds(last_ms, backlog, int(time.time() * 1000)))
+            if committing is not None:
+                await committing
         finally:
+            if committing is not None and not committing.done():
+                committing.cancel()
             await monitor.stop()
             await lag_task
             await cons.stop()

@@ -74,7 +74,7 @@ def bench(settings: Settings, smoke: bool, reports: int | None, workers: str | N
     Sections: the two reference points (codec floor; raw aiokafka pass-through), end-to-end pipeline
     throughput with 1 and 2 `hub worker` processes, intake→feed latency at a fixed offered load, REST
     ingest (single and batch) against a `hub gateway`, intake→SSE-subscriber latency (worker + sink +
-    gateway + one real SSE client per state), the sink's storage rate (feed items, audit events and
+    gateway + one real SSE client per state; the sink + gateway part by step, from their debug lines), the sink's storage rate (feed items, audit events and
     indexed items per second, each projection to its own end), one gateway holding 500 SSE streams
     under the 100/s load (memory per stream, latency per delivery), a backfill of 204,013 reports through the whole hub (REST batches → worker → sink → stores:
     time and peak RSS of every process), dedup-state size for 1M/10M keys, the analyst search over

@@ -26,6 +26,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from hub.audit.emit import GroupedAudit
 from hub.directory.access import AnyPrincipal, OfficerOfState
 from hub.directory.auth import Principal
 from hub.domain.audit_events import audit_event
@@ -144,10 +145,11 @@ class FeedWatch:
         return await asyncio.shield(fut)
 
     async def _read_page(self, app: FastAPI, state: str, cursor: int, limit: int) -> list[SharedView]:
-        views = await in_thread(self.store.page, state, cursor, limit)
-        if views:
-            views = await decorate_app(app, state, views)
-        return [SharedView(v, sse_event(v)) for v in views]
+        return await in_thread(self._read_page_now, app, state, cursor, limit)
+
+    def _read_page_now(self, app: FastAPI, state: str, cursor: int, limit: int) -> list[SharedView]:
+        """Read, decorate and encode a page in one trip to a thread (blocking)."""
+        return [SharedView(v, sse_event(v)) for v in read_page(app, self.store, state, cursor, limit)]
 
     async def close(self) -> None:
         await self.heads.close()
@@ -157,6 +159,7 @@ class FeedWatch:
 
 async def startup(app: FastAPI) -> None:
     app.state.feed_store = FeedStore(app.state.db)
+    app.state.delivery_audit = GroupedAudit(app.state.audit)
     app.state.feed_watch = FeedWatch(app.state.feed_store, getattr(app.state, "feed_fallback", None))
     app.state.feed_watch.start()
     if not hasattr(app.state, "feed_keepalive"):
@@ -188,8 +191,14 @@ async def deliver(request: Request, views: list[dict[str, Any]], state: str, who
     """Audit DELIVERED for ``views`` (awaiting the broker: nothing is shown that was not audited)."""
     if not views:
         return
-    await request.app.state.audit.emit(delivered_events(views, state, who, session, via))
+    # the streams woken together share one produce, sent at once (GroupedAudit); the stream shows
+    # nothing until the broker has acknowledged it
+    await request.app.state.delivery_audit.emit(delivered_events(views, state, who, session, via))
     metrics.FEED_DELIVERED.labels(state).inc(len(views))
+
+
+def _ms(t: float | None) -> float | None:
+    return round(t * 1000, 1) if t is not None else None
 
 
 def sse_event(view: dict[str, Any]) -> bytes:
@@ -220,15 +229,15 @@ def delivered_version(store: FeedStore, state: str, report_id: str, version: int
         "WHERE recipient = ? AND report_id = ? AND version = ? ORDER BY seq LIMIT 1", (state, report_id, version))
 
 
-async def decorate(request: Request, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Let other parts add to the items a state is served (``app.state.feed_view_hooks``, each
-    ``async (app, state, views) -> views``; the provider part adds the state's requests, SPEC §13)."""
-    return await decorate_app(request.app, state, views)
-
-
-async def decorate_app(app: FastAPI, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for hook in getattr(app.state, "feed_view_hooks", ()):
-        views = await hook(app, state, views)
+def read_page(app: FastAPI, store: FeedStore, state: str, cursor: int, limit: int) -> list[dict[str, Any]]:
+    """The items of ``state`` after ``cursor`` as served (blocking: run it in a thread). Other parts add
+    to them (``app.state.feed_view_hooks``, each a blocking ``(app, state, views) -> views`` called in
+    the same thread, so a page costs one trip to a thread; the provider part adds the state's requests,
+    SPEC §13)."""
+    views = store.page(state, cursor, limit)
+    if views:
+        for hook in getattr(app.state, "feed_view_hooks", ()):
+            views = hook(app, state, views)
     return views
 
 
@@ -248,7 +257,7 @@ async def items(request: Request, seat: OfficerOfState, after: Annotated[str | N
     """One JSON page of the feed: items with cursor > ``after``, oldest first."""
     cursor = parse_cursor(after, "after")
     store: FeedStore = request.app.state.feed_store
-    views = await decorate(request, seat.state, await in_thread(store.page, seat.state, cursor, limit))
+    views = await in_thread(read_page, request.app, store, seat.state, cursor, limit)
     try:
         await deliver(request, views, seat.state, seat.who, session=f"page:{uuid.uuid4().hex[:12]}", via="json")
     except BrokerUnavailable as exc:
@@ -296,12 +305,19 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
                     yield b'event: revoked\ndata: {"error":"authorization: your token was revoked"}\n\n'
                     return
                 if fresh:
+                    woke, asked = watch.heads.moved_at.get(state), time.time()
                     shared = await watch.page(request.app, state, cursor, 100)
                     if shared:
+                        read = time.time()
                         await deliver(request, [x.view for x in shared], state, who, session, via="sse")
+                        audited = time.time()
                         for x in shared:
                             yield x.event
                             cursor = x.view["cursor"]
+                        # where the page's time went (`hub bench --only sse` reads these lines)
+                        bound.debug("feed page sent", first=shared[0].view["cursor"], last=cursor,
+                                    woke_ms=_ms(woke), read_start_ms=_ms(asked), read_ms=_ms(read),
+                                    audited_ms=_ms(audited), sent_ms=_ms(time.time()))
                         last = time.monotonic()
                         continue
                 if time.monotonic() - last >= keepalive:

@@ -8,7 +8,8 @@ every recipient the batch touched.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import time
+from typing import Any, ClassVar
 
 import structlog
 
@@ -32,14 +33,19 @@ class FeedProjection(Projection):
         self.store = FeedStore(db)
         self.notifier = wake.Notifier(db, wake.FEED)
         self._heads: dict[str, int] = {}
+        self._cursors: dict[str, list[int]] = {}
+        self._woken = 0.0
 
     def write(self, batch: Sorted) -> int:
         added = self.store.add_rows(batch.feed())
         heads: dict[str, int] = {}
+        firsts: dict[str, int] = {}
         for r in added:
             heads[r["recipient"]] = max(heads.get(r["recipient"], 0), r["seq"])
+            firsts.setdefault(r["recipient"], r["seq"])
         self.notifier.in_transaction(heads)  # PostgreSQL: NOTIFY, delivered at commit
         self._heads = heads
+        self._cursors = {k: [firsts[k], heads[k]] for k in heads}
         if added:  # one line per batch, not per row (a structlog line costs about as much as the row)
             log.info("feed items stored", items=len(added), cursors=heads)
         return len(added)
@@ -47,6 +53,11 @@ class FeedProjection(Projection):
     def after_commit(self) -> None:
         heads, self._heads = self._heads, {}
         self.notifier.after_commit(heads)  # SQLite: a datagram to every listening gateway
+        self._woken = time.time()
+
+    def trace(self) -> dict[str, Any]:
+        # the wake-up's moment, and {recipient: [first, last]} stored
+        return super().trace() | {"woken_ms": round(self._woken * 1000, 1), "cursors": self._cursors}
 
     def tables(self) -> list[str]:
         return ["feed_items"]  # feed_acks are the officers' acknowledgements, written by the gateway

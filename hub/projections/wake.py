@@ -21,6 +21,7 @@ import hashlib
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,7 @@ class Heads:
 
     def __init__(self, db: Database, channel: str, on_reconnect: Callable[[], None] | None = None) -> None:
         self.heads: dict[str, int] = {}
+        self.moved_at: dict[str, float] = {}  # when each key last moved (epoch seconds; tracing only)
         self._events: dict[str, asyncio.Event] = {}
         self.listener = Listener(db, channel, self.push, on_reconnect=on_reconnect)
         self.pushed = db.dialect == "postgresql" or wake_dir(db, channel) is not None
@@ -196,6 +198,7 @@ class Heads:
         for key, head in payload.items():
             if isinstance(head, int) and head > self.heads.get(key, -1):
                 self.heads[key] = head
+                self.moved_at[key] = time.time()
                 event = self._events.pop(key, None)
                 if event is not None:
                     event.set()

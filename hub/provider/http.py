@@ -434,11 +434,12 @@ async def state_request_events(request: Request, seat: OfficerOfState) -> Stream
     return sse_stream(request, f"connected to the requests of {seat.state}", poll, drain=False)
 
 
-async def requests_on_items(app: FastAPI, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Feed view hook: each item carries this state's requests about its report (with their answers)."""
+def requests_on_items(app: FastAPI, state: str, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Feed view hook: each item carries this state's requests about its report (with their answers).
+    Blocking: called in the thread that read the page (:func:`hub.feeds.http.read_page`)."""
     if not views:
         return views
-    rows = await in_thread(app.state.request_store.of_state, state, [v["report_id"] for v in views])
+    rows = app.state.request_store.of_state(state, [v["report_id"] for v in views])
     by_report: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_report.setdefault(r["report_id"], []).append(rq.view(r))

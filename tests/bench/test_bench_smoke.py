@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.tools.bench import report
+from hub.tools.bench import report, trace
 from hub.tools.bench.run import RUNNABLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +73,11 @@ def test_every_section_ran(smoke: tuple[dict, str, Path], broker_kind: str) -> N
     assert sse["p50_ms"] <= sse["p95_ms"] <= sse["p99_ms"] <= sse["max_ms"]
     assert sse["pipeline_p50_ms"] is not None and sse["serving_p50_ms"] is not None
     assert sse["seen_by_subscribers"] <= sse["routed_reports"] <= sse["reports"]
+    # the sink + gateway part by step: the processes' trace lines were joined to the reports seen
+    bd = sse["breakdown"]
+    assert 0 < bd["reports"] <= sse["seen_by_subscribers"]
+    assert [s["step"] for s in bd["steps"]] == [s[0] for s in trace.STEPS]
+    assert all(s["p50_ms"] is not None and s["p50_ms"] <= s["p99_ms"] <= s["max_ms"] for s in bd["steps"])
     sink = res["sink"]
     assert sink["complete"] and sink["feed_items"] == 2 * sink["reports"] > 0
     assert sink["audit_events"] == 4 * sink["reports"] and sink["items_per_s"] > 0 and sink["events_per_s"] > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -83,3 +84,38 @@ async def test_the_gateway_producer_recreates_the_agency_intake_topics_it_is_giv
         assert topics.agency_intake("TJ-GW-NATIVE") in await admin.list_topics()
     finally:
         await admin.close()
+
+
+async def test_a_record_sent_at_once_lands_where_a_lingering_send_puts_its_key(settings) -> None:
+    """``Producer.send(now=True)`` (an SSE stream's DELIVERED audit: no linger) picks the partition the
+    default partitioner picks for the same key, so the records of one key stay in order."""
+    from hub.platform.kafka.io import Record
+    from hub.platform.kafka.producer import Producer
+
+    await topics.ensure_topics(settings)
+    topic = topics.feed(settings.recipients[0])
+    keys = [f"key-{n}".encode() for n in range(24)]
+    run = uuid.uuid4().hex.encode()  # this test's records, on a topic other tests share
+    lingered, now = b"lingered-" + run, b"now-" + run
+    prod = Producer(settings)
+    try:
+        await prod.send([Record(topic, k, lingered) for k in keys])
+        await prod.send([Record(topic, k, now) for k in keys], now=True)
+    finally:
+        await prod.close()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap, group_id=None,
+                                **client_settings(settings).consumer)
+    await consumer.start()
+    where: dict[bytes, dict[bytes, int]] = {lingered: {}, now: {}}
+    try:
+        while len(where[lingered]) + len(where[now]) < 2 * len(keys):
+            batches = await consumer.getmany(timeout_ms=2000)
+            assert batches, "the records did not all come back"
+            for tp, msgs in batches.items():
+                for m in msgs:
+                    if m.value in where:
+                        where[m.value][m.key] = tp.partition
+    finally:
+        await consumer.stop()
+    assert where[now] == where[lingered] and len(where[now]) == len(keys)
+    assert len(set(where[now].values())) > 1  # the keys are spread: the partition is really chosen

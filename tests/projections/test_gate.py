@@ -41,3 +41,24 @@ def test_turns_are_fifo_with_the_urgent_writer_first_and_a_repeating_writer_requ
         t.join(10)
     # the feed jumps the queue; the analyst's second slice queues behind the provider, not before it
     assert order == ["first", "feeds0", "analyst0", "provider0", "analyst1"]
+
+
+def test_a_thread_may_hold_its_turn_again_inside_it_and_keeps_it_until_the_outer_hold_ends() -> None:
+    gate = WriterGate()
+    got = threading.Event()
+
+    def other() -> None:
+        with gate.hold(urgent=True):
+            got.set()
+
+    t = threading.Thread(target=other)
+    with gate.hold(urgent=True):
+        with gate.hold(urgent=False):  # nested: no deadlock, no second queueing
+            pass
+        t.start()
+        deadline = time.monotonic() + 10  # a hang guard, not a timing assertion
+        while not gate._urgent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert list(gate._urgent) and not got.is_set()  # the nested hold's end did not release the turn
+    t.join(10)
+    assert got.is_set()

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
 
 from hub.platform.kafka.io import Record
 from hub.platform.kafka.io import producer as make_producer
@@ -75,8 +77,13 @@ class Producer:
                 self._producer = p
             return self._producer
 
-    async def send(self, records: Iterable[Record]) -> None:
+    async def send(self, records: Iterable[Record], *, now: bool = False) -> None:
         """Send every record and wait until the broker acknowledged all of them (acks=all).
+
+        ``now``: the records leave at once, without the producer's linger, in one closed batch per
+        partition (for a caller that waits on the acknowledgement before it may go on, e.g. the SSE
+        streams' DELIVERED audit); each record's partition is the one the default partitioner would
+        choose for its key.
 
         Raises BrokerUnavailable (and drops the producer) when it cannot.
         """
@@ -88,7 +95,10 @@ class Producer:
             # no task per record: each send() only appends to aiokafka's batch (it waits only for
             # metadata or buffer space); then every delivery future is awaited, all under one deadline
             async with asyncio.timeout(self.timeout):
-                delivered = [await prod.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
+                if now:
+                    delivered = await _send_now(prod, records)
+                else:
+                    delivered = [await prod.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
                 for d in delivered:
                     await d
         except (KafkaError, OSError, TimeoutError) as exc:
@@ -104,6 +114,30 @@ class Producer:
 
     async def close(self) -> None:
         await self.reset()
+
+
+async def _send_now(prod: AIOKafkaProducer, records: list[Record]) -> list[asyncio.Future[Any]]:
+    """The records in closed batches, one per partition (more if one is full): aiokafka sends a
+    closed batch without lingering. Each record goes to the partition the default partitioner would
+    choose for its key."""
+    by_partition: dict[tuple[str, int], list[Record]] = {}
+    for r in records:
+        partitions = sorted(await prod.partitions_for(r.topic))
+        p = partitions[(murmur2(r.key) & 0x7FFFFFFF) % len(partitions)] if r.key else partitions[0]
+        by_partition.setdefault((r.topic, p), []).append(r)
+    out: list[asyncio.Future[Any]] = []
+    for (topic, partition), recs in by_partition.items():
+        batch = prod.create_batch()
+        for r in recs:
+            if batch.append(key=r.key, value=r.value, timestamp=None, headers=r.headers) is None:
+                batch.close()
+                out.append(await prod.send_batch(batch, topic, partition=partition))
+                batch = prod.create_batch()
+                if batch.append(key=r.key, value=r.value, timestamp=None, headers=r.headers) is None:
+                    raise KafkaError(f"a record of {len(r.value)} bytes does not fit in a batch")
+        batch.close()
+        out.append(await prod.send_batch(batch, topic, partition=partition))
+    return out
 
 
 async def _quiet_stop(p: AIOKafkaProducer) -> None:

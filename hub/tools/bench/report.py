@@ -23,6 +23,16 @@ def _n(v: Any, unit: str = "") -> str:
     return f"{s}{unit}"
 
 
+def _breakdown_rows(bd: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The sse section's feed record → SSE time by step (:mod:`hub.tools.bench.trace`), one row."""
+    if not bd.get("reports"):
+        return []
+    return [(f"  feed record→SSE by step ({bd['reports']:,} reports traced), p50/p99 ms",
+             " · ".join(f"{s['step']} {_n(s['p50_ms'])}/{_n(s['p99_ms'])}" for s in bd["steps"])
+             + (f" (a bare consumer's fetch: {_n(bd['bare_fetch']['p50_ms'])}/{_n(bd['bare_fetch']['p99_ms'])})"
+                if bd.get("bare_fetch") else ""), "", "")]
+
+
 def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(figure, value, target, load) rows."""
     out: list[tuple[str, str, str, str]] = []
@@ -97,6 +107,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append(("  of which intake→feed record (worker) / feed record→SSE (sink+gateway), p50 | p99",
                     f"{_n(x.get('pipeline_p50_ms'))} / {_n(x.get('serving_p50_ms'))} | "
                     f"{_n(x.get('pipeline_p99_ms'))} / {_n(x.get('serving_p99_ms'))} ms", "", ""))
+        out += _breakdown_rows(x.get("breakdown") or {})
         out.append((f"  seen by {x['subscribers']} SSE subscribers / routed / reports; peak RSS",
                     f"{x['seen_by_subscribers']:,}/{_n(x.get('routed_reports'))}/{x['reports']:,}; "
                     + ", ".join(f"{k} {_n(v)} MB" for k, v in x["peak_rss_mb"].items()), "", ""))

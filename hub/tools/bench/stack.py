@@ -7,6 +7,9 @@ Every section runs real processes on a fresh broker (see :mod:`hub.tools.bench.p
   before the clock starts; reports are produced to ``hub.intake`` at a fixed offered rate (as the
   gateway would produce them); a report's latency is the moment its first feed item was parsed from
   any SSE stream minus the moment the bench handed the report to its producer (one clock: same host).
+  The sink and the gateway run with debug lines on; :mod:`hub.tools.bench.trace` joins them into the
+  feed record → SSE time by step (sink fetch, writer gate, transaction, wake-up, page read, DELIVERED
+  audit, send), p50/p99 of each.
 * **sink** — the sink alone: ``hub.feed.*`` pre-loaded with feed items and ``hub.audit`` with AuditBatch
   records (the stage events of each report), then `hub sink` starts; rate = rows stored per second,
   from the first stored row to the last (read from the database the sink writes).
@@ -40,6 +43,7 @@ from hub.platform.db import Database
 from hub.platform.kafka import io as kafka
 from hub.platform.kafka.topics import AUDIT, INTAKE, ensure_topics, feed
 from hub.platform.settings import Settings
+from hub.tools.bench import trace
 from hub.tools.bench.pipeline import PROCESSED, percentile
 from hub.tools.bench.procs import Cluster, Proc, cluster, cpu_seconds, scrape, wait_http
 from hub.tools.bench.workload import Item, generate, intake_records
@@ -54,13 +58,13 @@ def _say(progress: Progress | None, msg: str) -> None:
         progress(msg)
 
 
-def _start_sink(c: Cluster, name: str = "sink", projections: Sequence[str] = ()) -> Proc:
+def _start_sink(c: Cluster, name: str = "sink", projections: Sequence[str] = (), **env: str) -> Proc:
     from hub.platform.kafka.embedded import free_port
 
     port = free_port()
     only = [a for p in projections for a in ("--projection", p)]
     return c.start_hub(name, "sink", "--port", str(port), "--group", f"bench-sink-{uuid.uuid4().hex[:6]}", *only,
-                       port=port)
+                       port=port, **env)
 
 
 def _profile(c: Cluster, *procs: Proc) -> None:
@@ -184,24 +188,35 @@ async def _stream(session: aiohttp.ClientSession, url: str, token: str,
 
 
 async def _sse_reader(session: aiohttp.ClientSession, url: str, token: str, first: dict[str, float],
-                      ready: asyncio.Event, stop: asyncio.Event) -> None:
+                      ready: asyncio.Event, stop: asyncio.Event,
+                      where: dict[str, tuple[str, int]] | None = None, state: str = "") -> None:
+    """Remember when each report was first seen (and, in ``where``, the state and cursor of that event)."""
     async with _stream(session, url, token, ready) as lines:
         async for raw in lines:
             if stop.is_set():
                 return
             if raw.startswith(b"data: "):
                 seen = time.time() * 1000
-                rid = orjson.loads(raw[6:]).get("report_id")
+                ev = orjson.loads(raw[6:])
+                rid = ev.get("report_id")
                 if rid and rid not in first:
                     first[rid] = seen
+                    if where is not None:
+                        where[rid] = (state, int(ev["cursor"]))
 
 
 async def _sse_run(settings: Settings, base: str, tokens: dict[str, str], items: Sequence[Item], rate: float,
-                   worker_ports: Sequence[int], progress: Progress | None) -> dict[str, Any]:
+                   worker_ports: Sequence[int], progress: Progress | None,
+                   keep: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``keep``: filled with each report's feed record time (``routed``), when the bench's own consumer
+    of the feed topics got it (``probe``), its first sighting on a stream (``first``) and the (state,
+    cursor) of that event (``where``), for :mod:`hub.tools.bench.trace`."""
     c = codec()
     records = intake_records(items)
     sent: dict[str, float] = {}
     first: dict[str, float] = {}
+    where: dict[str, tuple[str, int]] = {}
+    probe: dict[str, float] = {}
     routed: dict[str, float] = {}  # first feed record (its broker timestamp): where the pipeline's part ends
     stop = asyncio.Event()
     prod = kafka.producer(settings)
@@ -216,14 +231,18 @@ async def _sse_run(settings: Settings, base: str, tokens: dict[str, str], items:
                 for m in msgs:
                     for hk, hv in m.headers or ():
                         if hk == "item_id":
-                            routed.setdefault(hv.decode().split(":", 1)[0], float(m.timestamp))
+                            rid = hv.decode().split(":", 1)[0]
+                            if rid not in routed:
+                                routed[rid] = float(m.timestamp)
+                                probe[rid] = time.time() * 1000
                             break
 
     collector = asyncio.create_task(collect())
     conn = aiohttp.TCPConnector(limit=len(tokens) + 4)
     async with aiohttp.ClientSession(connector=conn) as session:
         readies = [asyncio.Event() for _ in tokens]
-        readers = [asyncio.create_task(_sse_reader(session, f"{base}/v1/feeds/{state}", tok, first, ev, stop))
+        readers = [asyncio.create_task(_sse_reader(session, f"{base}/v1/feeds/{state}", tok, first, ev, stop,
+                                                   where, state))
                    for (state, tok), ev in zip(tokens.items(), readies, strict=True)]
         try:
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in readies)), 30)
@@ -251,6 +270,8 @@ async def _sse_run(settings: Settings, base: str, tokens: dict[str, str], items:
     lat = [first[r] - sent[r] for r in sent if r in first]
     pipeline_part = [routed[r] - sent[r] for r in sent if r in first and r in routed]
     serving_part = [first[r] - routed[r] for r in sent if r in first and r in routed]
+    if keep is not None:
+        keep.update(routed=routed, probe=probe, first=first, where=where)
     return {
         "offered_per_s": round(offered, 1), "reports": len(records), "processed": int(processed),
         "saturated": processed < len(records), "seen_by_subscribers": len(lat), "subscribers": len(tokens),
@@ -271,22 +292,31 @@ def _r(v: float | None) -> float | None:
 def sse_latency(base: Settings, workdir: Path, items: Sequence[Item], *, rate: float, bootstrap: str | None = None,
                 progress: Progress | None = None) -> dict[str, Any]:
     """Intake → first feed item seen by an SSE subscriber, at ``rate`` reports/s offered (1 worker)."""
+    debug = {"HUB_LOG_LEVEL": "DEBUG"}  # the sink's and gateway's trace lines (hub.tools.bench.trace)
     with cluster(base, workdir, bootstrap=bootstrap) as c:
         asyncio.run(ensure_topics(c.settings))
         tokens = _officers(c.settings)
-        sink = _start_sink(c)
-        gw = c.start_gateway()
+        sink = _start_sink(c, **debug)
+        gw = c.start_gateway(**debug)
         worker = c.start_worker(1)
         _wait_sink(sink)
         wait_http(f"http://127.0.0.1:{gw.port}/readyz", gw, timeout=60)
         wait_http(f"http://127.0.0.1:{worker.port}/healthz", worker, timeout=90)
         _profile(c, sink, gw, worker)
         _say(progress, f"SSE latency at {rate:g}/s: {len(tokens)} subscribers connecting")
+        keep: dict[str, Any] = {}
         out = asyncio.run(_sse_run(c.settings, f"http://127.0.0.1:{gw.port}", tokens, items, rate,
-                                   [worker.port or 0], progress))
+                                   [worker.port or 0], progress, keep))
         out["peak_rss_mb"] = _peaks(c)
+    out["breakdown"] = trace.breakdown(trace.moments(
+        keep["routed"], keep["first"], keep["where"], trace.lines(_text(sink.log_path), "projection batch"),
+        trace.lines(_text(gw.log_path), "feed page sent")), probe=(keep["routed"], keep["probe"]))
     out["rate"] = rate
     return out
+
+
+def _text(path: Path | None) -> str:
+    return path.read_text(errors="replace") if path and path.exists() else ""
 
 
 # --------------------------------------------------------------------------- (d) fan-out
