@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
+from aiokafka.partitioner import DefaultPartitioner
 
 from hub.platform.kafka.io import Record
 from hub.platform.kafka.io import producer as make_producer
@@ -119,11 +119,14 @@ class Producer:
 async def _send_now(prod: AIOKafkaProducer, records: list[Record]) -> list[asyncio.Future[Any]]:
     """The records in closed batches, one per partition (more if one is full): aiokafka sends a
     closed batch without lingering. Each record goes to the partition the default partitioner would
-    choose for its key."""
+    choose for its key (aiokafka's own :class:`DefaultPartitioner`; a record without a key: the first)."""
     by_partition: dict[tuple[str, int], list[Record]] = {}
+    of_topic: dict[str, list[int]] = {}
     for r in records:
-        partitions = sorted(await prod.partitions_for(r.topic))
-        p = partitions[(murmur2(r.key) & 0x7FFFFFFF) % len(partitions)] if r.key else partitions[0]
+        if r.topic not in of_topic:
+            of_topic[r.topic] = sorted(await prod.partitions_for(r.topic))
+        partitions = of_topic[r.topic]
+        p = DefaultPartitioner()(r.key, partitions, partitions) if r.key else partitions[0]
         by_partition.setdefault((r.topic, p), []).append(r)
     out: list[asyncio.Future[Any]] = []
     for (topic, partition), recs in by_partition.items():
