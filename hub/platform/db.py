@@ -73,7 +73,8 @@ class Database:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA busy_timeout=30000")
                 if self.feed_path is not None:
-                    self.feed_database().connection()  # the file exists (in WAL mode) before it is attached
+                    if not Path(self.feed_path).exists():  # created (in WAL mode) before it is attached
+                        self.feed_database().connection()
                     conn.execute(f"ATTACH DATABASE ? AS {FEED_SCHEMA}",
                                  (f"file:{quote(str(Path(self.feed_path).resolve()))}?mode=ro",))
             else:
