@@ -39,7 +39,7 @@ from hub.analyst import query as qry
 from hub.analyst.extract import DAY_MS, DIMENSIONS, RECEIVED, SENT, Doc
 from hub.analyst.label import label, parse_label
 from hub.analyst.why import explain
-from hub.feeds.store import DDL as FEED_DDL
+from hub.feeds.store import feed_database
 from hub.platform.db import Database
 
 STATE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
@@ -183,7 +183,7 @@ def _check_state(state: str) -> str:
 class AnalystStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.migrate(FEED_DDL)
+        feed_database(db)  # the feed tables its filters read (SQLite: the feed file, attached read-only)
         db.migrate(DDL)
         if db.dialect == "postgresql":
             db.migrate(PG_DDL)

@@ -43,8 +43,8 @@ def _floats(value: str, option: str) -> tuple[float, ...]:
               "subscriber), reports/s, comma list (default 1000,100).")
 @click.option("--sink-reports", type=int, help="reports whose feed items and audit events the sink run stores "
               "(default 20000).")
-@click.option("--sink-split", is_flag=True, help="run the sink section as two processes: `hub sink --projection "
-              "feeds` (the feed projection alone) beside one with the other projections.")
+@click.option("--sink-split", is_flag=True, help="run the sink and SSE sections with two sink processes: `hub sink "
+              "--projection feeds` (the feed projection alone) beside one with the other projections.")
 @click.option("--backfill-reports", type=int, help="reports of the backfill run through the whole hub "
               "(default 204013, the region's seizure history by end-2018).")
 @click.option("--only", help="comma list of sections to run: reference,throughput,latency,rest,sse,sink,fanout,backfill,"

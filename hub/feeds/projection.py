@@ -4,6 +4,10 @@ The officer's item is stored by this consumer alone (group ``hub-sink-feeds``), 
 for the audit chain, the search index or the provider's read model. After each commit it wakes the
 gateway's open streams (:mod:`hub.projections.wake`, channel ``hub_feed``) with the newest cursor of
 every recipient the batch touched.
+
+On SQLite its transaction touches only the feed file (:func:`hub.feeds.store.feed_database`): its
+``db`` is that file, so its writer gate, its progress row and its wake-up directory are the feed
+file's own, and no analyst or provider write to the main file holds it back.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from hub.feeds.store import DDL, FeedStore
+from hub.feeds.store import DDL, FeedStore, feed_database
 from hub.platform.db import Database
 from hub.platform.settings import Settings
 from hub.projections import wake
@@ -29,9 +33,9 @@ class FeedProjection(Projection):
     urgent: ClassVar[bool] = True  # first through the process's SQLite writer gate
 
     def __init__(self, db: Database, settings: Settings) -> None:
-        super().__init__(db, settings)
+        super().__init__(feed_database(db), settings)  # the feed file (SQLite), ``db`` itself (PostgreSQL)
         self.store = FeedStore(db)
-        self.notifier = wake.Notifier(db, wake.FEED)
+        self.notifier = wake.Notifier(self.db, wake.FEED)
         self._heads: dict[str, int] = {}
         self._cursors: dict[str, list[int]] = {}
         self._woken = 0.0

@@ -10,10 +10,17 @@ N never later finds a new item with ``seq`` ≤ N (no gap on resume).
 
 A FeedItem becomes a row by :func:`hub.domain.feedjson.to_row` (pure, shared with the projections'
 decoding step); :func:`view` turns a row into the API view; :class:`FeedStore` is the thin database shell.
+
+On SQLite the store lives in a file of its own (:meth:`hub.platform.db.Database.feed_database`,
+``hub.feed.db`` beside ``hub.db``), so the officers' feed never waits for another projection's
+write; :func:`feed_database` opens it and, once, moves ``feed_items`` / ``feed_acks`` (and the
+``feeds`` projection's progress row) out of a main file that still has them (:func:`move_tables`).
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +30,7 @@ import orjson
 from hub.domain.feedjson import plain, to_row
 from hub.platform.clock import now_ms
 from hub.platform.db import Database
+from hub.projections import progress
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS feed_items (
@@ -52,6 +60,69 @@ DDL = [
 ]
 
 
+ACK_COLUMNS = ("recipient", "report_id", "version", "actor", "acked_at")
+PROGRESS_COLUMNS = ("name", "records", "added", "last_record_ms", "backlog", "updated_at")
+_MOVED: set[str] = set()  # main files whose feed tables this process has checked (and moved)
+_MOVE_LOCK = threading.Lock()
+
+
+def feed_database(db: Database) -> Database:
+    """The feed store's database for the main database ``db`` (SQLite: the feed file, its tables
+    created and any left in the main file moved there; PostgreSQL: ``db`` itself, tables created)."""
+    fdb = db.feed_database()
+    fdb.migrate(DDL)
+    if fdb is not db:
+        progress.migrate(fdb)
+        with _MOVE_LOCK:
+            if db.path not in _MOVED:
+                move_tables(db.path, fdb.path)
+                _MOVED.add(db.path)
+    return fdb
+
+
+def move_tables(main_path: str, feed_path: str) -> bool:
+    """Move ``feed_items``, ``feed_acks`` and the ``feeds`` progress row of an older main SQLite file
+    into the feed file (which has its tables already). Two transactions: copy (``INSERT OR IGNORE``:
+    the rows are keyed, so a copy repeated after an interruption adds nothing), then drop from the
+    main file -- interrupted anywhere, nothing is lost and the next start finishes it. Returns
+    whether there was anything to move."""
+    conn = sqlite3.connect(feed_path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("ATTACH DATABASE ? AS old", (main_path,))
+        old = {r[0] for r in conn.execute("SELECT name FROM old.sqlite_master WHERE type = 'table' AND name IN "
+                                          "('feed_items', 'feed_acks', 'projection_progress')")}
+        if not old & {"feed_items", "feed_acks"}:
+            return False
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table, cols in (("feed_items", INSERT_COLUMNS), ("feed_acks", ACK_COLUMNS)):
+                if table in old:
+                    c = ", ".join(cols)
+                    conn.execute(f"INSERT OR IGNORE INTO main.{table} ({c}) SELECT {c} FROM old.{table}")
+            if "projection_progress" in old:
+                c = ", ".join(PROGRESS_COLUMNS)
+                conn.execute(f"INSERT OR IGNORE INTO main.projection_progress ({c}) SELECT {c} "
+                             "FROM old.projection_progress WHERE name = 'feeds'")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DROP TABLE IF EXISTS old.feed_items")
+            conn.execute("DROP TABLE IF EXISTS old.feed_acks")
+            if "projection_progress" in old:
+                conn.execute("DELETE FROM old.projection_progress WHERE name = 'feeds'")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return True
+    finally:
+        conn.close()
+
+
 INSERT_COLUMNS = ("recipient", "seq", "item_id", "report_id", "version", "incident_id", "delivery", "kind", "tlp",
                   "routed_at", "stored_at", "item")
 LOOKUP_CHUNK = 500  # ids per IN (...) lookup (SQLite's default limit of bound variables is 999+)
@@ -69,8 +140,8 @@ def view(row: Mapping[str, Any], acked: Mapping[str, Any] | None = None) -> dict
 
 class FeedStore:
     def __init__(self, db: Database) -> None:
-        self.db = db
-        db.migrate(DDL)
+        """``db``: the main database; the store reads and writes its own (:func:`feed_database`)."""
+        self.db = feed_database(db)
 
     def add(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Insert items not stored yet (by item_id), in order. Returns the rows actually added, with seq.

@@ -4,6 +4,16 @@ A deliberately thin layer: SQL is written once with ``?`` placeholders and porta
 use ``{serial}`` (auto-increment primary key) and ``{blob}``, filled in per dialect. Each module
 that owns tables (agencies, officers, feed store, audit store) declares its DDL and calls
 :meth:`Database.migrate` with it. Connections are per thread (``check_same_thread`` semantics).
+
+**The feed file (SQLite only).** SQLite has one writer per file, so the officers' feed store lives in
+a file of its own beside the main one (``hub.db`` → ``hub.feed.db``, :func:`feed_path`):
+:meth:`Database.feed_database` opens it, and only the feed store and the ``feeds`` projection write
+it. Every connection to the main file attaches the feed file READ-ONLY as schema ``feed``, so a
+reader of the main file still finds ``feed_items`` / ``feed_acks`` by their plain names (SQLite
+looks in ``main`` first, then in attached schemas), while ``BEGIN IMMEDIATE`` on the main file takes
+no lock of the feed file (a read-only attachment only ever gets a read transaction, which in WAL
+mode never blocks that file's writer). PostgreSQL keeps everything in one database:
+:meth:`Database.feed_database` is the database itself.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 DIALECT_TYPES = {
     "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "bigint": "INTEGER"},
@@ -21,14 +32,31 @@ DIALECT_TYPES = {
 }
 
 
+FEED_SCHEMA = "feed"  # the name the main file's connections give the attached (read-only) feed file
+
+
+def feed_path(path: str) -> str:
+    """The feed file beside a main SQLite file: ``hub.db`` → ``hub.feed.db`` (``hub`` → ``hub.feed.db``)."""
+    p = Path(path)
+    return str(p.with_name(f"{p.stem if p.suffix else p.name}.feed{p.suffix or '.db'}"))
+
+
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, feed_file: bool = False) -> None:
+        """``feed_file``: this IS a feed file (:meth:`feed_database`), which attaches nothing."""
         self.url = url
+        #: SQLite: the feed file attached read-only to every connection (None: PostgreSQL, in-memory,
+        #: or this is the feed file itself)
+        self.feed_path: str | None = None
+        self._feed: Database | None = None
+        self._feed_lock = threading.Lock()
         if url.startswith("sqlite:///"):
             self.dialect = "sqlite"
             self.path = url[len("sqlite:///"):]
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                if not feed_file:
+                    self.feed_path = feed_path(self.path)
         elif url.startswith(("postgresql://", "postgres://")):
             self.dialect = "postgresql"
         else:
@@ -40,10 +68,15 @@ class Database:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.dialect == "sqlite":
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, uri=self.feed_path is not None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA busy_timeout=30000")
+                if self.feed_path is not None:
+                    if not Path(self.feed_path).exists():  # created (in WAL mode) before it is attached
+                        self.feed_database().connection()
+                    conn.execute(f"ATTACH DATABASE ? AS {FEED_SCHEMA}",
+                                 (f"file:{quote(str(Path(self.feed_path).resolve()))}?mode=ro",))
             else:
                 import psycopg
 
@@ -56,6 +89,19 @@ class Database:
         if conn is not None:
             conn.close()
             self._local.conn = None
+        if self._feed is not None:
+            self._feed.close()
+
+    def feed_database(self) -> Database:
+        """The database of the officers' feed store: on SQLite the feed file beside this one (its own
+        writer, its own writer gate), written only by the feed store; else (PostgreSQL, in-memory)
+        this database itself."""
+        if self.feed_path is None:
+            return self
+        with self._feed_lock:
+            if self._feed is None:
+                self._feed = Database(f"sqlite:///{self.feed_path}", feed_file=True)
+            return self._feed
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql

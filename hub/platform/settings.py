@@ -46,7 +46,8 @@ class Settings:
     )
     data_dir: str = field(default=".hub", metadata={"help": "directory for the database, outboxes and logs"})
     database_url: str = field(
-        default="", metadata={"help": "sqlite:///PATH or postgresql://…; empty = sqlite in HUB_DATA_DIR"}
+        default="", metadata={"help": "sqlite:///PATH or postgresql://…; empty = sqlite in HUB_DATA_DIR "
+                                   "(SQLite: the feed store in PATH's sibling NAME.feed.db)"}
     )
     schema_registry_url: str = field(
         default="", metadata={"help": "Confluent-compatible Schema Registry; empty = single-object encoding"}

@@ -102,7 +102,11 @@ class WriterGate:
     of one process share one interpreter lock, and a neighbour decoding 500 records beside the feed
     made the feed's own decoding and commit wait for the CPU (measured: ``hub bench --only sse``'s
     step breakdown). One projection's CPU work at a time, the feed's first. A thread holding its
-    turn may hold it again inside (the feed decodes and writes a batch in one turn)."""
+    turn may hold it again inside (the feed decodes and writes a batch in one turn).
+
+    Gates are per database file: on SQLite the feed store has a file of its own
+    (:meth:`hub.platform.db.Database.feed_database`), so the feed projection's gate is its own and
+    it never waits for a neighbour's turn; ``urgent`` orders the writers of one file."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()

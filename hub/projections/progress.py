@@ -93,10 +93,15 @@ def view(row: Mapping[str, Any], now: int) -> dict[str, Any]:
 def read(db: Database) -> list[dict[str, Any]]:
     """Every projection's view, with ``behind_feed_seconds``: how much later than the officers' feed
     its answers are (the analyst page says "search is N s behind the feed" from it)."""
+    sql = "SELECT name, records, added, last_record_ms, backlog, updated_at FROM projection_progress ORDER BY name"
     migrate(db)
+    rows = {r["name"]: r for r in db.query(sql)}
+    fdb = db.feed_database()  # SQLite: the feeds projection's row is in the feed file
+    if fdb is not db:
+        migrate(fdb)
+        rows |= {r["name"]: r for r in fdb.query(sql)}
     now = now_ms()
-    views = [view(r, now) for r in db.query("SELECT name, records, added, last_record_ms, backlog, updated_at "
-                                            "FROM projection_progress ORDER BY name")]
+    views = [view(rows[n], now) for n in sorted(rows)]
     feed_lag = next((v["lag_seconds"] for v in views if v["projection"] == "feeds"), None) or 0.0
     for v in views:
         v["behind_feed_seconds"] = None if v["lag_seconds"] is None else round(max(0.0, v["lag_seconds"] - feed_lag), 3)

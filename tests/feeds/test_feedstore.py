@@ -52,14 +52,14 @@ def test_a_large_batch_is_one_transaction_with_per_recipient_cursors(db_url: str
         seqs = [r["seq"] for r in added if r["recipient"] == state]
         assert seqs == list(range(2 if state == "UZ" else 1, len(seqs) + (2 if state == "UZ" else 1)))
     assert fs.add(items) == []  # the replayed batch: nothing new
-    with db.transaction():  # an outer transaction (the sink's) takes the store's writes in
+    with fs.db.transaction():  # an outer transaction (the sink's) takes the store's writes in
         assert [r["seq"] for r in fs.add([it("KZ", "late")])] == [401]
-        with pytest.raises(RuntimeError), db.transaction():  # a nested one is a savepoint
+        with pytest.raises(RuntimeError), fs.db.transaction():  # a nested one is a savepoint
             fs.add([it("TJ", "inner")])
             raise RuntimeError("inner failure")
     assert fs.latest("KZ", it("KZ", "late")["report"]["report_id"])["seq"] == 401
     assert fs.latest("TJ", it("TJ", "inner")["report"]["report_id"]) is None
-    with pytest.raises(RuntimeError), db.transaction():
+    with pytest.raises(RuntimeError), fs.db.transaction():
         fs.add([it("KZ", "outer")])
         raise RuntimeError("outer failure")
     assert fs.latest("KZ", it("KZ", "outer")["report"]["report_id"]) is None

@@ -49,7 +49,7 @@ def test_a_committed_batch_wakes_the_streams_of_its_feeds_only(db_url: str, tmp_
         assert watch.heads.heads["UZ"] == 2
         # a batch whose transaction rolls back wakes nobody
         broken = Sorted(feed_items=[item("UZ", "W3")])
-        with pytest.raises(RuntimeError), db.transaction():
+        with pytest.raises(RuntimeError), projection.db.transaction():  # its own (SQLite: the feed file)
             projection.write(broken)
             raise RuntimeError("rolled back")
         assert await watch.wait("UZ", 2, 1.0) is False

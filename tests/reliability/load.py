@@ -21,6 +21,7 @@ import httpx
 
 from hub.domain.codec import REPORT, codec
 from hub.domain.report import report_id
+from hub.platform.db import feed_path
 from hub.platform.kafka.io import producer
 from hub.platform.kafka.topics import INTAKE
 from hub.platform.settings import Settings
@@ -98,7 +99,8 @@ class Store:
         if not self.path.exists():
             return []
         con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
-        try:
+        try:  # the feed store's own file, read-only: feed_items are found by their plain name
+            con.execute("ATTACH DATABASE ? AS feed", (f"file:{feed_path(str(self.path))}?mode=ro",))
             return con.execute(sql, args).fetchall()
         except sqlite3.OperationalError:
             return []  # tables not created yet

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from hub.platform.db import feed_path
 from hub.platform.kafka.embedded import free_port, start_time
 from tests.conftest import HUB, ROOT
 from tests.factories import json_report
@@ -105,7 +106,7 @@ def peak_rss_mb(data_dir: Path) -> dict[str, int]:
 
 
 def feed_items(data_dir: Path) -> list[dict[str, Any]]:
-    db = sqlite3.connect(data_dir / "hub.db")
+    db = sqlite3.connect(feed_path(str(data_dir / "hub.db")))  # the feed store's own file
     db.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in db.execute(

@@ -54,5 +54,6 @@ def test_each_projection_sigkilled_mid_batch(fresh: Cluster, ledger: Any) -> Non
         provider_changes=count("SELECT COUNT(*) FROM provider_changes"))
     # each projection's own progress row says it is caught up
     for name in NAMES:
-        wait_until(lambda name=name: count(f"SELECT COUNT(*) FROM projection_progress WHERE name = '{name}' "
-                                           "AND backlog = 0") == 1, HANG, f"{name} to report no backlog")
+        wait_until(lambda name=name: count(  # the feeds row is in the feed file
+            "SELECT COUNT(*) FROM (SELECT name, backlog FROM main.projection_progress UNION ALL "
+            f"SELECT name, backlog FROM feed.projection_progress) WHERE name = '{name}' AND backlog = 0") == 1, HANG, f"{name} to report no backlog")

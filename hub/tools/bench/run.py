@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -193,7 +194,7 @@ def run(plan: Plan, base: Settings, outdir: Path, *, bootstrap: str | None = Non
         r["load"] = load()
         res["rest"] = r
     if "sse" in want:
-        at_rates("sse", stack.sse_latency, plan.sse_rates, plan.sse_seconds)
+        at_rates("sse", functools.partial(stack.sse_latency, split=plan.sink_split), plan.sse_rates, plan.sse_seconds)
     if "sink" in want:
         r = stack.sink_throughput(base, work / "sink", items[:plan.sink_reports], bootstrap=bootstrap, progress=say,
                                   split=plan.sink_split)

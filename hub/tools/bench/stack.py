@@ -39,7 +39,7 @@ import aiohttp
 import orjson
 
 from hub.domain.codec import AUDIT_BATCH, FEED_ITEM, REPORT, codec
-from hub.platform.db import Database
+from hub.platform.db import Database, feed_path
 from hub.platform.kafka import io as kafka
 from hub.platform.kafka.topics import AUDIT, INTAKE, ensure_topics, feed
 from hub.platform.settings import Settings
@@ -81,6 +81,7 @@ def _wait_sink(sink: Proc, timeout: float = 60.0) -> None:
 
 
 def _count(db_path: str, sql: str) -> int:
+    """One number from the main SQLite file, read-only, with its feed file attached (``feed``)."""
     import sqlite3
 
     try:
@@ -88,6 +89,7 @@ def _count(db_path: str, sql: str) -> int:
     except sqlite3.OperationalError:
         return 0
     try:
+        con.execute("ATTACH DATABASE ? AS feed", (f"file:{feed_path(db_path)}?mode=ro",))
         return int(con.execute(sql).fetchone()[0] or 0)
     except sqlite3.OperationalError:  # tables not there yet
         return 0
@@ -98,7 +100,8 @@ def _count(db_path: str, sql: str) -> int:
 # feed items the analyst index holds (its own projection: it may lag the feed store)
 INDEXED_ITEMS = "SELECT COUNT(*) FROM analyst_versions WHERE direction = 'received'"
 # projections whose last fetch found nothing more waiting (hub.projections.progress)
-CAUGHT_UP = "SELECT COUNT(*) FROM projection_progress WHERE backlog = 0"
+CAUGHT_UP = ("SELECT (SELECT COUNT(*) FROM main.projection_progress WHERE backlog = 0) "
+             "+ (SELECT COUNT(*) FROM feed.projection_progress WHERE backlog = 0)")  # feeds: in the feed file
 
 
 def _db_path(settings: Settings) -> str:
@@ -290,19 +293,28 @@ def _r(v: float | None) -> float | None:
 
 
 def sse_latency(base: Settings, workdir: Path, items: Sequence[Item], *, rate: float, bootstrap: str | None = None,
-                progress: Progress | None = None) -> dict[str, Any]:
-    """Intake → first feed item seen by an SSE subscriber, at ``rate`` reports/s offered (1 worker)."""
+                progress: Progress | None = None, split: bool = False) -> dict[str, Any]:
+    """Intake → first feed item seen by an SSE subscriber, at ``rate`` reports/s offered (1 worker;
+    ``split``: the feed projection in a sink process of its own beside one with the others)."""
     debug = {"HUB_LOG_LEVEL": "DEBUG"}  # the sink's and gateway's trace lines (hub.tools.bench.trace)
     with cluster(base, workdir, bootstrap=bootstrap) as c:
         asyncio.run(ensure_topics(c.settings))
         tokens = _officers(c.settings)
-        sink = _start_sink(c, **debug)
+        if split:
+            from hub.projections.registry import NAMES
+
+            sink = _start_sink(c, "sink-feeds", ["feeds"], **debug)  # the trace's lines: the feed's process
+            sinks = [sink, _start_sink(c, "sink", [n for n in NAMES if n != "feeds"], **debug)]
+        else:
+            sink = _start_sink(c, **debug)
+            sinks = [sink]
         gw = c.start_gateway(**debug)
         worker = c.start_worker(1)
-        _wait_sink(sink)
+        for s in sinks:
+            _wait_sink(s)
         wait_http(f"http://127.0.0.1:{gw.port}/readyz", gw, timeout=60)
         wait_http(f"http://127.0.0.1:{worker.port}/healthz", worker, timeout=90)
-        _profile(c, sink, gw, worker)
+        _profile(c, *sinks, gw, worker)
         _say(progress, f"SSE latency at {rate:g}/s: {len(tokens)} subscribers connecting")
         keep: dict[str, Any] = {}
         out = asyncio.run(_sse_run(c.settings, f"http://127.0.0.1:{gw.port}", tokens, items, rate,
@@ -312,6 +324,7 @@ def sse_latency(base: Settings, workdir: Path, items: Sequence[Item], *, rate: f
         keep["routed"], keep["first"], keep["where"], trace.lines(_text(sink.log_path), "projection batch"),
         trace.lines(_text(gw.log_path), "feed page sent")), probe=(keep["routed"], keep["probe"]))
     out["rate"] = rate
+    out["sink_processes"] = len(sinks)
     return out
 
 
