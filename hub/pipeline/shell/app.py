@@ -78,16 +78,16 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     async def sequence_agent(stream: Any) -> None:
         cp = Checkpoint(Output(producer), sequencer.tables)
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            taken = time.time()
+            taken, cpu = time.time(), time.thread_time()
             state = sequencer.state()  # in memory; rebuilt from the tables after a rebalance
             for event in events:
                 sequencer.step(event.message, state, cp)  # validate → decide → state.apply → emit/write
             sequencer.maybe_sweep(state, cp)  # every 10 min: expire correlation keys
-            decided = time.time()
+            decided, cpu = time.time(), time.thread_time() - cpu
             await cp.commit(events, stream.ack)
             sequencer.batch_done()
             if fetched is not None:
-                _trace_batch(events, fetched, taken, decided, cp.moments)
+                _trace_batch(events, fetched, taken, decided, cpu, cp.moments)
                 _GC.update(ms=0.0, collections=0)
 
     agents: list[Any] = [sequence_agent]
@@ -147,15 +147,15 @@ def _gc_timer(phase: str, info: dict[str, Any]) -> None:
 
 
 def _trace_batch(events: Sequence[Any], fetched: dict[tuple[str, int, int], float], taken: float, decided: float,
-                 moments: dict[str, float]) -> None:
+                 decide_cpu: float, moments: dict[str, float]) -> None:
     """The worker's ``checkpoint`` debug line (``hub bench --only sse`` reads it): per batch, the broker
     timestamp and the moment each record reached the event loop, then the moments the batch was taken
     by the agent, decided, its outputs submitted and acknowledged, its state acknowledged and its
-    inputs acknowledged (ms since the epoch); and the garbage collector's pauses since the line before."""
+    inputs acknowledged (ms since the epoch); the CPU time of the decisions (the event loop's thread); and the garbage collector's pauses since the line before."""
     msgs = [e.message for e in events]
     log.debug("checkpoint", records=len(msgs), first_offset=msgs[0].offset, last_offset=msgs[-1].offset,
               record_ms=[_ms(m.timestamp) for m in msgs],
               fetched_ms=[_ms(fetched.pop((m.topic, m.partition, m.offset), None)) for m in msgs],
-              taken_ms=_ms(taken), decided_ms=_ms(decided), sent_ms=_ms(moments.get("sent")),
+              taken_ms=_ms(taken), decided_ms=_ms(decided), decide_cpu_ms=_ms(decide_cpu), sent_ms=_ms(moments.get("sent")),
               outputs_ms=_ms(moments.get("outputs")), state_ms=_ms(moments.get("state")),
               acked_ms=_ms(moments.get("acked")), gc_ms=round(_GC["ms"], 1), gc_collections=_GC["collections"])
