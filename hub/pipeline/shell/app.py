@@ -32,6 +32,7 @@ import faust
 import structlog
 
 from hub.directory.agencies import intake_topics
+from hub.pipeline.shell.batching import take_batches
 from hub.pipeline.shell.checkpoint import Checkpoint
 from hub.pipeline.shell.output import BatchProducer, Output
 from hub.pipeline.shell.steps import Admitter, Sequencer, pages
@@ -44,7 +45,8 @@ log = structlog.get_logger("hub.pipeline.shell.app")
 
 APP_ID = "hub-pipeline"
 BATCH_MAX = 500  # records one agent decides before its checkpoint (their outputs are acknowledged together)
-BATCH_WITHIN_S = 0.01  # how long a batch waits to fill
+BATCH_WITHIN_S = 0.01  # how long a batch waits at most to fill (from its first record)
+BATCH_QUIET_S = 0.001  # ... and a batch is decided once no record joined it for this long (batching.take_batches)
 # RocksDB options of every table. faust's defaults (2 GiB block cache + 500 MiB compressed cache +
 # 3 x 64 MiB memtables, per table) let a 10M-key dedup table grow to ~650 MB RSS; these keep it
 # near 200 MB (measured by `hub bench`, section dedup; see BENCHMARKS.md).
@@ -77,17 +79,17 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     @app.agent(app.topic(INTAKE, partitions=1, internal=False, **raw))
     async def sequence_agent(stream: Any) -> None:
         cp = Checkpoint(Output(producer), sequencer.tables)
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            taken, cpu = time.time(), time.thread_time()
+        async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S, BATCH_QUIET_S):
+            taken, cpu, pcpu = time.time(), time.thread_time(), time.process_time()
             state = sequencer.state()  # in memory; rebuilt from the tables after a rebalance
             for event in events:
                 sequencer.step(event.message, state, cp)  # validate → decide → state.apply → emit/write
             sequencer.maybe_sweep(state, cp)  # every 10 min: expire correlation keys
-            decided, cpu = time.time(), time.thread_time() - cpu
+            decided, cpu, pcpu = time.time(), time.thread_time() - cpu, time.process_time() - pcpu
             await cp.commit(events, stream.ack)
             sequencer.batch_done()
             if fetched is not None:
-                _trace_batch(events, fetched, taken, decided, cpu, cp.moments)
+                _trace_batch(events, fetched, taken, decided, (cpu, pcpu), cp.moments)
                 _GC.update(ms=0.0, collections=0)
 
     agents: list[Any] = [sequence_agent]
@@ -98,7 +100,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         @app.agent(app.topic(*agency_topics, internal=False, **raw))
         async def admit_agent(stream: Any) -> None:
             cp = Checkpoint(Output(producer))
-            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S, BATCH_QUIET_S):
                 for event in events:
                     admitter.step(event.message, cp)  # identity + rules → hub.intake | DLQ + audit
                 await cp.commit(events, stream.ack)
@@ -147,15 +149,16 @@ def _gc_timer(phase: str, info: dict[str, Any]) -> None:
 
 
 def _trace_batch(events: Sequence[Any], fetched: dict[tuple[str, int, int], float], taken: float, decided: float,
-                 decide_cpu: float, moments: dict[str, float]) -> None:
+                 decide_cpu: tuple[float, float], moments: dict[str, float]) -> None:
     """The worker's ``checkpoint`` debug line (``hub bench --only sse`` reads it): per batch, the broker
     timestamp and the moment each record reached the event loop, then the moments the batch was taken
     by the agent, decided, its outputs submitted and acknowledged, its state acknowledged and its
-    inputs acknowledged (ms since the epoch); the CPU time of the decisions (the event loop's thread); and the garbage collector's pauses since the line before."""
+    inputs acknowledged (ms since the epoch); the CPU time of the decisions (the event loop's thread; the whole process's meanwhile); and the garbage collector's pauses since the line before."""
     msgs = [e.message for e in events]
     log.debug("checkpoint", records=len(msgs), first_offset=msgs[0].offset, last_offset=msgs[-1].offset,
               record_ms=[_ms(m.timestamp) for m in msgs],
               fetched_ms=[_ms(fetched.pop((m.topic, m.partition, m.offset), None)) for m in msgs],
-              taken_ms=_ms(taken), decided_ms=_ms(decided), decide_cpu_ms=_ms(decide_cpu), sent_ms=_ms(moments.get("sent")),
+              taken_ms=_ms(taken), decided_ms=_ms(decided), decide_cpu_ms=_ms(decide_cpu[0]),
+              decide_process_cpu_ms=_ms(decide_cpu[1]), sent_ms=_ms(moments.get("sent")),
               outputs_ms=_ms(moments.get("outputs")), state_ms=_ms(moments.get("state")),
               acked_ms=_ms(moments.get("acked")), gc_ms=round(_GC["ms"], 1), gc_collections=_GC["collections"])
