@@ -15,10 +15,12 @@ logs. The steps are consecutive moments, so a report's steps add up to its feed 
 percentiles of steps do not add up to the percentile of the sum.
 
 The worker's part (intake record → feed record) has its own breakdown, from the worker's ``checkpoint``
-line alone (:func:`worker_breakdown`): per batch of the sequencing agent, every record's intake broker
+line alone (:func:`worker_breakdown`): per batch of the sequencing agent, every record's intake record
 timestamp and the moment it reached the worker's event loop, then the batch's moments (taken by the
 agent, decided, outputs submitted / acknowledged, state acknowledged, inputs acknowledged); steps per
-record in :data:`WORKER_STEPS`. The feed record's broker timestamp falls inside the ``outputs`` step.
+record in :data:`WORKER_STEPS`. Record timestamps are CreateTime: set by the producing client when it
+appends the record to a batch (before its linger and the produce round trip), so the feed record's
+timestamp is taken inside the ``submit`` step, and the intake record's just after the sender's send.
 """
 
 from __future__ import annotations
@@ -51,13 +53,14 @@ STEPS = (  # (short name, what it is, from moment, to moment)
 )
 
 WORKER_STEPS = (  # (short name, what it is, from moment, to moment) of one intake record in the worker
-    ("fetch", "intake record written → in the worker's event loop (broker fetch, faust's consumer thread)",
-     "record", "fetched"),
+    ("fetch", "intake record created (its producer's timestamp) → in the worker's event loop (the sender's "
+     "linger and produce round trip, the broker fetch, faust's consumer thread, the loop busy)", "record", "fetched"),
     ("busy", "→ the agent is done with the batch before (its checkpoint)", "fetched", "free"),
     ("take", "→ taken by the agent (take_events' buffer and its `within` timer)", "free", "taken_ms"),
     ("decide", "validate + decide the batch", "taken_ms", "decided_ms"),
-    ("submit", "outputs built and handed to the producer", "decided_ms", "sent_ms"),
-    ("outputs", "outputs acknowledged by the broker (the feed record is written here)", "sent_ms", "outputs_ms"),
+    ("submit", "outputs built and handed to the producer (the feed record's timestamp is taken here)",
+     "decided_ms", "sent_ms"),
+    ("outputs", "outputs acknowledged by the broker", "sent_ms", "outputs_ms"),
     ("state", "state changelog produced and acknowledged, applied", "outputs_ms", "state_ms"),
     ("ack", "inputs acknowledged to faust", "state_ms", "acked_ms"),
 )
