@@ -73,7 +73,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     producer = BatchProducer(settings)  # one for the worker; each agent batches into its own Output
 
     fetched = _trace_fetches(app) if log.is_enabled_for(logging.DEBUG) else None
-    if fetched is not None:
+    if fetched is not None and _gc_timer not in gc.callbacks:
         gc.callbacks.append(_gc_timer)
 
     @app.agent(app.topic(INTAKE, partitions=1, internal=False, **raw))
