@@ -78,6 +78,11 @@ def test_every_section_ran(smoke: tuple[dict, str, Path], broker_kind: str) -> N
     assert 0 < bd["reports"] <= sse["seen_by_subscribers"]
     assert [s["step"] for s in bd["steps"]] == [s[0] for s in trace.STEPS]
     assert all(s["p50_ms"] is not None and s["p50_ms"] <= s["p99_ms"] <= s["max_ms"] for s in bd["steps"])
+    # the worker part by step: the worker's checkpoint lines of the measured window
+    wb = sse["worker_breakdown"]
+    assert 0 < wb["records"] <= sse["reports"] and 0 < wb["batches"] <= wb["records"]
+    assert [s["step"] for s in wb["steps"]] == [s[0] for s in trace.WORKER_STEPS]
+    assert all(s["p50_ms"] is not None and s["p50_ms"] <= s["p99_ms"] <= s["max_ms"] for s in wb["steps"])
     sink = res["sink"]
     assert sink["complete"] and sink["feed_items"] == 2 * sink["reports"] > 0
     assert sink["audit_events"] == 4 * sink["reports"] and sink["items_per_s"] > 0 and sink["events_per_s"] > 0

@@ -53,3 +53,34 @@ def test_a_report_outside_every_logged_range_is_left_out() -> None:
     assert per == {}
     assert trace.breakdown(per) == {"reports": 0, "steps": [
         {"step": s, "what": w, "p50_ms": None, "p99_ms": None, "max_ms": None} for s, w, _a, _b in trace.STEPS]}
+
+
+def _checkpoint(records: list[float], fetched: list[float | None], taken: float, **moments: float) -> str:
+    m = {"decided_ms": taken + 1, "sent_ms": taken + 2, "outputs_ms": taken + 12, "state_ms": taken + 20,
+         "acked_ms": taken + 21} | moments
+    return orjson.dumps({"event": "checkpoint", "level": "debug", "records": len(records), "record_ms": records,
+                         "fetched_ms": fetched, "taken_ms": taken} | m).decode()
+
+
+def test_the_worker_steps_of_each_intake_record_come_from_its_batch_line() -> None:
+    log = "\n".join([
+        _checkpoint([990.0], [995.0], 1000.0),  # done (acked) at 1021
+        # two records: one arrived while the batch before was still in its checkpoint, one after
+        _checkpoint([1005.0, 1025.0], [1010.0, 1027.0], 1030.0),
+        _checkpoint([2000.0], [None], 2010.0),  # no fetch moment: left out
+        _checkpoint([], [], 3000.0, sent_ms=None),  # nothing produced: left out
+    ])
+    per = trace.worker_moments(trace.lines(log, "checkpoint"))
+    assert len(per) == 3
+    first, waited, later = per
+    assert first["free"] == 995.0  # no batch before: not busy
+    assert waited["free"] == 1021.0  # waited for the first batch's checkpoint
+    assert later["free"] == 1027.0  # arrived after it
+    bd = trace.worker_breakdown(trace.lines(log, "checkpoint"))
+    assert bd["records"] == 3 and bd["batches"] == 4 and bd["batch_records_max"] == 2
+    steps = {s["step"]: s for s in bd["steps"]}
+    assert [s["step"] for s in bd["steps"]] == [s[0] for s in trace.WORKER_STEPS]
+    assert steps["busy"]["max_ms"] == 11.0 and steps["outputs"]["p50_ms"] == 10.0
+    assert steps["take"]["max_ms"] == 9.0  # the waiting one: free at 1021, taken at 1030
+    for m in per:  # a record's steps add up to its intake record → inputs acknowledged time
+        assert sum(m[b] - m[a] for _s, _w, a, b in trace.WORKER_STEPS) == m["acked_ms"] - m["record"]

@@ -22,11 +22,17 @@ outputs → acknowledged → state → offsets. The per-record work lives in :mo
 
 from __future__ import annotations
 
+import gc
+import logging
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import faust
+import structlog
 
 from hub.directory.agencies import intake_topics
+from hub.pipeline.shell.batching import take_batches
 from hub.pipeline.shell.checkpoint import Checkpoint
 from hub.pipeline.shell.output import BatchProducer, Output
 from hub.pipeline.shell.steps import Admitter, Sequencer, pages
@@ -35,9 +41,12 @@ from hub.platform.kafka.embedded import patch_faust_fetch_wait
 from hub.platform.kafka.topics import INTAKE
 from hub.platform.settings import Settings
 
+log = structlog.get_logger("hub.pipeline.shell.app")
+
 APP_ID = "hub-pipeline"
 BATCH_MAX = 500  # records one agent decides before its checkpoint (their outputs are acknowledged together)
-BATCH_WITHIN_S = 0.01  # how long a batch waits to fill
+BATCH_WITHIN_S = 0.01  # how long a batch waits at most to fill (from its first record)
+BATCH_QUIET_S = 0.001  # ... and a batch is decided once no record joined it for this long (batching.take_batches)
 # RocksDB options of every table. faust's defaults (2 GiB block cache + 500 MiB compressed cache +
 # 3 x 64 MiB memtables, per table) let a 10M-key dedup table grow to ~650 MB RSS; these keep it
 # near 200 MB (measured by `hub bench`, section dedup; see BENCHMARKS.md).
@@ -63,16 +72,25 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     app.on_partitions_assigned.connect(sequencer.forget_state)
     producer = BatchProducer(settings)  # one for the worker; each agent batches into its own Output
 
+    fetched = _trace_fetches(app) if log.is_enabled_for(logging.DEBUG) else None
+    if fetched is not None and _gc_timer not in gc.callbacks:
+        gc.callbacks.append(_gc_timer)
+
     @app.agent(app.topic(INTAKE, partitions=1, internal=False, **raw))
     async def sequence_agent(stream: Any) -> None:
         cp = Checkpoint(Output(producer), sequencer.tables)
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S, BATCH_QUIET_S):
+            taken, cpu, pcpu = time.time(), time.thread_time(), time.process_time()
             state = sequencer.state()  # in memory; rebuilt from the tables after a rebalance
             for event in events:
                 sequencer.step(event.message, state, cp)  # validate → decide → state.apply → emit/write
             sequencer.maybe_sweep(state, cp)  # every 10 min: expire correlation keys
+            decided, cpu, pcpu = time.time(), time.thread_time() - cpu, time.process_time() - pcpu
             await cp.commit(events, stream.ack)
             sequencer.batch_done()
+            if fetched is not None:
+                _trace_batch(events, fetched, taken, decided, (cpu, pcpu), cp.moments)
+                _GC.update(ms=0.0, collections=0)
 
     agents: list[Any] = [sequence_agent]
     agency_topics = [t for t in intake_topics(settings) if t != INTAKE]  # the directory, read at start
@@ -82,7 +100,7 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
         @app.agent(app.topic(*agency_topics, internal=False, **raw))
         async def admit_agent(stream: Any) -> None:
             cp = Checkpoint(Output(producer))
-            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S, BATCH_QUIET_S):
                 for event in events:
                     admitter.step(event.message, cp)  # identity + rules → hub.intake | DLQ + audit
                 await cp.commit(events, stream.ack)
@@ -93,3 +111,54 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     pages(app)
     app.hub_agents = tuple(agents)  # type: ignore[attr-defined]
     return app
+
+
+def _ms(t: float | None) -> float | None:
+    return None if t is None else round(t * 1000, 1)
+
+
+def _trace_fetches(app: faust.App) -> dict[tuple[str, int, int], float]:
+    """Debug only: when each consumed record reached the worker's event loop (faust's consumer turns the
+    fetched records into messages there), by (topic, partition, offset); the agent takes them out."""
+    consumer_cls = app.transport.Consumer
+    original = consumer_cls._to_message
+    if hasattr(original, "hub_fetched"):  # one wrapper per process
+        return original.hub_fetched  # type: ignore[no-any-return]
+    fetched: dict[tuple[str, int, int], float] = {}
+
+    def to_message(self: Any, tp: Any, record: Any) -> Any:
+        if len(fetched) < 100_000:  # bounded even if an agent never takes them
+            fetched[(tp.topic, tp.partition, record.offset)] = time.time()
+        return original(self, tp, record)
+
+    to_message.hub_fetched = fetched  # type: ignore[attr-defined]
+    consumer_cls._to_message = to_message
+    return fetched
+
+
+_GC: dict[str, float] = {"ms": 0.0, "collections": 0, "start": 0.0}
+
+
+def _gc_timer(phase: str, info: dict[str, Any]) -> None:
+    """Debug only: the garbage collector's pauses since the last ``checkpoint`` line."""
+    if phase == "start":
+        _GC["start"] = time.perf_counter()
+    else:
+        _GC["ms"] += (time.perf_counter() - _GC["start"]) * 1000
+        _GC["collections"] += 1
+
+
+def _trace_batch(events: Sequence[Any], fetched: dict[tuple[str, int, int], float], taken: float, decided: float,
+                 decide_cpu: tuple[float, float], moments: dict[str, float]) -> None:
+    """The worker's ``checkpoint`` debug line (``hub bench --only sse`` reads it): per batch, the broker
+    timestamp and the moment each record reached the event loop, then the moments the batch was taken
+    by the agent, decided, its outputs submitted and acknowledged, its state acknowledged and its
+    inputs acknowledged (ms since the epoch); the CPU time of the decisions (the event loop's thread; the whole process's meanwhile); and the garbage collector's pauses since the line before."""
+    msgs = [e.message for e in events]
+    log.debug("checkpoint", records=len(msgs), first_offset=msgs[0].offset, last_offset=msgs[-1].offset,
+              record_ms=[_ms(m.timestamp) for m in msgs],
+              fetched_ms=[_ms(fetched.pop((m.topic, m.partition, m.offset), None)) for m in msgs],
+              taken_ms=_ms(taken), decided_ms=_ms(decided), decide_cpu_ms=_ms(decide_cpu[0]),
+              decide_process_cpu_ms=_ms(decide_cpu[1]), sent_ms=_ms(moments.get("sent")),
+              outputs_ms=_ms(moments.get("outputs")), state_ms=_ms(moments.get("state")),
+              acked_ms=_ms(moments.get("acked")), gc_ms=round(_GC["ms"], 1), gc_collections=_GC["collections"])

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -95,6 +96,9 @@ class Checkpoint:
         self.tables = dict(tables or {})
         self._exit = exit
         self._writes: dict[str, dict[str, Any]] = {}
+        #: wall-clock moments (s) of the last :meth:`commit`: outputs submitted / acknowledged, changelog
+        #: acknowledged, inputs acknowledged (the worker's ``checkpoint`` debug line; where a batch's time goes)
+        self.moments: dict[str, float] = {}
 
     # -- while the batch is decided ------------------------------------------------------------
     def emit(self, record: Record) -> None:
@@ -119,15 +123,21 @@ class Checkpoint:
     # -- once per batch ------------------------------------------------------------------------
     async def commit(self, events: Sequence[Any], ack: Callable[[Any], Awaitable[Any]]) -> None:
         """Steps 1-4 for the batch ``events`` (``ack`` is the stream's ``ack``)."""
+        m = self.moments = {}
         try:
-            await (await self.output.send()).wait()  # 1 + 2
+            delivery = await self.output.send()  # 1
+            m["sent"] = time.time()
+            await delivery.wait()  # 2
         except Exception as exc:
             self.fail("outputs were not delivered", exc)
+        m["outputs"] = time.time()
         writes, self._writes = self._writes, {}
         if writes:
             await self._write_state(writes)  # 3
+        m["state"] = time.time()
         for event in events:  # 4
             await ack(event)
+        m["acked"] = time.time()
 
     async def _write_state(self, writes: dict[str, dict[str, Any]]) -> None:
         staged: list[tuple[str, str, Any, Any, bytes, bytes | None]] = []

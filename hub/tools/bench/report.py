@@ -33,6 +33,14 @@ def _breakdown_rows(bd: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 if bd.get("bare_fetch") else ""), "", "")]
 
 
+def _worker_rows(bd: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The sse section's intake record → feed record time in the worker, by step, one row."""
+    if not bd.get("records"):
+        return []
+    return [(f"  worker by step ({bd['records']:,} intake records, {bd['batches']:,} batches), p50/p99 ms",
+             " · ".join(f"{s['step']} {_n(s['p50_ms'])}/{_n(s['p99_ms'])}" for s in bd["steps"]), "", "")]
+
+
 def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(figure, value, target, load) rows."""
     out: list[tuple[str, str, str, str]] = []
@@ -107,6 +115,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append(("  of which intake→feed record (worker) / feed record→SSE (sink+gateway), p50 | p99",
                     f"{_n(x.get('pipeline_p50_ms'))} / {_n(x.get('serving_p50_ms'))} | "
                     f"{_n(x.get('pipeline_p99_ms'))} / {_n(x.get('serving_p99_ms'))} ms", "", ""))
+        out += _worker_rows(x.get("worker_breakdown") or {})
         out += _breakdown_rows(x.get("breakdown") or {})
         out.append((f"  seen by {x['subscribers']} SSE subscribers / routed / reports; peak RSS",
                     f"{x['seen_by_subscribers']:,}/{_n(x.get('routed_reports'))}/{x['reports']:,}; "

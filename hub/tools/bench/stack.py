@@ -222,6 +222,7 @@ async def _sse_run(settings: Settings, base: str, tokens: dict[str, str], items:
     probe: dict[str, float] = {}
     routed: dict[str, float] = {}  # first feed record (its broker timestamp): where the pipeline's part ends
     stop = asyncio.Event()
+    t0_ms = time.time() * 1000  # the start of the measured window (set again after the warm-up)
     prod = kafka.producer(settings)
     await prod.start()
     cons = kafka.consumer(settings, *(feed(r) for r in settings.recipients),
@@ -250,6 +251,7 @@ async def _sse_run(settings: Settings, base: str, tokens: dict[str, str], items:
         try:
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in readies)), 30)
             await asyncio.sleep(4.0)  # warm-up: the worker's group join and first fetches are not measured
+            t0_ms = time.time() * 1000
             offered = await _paced_send(prod, c, records, items, rate, sent, lambda i: progress and progress(
                 f"SSE latency at {rate:g}/s: {i}/{len(records)} sent, {len(first)} seen"))
             deadline = time.monotonic() + 30
@@ -274,7 +276,7 @@ async def _sse_run(settings: Settings, base: str, tokens: dict[str, str], items:
     pipeline_part = [routed[r] - sent[r] for r in sent if r in first and r in routed]
     serving_part = [first[r] - routed[r] for r in sent if r in first and r in routed]
     if keep is not None:
-        keep.update(routed=routed, probe=probe, first=first, where=where)
+        keep.update(routed=routed, probe=probe, first=first, where=where, t0_ms=t0_ms)
     return {
         "offered_per_s": round(offered, 1), "reports": len(records), "processed": int(processed),
         "saturated": processed < len(records), "seen_by_subscribers": len(lat), "subscribers": len(tokens),
@@ -296,7 +298,7 @@ def sse_latency(base: Settings, workdir: Path, items: Sequence[Item], *, rate: f
                 progress: Progress | None = None, split: bool = False) -> dict[str, Any]:
     """Intake → first feed item seen by an SSE subscriber, at ``rate`` reports/s offered (1 worker;
     ``split``: the feed projection in a sink process of its own beside one with the others)."""
-    debug = {"HUB_LOG_LEVEL": "DEBUG"}  # the sink's and gateway's trace lines (hub.tools.bench.trace)
+    debug = {"HUB_LOG_LEVEL": "DEBUG"}  # the worker's, sink's and gateway's trace lines (hub.tools.bench.trace)
     with cluster(base, workdir, bootstrap=bootstrap) as c:
         asyncio.run(ensure_topics(c.settings))
         tokens = _officers(c.settings)
@@ -309,7 +311,7 @@ def sse_latency(base: Settings, workdir: Path, items: Sequence[Item], *, rate: f
             sink = _start_sink(c, **debug)
             sinks = [sink]
         gw = c.start_gateway(**debug)
-        worker = c.start_worker(1)
+        worker = c.start_worker(1, **debug)
         for s in sinks:
             _wait_sink(s)
         wait_http(f"http://127.0.0.1:{gw.port}/readyz", gw, timeout=60)
@@ -323,6 +325,10 @@ def sse_latency(base: Settings, workdir: Path, items: Sequence[Item], *, rate: f
     out["breakdown"] = trace.breakdown(trace.moments(
         keep["routed"], keep["first"], keep["where"], trace.lines(_text(sink.log_path), "projection batch"),
         trace.lines(_text(gw.log_path), "feed page sent")), probe=(keep["routed"], keep["probe"]))
+    # the worker's part by step; only the batches of the measured window (after the warm-up)
+    t0 = keep["t0_ms"]
+    out["worker_breakdown"] = trace.worker_breakdown(
+        d for d in trace.lines(_text(worker.log_path), "checkpoint") if float(d.get("taken_ms") or 0) >= t0)
     out["rate"] = rate
     out["sink_processes"] = len(sinks)
     return out

@@ -13,6 +13,14 @@ with, per report, the broker timestamp of its first feed record and the moment t
 parsed it (``(state, cursor)`` of that event). Each step's p50/p99 over every report found in both
 logs. The steps are consecutive moments, so a report's steps add up to its feed record → SSE time;
 percentiles of steps do not add up to the percentile of the sum.
+
+The worker's part (intake record → feed record) has its own breakdown, from the worker's ``checkpoint``
+line alone (:func:`worker_breakdown`): per batch of the sequencing agent, every record's intake record
+timestamp and the moment it reached the worker's event loop, then the batch's moments (taken by the
+agent, decided, outputs submitted / acknowledged, state acknowledged, inputs acknowledged); steps per
+record in :data:`WORKER_STEPS`. Record timestamps are CreateTime: set by the producing client when it
+appends the record to a batch (before its linger and the produce round trip), so the feed record's
+timestamp is taken inside the ``submit`` step, and the intake record's just after the sender's send.
 """
 
 from __future__ import annotations
@@ -43,6 +51,61 @@ STEPS = (  # (short name, what it is, from moment, to moment)
     ("send", "events handed to the server", "audited_ms", "sent_ms"),
     ("client", "server → SSE client parsed the event", "sent_ms", "seen"),
 )
+
+WORKER_STEPS = (  # (short name, what it is, from moment, to moment) of one intake record in the worker
+    ("fetch", "intake record created (its producer's timestamp) → in the worker's event loop (the sender's "
+     "linger and produce round trip, the broker fetch, faust's consumer thread, the loop busy)", "record", "fetched"),
+    ("busy", "→ the agent is done with the batch before (its checkpoint)", "fetched", "free"),
+    ("take", "→ taken by the agent (take_events' buffer and its `within` timer)", "free", "taken_ms"),
+    ("decide", "validate + decide the batch", "taken_ms", "decided_ms"),
+    ("submit", "outputs built and handed to the producer (the feed record's timestamp is taken here)",
+     "decided_ms", "sent_ms"),
+    ("outputs", "outputs acknowledged by the broker", "sent_ms", "outputs_ms"),
+    ("state", "state changelog produced and acknowledged, applied", "outputs_ms", "state_ms"),
+    ("ack", "inputs acknowledged to faust", "state_ms", "acked_ms"),
+)
+WORKER = ("taken_ms", "decided_ms", "sent_ms", "outputs_ms", "state_ms", "acked_ms")
+
+
+def worker_moments(worker_lines: Iterable[dict[str, Any]]) -> list[dict[str, float]]:
+    """Per intake record of the sequencing agent: every moment of :data:`WORKER_STEPS` (ms since the
+    epoch). ``free`` is when the agent finished the batch before (its inputs acknowledged), or the
+    record's own arrival if that was later. Batches without every moment (an empty checkpoint has no
+    ``sent_ms``) and records without a fetch moment are left out."""
+    out: list[dict[str, float]] = []
+    prev_done: float | None = None
+    for d in sorted(worker_lines, key=lambda x: float(x.get("taken_ms") or 0)):
+        done = d.get("acked_ms")
+        if any(d.get(k) is None for k in WORKER):
+            prev_done = float(done) if done is not None else prev_done
+            continue
+        batch = {k: float(d[k]) for k in WORKER}
+        for rec, got in zip(d.get("record_ms") or (), d.get("fetched_ms") or (), strict=False):
+            if rec is None or got is None:
+                continue
+            m = {"record": float(rec), "fetched": float(got)} | batch
+            m["free"] = max(m["fetched"], prev_done if prev_done is not None else m["fetched"])
+            m["free"] = min(m["free"], m["taken_ms"])
+            out.append(m)
+        prev_done = float(done)  # type: ignore[arg-type]
+    return out
+
+
+def worker_breakdown(worker_lines: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """p50/p99 (ms) of each of :data:`WORKER_STEPS` over the traced intake records, and the batch sizes."""
+    ls = list(worker_lines)
+    per = worker_moments(ls)
+    sizes = [float(d.get("records") or 0) for d in ls]
+    steps = []
+    for name, what, a, b in WORKER_STEPS:
+        d = [m[b] - m[a] for m in per]
+        steps.append({"step": name, "what": what, "p50_ms": _r(percentile(d, 50)), "p99_ms": _r(percentile(d, 99)),
+                      "max_ms": _r(max(d) if d else None)})
+    total = [m["acked_ms"] - m["record"] for m in per]
+    return {"records": len(per), "batches": len(ls), "batch_records_p50": percentile(sizes, 50),
+            "batch_records_max": max(sizes) if sizes else None,
+            "record_to_acked_p50_ms": _r(percentile(total, 50)), "record_to_acked_p99_ms": _r(percentile(total, 99)),
+            "steps": steps}
 
 
 def lines(text: str, event: str) -> list[dict[str, Any]]:
