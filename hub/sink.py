@@ -20,6 +20,7 @@ back-off and commits nothing meanwhile.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -202,10 +203,11 @@ class ProjectionConsumer:
                     log.warning("message sent to the DLQ", projection=self.name, topic=dl["source_topic"],
                                 offset=dl["source_offset"], reason=dl["reason"])
                 # where a batch's time went (`hub bench --only sse` reads these lines: the feed's latency path)
-                log.debug("projection batch", projection=self.name, records=len(records),
-                          first_record_ms=min(r.timestamp for r in records), last_record_ms=last_ms,
-                          polled_ms=round(polled * 1000, 1), fetched_ms=round(fetched * 1000, 1),
-                          written_ms=round(time.time() * 1000, 1), **self.projection.trace())
+                if log.is_enabled_for(logging.DEBUG):  # its fields cost a pass over the batch: only when read
+                    log.debug("projection batch", projection=self.name, records=len(records),
+                              first_record_ms=min(r.timestamp for r in records), last_record_ms=last_ms,
+                              polled_ms=round(polled * 1000, 1), fetched_ms=round(fetched * 1000, 1),
+                              written_ms=round(time.time() * 1000, 1), **self.projection.trace())
                 # the offsets of what is now written; committed while the next batch is fetched (a broker
                 # round trip off the latency path), one commit at a time and in order
                 if committing is not None:

@@ -15,6 +15,7 @@ state gets 403 and an ACCESS_DENIED audit event.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -286,6 +287,7 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
     auth = request.app.state.auth
     token = bearer(request.headers.get("authorization"))
     bound = log.bind(state=state, actor=who.label, session=session)
+    debug = bound.is_enabled_for(logging.DEBUG)  # the per-page trace line (`hub bench --only sse`)
 
     async def still_valid() -> bool:
         now = await auth.principal(token)
@@ -315,9 +317,10 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
                             yield x.event
                             cursor = x.view["cursor"]
                         # where the page's time went (`hub bench --only sse` reads these lines)
-                        bound.debug("feed page sent", first=shared[0].view["cursor"], last=cursor,
-                                    woke_ms=_ms(woke), read_start_ms=_ms(asked), read_ms=_ms(read),
-                                    audited_ms=_ms(audited), sent_ms=_ms(time.time()))
+                        if debug:
+                            bound.debug("feed page sent", first=shared[0].view["cursor"], last=cursor,
+                                        woke_ms=_ms(woke), read_start_ms=_ms(asked), read_ms=_ms(read),
+                                        audited_ms=_ms(audited), sent_ms=_ms(time.time()))
                         last = time.monotonic()
                         continue
                 if time.monotonic() - last >= keepalive:
