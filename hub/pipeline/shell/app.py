@@ -56,7 +56,7 @@ TABLE_OPTIONS: dict[str, int] = {"block_cache_size": 32 * 2**20, "block_cache_co
 # report's decision allocates thousands of short-lived containers, freed by reference counting, yet
 # at 700 they trigger a collection every few reports, each also walking what survived before; a
 # measured 12-14 % of the decision path's time (BENCHMARKS.md, "the worker's CPU per report"). At 10,000
-# it is ~2 %. Only cyclic garbage waits longer (at most this many container objects).
+# it is 2-4 %. Only cyclic garbage waits longer (at most this many container objects).
 GC_GEN0_THRESHOLD = 10_000
 
 
