@@ -48,7 +48,7 @@ def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel
     from faust import Worker
 
     from hub.directory.agencies import kafka_native_codes
-    from hub.pipeline.shell.app import create_app
+    from hub.pipeline.shell.app import create_app, tune_gc
     from hub.platform.kafka.topics import changelog_topics, check_sequenced, ensure_topics
 
     asyncio.run(ensure_topics(settings, agency_codes=kafka_native_codes(settings)))
@@ -63,6 +63,7 @@ def worker(settings: Settings, port: int | None, store: str, bind: str, loglevel
     app = create_app(settings, store=url, web_port=port, web_bind=bind, data_dir=str(data_dir))
     asyncio.run(ensure_topics(settings, specs=changelog_topics(app)))  # before faust needs them
     w = Worker(app, loglevel=loglevel, quiet=True)
+    tune_gc()  # fewer young-generation collections per report (see GC_GEN0_THRESHOLD)
     # faust's terminal spinner sets the ROOT logger to DEBUG (it spins on every record), which
     # makes every logger.debug() in faust/aiokafka build a LogRecord: ~10% of the worker's CPU.
     w.spinner = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from stdnum import iso6346
 
@@ -39,8 +40,14 @@ class ContainerResult:
     problem: str | None
 
 
+CONTAINER_CACHE = 4096  # container numbers whose check is remembered (the same report is checked by validation,
+# correlation and enrichment; a consignment recurs across reports): least recently used dropped first
+
+
+@lru_cache(maxsize=CONTAINER_CACHE)
 def check_container(raw: str) -> ContainerResult:
-    """ISO 6346 check of a container number written in any formatting."""
+    """ISO 6346 check of a container number written in any formatting (a pure function of ``raw``;
+    the result is immutable, so the last CONTAINER_CACHE results are remembered)."""
     number = compact(raw)
     if len(number) != 11:
         return ContainerResult(number, False, None, None, f"should have 11 characters, has {len(number)}")

@@ -52,6 +52,20 @@ BATCH_QUIET_S = 0.001  # ... and a batch is decided once no record joined it for
 # near 200 MB (measured by `hub bench`, section dedup; see BENCHMARKS.md).
 TABLE_OPTIONS: dict[str, int] = {"block_cache_size": 32 * 2**20, "block_cache_compressed_size": 0,
                                  "write_buffer_size": 16 * 2**20, "max_write_buffer_number": 2}
+# The collector's young-generation threshold in the worker process (Python's default is 700): a
+# report's decision allocates thousands of short-lived containers, freed by reference counting, yet
+# at 700 they trigger a collection every few reports, each also walking what survived before; a
+# measured 12-14 % of the decision path's time (BENCHMARKS.md, "the worker's CPU per report"). At 10,000
+# it is 2-4 %. Only cyclic garbage waits longer (at most this many container objects).
+GC_GEN0_THRESHOLD = 10_000
+
+
+def tune_gc(gen0: int = GC_GEN0_THRESHOLD) -> tuple[int, int, int]:
+    """Raise the collector's young-generation threshold for the worker process (``hub worker``);
+    the older generations keep their defaults. Returns the thresholds now in force."""
+    _g0, g1, g2 = gc.get_threshold()
+    gc.set_threshold(max(gen0, 1), g1, g2)
+    return gc.get_threshold()
 
 
 def create_app(settings: Settings, *, store: str = "memory://", web_port: int | None = None,
