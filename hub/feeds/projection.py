@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from hub.feeds.store import DDL, FeedStore, feed_database
+from hub.feeds.store import DDL, FeedStore
 from hub.platform.db import Database
 from hub.platform.settings import Settings
 from hub.projections import wake
@@ -33,8 +33,9 @@ class FeedProjection(Projection):
     urgent: ClassVar[bool] = True  # first through the process's SQLite writer gate
 
     def __init__(self, db: Database, settings: Settings) -> None:
-        super().__init__(feed_database(db), settings)  # the feed file (SQLite), ``db`` itself (PostgreSQL)
-        self.store = FeedStore(db)
+        store = FeedStore(db)  # its db: the feed file (SQLite), ``db`` itself (PostgreSQL)
+        super().__init__(store.db, settings)
+        self.store = store
         self.notifier = wake.Notifier(self.db, wake.FEED)
         self._heads: dict[str, int] = {}
         self._cursors: dict[str, list[int]] = {}

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,6 +81,19 @@ def feed_database(db: Database) -> Database:
     return fdb
 
 
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on a plain sqlite3 connection (autocommit mode): committed, or rolled back
+    on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def move_tables(main_path: str, feed_path: str) -> bool:
     """Move ``feed_items``, ``feed_acks`` and the ``feeds`` progress row of an older main SQLite file
     into the feed file (which has its tables already). Two transactions: copy (``INSERT OR IGNORE``:
@@ -94,8 +108,7 @@ def move_tables(main_path: str, feed_path: str) -> bool:
                                           "('feed_items', 'feed_acks', 'projection_progress')")}
         if not old & {"feed_items", "feed_acks"}:
             return False
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):  # copy
             for table, cols in (("feed_items", INSERT_COLUMNS), ("feed_acks", ACK_COLUMNS)):
                 if table in old:
                     c = ", ".join(cols)
@@ -104,20 +117,11 @@ def move_tables(main_path: str, feed_path: str) -> bool:
                 c = ", ".join(PROGRESS_COLUMNS)
                 conn.execute(f"INSERT OR IGNORE INTO main.projection_progress ({c}) SELECT {c} "
                              "FROM old.projection_progress WHERE name = 'feeds'")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):  # then drop
             conn.execute("DROP TABLE IF EXISTS old.feed_items")
             conn.execute("DROP TABLE IF EXISTS old.feed_acks")
             if "projection_progress" in old:
                 conn.execute("DELETE FROM old.projection_progress WHERE name = 'feeds'")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return True
     finally:
         conn.close()
