@@ -67,6 +67,17 @@ def _start_sink(c: Cluster, name: str = "sink", projections: Sequence[str] = (),
                        port=port, **env)
 
 
+def _start_sinks(c: Cluster, split: bool, **env: str) -> list[Proc]:
+    """The bench's sink processes, the one storing the feed first: one ``hub sink``, or (``split``)
+    ``hub sink --projection feeds`` beside one with the other projections."""
+    if not split:
+        return [_start_sink(c, **env)]
+    from hub.projections.registry import NAMES
+
+    return [_start_sink(c, "sink-feeds", ["feeds"], **env),
+            _start_sink(c, "sink", [n for n in NAMES if n != "feeds"], **env)]
+
+
 def _profile(c: Cluster, *procs: Proc) -> None:
     """``hub bench --profile DIR``: sample these processes with py-spy (DIR/<run>/<process>.txt)."""
     out = os.environ.get("HUB_BENCH_PROFILE")
@@ -302,14 +313,8 @@ def sse_latency(base: Settings, workdir: Path, items: Sequence[Item], *, rate: f
     with cluster(base, workdir, bootstrap=bootstrap) as c:
         asyncio.run(ensure_topics(c.settings))
         tokens = _officers(c.settings)
-        if split:
-            from hub.projections.registry import NAMES
-
-            sink = _start_sink(c, "sink-feeds", ["feeds"], **debug)  # the trace's lines: the feed's process
-            sinks = [sink, _start_sink(c, "sink", [n for n in NAMES if n != "feeds"], **debug)]
-        else:
-            sink = _start_sink(c, **debug)
-            sinks = [sink]
+        sinks = _start_sinks(c, split, **debug)
+        sink = sinks[0]  # the trace's lines: the feed's process
         gw = c.start_gateway(**debug)
         worker = c.start_worker(1, **debug)
         for s in sinks:
@@ -512,13 +517,7 @@ def sink_throughput(base: Settings, workdir: Path, items: Sequence[Item], *, boo
         _say(progress, f"sink: pre-loading {len(items)} reports' feed items and audit events")
         n_items, n_events = asyncio.run(_preload_sink(c.settings, items))
         db = _db_path(c.settings)
-        if split:
-            from hub.projections.registry import NAMES
-
-            feeds = _start_sink(c, "sink-feeds", ["feeds"])
-            sinks = [feeds, _start_sink(c, "sink", [n for n in NAMES if n != "feeds"])]
-        else:
-            sinks = [_start_sink(c)]
+        sinks = _start_sinks(c, split)
         _profile(c, *sinks)
         start = first = None
         cpu_start: float | None = None
