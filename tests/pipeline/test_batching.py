@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -18,7 +17,7 @@ from hub.platform.kafka.embedded import free_port
 from hub.platform.kafka.io import producer
 from hub.platform.kafka.topics import INTAKE, ensure_topics
 from hub.tools.bench import trace
-from tests.conftest import AnyBroker, broker_settings, start_broker
+from tests.conftest import AnyBroker, broker_settings
 from tests.factories import report
 from tests.pipeline.test_recovery import start, stop, wait_ready
 
@@ -27,23 +26,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
 REPORTS = 40
 
 
-@pytest.fixture(scope="module")
-def batching_broker(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnyBroker]:
-    broker = start_broker(broker_kind, tmp_path_factory.mktemp("batching-broker"))
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
 def checkpoint_lines(log: Path) -> list[dict]:
     return [d for d in (orjson.loads(x) for x in log.read_text(errors="replace").splitlines() if x.startswith("{"))
             if d.get("event") == "checkpoint"]
 
 
-def test_a_burst_is_taken_in_order_each_record_once(batching_broker: AnyBroker, tmp_path: Path,
+def test_a_burst_is_taken_in_order_each_record_once(module_broker: AnyBroker, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    s = broker_settings(batching_broker, data_dir=str(tmp_path / "hub"))
+    s = broker_settings(module_broker, data_dir=str(tmp_path / "hub"))
     monkeypatch.setenv("HUB_LOG_LEVEL", "DEBUG")  # the worker's checkpoint lines
     port = free_port()
     log = tmp_path / "worker.log"

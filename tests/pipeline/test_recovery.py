@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,20 +15,11 @@ from hub.platform.kafka.embedded import free_port, stop_process
 from hub.platform.kafka.io import consumer, producer
 from hub.platform.kafka.topics import AUDIT, INTAKE, ensure_topics
 from hub.platform.settings import Settings
-from tests.conftest import HUB, AnyBroker, broker_settings, hub_env, start_broker
+from tests.conftest import HUB, AnyBroker, broker_settings, hub_env
 from tests.factories import report
 from tests.helpers import audit_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_brokers]
-
-
-@pytest.fixture(scope="module")
-def recovery_broker(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnyBroker]:
-    broker = start_broker(broker_kind, tmp_path_factory.mktemp("recovery-broker"))
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def start(s: Settings, port: int, log: Path, store: str) -> subprocess.Popen[bytes]:
@@ -65,8 +55,8 @@ async def stages_for(c: object, rid: str, want: set[str], seen: list[str]) -> No
 
 
 @pytest.mark.parametrize("store", ["memory", "rocksdb"])
-def test_restart_keeps_dedup_state(recovery_broker: AnyBroker, tmp_path: Path, store: str) -> None:
-    s = broker_settings(recovery_broker, data_dir=str(tmp_path / "hub"))
+def test_restart_keeps_dedup_state(module_broker: AnyBroker, tmp_path: Path, store: str) -> None:
+    s = broker_settings(module_broker, data_dir=str(tmp_path / "hub"))
     r = report(source_ref=f"RECOVER-{store}")
     value = codec().encode(REPORT, r)
     port = free_port()
