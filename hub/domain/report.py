@@ -261,6 +261,17 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+def in_utc_range(dt: datetime) -> bool:
+    """Whether ``dt`` is an instant of years 0001-9999 in UTC: readers decode timestamp-millis as a
+    UTC ``datetime``, so e.g. ``0001-01-01T00:00:00+01:00`` (year 0 in UTC) could be encoded but never
+    read back."""
+    try:
+        dt.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
 REPORT_FIELDS = (
     "kind", "source_ref", "version", "event_time", "tlp", "addressees", "location", "route",
     "conveyance", "goods", "parties", "substances", "risk_indicators", "narrative", "handling_code",
@@ -374,6 +385,9 @@ def _event_time(c: _Checker, body: Mapping[str, Any]) -> datetime | None:
     event_time = parse_time(body["event_time"])
     if event_time is None:
         c.err("event_time", f"should be an RFC 3339 timestamp with a time zone, not {_show(body['event_time'])}")
+    elif not in_utc_range(event_time):
+        c.err("event_time", f"is outside years 0001-9999 in UTC: {_show(body['event_time'])}")
+        return None
     return event_time
 
 

@@ -88,6 +88,20 @@ def test_future_event_time_and_unknown_states() -> None:
     assert errs["location.country"] == "'QQ' is not an ISO 3166-1 alpha-2 code"
 
 
+@pytest.mark.parametrize("event_time", ["0001-01-01T00:00:00+01:00", "0001-01-01T00:30:00+00:59"])
+def test_event_time_before_year_one_in_utc_is_named(event_time: str) -> None:
+    """A timestamp whose UTC instant is in year 0 could be encoded but never decoded (found by the fuzz
+    suite): it is rejected naming event_time, and the report is never accepted."""
+    errs = errors_of(json_report(event_time=event_time))
+    assert errs == {"event_time": f"is outside years 0001-9999 in UTC: '{event_time}'"}
+
+
+def test_event_time_at_year_one_in_utc_round_trips() -> None:
+    from hub.domain.codec import REPORT, codec
+    r = from_json(json_report(event_time="0001-01-01T00:00:00Z"), agency="KZ-CUSTOMS", state="KZ", settings=S)
+    assert codec().decode(codec().encode(REPORT, r), expect=REPORT)["event_time"] == datetime(1, 1, 1, tzinfo=UTC)
+
+
 def test_required_fields_and_wrong_types() -> None:
     errs = errors_of({"kind": "ALERT", "version": "two", "parties": "Ivanov", "risk_indicators": ["x"]})
     assert errs["source_ref"] == "is required"
