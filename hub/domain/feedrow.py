@@ -20,6 +20,12 @@ compared; on any difference the shortcut is off for good. An item of another wri
 older release), of the Confluent framing, or with anything unexpected in its bytes gets ``None``,
 and the caller decodes it the generic way (which also gives the precise error of a bad record).
 
+Splicing pays when a report's items come near each other (a consumer of every feed topic reading
+as they are written). When they do not (a rebuild reading each topic far from the others), most
+parts are new, and reading an item in parts costs a little more than reading it whole: when fewer
+than a quarter of :data:`PROBE` items found their Report part kept, the next :data:`BYPASS` items are
+left to the codec, then it probes again.
+
 The kept parts are bounded (:data:`MAX_REPORTS` Report parts with their Enrichment parts,
 :data:`MAX_TAILS` tails; emptied when full), so memory stays a few MB however long it runs.
 """
@@ -40,8 +46,11 @@ from hub.domain.feedjson import json_bytes, millis, to_row
 
 log = structlog.get_logger(__name__)
 
+PROBE = 256  # items whose Report parts are looked for before the hit rate is judged
+BYPASS = 1024  # items then left to the codec when under a quarter of those were found kept
 MAX_REPORTS = 1024  # distinct Report parts kept (each ~2 KB of bytes + ~4 KB of JSON, with its Enrichments)
-MAX_VARIANTS = 16  # encodings kept per Enrichment field per Report part
+FINE_FROM = 3  # the item of a Report part from which its Enrichment is read field by field
+MAX_VARIANTS = 4  # encodings kept per Enrichment field per Report part (the newest)
 ELEMENT_PREFIX = 64  # bytes of an array element that index it
 MAX_SAME_PREFIX = 4  # elements kept with the same first bytes (the newest)
 MAX_SHARED_ELEMENTS = 16384  # elements kept per array field across reports (by their first bytes)
@@ -55,7 +64,7 @@ class _Report:
     """One decoded Report part: its bytes, its JSON, the row columns it gives, and, per field of the
     Enrichment, the encodings of that field seen after it (bytes, JSON ``"name":value``)."""
 
-    __slots__ = ("data", "fields", "json", "kind", "report_id", "tlp", "version")
+    __slots__ = ("data", "fields", "items", "json", "kind", "report_id", "tlp", "version")
 
     def __init__(self, data: bytes, value: Mapping[str, Any], n_fields: int) -> None:
         self.data = data
@@ -65,6 +74,7 @@ class _Report:
         self.kind = value["kind"]
         self.tlp = value["tlp"]
         self.fields: list[list[tuple[bytes, bytes]]] = [[] for _ in range(n_fields)]
+        self.items = 0  # items read with this Report part
 
 
 def _long(data: bytes, pos: int) -> tuple[int, int]:
@@ -132,12 +142,16 @@ class FeedRows:
         self._report = _schema(fields["report"]["type"], raw) if self.enabled else None
         enr = raw[f"{NAMESPACE}.Enrichment"] if self.enabled else {"fields": []}
         self._fields = [_Field(f, raw) for f in enr["fields"]]
+        self._rest = _schema({"type": "record", "name": "FeedItemRest", "namespace": NAMESPACE,
+                              "fields": [fields[n] for n in FIELDS[5:]]}, raw) if self.enabled else None
         self._tail = _schema({"type": "record", "name": "FeedItemTail", "namespace": NAMESPACE,
                               "fields": [fields[n] for n in FIELDS[6:]]}, raw) if self.enabled else None
         self._delivery: list[str] = list(raw[f"{NAMESPACE}.DeliveryKind"]["symbols"])
         self._reports: dict[bytes, list[_Report]] = {}
         self._report_count = 0
         self._tails: dict[bytes, tuple[bytes, int]] = {}
+        self._lookups = self._hits = 0  # Report parts looked for, and found, in this probe
+        self._bypass = 0  # items left to the codec before the next probe
         self._checked = False
         self._lock = threading.Lock()  # the first check only
 
@@ -150,9 +164,11 @@ class FeedRows:
     def _report_at(self, data: bytes, pos: int) -> _Report:
         key = data[pos:pos + PREFIX]
         found = self._reports.get(key)
+        self._lookups += 1
         if found is not None:
             for rep in found:
                 if data.startswith(rep.data, pos):
+                    self._hits += 1
                     return rep
         value, end = self._read(self._report, data, pos)
         rep = _Report(data[pos:end], value, len(self._fields))
@@ -182,7 +198,7 @@ class FeedRows:
                     value, end = self._read(f.schema, data, pos)
                     js = json_bytes(value)[1:-1]  # '"name":value'
                 if len(seen) >= MAX_VARIANTS:
-                    seen.clear()
+                    del seen[0]
                 seen.append((data[pos:end], js))
                 pos = end
                 parts.append(js)
@@ -249,11 +265,21 @@ class FeedRows:
             raise ValueError("negative enum index")
         incident_id, pos = _string(data, pos)
         rep = self._report_at(data, pos)
-        enr, pos = self._enrichment_at(rep, data, pos + len(rep.data))
-        tail, routed_at = self._tail_of(data, pos)
         head = orjson.dumps({"item_id": item_id, "recipient": recipient, "delivery": delivery,
                              "incident_id": incident_id})
-        js = b"".join((head[:-1], b',"report":', rep.json, b',"enrichment":', enr, tail))
+        pos += len(rep.data)
+        rep.items += 1
+        if rep.items < FINE_FROM:  # a Report part's first items: the rest in one read (as cheap as the codec)
+            value, end = self._read(self._rest, data, pos)
+            if end != len(data):
+                raise ValueError(f"{len(data) - end} trailing bytes")
+            rest = json_bytes(value)
+            routed_at = millis(value["routed_at"])
+            js = b"".join((head[:-1], b',"report":', rep.json, b",", rest[1:]))
+        else:  # the report's next items: the Enrichment field by field, most fields seen before
+            enr, pos = self._enrichment_at(rep, data, pos)
+            tail, routed_at = self._tail_of(data, pos)
+            js = b"".join((head[:-1], b',"report":', rep.json, b',"enrichment":', enr, tail))
         return {"recipient": recipient, "item_id": item_id, "report_id": rep.report_id, "version": rep.version,
                 "incident_id": incident_id, "delivery": delivery, "kind": rep.kind, "tlp": rep.tlp,
                 "routed_at": routed_at, "item": js.decode()}
@@ -261,10 +287,17 @@ class FeedRows:
     def row(self, data: bytes) -> dict[str, Any] | None:
         if not self.enabled or not data.startswith(self.header):
             return None
+        if self._bypass:
+            self._bypass -= 1
+            return None
         try:
             out = self._row(data)
         except Exception:  # anything unexpected: the generic decoding says what is wrong
             return None
+        if self._lookups >= PROBE:
+            if self._hits * 4 < self._lookups:  # few items share parts kept: the codec alone is cheaper
+                self._bypass = BYPASS
+            self._lookups = self._hits = 0
         if not self._checked:
             with self._lock:
                 if not self._checked:

@@ -60,13 +60,20 @@ def test_rows_are_the_generic_decodings_rows(feed_recs: list[Record], order: str
         return read(schema, data, pos)
 
     monkeypatch.setattr(rows, "_read", counting)
+    answered = 0
     for r in recs:
-        assert rows.row(r.value) == generic(r.value)
+        got = rows.row(r.value)  # None: left to the codec (few parts shared lately)
+        if got is not None:
+            answered += 1
+            assert got == generic(r.value)
     assert rows.enabled
     assert len(recs) > 500
-    if order == "production":  # a report's items one after another: its Report part decoded once
+    if order == "production":  # a report's items one after another: each answered, its Report part read once
+        assert answered == len(recs)
         reports = {to_row(codec().decode(r.value))["report_id"] for r in recs}
         assert rows._report_count < 2 * len(reports)
+    else:
+        assert answered >= feedrow.PROBE
 
 
 def test_never_accepts_what_the_codec_rejects(feed_recs: list[Record]) -> None:
