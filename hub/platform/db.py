@@ -32,12 +32,12 @@ DIALECT_TYPES = {
 }
 
 
-FEED_SCHEMA = "feed"
+FEED_SCHEMA = "feed"  # the name the main file's connections give the attached (read-only) feed file
 #: page size of a new feed file: a feed item's row (~4 KB, most of it the item's JSON) does not fit a
 #: 4 KiB page and spilled into an overflow page of its own; in 16 KiB pages rows are stored whole,
 #: several per page, and a batch's commit writes about half the bytes to the WAL
 #: (``python -m hub.tools.bench.feedrow``). An existing file keeps the page size it was made with.
-FEED_PAGE_SIZE = 16384  # the name the main file's connections give the attached (read-only) feed file
+FEED_PAGE_SIZE = 16384
 
 
 def feed_path(path: str) -> str:
