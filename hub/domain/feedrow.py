@@ -331,3 +331,9 @@ def feed_rows(codec: Codec) -> FeedRows:
     if _rows is None or _rows.codec is not codec:
         _rows = FeedRows(codec)
     return _rows
+
+
+def forget() -> None:
+    """Drop the process's :class:`FeedRows` and all it kept (a measurement starting cold, as a new process)."""
+    global _rows
+    _rows = None
