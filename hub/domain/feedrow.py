@@ -7,7 +7,11 @@ routed_at, provenance)``, and the Report part (two variants: full and partner-re
 Enrichment part (filtered per recipient, mostly equal) are ~90 % of the bytes and of the decoding
 time, and most of the item's JSON. :class:`FeedRows` decodes each distinct part once and keeps its
 JSON text (and the row columns it gives) keyed by the part's bytes; the row of an item is its head,
-decoded by hand, and the kept parts spliced.
+decoded by hand, and the kept parts spliced. A Report part's first :data:`FINE_FROM` - 1 items read
+the rest (Enrichment and tail) in one go, as cheap as the codec; its later items read the Enrichment
+field by field (each field's recent encodings kept with the Report part), an array of records
+element by element (the entity links differ per recipient — each gets the top ten it may see — but
+their elements recur, across reports too: kept by their bytes).
 
 Why this is exact: Avro binary decoding reads a record's fields in order and decides only on the
 bytes read so far, so bytes equal to a part decoded before decode, from the same position, to the
@@ -26,8 +30,11 @@ parts are new, and reading an item in parts costs a little more than reading it 
 than a quarter of :data:`PROBE` items found their Report part kept, the next :data:`BYPASS` items are
 left to the codec, then it probes again.
 
-The kept parts are bounded (:data:`MAX_REPORTS` Report parts with their Enrichment parts,
-:data:`MAX_TAILS` tails; emptied when full), so memory stays a few MB however long it runs.
+The kept parts are bounded (:data:`MAX_REPORTS` Report parts with their Enrichment fields,
+:data:`MAX_SHARED_ELEMENTS` elements per array field, :data:`MAX_TAILS` tails; emptied when full),
+so memory stays around ten MB however long it runs. Concurrent callers (projections decoding in
+threads) may race on what is kept; every kept entry is a whole (bytes, value) pair and is used only
+after the bytes are compared, so a race costs a decode, never a wrong row.
 """
 
 from __future__ import annotations
