@@ -88,7 +88,14 @@ def item_json(item: Mapping[str, Any]) -> str:
     return orjson.dumps(out, default=_default, option=_JSON_OPTIONS).decode()
 
 
-def _ms(value: Any) -> int:
+def json_bytes(value: Any) -> bytes:
+    """The compact JSON :func:`item_json` writes for a decoded value (a part of an item: its report,
+    its enrichment), as UTF-8 bytes."""
+    return orjson.dumps(value, default=_default, option=_JSON_OPTIONS)
+
+
+def millis(value: Any) -> int:
+    """A decoded timestamp (datetime) or epoch-millisecond int as epoch milliseconds (a row's ``routed_at``)."""
     if isinstance(value, datetime):
         return int(value.timestamp() * 1000)
     return int(value)
@@ -100,6 +107,6 @@ def to_row(item: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "recipient": item["recipient"], "item_id": item["item_id"], "report_id": report["report_id"],
         "version": int(report["version"]), "incident_id": item["incident_id"], "delivery": item["delivery"],
-        "kind": report["kind"], "tlp": report["tlp"], "routed_at": _ms(item["routed_at"]),
+        "kind": report["kind"], "tlp": report["tlp"], "routed_at": millis(item["routed_at"]),
         "item": item_json(item),
     }

@@ -19,6 +19,7 @@ write; :func:`feed_database` opens it and, once, moves ``feed_items`` / ``feed_a
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -129,6 +130,7 @@ def move_tables(main_path: str, feed_path: str) -> bool:
 
 INSERT_COLUMNS = ("recipient", "seq", "item_id", "report_id", "version", "incident_id", "delivery", "kind", "tlp",
                   "routed_at", "stored_at", "item")
+_VALUES = operator.itemgetter(*INSERT_COLUMNS)  # a row's values in INSERT_COLUMNS order, as a tuple
 LOOKUP_CHUNK = 500  # ids per IN (...) lookup (SQLite's default limit of bound variables is 999+)
 
 
@@ -193,12 +195,12 @@ class FeedStore:
                 with self.db.connection().cursor() as cur, cur.copy(
                         f"COPY feed_items ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
                     for r in rows:
-                        copy.write_row([r[c] for c in INSERT_COLUMNS])
+                        copy.write_row(_VALUES(r))
             else:
                 self.db.executemany(
                     "INSERT INTO feed_items (recipient, seq, item_id, report_id, version, incident_id, delivery, "
                     "kind, tlp, routed_at, stored_at, item) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [[r[c] for c in INSERT_COLUMNS] for r in rows])
+                    list(map(_VALUES, rows)))
         return rows
 
     def page(self, recipient: str, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:

@@ -33,6 +33,11 @@ DIALECT_TYPES = {
 
 
 FEED_SCHEMA = "feed"  # the name the main file's connections give the attached (read-only) feed file
+#: page size of a new feed file: a feed item's row (~4 KB, most of it the item's JSON) does not fit a
+#: 4 KiB page and spilled into an overflow page of its own; in 16 KiB pages rows are stored whole,
+#: several per page, and a batch's commit writes about half the bytes to the WAL
+#: (``python -m hub.tools.bench.feedrow``). An existing file keeps the page size it was made with.
+FEED_PAGE_SIZE = 16384
 
 
 def feed_path(path: str) -> str:
@@ -45,6 +50,7 @@ class Database:
     def __init__(self, url: str, *, feed_file: bool = False) -> None:
         """``feed_file``: this IS a feed file (:meth:`feed_database`), which attaches nothing."""
         self.url = url
+        self.feed_file = feed_file
         #: SQLite: the feed file attached read-only to every connection (None: PostgreSQL, in-memory,
         #: or this is the feed file itself)
         self.feed_path: str | None = None
@@ -69,6 +75,8 @@ class Database:
         if conn is None:
             if self.dialect == "sqlite":
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, uri=self.feed_path is not None)
+                if self.feed_file:  # takes effect when the file is new (its first page not yet written)
+                    conn.execute(f"PRAGMA page_size={FEED_PAGE_SIZE}")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA busy_timeout=30000")

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from hub.domain import wire
 from hub.domain.codec import AUDIT_BATCH, AUDIT_EVENT, FEED_ITEM, RECEIPT, DecodeError, codec
 from hub.domain.feedjson import to_row
+from hub.domain.feedrow import feed_rows
 from hub.platform.clock import now_ms
 from hub.platform.db import Database
 from hub.platform.kafka.topics import AUDIT, FEED_PREFIX, RECEIPTS, feed, recipient_of
@@ -64,6 +65,7 @@ def classify(records: Iterable[Any]) -> Sorted:
     """Decode consumed records (objects with topic/partition/offset/key/value/headers)."""
     out = Sorted()
     c = codec()
+    rows = feed_rows(c)
     for rec in records:
         try:
             if rec.topic == AUDIT:
@@ -77,13 +79,16 @@ def classify(records: Iterable[Any]) -> Sorted:
             elif rec.topic == RECEIPTS:
                 out.receipts.append(c.decode(rec.value, expect=RECEIPT))
             elif rec.topic.startswith(FEED_PREFIX):
-                item = c.decode(rec.value, expect=FEED_ITEM)
-                if item["recipient"] != recipient_of(rec.topic):
+                # the row (with the item's JSON) at once, the parts a report's items share decoded
+                # once (hub.domain.feedrow); else decoded here and the item dropped while still in
+                # the CPU's cache. The projections that read the feed never build the JSON again.
+                row = rows.row(rec.value)
+                if row is None:
+                    row = to_row(c.decode(rec.value, expect=FEED_ITEM))
+                if row["recipient"] != recipient_of(rec.topic):
                     raise DecodeError("wrong_recipient",
-                                      f"recipient {item['recipient']} on topic {rec.topic}")
-                # the row (with the item's JSON) at once: the decoded item is dropped while still in
-                # the CPU's cache, and the projections that read the feed never build the JSON again
-                out.feed_rows.append(to_row(item))
+                                      f"recipient {row['recipient']} on topic {rec.topic}")
+                out.feed_rows.append(row)
         except DecodeError as exc:
             out.dead_letters.append(dead_letter(rec, f"{exc.problem}: {exc}"))
         except Exception as exc:  # nothing is lost: anything undecodable goes to the DLQ

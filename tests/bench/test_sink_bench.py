@@ -56,3 +56,24 @@ def test_sink_split_runs_the_feed_projection_in_its_own_process(tmp_path: Path) 
     assert sink["feeds_cpu_ms_per_item"] > 0 and sink["sink_cpu_ms_per_row"] > 0
     assert set(sink["seconds_per_projection"]) == {"feeds", "audit", "analyst"}
     assert "feeds in its own process" in proc.stdout
+
+
+def test_feed_projection_steps() -> None:
+    """``python -m hub.tools.bench.feedrow``: the feeds projection's CPU per item by step, both orders."""
+    from hub.tools.bench.feedrow import STEPS
+    from hub.tools.bench.feedrow import run as feedrow_run
+
+    for order in ("production", "recipient"):
+        res = feedrow_run(20, runs=3, order=order)
+        m = res["median"]
+        assert res["feed_items"] > 20 and res["order"] == order and len(res["totals_ms"]) == 3
+        assert all(m[f"{s}_ms"] > 0 for s in ("classify", "sql", "commit")), m
+        assert abs(m["total_ms"] - sum(m[f"{s}_ms"] for s in STEPS)) < 0.001
+        assert res["generic_decode"]["decode_ms"] > 0
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    helped = subprocess.run([sys.executable, "-m", "hub.tools.bench.feedrow", "--help"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "CPU ms per feed item" in helped.stdout
+    bad = subprocess.run([sys.executable, "-m", "hub.tools.bench.feedrow", "--runs", "0"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--runs must be at least 1" in bad.stderr
