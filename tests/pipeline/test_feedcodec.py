@@ -240,66 +240,6 @@ def test_flat_records_keep_equal_values_of_other_types_and_signed_zeros_apart() 
             assert write(v) == buf.getvalue(), (field, x)
 
 
-@pytest.mark.parametrize("name", ["EntityLink", "ReportRef", "ContainerCheck", "SubstanceTotal", "PartyName"])
-def test_content_cached_flat_records_equal_fastavro_on_a_miss_and_on_a_hit(name: str) -> None:
-    import io
-
-    import fastavro
-
-    from hub.domain.codec import expand, load_release
-    from hub.pipeline.shell.feedcodec import Unfit, content_cached, flat_record_writer
-
-    raw = load_release(codec().catalogue.root / "v2")
-    plain = flat_record_writer(name, raw)
-    assert plain is not None
-    write = content_cached(name, raw, plain, max_entries=64)  # small: the cache is emptied during the run
-    parsed = fastavro.parse_schema(expand(raw[f"org.caricc.hub.{name}"], raw))
-
-    @settings(max_examples=150, deadline=None)
-    @given(value=_schema_values(name))
-    def check(value: dict) -> None:
-        buf = io.BytesIO()
-        fastavro.schemaless_writer(buf, parsed, value)
-        assert write(value) == buf.getvalue()
-        assert write(dict(value)) == buf.getvalue()  # an equal value, another object: from the cache
-
-    check()
-    with pytest.raises(Unfit):
-        write({})
-    with pytest.raises(Unfit):
-        write(["not", "a", "record"])
-
-
-def test_content_cache_keeps_equal_values_of_other_types_and_signed_zeros_apart() -> None:
-    import io
-
-    import fastavro
-
-    from hub.domain.codec import expand, load_release
-    from hub.pipeline.shell.feedcodec import Unfit, content_cached, flat_record_writer
-
-    raw = load_release(codec().catalogue.root / "v2")
-    plain = flat_record_writer("EntityLink", raw)
-    assert plain is not None
-    link = content_cached("EntityLink", raw, plain)
-    parsed = fastavro.parse_schema(expand(raw["org.caricc.hub.EntityLink"], raw))
-    base = {"name": "A", "matched_name": "B", "score": 1.0, "report_id": "R-1", "watchlist": None}
-    for x in (0.0, -0.0, 0.0, 1, 1.0, -0.0, 1):
-        v = dict(base, score=x)
-        buf = io.BytesIO()
-        fastavro.schemaless_writer(buf, parsed, v)
-        assert link(v) == buf.getvalue(), x
-    plain_ref = flat_record_writer("ReportRef", raw)
-    assert plain_ref is not None
-    ref = content_cached("ReportRef", raw, plain_ref)
-    r = {"report_id": "R-1", "agency": "UZ-CUSTOMS", "state": "UZ",
-         "kind": raw["org.caricc.hub.ReportKind"]["symbols"][0], "event_time": 1, "incident_id": None}
-    assert ref(r) == plain_ref(r)
-    for other in (1.0, True):  # equal to the cached int, but not an int: refused as without the cache
-        with pytest.raises(Unfit):
-            ref(dict(r, event_time=other))
-
-
 def test_short_strings_are_written_like_long_ones() -> None:
     from hub.pipeline.shell.feedcodec import avro_string
 

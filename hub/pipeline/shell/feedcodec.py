@@ -32,7 +32,6 @@ import io
 import struct
 from collections import Counter
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from operator import itemgetter
 from typing import Any
 
 import fastavro
@@ -272,52 +271,6 @@ def flat_record_writer(name: str, raw: Mapping[str, Any]) -> Writer | None:
     return write
 
 
-CONTENT_CACHE_MAX = 1 << 14  # entries per record type before a content cache is emptied (refilled on use)
-
-
-def content_cached(name: str, raw: Mapping[str, Any], writer: Writer,
-                   max_entries: int = CONTENT_CACHE_MAX) -> Writer:
-    """``writer`` (a :func:`flat_record_writer` of record ``name``) behind a bounded cache of the bytes
-    it wrote, keyed by the record's field values — across encode calls, so the elements that recur from
-    report to report (entity links to the same earlier reports, references, party names) are written
-    once. Byte-identical to ``writer``: the bytes are a function of the values; only what ``writer``
-    wrote is cached (never a value it refused); an int/long field's key carries the value's type (a
-    float equal to an int would be refused, not written as the int); a record with a double 0.0 or
-    -0.0 is never cached (equal, written differently). A value that is not a mapping of hashable field
-    values goes to ``writer`` as before."""
-    rec = raw[name if "." in name else f"{NAMESPACE}.{name}"]
-    fields = [f["name"] for f in rec["fields"]]
-
-    def kind(t: Any) -> str | None:
-        if isinstance(t, list) and len(t) == 2 and t[0] == "null":
-            t = t[1]
-        if isinstance(t, dict):
-            t = t.get("type")
-        return t if t in ("int", "long", "double") else None
-
-    kinds = [kind(f["type"]) for f in rec["fields"]]
-    ints = [i for i, k in enumerate(kinds) if k in ("int", "long")]
-    doubles = [i for i, k in enumerate(kinds) if k == "double"]
-    get = itemgetter(*fields) if len(fields) > 1 else (lambda v: (v[fields[0]],))
-    cache: dict[Any, bytes] = {}
-
-    def write(v: Any) -> bytes:
-        try:
-            vals = get(v)
-            key = (vals, *[type(vals[i]) for i in ints]) if ints else vals
-            out = cache.get(key)
-        except (KeyError, TypeError, IndexError):  # not a mapping with those fields, or unhashable values
-            return writer(v)
-        if out is None:
-            out = writer(v)
-            if not any(type(vals[i]) is float and vals[i] == 0 for i in doubles):
-                if len(cache) >= max_entries:
-                    cache.clear()
-                cache[key] = out
-        return out
-    return write
-
-
 def _header(full: bytes, body: bytes) -> bytes | None:
     """The framing of ``full`` if ``full`` is that framing followed by ``body``, else None."""
     header = full[: len(full) - len(body)]
@@ -362,12 +315,10 @@ class FeedItemEncoder:
 
     @staticmethod
     def _element_writer(t: Any, raw: Mapping[str, Any]) -> Writer | None:
-        """The hand-written writer of an Enrichment array's elements (flat records), behind a content
-        cache shared by every report this encoder writes (:func:`content_cached`); None otherwise."""
+        """The hand-written writer of an Enrichment array's elements (flat records); None otherwise."""
         if _field_kind(t) != "records" or not isinstance(t["items"], str):
             return None
-        w = flat_record_writer(t["items"], raw)
-        return content_cached(t["items"], raw, w) if w is not None else None
+        return flat_record_writer(t["items"], raw)
 
     def _write(self, schema: Any, value: Mapping[str, Any]) -> bytes:
         self.counts["FeedItem"] += 1
