@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from hub.domain.audit_events import audit_event
@@ -340,7 +341,7 @@ class _Party(NamedTuple):
     index: int
     name: str
     candidates: list[str] | dict[int, list[str]]
-    scores: dict[str, float]
+    scores: Mapping[str, float]
 
     def allows(self, view: int, matched: str) -> bool:
         """Is ``matched`` among this party's scored candidates in ``view``?"""
@@ -378,10 +379,18 @@ def _scored_parties(state: StateView, names: Sequence[str], views: int) -> list[
     for i, name in enumerate(names):
         cand = state.names.candidates(name, views)
         pool = cand if isinstance(cand, list) else sorted({n for v in cand.values() for n in v})
-        scores = enrich.scored_names(name, pool)
+        scores = _scores(name, tuple(pool))
         if scores:
             parties.append(_Party(i, name, cand, scores))
     return parties
+
+
+@lru_cache(maxsize=1 << 14)
+def _scores(name: str, pool: tuple[str, ...]) -> Mapping[str, float]:
+    """:func:`hub.pipeline.core.enrich.scored_names`, remembered: a pure function of the party name and
+    the candidate names, so a hit is exactly what scoring again would give (the same party name against
+    the same pool recurs from report to report: ~97 % of the calls of a simulator run). Read-only."""
+    return MappingProxyType(enrich.scored_names(name, pool))
 
 
 class _Linker:
