@@ -469,7 +469,7 @@ class _Linker:
 
 def _by_level(hits: Mapping[str, Sequence[_Hit]]) -> list[tuple[float, dict[str, list[tuple[int, str, float]]]]]:
     """``hits`` (matched name -> the parties it scored for) by score, highest first: per score, the
-    matched names with a party at that score -> those parties' (index, name), in ``hits`` order."""
+    matched names with a party at that score -> those parties' (index, name, score), in ``hits`` order."""
     levels: dict[float, dict[str, list[tuple[int, str, float]]]] = {}
     for m, hs in hits.items():
         for hit in hs:
