@@ -143,6 +143,10 @@ def _schema_values(name: str) -> st.SearchStrategy:
     raw = load_release(codec().catalogue.root / "v2")
 
     def of(t: object) -> st.SearchStrategy:
+        if isinstance(t, dict) and t["type"] == "array":
+            return st.lists(of(t["items"]), max_size=3)
+        if isinstance(t, dict) and t["type"] == "map":
+            return st.dictionaries(texts, of(t["values"]), max_size=3)
         if isinstance(t, dict):
             t = t["type"]
         if isinstance(t, list):
@@ -163,7 +167,8 @@ def _schema_values(name: str) -> st.SearchStrategy:
     return st.fixed_dictionaries({f["name"]: of(f["type"]) for f in rec["fields"]})
 
 
-@pytest.mark.parametrize("name", ["EntityLink", "ReportRef", "ContainerCheck", "SubstanceTotal", "PartyName"])
+@pytest.mark.parametrize("name", ["EntityLink", "ReportRef", "ContainerCheck", "SubstanceTotal", "PartyName",
+                                  "AuditEvent"])
 def test_hand_written_flat_records_equal_fastavro(name: str) -> None:
     import io
 
@@ -187,6 +192,29 @@ def test_hand_written_flat_records_equal_fastavro(name: str) -> None:
     check()
     with pytest.raises(Unfit):
         write({})
+
+
+def test_compiled_flat_record_writers_refuse_values_of_other_types() -> None:
+    from hub.domain.codec import load_release
+    from hub.pipeline.shell.feedcodec import Unfit, flat_record_writer
+
+    raw = load_release(codec().catalogue.root / "v2")
+    write = flat_record_writer("AuditEvent", raw)
+    assert write is not None
+    ok = {"event_id": "e", "stage": raw["org.caricc.hub.AuditStage"]["symbols"][0], "occurred_at": 1,
+          "report_id": None, "version": 2, "agency": "A", "state": None, "actor": "pipeline", "recipients": ["KZ"],
+          "reason": None, "detail": {"k": "v"}, "trace_id": None}
+    assert write(ok)
+    for field, bad in [("event_id", 5), ("stage", "NOT_A_STAGE"), ("stage", 0), ("occurred_at", 1.0),
+                       ("occurred_at", True), ("version", True), ("version", 2**31), ("agency", b"A"),
+                       ("recipients", ("KZ",)), ("recipients", [1]), ("detail", {"k": 1}), ("trace_id", 1)]:
+        with pytest.raises(Unfit):
+            write(dict(ok, **{field: bad}))
+    link = flat_record_writer("EntityLink", raw)
+    assert link is not None
+    for bad in ("1.0", None, [1.0]):
+        with pytest.raises(Unfit):
+            link({"name": "A", "matched_name": "B", "score": bad, "report_id": None, "watchlist": None})
 
 
 def test_flat_records_keep_equal_values_of_other_types_and_signed_zeros_apart() -> None:

@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from hub.domain.audit_events import audit_event
@@ -340,7 +341,7 @@ class _Party(NamedTuple):
     index: int
     name: str
     candidates: list[str] | dict[int, list[str]]
-    scores: dict[str, float]
+    scores: Mapping[str, float]
 
     def allows(self, view: int, matched: str) -> bool:
         """Is ``matched`` among this party's scored candidates in ``view``?"""
@@ -378,10 +379,18 @@ def _scored_parties(state: StateView, names: Sequence[str], views: int) -> list[
     for i, name in enumerate(names):
         cand = state.names.candidates(name, views)
         pool = cand if isinstance(cand, list) else sorted({n for v in cand.values() for n in v})
-        scores = enrich.scored_names(name, pool)
+        scores = _scores(name, tuple(pool))
         if scores:
             parties.append(_Party(i, name, cand, scores))
     return parties
+
+
+@lru_cache(maxsize=1 << 14)
+def _scores(name: str, pool: tuple[str, ...]) -> Mapping[str, float]:
+    """:func:`hub.pipeline.core.enrich.scored_names`, remembered: a pure function of the party name and
+    the candidate names, so a hit is exactly what scoring again would give (the same party name against
+    the same pool recurs from report to report: ~97 % of the calls of a simulator run). Read-only."""
+    return MappingProxyType(enrich.scored_names(name, pool))
 
 
 class _Linker:
@@ -397,7 +406,7 @@ class _Linker:
             for m, sc in p.scores.items():
                 self.by_name.setdefault(m, []).append(_Hit(p.index, p.name, round(sc, 1)))
         self.matched = sorted(self.by_name)
-        self.levels = sorted({hit.score for hits in self.by_name.values() for hit in hits}, reverse=True)
+        self.by_level = _by_level(self.by_name)  # per score, highest first: name -> its parties at that score
         self.made: dict[tuple[int, str, str], dict[str, Any]] = {}
 
     def names_in(self, view: int) -> list[str]:
@@ -418,40 +427,54 @@ class _Linker:
         are its newest ones, skipping at most one row per link taken before (the same report by a
         better name of the party) and the report itself."""
         rows: list[NameRow] = []
+        index = self.index
         if self.shared_pool:
-            hits, levels = self.by_name, self.levels
+            by_level = self.by_level
             for m in self.matched:
-                rows += self.index[m].newest(view)
+                rows += index[m].newest(view)
         else:
             hits = {}
             for m in self.names_in(view):
                 ok = [hit for hit in self.by_name[m] if self.by_index[hit.party].allows(view, m)]
                 if ok:
                     hits[m] = ok
-                    rows += self.index[m].newest(view)
-            levels = sorted({hit.score for ok in hits.values() for hit in ok}, reverse=True)
+                    rows += index[m].newest(view)
+            by_level = _by_level(hits)
         if not rows:
             return []
         rows.sort(key=_SEQ, reverse=True)  # newest first; stable: equal seqs stay in name order
         links: list[dict[str, Any]] = []
         done: set[tuple[int, str]] = set()
-        for level in levels:
-            for row in rows:
-                if row.report_id == self.rid:
-                    continue
-                for hit in hits[row.name]:
-                    if hit.score != level or (hit.party, row.report_id) in done:
-                        continue  # another level; or the report names the party twice: its best name only
-                    done.add((hit.party, row.report_id))
-                    k = (hit.party, row.name, row.report_id)
-                    lk = self.made.get(k)
+        rid, made = self.rid, self.made
+        for _level, at in by_level:
+            for _seq, other, _views, name in rows:
+                hits_at = at.get(name)
+                if hits_at is None or other == rid:
+                    continue  # no party scored this name at this level; or the report itself
+                for party, party_name, score in hits_at:
+                    pair = (party, other)
+                    if pair in done:
+                        continue  # the report names the party twice: its best name only
+                    done.add(pair)
+                    k = (party, name, other)
+                    lk = made.get(k)
                     if lk is None:
-                        lk = self.made[k] = {"name": hit.name, "matched_name": row.name, "score": hit.score,
-                                             "report_id": row.report_id, "watchlist": None}
+                        lk = made[k] = {"name": party_name, "matched_name": name, "score": score,
+                                        "report_id": other, "watchlist": None}
                     links.append(lk)
                     if len(links) == MAX_LINKS:
                         return links
         return links
+
+
+def _by_level(hits: Mapping[str, Sequence[_Hit]]) -> list[tuple[float, dict[str, list[tuple[int, str, float]]]]]:
+    """``hits`` (matched name -> the parties it scored for) by score, highest first: per score, the
+    matched names with a party at that score -> those parties' (index, name, score), in ``hits`` order."""
+    levels: dict[float, dict[str, list[tuple[int, str, float]]]] = {}
+    for m, hs in hits.items():
+        for hit in hs:
+            levels.setdefault(hit.score, {}).setdefault(m, []).append((hit.party, hit.name, hit.score))
+    return sorted(levels.items(), key=lambda lv: lv[0], reverse=True)
 
 
 class _Enricher:

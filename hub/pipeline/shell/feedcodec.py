@@ -210,24 +210,64 @@ def _field_writer(t: Any, raw: Mapping[str, Any]) -> Writer | None:
     return None
 
 
+def _inline(t: Any, raw: Mapping[str, Any], v: str, x: str, env: dict[str, Any]) -> list[str] | None:
+    """Python statements that check the field value in variable ``v`` against Avro type ``t`` (raw
+    schema) — raising :class:`Unfit` exactly where :func:`_field_writer`'s writer would — and set
+    variable ``x`` to its bytes; None for a type not written inline (then the writer is called).
+    Names the statements use go into ``env``."""
+    if isinstance(t, dict) and t.get("type") in _PRIMITIVE_WRITERS:
+        t = t["type"]
+    if t == "string":
+        return [f"if type({v}) is not str: raise Unfit({v})", f"{x} = _string({v}) or avro_string({v})"]
+    if t == "long":
+        return [f"if type({v}) is not int: raise Unfit({v})", f"{x} = _SMALL[{v}] if 0 <= {v} < 64 else zigzag({v})"]
+    if t == "int":
+        return [f"if type({v}) is not int or not -2147483648 <= {v} < 2147483648: raise Unfit({v})",
+                f"{x} = _SMALL[{v}] if 0 <= {v} < 64 else zigzag({v})"]
+    if t == "double":
+        return [f"if type({v}) is not float and type({v}) is not int: raise Unfit({v})", f"{x} = _pack_double({v})"]
+    if t == "boolean":
+        return [f"if type({v}) is not bool: raise Unfit({v})", f"{x} = b'\\x01' if {v} else b'\\x00'"]
+    if isinstance(t, list) and len(t) == 2 and t[0] == "null":
+        inner = _inline(t[1], raw, v, x, env)
+        if inner is None:
+            return None
+        return [f"if {v} is None: {x} = b'\\x00'", "else:", *(f"    {line}" for line in inner),
+                f"    {x} = b'\\x02' + {x}"]
+    named = raw.get(t if "." in str(t) else f"{NAMESPACE}.{t}") if isinstance(t, str) else None
+    if named is not None and named.get("type") == "enum":
+        symbols = f"_symbols_{len(env)}"
+        env[symbols] = {sym: zigzag(i) for i, sym in enumerate(named["symbols"])}
+        return [f"{x} = {symbols}.get({v}) if type({v}) is str else None", f"if {x} is None: raise Unfit({v})"]
+    return None
+
+
 def flat_record_writer(name: str, raw: Mapping[str, Any]) -> Writer | None:
     """A hand-written writer for a record whose fields all have :func:`_field_writer`s (EntityLink,
-    ReportRef, ContainerCheck, SubstanceTotal, PartyName); None otherwise. Raises :class:`Unfit`."""
+    ReportRef, ContainerCheck, SubstanceTotal, PartyName, AuditEvent); None otherwise. Raises
+    :class:`Unfit`. Compiled once per record type into one function (strings, ints, longs, doubles,
+    booleans, enums and their optionals inline; string arrays and maps through their writers): a
+    function call per field cost more than the writing."""
     rec = raw.get(name if "." in name else f"{NAMESPACE}.{name}")
     if rec is None or rec.get("type") != "record":
         return None
-    writers = []
-    for f in rec["fields"]:
+    env: dict[str, Any] = {"Unfit": Unfit, "_string": _STRINGS.get, "avro_string": avro_string, "_SMALL": _SMALL,
+                           "zigzag": zigzag, "_pack_double": _DOUBLE.pack}
+    lines = ["def write(r):", "    try:"]
+    lines += [f"        f{i} = r[{f['name']!r}]" for i, f in enumerate(rec["fields"])]
+    lines += ["    except (KeyError, TypeError) as exc:", "        raise Unfit(r) from exc"]
+    for i, f in enumerate(rec["fields"]):
         w = _field_writer(f["type"], raw)
         if w is None:
             return None
-        writers.append((f["name"], w))
-
-    def write(v: Any) -> bytes:
-        try:
-            return b"".join([w(v[n]) for n, w in writers])
-        except (KeyError, TypeError) as exc:
-            raise Unfit(v) from exc
+        body = _inline(f["type"], raw, f"f{i}", f"x{i}", env)
+        if body is None:
+            env[f"w{i}"] = w
+            body = [f"x{i} = w{i}(f{i})"]
+        lines += [f"    {line}" for line in body]
+    lines.append(f"    return b''.join(({''.join(f'x{i}, ' for i in range(len(rec['fields'])))}))")
+    exec(compile("\n".join(lines), f"<flat_record_writer {name}>", "exec"), env)  # source built above from our schema (names via repr)
+    write: Writer = env["write"]
     return write
 
 
@@ -258,11 +298,13 @@ class FeedItemEncoder:
         enr_fields = {f["name"]: f for f in enr_raw["fields"]}
         self.enrichment_fields = [(f["name"], _field_kind(f["type"]),
                                    _part(raw, enr_fields, f"EnrichmentField{i}", [f["name"]]),
-                                   flat_record_writer(f["type"]["items"], raw)
-                                   if _field_kind(f["type"]) == "records" and isinstance(f["type"]["items"], str) else None)
+                                   self._element_writer(f["type"], raw))
                                   for i, f in enumerate(enr_raw["fields"])]
         self._fast = [self._fast_writer(kind, element) for _n, kind, _s, element in self.enrichment_fields]
         self._elements: dict[int, bytes] = {}  # list elements written by hand, by object id (one encode call)
+        # per Enrichment field: its values written, by object id (one encode call): what the views share
+        # (the report's own parts, equal risk reasons, equal lists) is looked up, not written again
+        self._fields: list[dict[int, bytes]] = [{} for _ in self.enrichment_fields]
         self._arrays: dict[int, bytes | None] = {}  # whole lists of them, by list id (one encode call)
         self.tail = _part(raw, fields, "FeedItemTail", ["routing", "routed_at", "provenance"])
         self.delivery = _symbols(raw, "DeliveryKind")
@@ -270,6 +312,13 @@ class FeedItemEncoder:
         self.spliced = True
         self.parts: dict[bool, bytes] = {}
         self._recipients: dict[int, bytes] = {}  # routing.recipients written, by list id (one encode call)
+
+    @staticmethod
+    def _element_writer(t: Any, raw: Mapping[str, Any]) -> Writer | None:
+        """The hand-written writer of an Enrichment array's elements (flat records); None otherwise."""
+        if _field_kind(t) != "records" or not isinstance(t["items"], str):
+            return None
+        return flat_record_writer(t["items"], raw)
 
     def _write(self, schema: Any, value: Mapping[str, Any]) -> bytes:
         self.counts["FeedItem"] += 1
@@ -322,14 +371,18 @@ class FeedItemEncoder:
         written once per report); anything else (or a value of another type) by fastavro, once per
         distinct value object (arrays: per sequence of element objects)."""
         out = []
-        for (name, kind, schema, _element), fast in zip(self.enrichment_fields, self._fast, strict=True):
+        for (name, kind, schema, _element), fast, written in zip(self.enrichment_fields, self._fast, self._fields,
+                                                                 strict=True):
             v = enr[name]
-            part = fast(v)
+            part = written.get(id(v))  # this field's value already written for another view
             if part is None:
-                key = (name, *(id(x) for x in v)) if kind == "records" and _plain(v, list) else (name, id(v))
-                part = cache.get(key)
+                part = fast(v)
                 if part is None:
-                    part = cache[key] = self._write(schema, {name: v})
+                    key = (name, *(id(x) for x in v)) if kind == "records" and _plain(v, list) else (name, id(v))
+                    part = cache.get(key)
+                    if part is None:
+                        part = cache[key] = self._write(schema, {name: v})
+                written[id(v)] = part
             out.append(part)
         return b"".join(out)
 
@@ -394,8 +447,10 @@ class FeedItemEncoder:
             return [self.codec.encode(FEED_ITEM, it) for it in items]
         enrichments: dict[Any, bytes] = {}
         self._recipients, self._elements, self._arrays = {}, {}, {}
+        self._fields = [{} for _ in self.enrichment_fields]
         bodies = [self._splice(it, self.parts, enrichments) for it in items]
         self._recipients, self._elements, self._arrays = {}, {}, {}
+        self._fields = [{} for _ in self.enrichment_fields]
         if self.header is None and items:
             self.counts["FeedItem"] += 1
             self.header = _header(self.codec.encode(FEED_ITEM, items[0]), bodies[0])

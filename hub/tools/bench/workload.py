@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,15 +112,18 @@ def _stand_in(seed: int, count: int, now: datetime) -> list[tuple[str, str, dict
     return out
 
 
-def generate(count: int, *, seed: int = 7, settings: Settings, now: datetime | None = None) -> list[Item]:
-    """``count`` valid reports (unique source refs per seed), in JSON and Avro form."""
+def generate(count: int, *, seed: int = 7, settings: Settings, now: datetime | None = None,
+             trace_id: Callable[[int], str] | None = None) -> list[Item]:
+    """``count`` valid reports (unique source refs per seed), in JSON and Avro form. ``trace_id``: the
+    trace id of the i-th generated body (default a random uuid4 each); with it and ``now`` fixed the
+    result is the same on every call."""
     now = now or datetime.now(UTC)
     raw = _simulated(seed, count, now) if source() == "hub.tools.simulator" else _stand_in(seed, count, now)
     items = []
-    for agency, state, body in raw:
+    for i, (agency, state, body) in enumerate(raw):
         try:
             rep = from_json(body, agency=agency, state=state, settings=settings, now=now,
-                            trace_id=uuid.uuid4().hex, id_key=id_key(settings))
+                            trace_id=trace_id(i) if trace_id else uuid.uuid4().hex, id_key=id_key(settings))
         except ReportInvalid:
             continue
         items.append(Item(agency, state, body, rep))
