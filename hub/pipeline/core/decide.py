@@ -467,13 +467,13 @@ class _Linker:
         return links
 
 
-def _by_level(hits: Mapping[str, Sequence[_Hit]]) -> list[tuple[float, dict[str, list[tuple[int, str, float]]]]]:
+def _by_level(hits: Mapping[str, Sequence[_Hit]]) -> list[tuple[float, dict[str, list[_Hit]]]]:
     """``hits`` (matched name -> the parties it scored for) by score, highest first: per score, the
-    matched names with a party at that score -> those parties' (index, name, score), in ``hits`` order."""
-    levels: dict[float, dict[str, list[tuple[int, str, float]]]] = {}
+    matched names with a party at that score -> those parties' hits, in ``hits`` order."""
+    levels: dict[float, dict[str, list[_Hit]]] = {}
     for m, hs in hits.items():
         for hit in hs:
-            levels.setdefault(hit.score, {}).setdefault(m, []).append((hit.party, hit.name, hit.score))
+            levels.setdefault(hit.score, {}).setdefault(m, []).append(hit)
     return sorted(levels.items(), key=lambda lv: lv[0], reverse=True)
 
 
