@@ -18,7 +18,7 @@ import io
 import json
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,14 @@ def load_release(directory: Path) -> dict[str, dict[str, Any]]:
 
 
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+def part_schema(raw: Mapping[str, Any], fields: Mapping[str, Any], name: str, field_names: Sequence[str]) -> Any:
+    """The parsed schema of a record named ``name`` made of some of another record's ``fields`` (by
+    name, in ``field_names`` order): Avro writes a record as its fields one after the other, so this
+    reads or writes that stretch of the whole record's bytes alone."""
+    rec = {"type": "record", "name": name, "namespace": NAMESPACE, "fields": [fields[n] for n in field_names]}
+    return fastavro.parse_schema(expand(rec, raw))
 
 
 def expand(schema: Any, raw: Mapping[str, Any], seen: set[str] | None = None, ns: str = NAMESPACE) -> Any:

@@ -48,7 +48,7 @@ import fastavro
 import orjson
 import structlog
 
-from hub.domain.codec import FEED_ITEM, MARKER, NAMESPACE, Codec, expand, load_release
+from hub.domain.codec import FEED_ITEM, MARKER, NAMESPACE, Codec, expand, load_release, part_schema
 from hub.domain.feedjson import json_bytes, millis, to_row
 
 log = structlog.get_logger(__name__)
@@ -118,8 +118,7 @@ class _Field:
     def __init__(self, f: Mapping[str, Any], raw: Mapping[str, Any]) -> None:
         self.name = f["name"]
         self.key = orjson.dumps(self.name) + b":"
-        self.schema = _schema({"type": "record", "name": f"EnrichmentField_{self.name}", "namespace": NAMESPACE,
-                               "fields": [f]}, raw)
+        self.schema = part_schema(raw, {self.name: f}, f"EnrichmentField_{self.name}", [self.name])
         t = f["type"]
         items = t.get("items") if isinstance(t, dict) and t.get("type") == "array" else None
         named = raw.get(items if "." in str(items) else f"{NAMESPACE}.{items}") if isinstance(items, str) else None
@@ -155,10 +154,8 @@ class FeedRows:
         self._report = _schema(fields["report"]["type"], raw) if self.enabled else None
         enr = raw[f"{NAMESPACE}.Enrichment"] if self.enabled else {"fields": []}
         self._fields = [_Field(f, raw) for f in enr["fields"]]
-        self._rest = _schema({"type": "record", "name": "FeedItemRest", "namespace": NAMESPACE,
-                              "fields": [fields[n] for n in FIELDS[5:]]}, raw) if self.enabled else None
-        self._tail = _schema({"type": "record", "name": "FeedItemTail", "namespace": NAMESPACE,
-                              "fields": [fields[n] for n in FIELDS[6:]]}, raw) if self.enabled else None
+        self._rest = part_schema(raw, fields, "FeedItemRest", FIELDS[5:]) if self.enabled else None
+        self._tail = part_schema(raw, fields, "FeedItemTail", FIELDS[6:]) if self.enabled else None
         self._delivery: list[str] = list(raw[f"{NAMESPACE}.DeliveryKind"]["symbols"])
         self._reports: dict[bytes, list[_Report]] = {}
         self._report_count = 0

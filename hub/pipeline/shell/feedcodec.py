@@ -49,15 +49,11 @@ from hub.domain.codec import (
     Codec,
     expand,
     load_release,
+    part_schema,
 )
 from hub.platform import metrics
 
 log = structlog.get_logger(__name__)
-
-
-def _part(raw: Mapping[str, Any], fields: Mapping[str, Any], name: str, field_names: Sequence[str]) -> Any:
-    rec = {"type": "record", "name": name, "namespace": NAMESPACE, "fields": [fields[n] for n in field_names]}
-    return fastavro.parse_schema(expand(rec, raw))
 
 
 _SMALL = [bytes((n << 1,)) for n in range(64)]  # zigzag(0..63): one byte
@@ -290,14 +286,14 @@ class FeedItemEncoder:
                      "routed_at", "provenance"]:
             raise ValueError(f"FeedItem fields changed: {names}")
 
-        self.head = _part(raw, fields, "FeedItemHead", ["item_id", "recipient", "delivery", "incident_id"])
+        self.head = part_schema(raw, fields, "FeedItemHead", ["item_id", "recipient", "delivery", "incident_id"])
         self.report = fastavro.parse_schema(expand(fields["report"]["type"], raw))
         self.enrichment = fastavro.parse_schema(expand(fields["enrichment"]["type"], raw))
         # the Enrichment spliced too: field by field (see _enrichment)
         enr_raw = raw[f"{NAMESPACE}.Enrichment"]
         enr_fields = {f["name"]: f for f in enr_raw["fields"]}
         self.enrichment_fields = [(f["name"], _field_kind(f["type"]),
-                                   _part(raw, enr_fields, f"EnrichmentField{i}", [f["name"]]),
+                                   part_schema(raw, enr_fields, f"EnrichmentField{i}", [f["name"]]),
                                    self._element_writer(f["type"], raw))
                                   for i, f in enumerate(enr_raw["fields"])]
         self._fast = [self._fast_writer(kind, element) for _n, kind, _s, element in self.enrichment_fields]
@@ -306,7 +302,7 @@ class FeedItemEncoder:
         # (the report's own parts, equal risk reasons, equal lists) is looked up, not written again
         self._fields: list[dict[int, bytes]] = [{} for _ in self.enrichment_fields]
         self._arrays: dict[int, bytes | None] = {}  # whole lists of them, by list id (one encode call)
-        self.tail = _part(raw, fields, "FeedItemTail", ["routing", "routed_at", "provenance"])
+        self.tail = part_schema(raw, fields, "FeedItemTail", ["routing", "routed_at", "provenance"])
         self.delivery = _symbols(raw, "DeliveryKind")
         self.header: bytes | None = None  # learned (and checked) on first use
         self.spliced = True
@@ -475,9 +471,9 @@ class ReceiptEncoder:
         if names != ["receipt_id", "report_id", "version", "agency", "state", "incident_id", "report", "recipients",
                      "routed_at"]:
             raise ValueError(f"Receipt fields changed: {names}")
-        self.head = _part(raw, fields, "ReceiptHead", names[:6])
+        self.head = part_schema(raw, fields, "ReceiptHead", names[:6])
         self.report = fastavro.parse_schema(expand(fields["report"]["type"], raw))
-        self.tail = _part(raw, fields, "ReceiptTail", names[7:])
+        self.tail = part_schema(raw, fields, "ReceiptTail", names[7:])
         self.delivery = _symbols(raw, "DeliveryKind")
         self.header: bytes | None = None
         self.spliced = True
