@@ -37,8 +37,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.domain.wire import Record
+from hub.tools.bench.stages import BENCH_ID_KEY
 
-BENCH_KEY = "bench-id-key-not-a-secret"  # ids of synthetic reports only
+BENCH_KEY = BENCH_ID_KEY.decode()  # ids of synthetic reports only (the bench's key)
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # the generator's "now": fixed, so the reports are too
 DEFAULT_SEED = 7
 

@@ -30,8 +30,9 @@ from hub.platform.settings import Settings
 from hub.platform.settings import load as load_settings
 from hub.projections.base import classify
 from hub.projections.registry import NAMES, build
+from hub.tools.bench.stages import BENCH_ID_KEY
 
-BENCH_KEY = "bench-id-key-not-a-secret"  # ids of synthetic reports only
+BENCH_KEY = BENCH_ID_KEY.decode()  # ids of synthetic reports only (the bench's key)
 
 
 @dataclass(frozen=True)
