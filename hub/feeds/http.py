@@ -198,10 +198,6 @@ async def deliver(request: Request, views: list[dict[str, Any]], state: str, who
     metrics.FEED_DELIVERED.labels(state).inc(len(views))
 
 
-def _ms(t: float | None) -> float | None:
-    return round(t * 1000, 1) if t is not None else None
-
-
 def sse_event(view: dict[str, Any]) -> bytes:
     return b"id: %d\nevent: item\ndata: %s\n\n" % (view["cursor"], orjson.dumps(view))
 
@@ -319,8 +315,9 @@ async def stream(request: Request, seat: OfficerOfState, after: Annotated[str | 
                         # where the page's time went (`hub bench --only sse` reads these lines)
                         if debug:
                             bound.debug("feed page sent", first=shared[0].view["cursor"], last=cursor,
-                                        woke_ms=_ms(woke), read_start_ms=_ms(asked), read_ms=_ms(read),
-                                        audited_ms=_ms(audited), sent_ms=_ms(time.time()))
+                                        woke_ms=clock.trace_ms(woke), read_start_ms=clock.trace_ms(asked),
+                                        read_ms=clock.trace_ms(read), audited_ms=clock.trace_ms(audited),
+                                        sent_ms=clock.trace_ms(time.time()))
                         last = time.monotonic()
                         continue
                 if time.monotonic() - last >= keepalive:

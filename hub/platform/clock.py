@@ -22,6 +22,12 @@ def to_ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
 
+def trace_ms(t: float | None) -> float | None:
+    """Seconds (a trace moment since the epoch, or a duration) as milliseconds to 0.1 ms, for debug
+    lines; None stays None."""
+    return None if t is None else round(t * 1000, 1)
+
+
 def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 

@@ -36,6 +36,7 @@ from hub.pipeline.shell.batching import take_batches
 from hub.pipeline.shell.checkpoint import Checkpoint
 from hub.pipeline.shell.output import BatchProducer, Output
 from hub.pipeline.shell.steps import Admitter, Sequencer, pages
+from hub.platform.clock import trace_ms
 from hub.platform.kafka.clients import faust_settings
 from hub.platform.kafka.embedded import patch_faust_fetch_wait
 from hub.platform.kafka.topics import INTAKE
@@ -127,10 +128,6 @@ def create_app(settings: Settings, *, store: str = "memory://", web_port: int | 
     return app
 
 
-def _ms(t: float | None) -> float | None:
-    return None if t is None else round(t * 1000, 1)
-
-
 def _trace_fetches(app: faust.App) -> dict[tuple[str, int, int], float]:
     """Debug only: when each consumed record reached the worker's event loop (faust's consumer turns the
     fetched records into messages there), by (topic, partition, offset); the agent takes them out."""
@@ -170,9 +167,9 @@ def _trace_batch(events: Sequence[Any], fetched: dict[tuple[str, int, int], floa
     inputs acknowledged (ms since the epoch); the CPU time of the decisions (the event loop's thread; the whole process's meanwhile); and the garbage collector's pauses since the line before."""
     msgs = [e.message for e in events]
     log.debug("checkpoint", records=len(msgs), first_offset=msgs[0].offset, last_offset=msgs[-1].offset,
-              record_ms=[_ms(m.timestamp) for m in msgs],
-              fetched_ms=[_ms(fetched.pop((m.topic, m.partition, m.offset), None)) for m in msgs],
-              taken_ms=_ms(taken), decided_ms=_ms(decided), decide_cpu_ms=_ms(decide_cpu[0]),
-              decide_process_cpu_ms=_ms(decide_cpu[1]), sent_ms=_ms(moments.get("sent")),
-              outputs_ms=_ms(moments.get("outputs")), state_ms=_ms(moments.get("state")),
-              acked_ms=_ms(moments.get("acked")), gc_ms=round(_GC["ms"], 1), gc_collections=_GC["collections"])
+              record_ms=[trace_ms(m.timestamp) for m in msgs],
+              fetched_ms=[trace_ms(fetched.pop((m.topic, m.partition, m.offset), None)) for m in msgs],
+              taken_ms=trace_ms(taken), decided_ms=trace_ms(decided), decide_cpu_ms=trace_ms(decide_cpu[0]),
+              decide_process_cpu_ms=trace_ms(decide_cpu[1]), sent_ms=trace_ms(moments.get("sent")),
+              outputs_ms=trace_ms(moments.get("outputs")), state_ms=trace_ms(moments.get("state")),
+              acked_ms=trace_ms(moments.get("acked")), gc_ms=round(_GC["ms"], 1), gc_collections=_GC["collections"])
