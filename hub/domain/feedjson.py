@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from hub.platform.clock import to_ms
+
 
 def plain(value: Any) -> Any:
     if isinstance(value, datetime):
@@ -85,7 +87,7 @@ def item_json(item: Mapping[str, Any]) -> str:
         for k in ("prior_reports", "also_reported_by"):
             enr[k] = [{**ref, "event_time": _iso_ms(ref.get("event_time"))} for ref in enr.get(k) or []]
     out["enrichment"] = enr
-    return orjson.dumps(out, default=_default, option=_JSON_OPTIONS).decode()
+    return json_bytes(out).decode()
 
 
 def json_bytes(value: Any) -> bytes:
@@ -96,9 +98,7 @@ def json_bytes(value: Any) -> bytes:
 
 def millis(value: Any) -> int:
     """A decoded timestamp (datetime) or epoch-millisecond int as epoch milliseconds (a row's ``routed_at``)."""
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    return int(value)
+    return to_ms(value) if isinstance(value, datetime) else int(value)
 
 
 def to_row(item: Mapping[str, Any]) -> dict[str, Any]:
